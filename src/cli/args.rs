@@ -1,0 +1,77 @@
+//! Command-line arguments. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// tack: lock and install the dependencies of Python projects.
+///
+/// `tack lock` resolves pyproject.toml into a universal PEP 751 pylock.toml; `tack sync`
+/// makes .venv match it.
+#[derive(Debug, Parser)]
+#[command(name = "tack", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print less: only errors (repeat for silence)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Print more: what is requested and decided (repeat for more detail)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The project directory (holding pyproject.toml) [default: the current directory]
+    #[arg(long, global = true, value_name = "DIR", env = "TACK_PROJECT")]
+    pub project: Option<PathBuf>,
+    /// Where tack keeps its cache [default: the user's cache directory]
+    #[arg(long, global = true, value_name = "DIR", env = "TACK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use only what is in the cache; never touch the network
+    #[arg(long, global = true, env = "TACK_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub offline: bool,
+    /// Never use colour in output (also `NO_COLOR`)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve pyproject.toml into pylock.toml (PEP 751), for every platform and Python version
+    Lock(LockArgs),
+}
+
+/// Index selection, shared by the commands that talk to an index.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IndexArgs {
+    /// The package index (Simple API) to use instead of the default index
+    #[arg(long, value_name = "URL", env = "TACK_INDEX_URL")]
+    pub index_url: Option<String>,
+    /// More indexes, searched after the main one; a package comes from the first index that has it
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TACK_EXTRA_INDEX_URL",
+        value_delimiter = ' '
+    )]
+    pub extra_index_url: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Ignore the existing lock's versions and take the newest that fit
+    #[arg(short = 'U', long)]
+    pub upgrade: bool,
+    /// Let only these packages move to newer versions (repeatable)
+    #[arg(short = 'P', long, value_name = "NAME")]
+    pub upgrade_package: Vec<String>,
+    /// Exit with an error if pylock.toml is missing or out of date, and write nothing
+    #[arg(long, alias = "locked")]
+    pub check: bool,
+}

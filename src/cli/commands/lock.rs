@@ -1,0 +1,364 @@
+//! `tack lock`: pyproject.toml -> Manifest -> resolver -> Resolution -> Lock -> pylock.toml.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use crate::cli::args::{GlobalArgs, LockArgs};
+use crate::cli::diagnostics::{ExitStatus, InternalError, UserError};
+use crate::cli::printer::{elapsed, Printer};
+use crate::cli::settings;
+use crate::index::{ClientOptions, IndexClient, IndexFile, IndexUrl};
+use crate::lock::{
+    Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool, CREATED_BY,
+    LOCK_FILE_NAME, LOCK_VERSION,
+};
+use crate::normalize::PackageName;
+use crate::project::ProjectSpec;
+use crate::resolver::{self, Activation, Manifest, Resolution, ResolveError, RootRequirement};
+use pep508_rs::Requirement;
+
+/// Resolver settings that change answers; recorded in the lock's inputs.
+const RESOLVER_SETTINGS: [(&str, &str); 2] = [
+    ("fork-strategy", "requires-python"),
+    ("prerelease", "if-necessary-or-explicit"),
+];
+
+pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let start = Instant::now();
+    let project_dir = settings::project_dir(global)?;
+    let spec = read_project(&project_dir)?;
+    let cache = settings::cache(global)?;
+    let indexes = settings::indexes(&args.index, &spec, &cache)?;
+    let inputs = lock_inputs(&spec, &indexes);
+    let fingerprint = inputs.fingerprint();
+    let lock_path = project_dir.join(LOCK_FILE_NAME);
+    let existing = Lock::read(&lock_path).map_err(|error| {
+        UserError::new(error.to_string()).hint(format!(
+            "delete `{LOCK_FILE_NAME}` and run `tack lock` to start afresh"
+        ))
+    })?;
+
+    let upgrade_packages = args
+        .upgrade_package
+        .iter()
+        .map(|name| {
+            PackageName::from_str(name).map_err(|error| {
+                UserError::new(format!(
+                    "invalid package name `{name}` for `--upgrade-package`: {error}"
+                ))
+            })
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let upgrading = args.upgrade || !upgrade_packages.is_empty();
+
+    if let Some(existing) = &existing {
+        if existing.tool.fingerprint == fingerprint && !upgrading {
+            printer.status(&format!(
+                "Resolved {} packages in {}",
+                existing.packages.len(),
+                elapsed(start.elapsed())
+            ));
+            if args.check {
+                tracing::debug!("`{LOCK_FILE_NAME}` is up to date");
+            }
+            return Ok(ExitStatus::Success);
+        }
+    }
+    if args.check {
+        return Err(stale_error(existing.as_ref(), &inputs).into());
+    }
+
+    let manifest = manifest(&spec, existing.as_ref(), args.upgrade, &upgrade_packages);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut options = ClientOptions::new(indexes.clone(), cache);
+    options.offline = global.offline;
+    let client = IndexClient::new(options).map_err(|error| UserError::new(error.to_string()))?;
+
+    let resolution = {
+        let _spinner = printer.spinner("Resolving dependencies...");
+        resolver::resolve(&manifest, &client, runtime.handle())
+    };
+    let resolution = resolution.map_err(|error| resolve_error(error, &spec))?;
+    if printer.verbose() > 0 && resolution.forks.len() > 1 {
+        printer.status(&format!(
+            "Solved {} forks: {}",
+            resolution.forks.len(),
+            resolution.forks.join(" | ")
+        ));
+    }
+
+    let lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
+    let changes = existing
+        .as_ref()
+        .map(|existing| existing.diff_packages(&lock))
+        .unwrap_or_default();
+    let unchanged = existing
+        .as_ref()
+        .is_some_and(|existing| existing.to_toml() == lock.to_toml());
+    if !unchanged {
+        lock.write(&lock_path)
+            .map_err(|error| UserError::new(error.to_string()))?;
+    }
+    tracing::debug!("index client: {:?}", client.stats());
+    printer.status(&format!(
+        "Resolved {} packages in {}",
+        lock.packages.len(),
+        elapsed(start.elapsed())
+    ));
+    for change in changes {
+        printer.status(&change);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn read_project(project_dir: &std::path::Path) -> anyhow::Result<ProjectSpec> {
+    ProjectSpec::read(project_dir).map_err(|error| {
+        let hint = error.hint().map(str::to_string);
+        let mut user = UserError::new(error.to_string());
+        if let Some(hint) = hint {
+            user = user.hint(hint);
+        }
+        anyhow::Error::from(user)
+    })
+}
+
+/// The explanation `--check` gives for a stale or missing lock.
+fn stale_error(existing: Option<&Lock>, inputs: &LockInputs) -> UserError {
+    match existing {
+        None => UserError::new(format!("`{LOCK_FILE_NAME}` does not exist"))
+            .hint("run `tack lock` to create it"),
+        Some(existing) => {
+            let mut changes = existing.tool.inputs.diff(inputs);
+            if changes.is_empty() {
+                changes.push(
+                    "the lock was written by another tool or another version of tack".to_string(),
+                );
+            }
+            let listed = changes
+                .iter()
+                .map(|change| format!("  - {change}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            UserError::new(format!(
+                "`{LOCK_FILE_NAME}` is out of date with pyproject.toml:\n{listed}"
+            ))
+            .hint("run `tack lock` to update it")
+        }
+    }
+}
+
+fn resolve_error(error: ResolveError, spec: &ProjectSpec) -> anyhow::Error {
+    match error {
+        ResolveError::NoSolution(explanation) => {
+            let (tree, hints): (Vec<&str>, Vec<&str>) = explanation
+                .lines()
+                .partition(|line| !line.starts_with("hint: "));
+            let mut user = UserError::new(format!(
+                "no solution found when resolving dependencies of {}:\n{}",
+                spec.name
+                    .as_ref()
+                    .map_or_else(|| "the project".to_string(), |name| format!("`{name}`")),
+                tree.iter()
+                    .map(|line| format!("  {line}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+            for hint in hints {
+                user = user.hint(hint.trim_start_matches("hint: "));
+            }
+            user.into()
+        }
+        ResolveError::Internal(message) => InternalError(message).into(),
+        other @ (ResolveError::Index(_) | ResolveError::TooManyForks { .. }) => {
+            UserError::new(other.to_string()).into()
+        }
+    }
+}
+
+/// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.
+pub(crate) fn lock_inputs(spec: &ProjectSpec, indexes: &[IndexUrl]) -> LockInputs {
+    let strings = |requirements: &[pep508_rs::Requirement]| {
+        let mut list: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+        list.sort();
+        list.dedup();
+        list
+    };
+    LockInputs {
+        requires_python: spec.requires_python.as_ref().map(ToString::to_string),
+        dependencies: strings(&spec.dependencies),
+        optional_dependencies: spec
+            .optional_dependencies
+            .iter()
+            .map(|(extra, requirements)| (extra.clone(), strings(requirements)))
+            .collect(),
+        dependency_groups: spec
+            .dependency_groups
+            .iter()
+            .map(|(group, requirements)| (group.clone(), strings(requirements)))
+            .collect(),
+        indexes: indexes.iter().map(IndexUrl::redacted).collect(),
+        resolver: RESOLVER_SETTINGS
+            .iter()
+            .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+            .collect(),
+    }
+}
+
+fn manifest(
+    spec: &ProjectSpec,
+    existing: Option<&Lock>,
+    upgrade_all: bool,
+    upgrade_packages: &BTreeSet<PackageName>,
+) -> Manifest {
+    let mut requirements: Vec<RootRequirement> = Vec::new();
+    let mut add = |list: &[Requirement], activation: Activation| {
+        for requirement in expand_self_references(spec, list) {
+            requirements.push(RootRequirement {
+                requirement,
+                activation: activation.clone(),
+            });
+        }
+    };
+    add(&spec.dependencies, Activation::Always);
+    for (extra, list) in &spec.optional_dependencies {
+        add(list, Activation::Extra(extra.clone()));
+    }
+    for (group, list) in &spec.dependency_groups {
+        add(list, Activation::Group(group.clone()));
+    }
+    let mut preferences: BTreeMap<PackageName, Vec<pep440_rs::Version>> = BTreeMap::new();
+    if !upgrade_all {
+        for package in existing
+            .map(|lock| lock.packages.as_slice())
+            .unwrap_or_default()
+        {
+            if upgrade_packages.contains(&package.name) {
+                continue;
+            }
+            preferences
+                .entry(package.name.clone())
+                .or_default()
+                .push(package.version.clone());
+        }
+        // Newest first, so that a package locked at several versions (forks) keeps the newest
+        // where it fits.
+        for versions in preferences.values_mut() {
+            versions.sort_by(|a, b| b.cmp(a));
+        }
+    }
+    Manifest {
+        project_name: spec.name.clone(),
+        requires_python: spec.requires_python.clone(),
+        requirements,
+        preferences,
+    }
+}
+
+/// Replace requirements on the project itself (`myproject[cli]` inside an extra or group)
+/// by the requirements of the extras they name, with the markers combined.
+fn expand_self_references(spec: &ProjectSpec, list: &[Requirement]) -> Vec<Requirement> {
+    fn walk(
+        spec: &ProjectSpec,
+        list: &[Requirement],
+        outer: &pep508_rs::MarkerTree,
+        seen: &mut BTreeSet<crate::normalize::ExtraName>,
+        out: &mut Vec<Requirement>,
+    ) {
+        for requirement in list {
+            let mut marker = requirement.marker.clone();
+            marker.and(outer.clone());
+            if spec.name.as_ref() != Some(&requirement.name) {
+                let mut requirement = requirement.clone();
+                requirement.marker = marker;
+                out.push(requirement);
+                continue;
+            }
+            for extra in &requirement.extras {
+                if !seen.insert(extra.clone()) {
+                    continue;
+                }
+                if let Some(inner) = spec.optional_dependencies.get(extra) {
+                    walk(spec, inner, &marker, seen, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        spec,
+        list,
+        &pep508_rs::MarkerTree::TRUE,
+        &mut BTreeSet::new(),
+        &mut out,
+    );
+    out
+}
+
+fn locked_file(file: &IndexFile) -> Option<LockedFile> {
+    let locked = LockedFile::from_index_file(file);
+    if locked.is_none() {
+        tracing::warn!(
+            "`{}` is left out of the lock: the index gives no sha256 for it",
+            file.filename
+        );
+    }
+    locked
+}
+
+fn build_lock(
+    resolution: &Resolution,
+    spec: &ProjectSpec,
+    inputs: LockInputs,
+    fingerprint: String,
+) -> anyhow::Result<Lock> {
+    let mut packages = Vec::with_capacity(resolution.packages.len());
+    for package in &resolution.packages {
+        let sdist = package.sdist.as_ref().and_then(locked_file);
+        let wheels: Vec<LockedFile> = package.wheels.iter().filter_map(locked_file).collect();
+        if sdist.is_none() && wheels.is_empty() {
+            return Err(UserError::new(format!(
+                "cannot lock `{}=={}`: the index gives no file with a sha256 hash for it",
+                package.name, package.version
+            ))
+            .hint("use an index that publishes hashes (PEP 503 `#sha256=` fragments or PEP 691 `hashes`)")
+            .into());
+        }
+        packages.push(LockedPackage {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            marker: package.marker.clone(),
+            requires_python: package.requires_python.clone(),
+            dependencies: package
+                .dependencies
+                .iter()
+                .map(|(name, version)| LockedDependency {
+                    name: name.clone(),
+                    version: version.clone(),
+                })
+                .collect(),
+            index: Some(package.index.redacted()),
+            sdist,
+            wheels,
+        });
+    }
+    Ok(Lock {
+        lock_version: LOCK_VERSION.to_string(),
+        environments: Vec::new(),
+        requires_python: spec.requires_python.as_ref().map(ToString::to_string),
+        extras: spec.optional_dependencies.keys().cloned().collect(),
+        dependency_groups: spec.dependency_groups.keys().cloned().collect(),
+        default_groups: spec.default_groups(),
+        created_by: CREATED_BY.to_string(),
+        packages,
+        tool: TackLockTool {
+            fingerprint,
+            inputs,
+        },
+    })
+}

@@ -1,0 +1,3 @@
+//! One orchestrating function per subcommand.
+
+pub mod lock;

@@ -1,0 +1,27 @@
+//! tack locks and installs the dependencies of Python projects.
+//!
+//! The pipeline, one plain value handed from each stage to the next:
+//!
+//! ```text
+//! ProjectSpec ─► Manifest ─► (IndexClient ◄─► resolver) ─► Resolution ─► Lock ─► pylock.toml
+//! pylock.toml ─► Plan ─► download ─► cached wheel ─► install ─► .venv          (tack sync)
+//! ```
+//!
+//! - [`project`] reads `pyproject.toml` (PEP 621, PEP 735, `[tool.tack]`) into a `ProjectSpec`.
+//! - [`resolver`] turns a `Manifest` into a universal `Resolution` with PubGrub, asking the
+//!   [`index`] client for project pages (PEP 691 / PEP 503) and core metadata (PEP 658, or HTTP
+//!   range reads of the wheel's central directory).
+//! - [`lock`] turns a `Resolution` into a PEP 751 `pylock.toml`, written deterministically, and
+//!   reads it back (for preferences, `--check`, and sync).
+//! - [`cli`] parses arguments, orchestrates one function per subcommand, and is the only code
+//!   that prints.
+
+pub mod cache;
+pub mod cli;
+pub mod filename;
+pub mod index;
+pub mod lock;
+pub mod normalize;
+pub mod project;
+pub mod python;
+pub mod resolver;

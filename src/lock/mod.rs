@@ -1,0 +1,888 @@
+//! The lock file: [PEP 751](https://peps.python.org/pep-0751/) `pylock.toml`.
+//!
+//! A [`Lock`] is the plain value that `tack lock` produces and `tack sync` consumes. It holds
+//! every package of a universal resolution (several entries of one package when the resolver
+//! forked, told apart by their markers), every file of each chosen version, and under
+//! `[tool.tack]` what the lock was made from ([`LockInputs`]) with a fingerprint of it, so that
+//! `tack lock --check` can tell a stale lock without resolving and can say what changed.
+//!
+//! The module has three layers, each testable on its own:
+//!
+//! - the model (this file): typed values, names normalized, versions parsed;
+//! - `writer`: a hand-written, deterministic TOML writer. The same [`Lock`] gives the same
+//!   bytes on every platform: keys in PEP 751's order, packages sorted by name then version,
+//!   wheels by file name, `\n` line endings, strings escaped by one small encoder, and
+//!   `upload-time` written as a TOML datetime with the precision of its input;
+//! - `wire`: serde structs that mirror the file as written by any PEP 751 tool, validated
+//!   into the model by `TryFrom`, with errors that name the file, the package and the field.
+//!
+//! Credentials never reach the file: the caller gives redacted URLs, [`Lock::write`] refuses a
+//! URL that still carries a user name or password, and the writer strips one if it slips past.
+//!
+//! A sample of what tack writes:
+//!
+//! ```toml
+//! lock-version = "1.0"
+//! requires-python = ">=3.9"
+//! extras = ["socks"]
+//! dependency-groups = ["dev"]
+//! default-groups = ["dev"]
+//! created-by = "tack"
+//!
+//! [[packages]]
+//! name = "anyio"
+//! version = "4.6.0"
+//! requires-python = ">=3.9"
+//! dependencies = [{ name = "idna" }, { name = "sniffio" }]
+//! index = "https://example.org/simple/"
+//! sdist = { name = "anyio-4.6.0.tar.gz", upload-time = 2024-09-21T10:33:10.123456Z, url = "https://example.org/files/anyio-4.6.0.tar.gz", size = 173422, hashes = { sha256 = "<64 hex digits>" } }
+//! wheels = [
+//!     { name = "anyio-4.6.0-py3-none-any.whl", upload-time = 2024-09-21T10:33:08.1Z, url = "https://example.org/files/anyio-4.6.0-py3-none-any.whl", size = 89631, hashes = { sha256 = "<64 hex digits>" } },
+//! ]
+//!
+//! [[packages]]
+//! name = "pytest"
+//! version = "8.3.3"
+//! marker = "'dev' in dependency_groups"
+//! wheels = [
+//!     { name = "pytest-8.3.3-py3-none-any.whl", url = "https://example.org/files/pytest-8.3.3-py3-none-any.whl", size = 342290, hashes = { sha256 = "<64 hex digits>" } },
+//! ]
+//!
+//! [tool.tack]
+//! fingerprint = "<64 hex digits>"
+//!
+//! [tool.tack.inputs]
+//! requires-python = ">=3.9"
+//! dependencies = [
+//!     "anyio>=4",
+//! ]
+//! indexes = [
+//!     "https://example.org/simple/",
+//! ]
+//!
+//! [tool.tack.inputs.dependency-groups]
+//! dev = [
+//!     "pytest>=8",
+//! ]
+//! ```
+//!
+//! Not supported yet when reading other tools' files: packages from `vcs`, `directory` or
+//! `archive` sources and files given by `path` (each is a clear error naming the package).
+//! `attestation-identities` and other tools' `[tool.*]` tables are dropped.
+
+mod inputs;
+mod wire;
+mod writer;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use pep440_rs::Version;
+
+use crate::index::{redact_url, IndexFile};
+use crate::normalize::{ExtraName, GroupName, PackageName};
+
+pub use wire::InvalidLock;
+
+/// The file name PEP 751 gives a project's single lock file.
+pub const LOCK_FILE_NAME: &str = "pylock.toml";
+
+/// The `lock-version` tack writes; it reads every `1.x`.
+pub const LOCK_VERSION: &str = "1.0";
+
+/// The `created-by` tack writes.
+pub const CREATED_BY: &str = "tack";
+
+/// A whole `pylock.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    /// The `lock-version` as read; [`Lock::to_toml`] always writes [`LOCK_VERSION`].
+    pub lock_version: String,
+    /// PEP 751 `environments`: markers, one of which the target must match. tack writes none
+    /// (its locks are universal); a lock from another tool may carry some.
+    pub environments: Vec<String>,
+    /// A version specifier string, such as `>=3.9`.
+    pub requires_python: Option<String>,
+    /// Every extra the lock covers, sorted.
+    pub extras: Vec<ExtraName>,
+    /// Every dependency group the lock covers, sorted.
+    pub dependency_groups: Vec<GroupName>,
+    /// The groups installed when the user names none, sorted.
+    pub default_groups: Vec<GroupName>,
+    /// The tool that wrote the lock.
+    pub created_by: String,
+    /// Sorted by name, then version (the writer sorts regardless).
+    pub packages: Vec<LockedPackage>,
+    /// tack's own `[tool.tack]` table; empty (default) when another tool wrote the lock.
+    pub tool: TackLockTool,
+}
+
+/// One `[[packages]]` entry: one version of one package, from an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// PEP 751 marker (may use `'x' in extras` / `'g' in dependency_groups`). Kept as written;
+    /// whoever evaluates it parses it and reports an error.
+    pub marker: Option<String>,
+    /// The version's `Requires-Python`, a specifier string.
+    pub requires_python: Option<String>,
+    /// Sorted by name, then version.
+    pub dependencies: Vec<LockedDependency>,
+    /// The (redacted) index the files come from.
+    pub index: Option<String>,
+    pub sdist: Option<LockedFile>,
+    /// Sorted by file name.
+    pub wheels: Vec<LockedFile>,
+}
+
+/// An edge of the dependency graph, as PEP 751 `dependencies` entries identify it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LockedDependency {
+    pub name: PackageName,
+    /// Only when the lock holds several versions of the package.
+    pub version: Option<Version>,
+}
+
+/// One sdist or wheel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedFile {
+    /// The file name (`anyio-4.6.0-py3-none-any.whl`).
+    pub name: String,
+    /// Absolute, redacted URL.
+    pub url: String,
+    pub size: Option<u64>,
+    /// RFC 3339 upload time as the index gave it (`2024-05-01T12:34:56.789Z`); written as a
+    /// TOML datetime with the same precision.
+    pub upload_time: Option<String>,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+impl LockedFile {
+    /// The record of a file listed on an index page, its URL redacted; `None` when the index
+    /// gives no sha256, as tack locks only files it can verify.
+    pub fn from_index_file(file: &IndexFile) -> Option<LockedFile> {
+        let sha256 = file.sha256.as_deref()?.to_ascii_lowercase();
+        Some(LockedFile {
+            name: file.filename.clone(),
+            url: redact_url(&file.url),
+            size: file.size,
+            upload_time: file.upload_time.clone(),
+            sha256,
+        })
+    }
+}
+
+/// tack's `[tool.tack]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TackLockTool {
+    /// [`LockInputs::fingerprint`] of `inputs` when the lock was written; empty when another
+    /// tool wrote the lock.
+    pub fingerprint: String,
+    pub inputs: LockInputs,
+}
+
+/// What a lock was made from, kept to tell whether it is stale and to say what changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockInputs {
+    pub requires_python: Option<String>,
+    /// Normalized PEP 508 strings, sorted.
+    pub dependencies: Vec<String>,
+    pub optional_dependencies: BTreeMap<ExtraName, Vec<String>>,
+    pub dependency_groups: BTreeMap<GroupName, Vec<String>>,
+    /// Redacted index URLs, in priority order.
+    pub indexes: Vec<String>,
+    /// Resolver settings that change answers (prerelease mode, fork strategy, ...).
+    pub resolver: BTreeMap<String, String>,
+}
+
+/// Errors reading or writing a lock file.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Reading or writing failed; `fs_err` names the path.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Not TOML, or not the shape PEP 751 gives (a missing key, a value of the wrong type).
+    #[error(
+        "`{}` is not a valid lock file: {message}\nFix the file, or delete it and run `tack lock` to create it again.",
+        path.display()
+    )]
+    Parse { path: PathBuf, message: String },
+    #[error("`{}`: {source}; {}", path.display(), source.hint())]
+    Invalid { path: PathBuf, source: InvalidLock },
+    #[error(
+        "refusing to write `{}`: the URL `{url}` of {location} carries credentials, which must never be written to a lock file (this is a bug in tack)",
+        path.display()
+    )]
+    Credentials {
+        path: PathBuf,
+        location: String,
+        /// The URL with its credentials removed.
+        url: String,
+    },
+    #[error("refusing to write `{}`: {location}: {message} (this is a bug in tack)", path.display())]
+    BadValue {
+        path: PathBuf,
+        location: String,
+        message: String,
+    },
+    #[error(
+        "failed to write `{}`: {source}; check that its directory exists and is writable",
+        path.display()
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Lock {
+    /// Renders the lock as PEP 751 TOML: deterministic, `\n` line endings, sorted.
+    ///
+    /// Infallible: values [`Lock::validate`] would reject are made safe instead (credentials
+    /// stripped from URLs, an unparsable upload time left out). [`Lock::write`] validates first.
+    pub fn to_toml(&self) -> String {
+        writer::render(self)
+    }
+
+    /// Parses and validates the text of a lock file; `path` is only used in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Lock, LockError> {
+        let document: wire::WireLock = toml::from_str(text).map_err(|error| LockError::Parse {
+            path: path.to_path_buf(),
+            message: error.to_string().trim_end().to_string(),
+        })?;
+        Lock::try_from(wire::WireDocument { document, text }).map_err(|source| LockError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads the lock at `path`; `None` when there is no such file.
+    pub fn read(path: &Path) -> Result<Option<Lock>, LockError> {
+        let text = match fs_err::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        Self::from_toml(&text, path).map(Some)
+    }
+
+    /// Writes the lock to `path` atomically: a temporary file in the same directory, flushed
+    /// to disk, then renamed over `path`. An existing file keeps its permissions.
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        self.validate(path)?;
+        let text = self.to_toml();
+        let write_error = |source| LockError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut temporary = tempfile::Builder::new()
+            .prefix(".pylock-")
+            .suffix(".toml.tmp")
+            .tempfile_in(directory)
+            .map_err(write_error)?;
+        temporary
+            .write_all(text.as_bytes())
+            .and_then(|()| temporary.as_file().sync_all())
+            .map_err(write_error)?;
+        match fs_err::metadata(path) {
+            Ok(existing) => temporary.as_file().set_permissions(existing.permissions()),
+            Err(_) => set_new_file_permissions(temporary.as_file()),
+        }
+        .map_err(write_error)?;
+        temporary
+            .persist(path)
+            .map_err(|error| write_error(error.error))?;
+        Ok(())
+    }
+
+    /// Checks what the writer cannot check by types: no credentials in URLs, upload times
+    /// that are datetimes, sizes TOML can hold, hex sha256 digests. `path` is used in errors.
+    pub fn validate(&self, path: &Path) -> Result<(), LockError> {
+        let credentials = |location: String, url: &str| {
+            if let Some(redacted) = writer::redacted_if_credentials(url) {
+                return Err(LockError::Credentials {
+                    path: path.to_path_buf(),
+                    location,
+                    url: redacted,
+                });
+            }
+            Ok(())
+        };
+        let bad_value = |location: String, message: String| LockError::BadValue {
+            path: path.to_path_buf(),
+            location,
+            message,
+        };
+        for (position, url) in self.tool.inputs.indexes.iter().enumerate() {
+            credentials(format!("[tool.tack.inputs] indexes[{position}]"), url)?;
+        }
+        for package in &self.packages {
+            let location = format!("package `{}` {}", package.name, package.version);
+            if let Some(index) = &package.index {
+                credentials(location.clone(), index)?;
+            }
+            for file in package.sdist.iter().chain(&package.wheels) {
+                let location = format!("{location}, file `{}`", file.name);
+                credentials(location.clone(), &file.url)?;
+                if let Some(upload_time) = &file.upload_time {
+                    if writer::upload_time_literal(upload_time).is_none() {
+                        return Err(bad_value(
+                            location,
+                            format!("upload time `{upload_time}` is not an RFC 3339 datetime"),
+                        ));
+                    }
+                }
+                if file.size.is_some_and(|size| i64::try_from(size).is_err()) {
+                    return Err(bad_value(
+                        location,
+                        "size is too large for TOML".to_string(),
+                    ));
+                }
+                if !wire::is_sha256_hex(&file.sha256) {
+                    return Err(bad_value(
+                        location,
+                        format!("`{}` is not a lowercase hex sha256 digest", file.sha256),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the lock was made from exactly `inputs`.
+    pub fn is_fresh(&self, inputs: &LockInputs) -> bool {
+        !self.tool.fingerprint.is_empty() && self.tool.fingerprint == inputs.fingerprint()
+    }
+
+    /// The entries of one package (several when the resolver forked).
+    pub fn packages_named(&self, name: &PackageName) -> impl Iterator<Item = &LockedPackage> {
+        let name = name.clone();
+        self.packages
+            .iter()
+            .filter(move |package| package.name == name)
+    }
+
+    /// What changes from `self` to `newer`, one line per package, sorted by name:
+    /// `add httpx 0.27.0`, `update anyio 4.4.0 -> 4.6.0`, `downgrade x 2.0 -> 1.0`,
+    /// `remove x 1.0`. A package locked at several versions lists them all, comma-separated.
+    pub fn diff_packages(&self, newer: &Lock) -> Vec<String> {
+        let old = versions_by_name(self);
+        let new = versions_by_name(newer);
+        let names: BTreeSet<&PackageName> = old.keys().chain(new.keys()).copied().collect();
+        let mut lines = Vec::new();
+        for name in names {
+            match (old.get(name), new.get(name)) {
+                (None, Some(added)) => lines.push(format!("add {name} {}", join(added))),
+                (Some(removed), None) => lines.push(format!("remove {name} {}", join(removed))),
+                (Some(before), Some(after)) if before != after => {
+                    let verb = if after.iter().max() < before.iter().max() {
+                        "downgrade"
+                    } else {
+                        "update"
+                    };
+                    lines.push(format!("{verb} {name} {} -> {}", join(before), join(after)));
+                }
+                _ => {}
+            }
+        }
+        lines
+    }
+}
+
+fn versions_by_name(lock: &Lock) -> BTreeMap<&PackageName, BTreeSet<&Version>> {
+    let mut versions: BTreeMap<&PackageName, BTreeSet<&Version>> = BTreeMap::new();
+    for package in &lock.packages {
+        versions
+            .entry(&package.name)
+            .or_default()
+            .insert(&package.version);
+    }
+    versions
+}
+
+fn join(versions: &BTreeSet<&Version>) -> String {
+    versions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Gives a new lock file the mode a new file of the user's would get under the usual umask
+/// (`0o644`), not the owner-only mode of a temporary file. Other platforms keep their defaults.
+#[cfg(unix)]
+fn set_new_file_permissions(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+#[allow(clippy::unnecessary_wraps)] // the Unix version can fail
+fn set_new_file_permissions(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const SHA_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn name(raw: &str) -> PackageName {
+        PackageName::from_str(raw).unwrap()
+    }
+
+    fn version(raw: &str) -> Version {
+        Version::from_str(raw).unwrap()
+    }
+
+    fn file(name: &str, sha256: &str, upload_time: Option<&str>) -> LockedFile {
+        LockedFile {
+            name: name.to_string(),
+            url: format!("https://example.org/files/{name}"),
+            size: Some(1234),
+            upload_time: upload_time.map(ToString::to_string),
+            sha256: sha256.to_string(),
+        }
+    }
+
+    fn package(raw_name: &str, raw_version: &str) -> LockedPackage {
+        LockedPackage {
+            name: name(raw_name),
+            version: version(raw_version),
+            marker: None,
+            requires_python: None,
+            dependencies: Vec::new(),
+            index: Some("https://example.org/simple/".to_string()),
+            sdist: None,
+            wheels: vec![file(
+                &format!("{raw_name}-{raw_version}-py3-none-any.whl"),
+                SHA_A,
+                None,
+            )],
+        }
+    }
+
+    fn sample() -> Lock {
+        let mut anyio = package("anyio", "4.6.0");
+        anyio.requires_python = Some(">=3.9".to_string());
+        anyio.dependencies = vec![
+            LockedDependency {
+                name: name("idna"),
+                version: None,
+            },
+            LockedDependency {
+                name: name("sniffio"),
+                version: None,
+            },
+        ];
+        anyio.sdist = Some(file(
+            "anyio-4.6.0.tar.gz",
+            SHA_B,
+            Some("2024-09-21T10:33:10.120000Z"),
+        ));
+        anyio.wheels = vec![
+            file(
+                "anyio-4.6.0-py3-none-any.whl",
+                SHA_A,
+                Some("2024-09-21T10:33:08.1Z"),
+            ),
+            file("anyio-4.6.0-cp39-abi3-win_amd64.whl", SHA_B, None),
+        ];
+        let mut pytest = package("pytest", "8.3.3");
+        pytest.marker = Some("'dev' in dependency_groups".to_string());
+        let mut numpy_old = package("numpy", "1.26.4");
+        numpy_old.marker = Some("python_full_version < \"3.10\"".to_string());
+        let mut numpy_new = package("numpy", "2.1.0");
+        numpy_new.marker = Some("python_full_version >= \"3.10\"".to_string());
+        let mut app = package("app-deps", "1.0");
+        app.dependencies = vec![
+            LockedDependency {
+                name: name("numpy"),
+                version: Some(version("1.26.4")),
+            },
+            LockedDependency {
+                name: name("numpy"),
+                version: Some(version("2.1.0")),
+            },
+        ];
+        Lock {
+            lock_version: LOCK_VERSION.to_string(),
+            environments: Vec::new(),
+            requires_python: Some(">=3.9".to_string()),
+            extras: vec![ExtraName::from_str("socks").unwrap()],
+            dependency_groups: vec![GroupName::new("dev").unwrap()],
+            default_groups: vec![GroupName::new("dev").unwrap()],
+            created_by: CREATED_BY.to_string(),
+            packages: vec![app, anyio, numpy_old, numpy_new, pytest],
+            tool: TackLockTool {
+                fingerprint: String::new(),
+                inputs: LockInputs {
+                    requires_python: Some(">=3.9".to_string()),
+                    dependencies: vec!["anyio>=4".to_string()],
+                    optional_dependencies: BTreeMap::from([(
+                        ExtraName::from_str("socks").unwrap(),
+                        vec!["pysocks".to_string()],
+                    )]),
+                    dependency_groups: BTreeMap::from([(
+                        GroupName::new("dev").unwrap(),
+                        vec!["pytest>=8".to_string()],
+                    )]),
+                    indexes: vec!["https://example.org/simple/".to_string()],
+                    resolver: BTreeMap::from([(
+                        "prerelease".to_string(),
+                        "if-necessary".to_string(),
+                    )]),
+                },
+            },
+        }
+    }
+
+    fn sample_with_fingerprint() -> Lock {
+        let mut lock = sample();
+        lock.tool.fingerprint = lock.tool.inputs.fingerprint();
+        lock
+    }
+
+    #[test]
+    fn writes_the_expected_layout() {
+        let mut lock = sample();
+        lock.packages
+            .retain(|package| package.name.as_ref() == "anyio");
+        lock.tool.fingerprint = "f".repeat(64);
+        let expected = format!(
+            r#"lock-version = "1.0"
+requires-python = ">=3.9"
+extras = ["socks"]
+dependency-groups = ["dev"]
+default-groups = ["dev"]
+created-by = "tack"
+
+[[packages]]
+name = "anyio"
+version = "4.6.0"
+requires-python = ">=3.9"
+dependencies = [{{ name = "idna" }}, {{ name = "sniffio" }}]
+index = "https://example.org/simple/"
+sdist = {{ name = "anyio-4.6.0.tar.gz", upload-time = 2024-09-21T10:33:10.120000Z, url = "https://example.org/files/anyio-4.6.0.tar.gz", size = 1234, hashes = {{ sha256 = "{SHA_B}" }} }}
+wheels = [
+    {{ name = "anyio-4.6.0-cp39-abi3-win_amd64.whl", url = "https://example.org/files/anyio-4.6.0-cp39-abi3-win_amd64.whl", size = 1234, hashes = {{ sha256 = "{SHA_B}" }} }},
+    {{ name = "anyio-4.6.0-py3-none-any.whl", upload-time = 2024-09-21T10:33:08.1Z, url = "https://example.org/files/anyio-4.6.0-py3-none-any.whl", size = 1234, hashes = {{ sha256 = "{SHA_A}" }} }},
+]
+
+[tool.tack]
+fingerprint = "{fingerprint}"
+
+[tool.tack.inputs]
+requires-python = ">=3.9"
+dependencies = [
+    "anyio>=4",
+]
+indexes = [
+    "https://example.org/simple/",
+]
+
+[tool.tack.inputs.optional-dependencies]
+socks = [
+    "pysocks",
+]
+
+[tool.tack.inputs.dependency-groups]
+dev = [
+    "pytest>=8",
+]
+
+[tool.tack.inputs.resolver]
+prerelease = "if-necessary"
+"#,
+            fingerprint = "f".repeat(64)
+        );
+        assert_eq!(lock.to_toml(), expected);
+    }
+
+    #[test]
+    fn output_is_clean_toml() {
+        let text = sample_with_fingerprint().to_toml();
+        assert!(!text.contains('\r'));
+        assert!(text.ends_with('\n') && !text.ends_with("\n\n"));
+        for line in text.lines() {
+            assert_eq!(line, line.trim_end(), "trailing whitespace in {line:?}");
+        }
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        let anyio = &table["packages"][0];
+        assert_eq!(anyio["name"].as_str(), Some("anyio"));
+        assert_eq!(anyio["wheels"][1]["hashes"]["sha256"].as_str(), Some(SHA_A));
+        let sdist = &anyio["sdist"];
+        assert!(sdist["upload-time"].is_datetime());
+        assert!(table["tool"]["tack"]["fingerprint"].is_str());
+    }
+
+    #[test]
+    fn round_trips_to_an_equal_value_and_the_same_bytes() {
+        let lock = sample_with_fingerprint();
+        let text = lock.to_toml();
+        let read = Lock::from_toml(&text, Path::new(LOCK_FILE_NAME)).unwrap();
+        let mut sorted = lock.clone();
+        sorted
+            .packages
+            .sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        for package in &mut sorted.packages {
+            package.wheels.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        assert_eq!(read, sorted);
+        assert_eq!(read.to_toml(), text);
+    }
+
+    #[test]
+    fn output_does_not_depend_on_input_order() {
+        let lock = sample_with_fingerprint();
+        let mut shuffled = lock.clone();
+        shuffled.packages.reverse();
+        for package in &mut shuffled.packages {
+            package.wheels.reverse();
+            package.dependencies.reverse();
+        }
+        shuffled.tool.inputs.dependencies.reverse();
+        assert_eq!(shuffled.to_toml(), lock.to_toml());
+        let text = lock.to_toml();
+        let order: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("name = ") || line.starts_with("version = "))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "name = \"anyio\"",
+                "version = \"4.6.0\"",
+                "name = \"app-deps\"",
+                "version = \"1.0\"",
+                "name = \"numpy\"",
+                "version = \"1.26.4\"",
+                "name = \"numpy\"",
+                "version = \"2.1.0\"",
+                "name = \"pytest\"",
+                "version = \"8.3.3\"",
+            ]
+        );
+        assert!(text.contains(
+            "dependencies = [{ name = \"numpy\", version = \"1.26.4\" }, { name = \"numpy\", version = \"2.1.0\" }]"
+        ));
+        assert!(text.contains("marker = 'python_full_version >= \"3.10\"'"));
+    }
+
+    #[test]
+    fn odd_strings_survive_a_round_trip() {
+        let mut lock = sample_with_fingerprint();
+        lock.packages[0].marker = Some("a'b\"c\\d\te\u{1}\u{7f} é".to_string());
+        lock.packages[0].requires_python = Some(">=3.9, !=3.9.1".to_string());
+        lock.tool.inputs.resolver.insert(
+            "odd key.with \"quotes\"".to_string(),
+            "line\nbreak".to_string(),
+        );
+        lock.tool.inputs.dependencies =
+            vec!["foo ; sys_platform == \"win32\" and python_version < '3.10'".to_string()];
+        let text = lock.to_toml();
+        let read = Lock::from_toml(&text, Path::new(LOCK_FILE_NAME)).unwrap();
+        let app = read.packages_named(&name("app-deps")).next().unwrap();
+        assert_eq!(app.marker, lock.packages[0].marker);
+        assert_eq!(read.tool.inputs, lock.tool.inputs);
+        assert_eq!(read.to_toml(), text);
+    }
+
+    #[test]
+    fn an_empty_lock_still_has_packages() {
+        let lock = Lock {
+            lock_version: LOCK_VERSION.to_string(),
+            environments: vec!["sys_platform == 'linux'".to_string()],
+            requires_python: None,
+            extras: Vec::new(),
+            dependency_groups: Vec::new(),
+            default_groups: Vec::new(),
+            created_by: CREATED_BY.to_string(),
+            packages: Vec::new(),
+            tool: TackLockTool::default(),
+        };
+        let text = lock.to_toml();
+        assert_eq!(
+            text,
+            "lock-version = \"1.0\"\nenvironments = [\"sys_platform == 'linux'\"]\ncreated-by = \"tack\"\npackages = []\n\n[tool.tack]\nfingerprint = \"\"\n\n[tool.tack.inputs]\n"
+        );
+        assert_eq!(Lock::from_toml(&text, Path::new("x")).unwrap(), lock);
+    }
+
+    #[test]
+    fn credentials_are_refused_on_write_and_stripped_by_the_writer() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(LOCK_FILE_NAME);
+        let mut lock = sample_with_fingerprint();
+        lock.packages[1].wheels[0].url = "https://user:secret@example.org/files/x.whl".to_string();
+        let error = lock.write(&path).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, LockError::Credentials { .. }));
+        assert!(!message.contains("secret"), "{message}");
+        assert!(
+            message.contains("package `anyio` 4.6.0, file `anyio-4.6.0-py3-none-any.whl`"),
+            "{message}"
+        );
+        assert!(!path.exists());
+        assert!(!lock.to_toml().contains("secret"));
+
+        let mut lock = sample_with_fingerprint();
+        lock.tool.inputs.indexes = vec!["https://token@example.org/simple/".to_string()];
+        assert!(matches!(
+            lock.write(&path),
+            Err(LockError::Credentials { .. })
+        ));
+        assert!(!lock.to_toml().contains("token@"));
+        let mut lock = sample_with_fingerprint();
+        lock.packages[0].index = Some("https://u:p@example.org/simple/".to_string());
+        assert!(matches!(
+            lock.write(&path),
+            Err(LockError::Credentials { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_values_are_refused_on_write() {
+        let path = Path::new("pylock.toml");
+        let mut lock = sample_with_fingerprint();
+        lock.packages[1].wheels[0].upload_time = Some("last tuesday".to_string());
+        let message = lock.validate(path).unwrap_err().to_string();
+        assert!(
+            message.contains("upload time `last tuesday` is not an RFC 3339 datetime"),
+            "{message}"
+        );
+        assert!(!lock.to_toml().contains("tuesday"));
+        let mut lock = sample_with_fingerprint();
+        lock.packages[1].wheels[0].sha256 = "ABC".to_string();
+        assert!(matches!(
+            lock.validate(path),
+            Err(LockError::BadValue { .. })
+        ));
+        let mut lock = sample_with_fingerprint();
+        lock.packages[1].wheels[0].size = Some(u64::MAX);
+        assert!(matches!(
+            lock.validate(path),
+            Err(LockError::BadValue { .. })
+        ));
+        assert!(sample_with_fingerprint().validate(path).is_ok());
+    }
+
+    #[test]
+    fn write_then_read() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(LOCK_FILE_NAME);
+        assert!(Lock::read(&path).unwrap().is_none());
+        let lock = sample_with_fingerprint();
+        lock.write(&path).unwrap();
+        let read = Lock::read(&path).unwrap().unwrap();
+        assert_eq!(read.to_toml(), lock.to_toml());
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), lock.to_toml());
+        assert!(read.is_fresh(&lock.tool.inputs));
+        // Overwrite in place; no temporary file is left behind.
+        let mut newer = lock.clone();
+        newer.packages.pop();
+        newer.write(&path).unwrap();
+        assert_eq!(Lock::read(&path).unwrap().unwrap().packages.len(), 4);
+        let entries: Vec<_> = fs_err::read_dir(directory.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs_err::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+    }
+
+    #[test]
+    fn read_errors_name_the_path() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join(LOCK_FILE_NAME);
+        fs_err::write(&path, "lock-version = [").unwrap();
+        let message = Lock::read(&path).unwrap_err().to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        // A directory where the file should be is an I/O error, not "missing".
+        let blocked = directory.path().join("dir");
+        fs_err::create_dir_all(&blocked).unwrap();
+        assert!(matches!(Lock::read(&blocked), Err(LockError::Io(_))));
+    }
+
+    #[test]
+    fn freshness_follows_the_fingerprint() {
+        let lock = sample_with_fingerprint();
+        assert!(lock.is_fresh(&lock.tool.inputs));
+        let mut changed = lock.tool.inputs.clone();
+        changed.dependencies.push("idna".to_string());
+        assert!(!lock.is_fresh(&changed));
+        assert!(!sample().is_fresh(&LockInputs::default()));
+    }
+
+    #[test]
+    fn files_from_an_index_page() {
+        let mut listed = IndexFile {
+            filename: "foo-1.0-py3-none-any.whl".to_string(),
+            url: url::Url::parse("https://user:secret@example.org/files/foo-1.0-py3-none-any.whl")
+                .unwrap(),
+            sha256: Some(SHA_A.to_ascii_uppercase()),
+            requires_python: None,
+            yanked: None,
+            size: Some(42),
+            upload_time: Some("2024-05-01T12:34:56.789Z".to_string()),
+            has_metadata_file: false,
+            metadata_sha256: None,
+        };
+        let locked = LockedFile::from_index_file(&listed).unwrap();
+        assert_eq!(
+            locked.url,
+            "https://example.org/files/foo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(locked.sha256, SHA_A);
+        assert_eq!(locked.size, Some(42));
+        assert_eq!(
+            locked.upload_time.as_deref(),
+            Some("2024-05-01T12:34:56.789Z")
+        );
+        listed.sha256 = None;
+        assert_eq!(LockedFile::from_index_file(&listed), None);
+    }
+
+    #[test]
+    fn package_diff_lines() {
+        let old = sample();
+        let mut new = sample();
+        new.packages
+            .retain(|package| package.name.as_ref() != "pytest");
+        new.packages.push(package("httpx", "0.27.0"));
+        for package in &mut new.packages {
+            match package.name.as_ref() {
+                "anyio" => package.version = version("4.7.0"),
+                "app-deps" => package.version = version("0.9"),
+                "numpy" if package.version == version("1.26.4") => {
+                    package.version = version("1.26.5");
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            old.diff_packages(&new),
+            [
+                "update anyio 4.6.0 -> 4.7.0",
+                "downgrade app-deps 1.0 -> 0.9",
+                "add httpx 0.27.0",
+                "update numpy 1.26.4, 2.1.0 -> 1.26.5, 2.1.0",
+                "remove pytest 8.3.3",
+            ]
+        );
+        assert!(old.diff_packages(&sample()).is_empty());
+    }
+}

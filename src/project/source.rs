@@ -1,0 +1,428 @@
+//! Typed, position-aware reading of a parsed `pyproject.toml`.
+//!
+//! The file is parsed with `toml_edit`'s immutable document, which keeps the byte span of every
+//! key and value. A [`Source`] pairs that document's text with its path, turns byte spans into
+//! 1-based line and column [`Location`]s, and offers small typed accessors (`string`, `array`,
+//! `table`, `requirement`) that fail with a [`ProjectError`] pointing at the value at fault.
+//!
+//! Values are addressed by a [`Field`]: the dotted key path used in messages
+//! (`project.dependencies`), the item, and the best span there is for it (the value's own span,
+//! else its key's, for tables that were never written as a header).
+
+use std::ops::Range;
+use std::path::Path;
+use std::str::FromStr;
+
+use pep508_rs::{Requirement, VersionOrUrl};
+use toml_edit::{Array, Item, Key, TableLike, Value};
+
+use super::error::{Location, ProjectError, ProjectErrorKind};
+
+/// The text of `pyproject.toml` with its path and line index.
+pub(crate) struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+    /// Byte offset at which each line starts; the first is always 0.
+    line_starts: Vec<usize>,
+}
+
+/// One value in the document, with the name and position to report it by.
+#[derive(Clone)]
+pub(crate) struct Field<'d> {
+    /// The dotted key path, for messages: `project.dependencies`.
+    pub name: String,
+    pub item: &'d Item,
+    /// The value's span, or failing that its key's; `None` only for the document root.
+    pub span: Option<Range<usize>>,
+}
+
+impl<'d> Field<'d> {
+    /// The field `key` of `table`, which is itself addressed as `parent` (empty for the root),
+    /// when it is present.
+    pub(crate) fn child(
+        parent: &str,
+        table: &'d dyn TableLike,
+        fallback: Option<Range<usize>>,
+        key: &str,
+    ) -> Option<Self> {
+        let (key, item) = table.get_key_value(key)?;
+        Some(Self::from_entry(parent, key, item, fallback))
+    }
+
+    /// The field for a `(key, item)` entry of a table addressed as `parent`.
+    pub(crate) fn from_entry(
+        parent: &str,
+        key: &Key,
+        item: &'d Item,
+        fallback: Option<Range<usize>>,
+    ) -> Self {
+        let name = if parent.is_empty() {
+            key.get().to_string()
+        } else {
+            format!("{parent}.{}", key.get())
+        };
+        let span = item.span().or_else(|| key.span()).or(fallback);
+        Self { name, item, span }
+    }
+}
+
+/// A string from the document with its span.
+pub(crate) type SpannedStr<'d> = (&'d str, Option<Range<usize>>);
+
+/// What a TOML item is, for "must be X, but it is Y" messages.
+pub(crate) fn type_name(item: &Item) -> &'static str {
+    match item {
+        Item::None => "nothing",
+        Item::Table(_) => "a table",
+        Item::ArrayOfTables(_) => "an array of tables",
+        Item::Value(value) => value_type_name(value),
+    }
+}
+
+/// What a TOML value is, for "must be X, but it is Y" messages.
+pub(crate) fn value_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date-time",
+        Value::Array(_) => "an array",
+        Value::InlineTable(_) => "an inline table",
+    }
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(index, _)| index + 1))
+            .collect();
+        Self {
+            path,
+            text,
+            line_starts,
+        }
+    }
+
+    /// The 1-based line and column (in characters) of the byte offset `span.start`, with the
+    /// source line and the width of the span on that line.
+    pub(crate) fn location(&self, span: &Range<usize>) -> Location {
+        let start = floor_char_boundary(self.text, span.start.min(self.text.len()));
+        let line_index = self.line_starts.partition_point(|&line| line <= start) - 1;
+        let line_start = self.line_starts[line_index];
+        let line_end = self
+            .line_starts
+            .get(line_index + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        let source_line = self.text[line_start..line_end].trim_end_matches('\r');
+        let column = self.text[line_start..start].chars().count() + 1;
+        let end = floor_char_boundary(
+            self.text,
+            span.end.clamp(start, line_start + source_line.len()),
+        );
+        let width = self.text[start..end].chars().count().max(1);
+        Location {
+            line: line_index + 1,
+            column,
+            source_line: source_line.to_string(),
+            width,
+        }
+    }
+
+    /// An error at `span` (or about the whole file when there is none).
+    pub(crate) fn error(
+        &self,
+        kind: ProjectErrorKind,
+        span: Option<&Range<usize>>,
+        message: impl Into<String>,
+    ) -> ProjectError {
+        ProjectError {
+            kind,
+            path: self.path.to_path_buf(),
+            location: span.map(|span| Box::new(self.location(span))),
+            message: message.into(),
+            hint: None,
+            io: None,
+        }
+    }
+
+    /// "`name` must be `expected`, but it is ...", pointing at the field.
+    pub(crate) fn wrong_type(&self, field: &Field<'_>, expected: &str) -> ProjectError {
+        self.error(
+            ProjectErrorKind::InvalidType,
+            field.span.as_ref(),
+            format!(
+                "`{}` must be {expected}, but it is {}",
+                field.name,
+                type_name(field.item)
+            ),
+        )
+    }
+
+    /// The field as a string.
+    pub(crate) fn string<'d>(&self, field: &Field<'d>) -> Result<&'d str, ProjectError> {
+        field
+            .item
+            .as_str()
+            .ok_or_else(|| self.wrong_type(field, "a string"))
+    }
+
+    /// The field as an array (inline, `[...]`).
+    pub(crate) fn array<'d>(
+        &self,
+        field: &Field<'d>,
+        expected: &str,
+    ) -> Result<&'d Array, ProjectError> {
+        field
+            .item
+            .as_array()
+            .ok_or_else(|| self.wrong_type(field, expected))
+    }
+
+    /// The field as a table, written either as `[header]` or inline.
+    pub(crate) fn table<'d>(&self, field: &Field<'d>) -> Result<&'d dyn TableLike, ProjectError> {
+        field
+            .item
+            .as_table_like()
+            .ok_or_else(|| self.wrong_type(field, "a table"))
+    }
+
+    /// The field as an array of strings, each with its span.
+    pub(crate) fn string_array<'d>(
+        &self,
+        field: &Field<'d>,
+    ) -> Result<Vec<SpannedStr<'d>>, ProjectError> {
+        let array = self.array(field, "an array of strings")?;
+        array
+            .iter()
+            .map(|value| match value.as_str() {
+                Some(text) => Ok((text, value.span())),
+                None => Err(self.error(
+                    ProjectErrorKind::InvalidType,
+                    value.span().as_ref(),
+                    format!(
+                        "`{}` must be an array of strings, but this entry is {}",
+                        field.name,
+                        value_type_name(value)
+                    ),
+                )),
+            })
+            .collect()
+    }
+
+    /// The field as an array of PEP 508 requirements.
+    pub(crate) fn requirements(&self, field: &Field<'_>) -> Result<Vec<Requirement>, ProjectError> {
+        let array = self.array(field, "an array of requirement strings")?;
+        array
+            .iter()
+            .map(|value| self.requirement(&field.name, value))
+            .collect()
+    }
+
+    /// One entry of a dependency list (`in_list` names the list, for messages), as a PEP 508
+    /// requirement that names an index package.
+    ///
+    /// Direct URL and path requirements (`foo @ https://...`, `foo @ file:///...`) are
+    /// rejected for now: the resolver and the lock only handle index packages.
+    pub(crate) fn requirement(
+        &self,
+        in_list: &str,
+        value: &Value,
+    ) -> Result<Requirement, ProjectError> {
+        let span = value.span();
+        let Some(text) = value.as_str() else {
+            return Err(self
+                .error(
+                    ProjectErrorKind::InvalidType,
+                    span.as_ref(),
+                    format!(
+                        "`{in_list}` must be an array of requirement strings, but this entry is {}",
+                        value_type_name(value)
+                    ),
+                )
+                .with_hint("write each dependency as a quoted string, e.g. \"requests>=2.31\""));
+        };
+        match Requirement::from_str(text) {
+            Ok(requirement) => {
+                if let Some(VersionOrUrl::Url(_)) = requirement.version_or_url {
+                    return Err(self.url_requirement(text, span.as_ref()));
+                }
+                Ok(requirement)
+            }
+            Err(error) => {
+                if looks_like_url_requirement(text) {
+                    return Err(self.url_requirement(text, span.as_ref()));
+                }
+                Err(self
+                    .error(
+                        ProjectErrorKind::InvalidRequirement,
+                        span.as_ref(),
+                        format!(
+                            "invalid requirement {text:?}: {}",
+                            one_line(&error.message.to_string())
+                        ),
+                    )
+                    .with_hint(
+                        "dependencies are PEP 508 strings such as \"requests>=2.31\", \
+                     \"uvicorn[standard]\" or \"pywin32; sys_platform == 'win32'\"",
+                    ))
+            }
+        }
+    }
+
+    fn url_requirement(&self, text: &str, span: Option<&Range<usize>>) -> ProjectError {
+        self.error(
+            ProjectErrorKind::UnsupportedRequirement,
+            span,
+            format!("unsupported requirement {text:?}: direct URL and path requirements (`name @ url`) are not supported yet"),
+        )
+        .with_hint("depend on the package by name and version from an index instead, e.g. \"name>=1.0\"")
+    }
+}
+
+/// Whether a string that failed to parse is a `name @ something` requirement: the part before
+/// the first `@` is a valid name (with extras), so the failure is in the URL or path after it,
+/// e.g. a relative path, which cannot be parsed without a working directory.
+fn looks_like_url_requirement(text: &str) -> bool {
+    text.split_once('@').is_some_and(|(name, _)| {
+        !name.trim().is_empty()
+            && Requirement::<pep508_rs::VerbatimUrl>::from_str(name.trim())
+                .is_ok_and(|requirement| requirement.version_or_url.is_none())
+    })
+}
+
+/// The candidate closest to `word` by edit distance, when it is close enough to be a likely
+/// typo: for "did you mean" hints. Case, `_` and `-` differences count as no distance.
+pub(crate) fn closest<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let fold = |text: &str| text.to_lowercase().replace('_', "-");
+    let word = fold(word);
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(&word, &fold(candidate)), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance between two strings, in characters.
+fn edit_distance(left: &str, right: &str) -> usize {
+    let right: Vec<char> = right.chars().collect();
+    let mut previous: Vec<usize> = (0..=right.len()).collect();
+    for (i, left_char) in left.chars().enumerate() {
+        let mut current = Vec::with_capacity(right.len() + 1);
+        current.push(i + 1);
+        for (j, right_char) in right.iter().enumerate() {
+            let substitution = previous[j] + usize::from(left_char != *right_char);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[right.len()]
+}
+
+/// A parser's message on one line: lines joined with `: `, trailing colons dropped.
+pub(crate) fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(|line| line.trim().trim_end_matches(':'))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// The largest char boundary at or before `index`.
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location_of(text: &str, needle: &str) -> Location {
+        let start = text.find(needle).unwrap();
+        Source::new(Path::new("p.toml"), text).location(&(start..start + needle.len()))
+    }
+
+    #[test]
+    fn locations_are_one_based_lines_and_character_columns() {
+        let text = "a = 1\n[project]\nname = \"x\"\n";
+        let location = location_of(text, "\"x\"");
+        assert_eq!((location.line, location.column, location.width), (3, 8, 3));
+        assert_eq!(location.source_line, "name = \"x\"");
+
+        let start = location_of(text, "a = 1");
+        assert_eq!((start.line, start.column), (1, 1));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let text = "description = \"héllo\" # ü\nx = \"y\"";
+        let location = location_of(text, "# ü");
+        assert_eq!((location.line, location.column, location.width), (1, 23, 3));
+    }
+
+    #[test]
+    fn crlf_line_endings_are_not_part_of_the_line() {
+        let text = "a = 1\r\nb = [\r\n  \"q\"\r\n]\r\n";
+        let location = location_of(text, "\"q\"");
+        assert_eq!((location.line, location.column), (3, 3));
+        assert_eq!(location.source_line, "  \"q\"");
+    }
+
+    #[test]
+    fn multi_line_spans_are_cut_at_the_end_of_the_first_line() {
+        let text = "dependencies = [\n  \"a\",\n]\n";
+        let location = location_of(text, "[\n  \"a\",\n]");
+        assert_eq!((location.line, location.column, location.width), (1, 16, 1));
+    }
+
+    #[test]
+    fn a_span_at_the_end_of_the_text_is_on_the_last_line() {
+        let text = "a = [";
+        let location = Source::new(Path::new("p.toml"), text).location(&(5..5));
+        assert_eq!((location.line, location.column, location.width), (1, 6, 1));
+        let text = "a = 1\n";
+        let location = Source::new(Path::new("p.toml"), text).location(&(6..6));
+        assert_eq!((location.line, location.column), (2, 1));
+    }
+
+    #[test]
+    fn one_line_joins_and_trims() {
+        assert_eq!(
+            one_line("invalid table header\nexpected `.`, `]`\n"),
+            "invalid table header: expected `.`, `]`"
+        );
+        assert_eq!(
+            one_line("Failed to parse: found `x`:"),
+            "Failed to parse: found `x`"
+        );
+        assert_eq!(one_line(""), "");
+    }
+
+    #[test]
+    fn closest_finds_likely_typos_only() {
+        let keys = ["index-url", "extra-index-url", "default-groups"];
+        assert_eq!(closest("index_url", &keys), Some("index-url"));
+        assert_eq!(closest("extra-index-urls", &keys), Some("extra-index-url"));
+        assert_eq!(closest("default-group", &keys), Some("default-groups"));
+        assert_eq!(closest("Index-URL", &keys), Some("index-url"));
+        assert_eq!(closest("python", &keys), None);
+        assert_eq!(closest("x", &["y"]), Some("y"));
+        assert_eq!(closest("anything", &[]), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn url_requirements_are_recognized_even_when_unparsable() {
+        assert!(looks_like_url_requirement("foo @ ./relative/dir"));
+        assert!(looks_like_url_requirement("foo[bar] @ ../x"));
+        assert!(!looks_like_url_requirement("foo >= @"));
+        assert!(!looks_like_url_requirement("@ foo"));
+        assert!(!looks_like_url_requirement("requests>="));
+    }
+}

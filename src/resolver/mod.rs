@@ -1,0 +1,270 @@
+//! Universal resolution: a [`Manifest`] in, a [`Resolution`] that holds for every environment
+//! `requires-python` allows out.
+//!
+//! # Design
+//!
+//! PubGrub (the `pubgrub` crate) solves one *fork* at a time. A fork is a region of the
+//! environment space, written as a marker: the root fork is `requires-python` itself
+//! (`python_full_version >= '3.9'`). Within a fork every dependency whose marker can hold
+//! somewhere in the region is kept (that is what makes the answer universal); a dependency
+//! whose marker cannot hold there is dropped.
+//!
+//! One answer cannot always serve a whole fork, so the provider may ask to split it:
+//!
+//! - **by markers**: a package lists the same dependency more than once under different markers
+//!   (`numpy<2; python_version<'3.10'` and `numpy>=2; python_version>='3.10'`): each marker cuts
+//!   the fork in two, and the pieces are solved separately;
+//! - **by `Requires-Python`**: the best candidate of a package needs a newer Python than the
+//!   fork's lowest (`>=3.12` in a `>=3.9` fork): newer Pythons get it, older ones are solved
+//!   again and settle on the newest version that still supports them.
+//!
+//! A split aborts the current PubGrub run and both halves are solved from the start; metadata
+//! is memoized, so a re-run costs CPU only. Versions chosen in forks already solved become
+//! preferences for the next, so forks diverge only where they must. Finally
+//! [`graph`](self::graph) merges the fork solutions: each locked package gets the marker under
+//! which it is reachable, with the project's extras and dependency groups kept apart as the
+//! PEP 751 `'x' in extras` / `'g' in dependency_groups` terms.
+//!
+//! PubGrub runs on the caller's thread; index requests run on the tokio runtime whose handle
+//! is passed in, and every dependency list the solver sees triggers prefetching of the pages
+//! and metadata it will probably ask for next.
+
+mod graph;
+pub mod markers;
+mod provider;
+mod report;
+mod versions;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{MarkerTree, Requirement};
+use pubgrub::PubGrubError;
+use rustc_hash::FxHashMap;
+use version_ranges::Ranges;
+
+use crate::index::{IndexClient, IndexError, IndexFile, IndexUrl};
+use crate::normalize::{ExtraName, GroupName, PackageName};
+
+use provider::{Provider, ProviderError, PubPackage};
+use versions::Fetcher;
+
+/// Everything resolution starts from.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// The project's name, for messages.
+    pub project_name: Option<PackageName>,
+    /// The Python versions the lock must serve.
+    pub requires_python: Option<VersionSpecifiers>,
+    /// The project's requirements: main dependencies, every extra and every group.
+    pub requirements: Vec<RootRequirement>,
+    /// Versions to keep where they still fit (from an existing lock), per package.
+    pub preferences: BTreeMap<PackageName, Vec<Version>>,
+}
+
+/// A requirement of the project, and what turns it on.
+#[derive(Debug, Clone)]
+pub struct RootRequirement {
+    pub requirement: Requirement,
+    pub activation: Activation,
+}
+
+/// What makes a project requirement apply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Activation {
+    /// A main dependency.
+    Always,
+    /// An optional dependency, under this extra.
+    Extra(ExtraName),
+    /// A member of this dependency group.
+    Group(GroupName),
+}
+
+/// The answer: every package version the lock holds.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// Sorted by name, then version.
+    pub packages: Vec<ResolvedPackage>,
+    /// The forks that were solved, as rendered markers (for `-v` output).
+    pub forks: Vec<String>,
+}
+
+/// One package version in the lock.
+#[derive(Debug, Clone)]
+pub struct ResolvedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// When this package is needed, as a PEP 751 marker; `None` means always.
+    pub marker: Option<String>,
+    pub requires_python: Option<String>,
+    /// Dependencies; the version is given only when the lock holds several of that name.
+    pub dependencies: Vec<(PackageName, Option<Version>)>,
+    pub index: IndexUrl,
+    pub sdist: Option<IndexFile>,
+    pub wheels: Vec<IndexFile>,
+}
+
+/// Why resolution failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// No set of versions satisfies the requirements; the text explains why.
+    #[error("no solution found when resolving dependencies:\n{0}")]
+    NoSolution(String),
+    #[error(transparent)]
+    Index(Arc<IndexError>),
+    #[error(
+        "resolution split into more than {limit} forks; the requirements' markers are too fragmented"
+    )]
+    TooManyForks { limit: usize },
+    #[error("internal resolver error: {0}")]
+    Internal(String),
+}
+
+/// The fork limit: a guard against pathological marker combinations.
+const MAX_FORKS: usize = 256;
+
+/// A region of the environment space solved on its own.
+#[derive(Debug, Clone)]
+struct Fork {
+    marker: MarkerTree,
+}
+
+/// One fork's answer, with the dependency edges the solver saw.
+struct ForkSolution {
+    marker: MarkerTree,
+    selected: FxHashMap<PubPackage, Version>,
+    edges: FxHashMap<(PubPackage, Version), Vec<provider::Edge>>,
+}
+
+/// Resolve `manifest` against the indexes behind `client`.
+///
+/// Blocks the calling thread (which must not be a runtime worker); requests run on `runtime`.
+pub fn resolve(
+    manifest: &Manifest,
+    client: &IndexClient,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Resolution, ResolveError> {
+    let fetcher = Arc::new(Fetcher::new(client.clone(), runtime.clone()));
+    let requires_python_range = manifest
+        .requires_python
+        .clone()
+        .map_or_else(Ranges::full, Ranges::from);
+    let root_marker = markers::requires_python_marker(manifest.requires_python.as_ref());
+
+    // Fetch the direct dependencies' pages and likely metadata before the solver asks.
+    for requirement in &manifest.requirements {
+        let preferred = manifest
+            .preferences
+            .get(&requirement.requirement.name)
+            .and_then(|versions| versions.first().cloned());
+        fetcher.prefetch(
+            requirement.requirement.name.clone(),
+            provider::requirement_range(&requirement.requirement),
+            preferred,
+        );
+    }
+
+    let shared = provider::Shared::new(manifest, root_marker.clone());
+    let mut stack = vec![Fork {
+        marker: root_marker,
+    }];
+    let mut solutions: Vec<ForkSolution> = Vec::new();
+    let mut sibling_preferences: BTreeMap<PackageName, Vec<Version>> = BTreeMap::new();
+    let mut forks_seen = 1usize;
+
+    while let Some(fork) = stack.pop() {
+        let provider = Provider::new(
+            &fetcher,
+            &shared,
+            &manifest.requirements,
+            fork.marker.clone(),
+            &sibling_preferences,
+        );
+        match pubgrub::resolve(&provider, PubPackage::Root, Version::new([0])) {
+            Ok(selected) => {
+                let selected: FxHashMap<PubPackage, Version> = selected.into_iter().collect();
+                let edges = provider.into_edges();
+                for (package, version) in &selected {
+                    if let PubPackage::Package(name) = package {
+                        let known = sibling_preferences.entry(name.clone()).or_default();
+                        if !known.contains(version) {
+                            known.push(version.clone());
+                        }
+                    }
+                }
+                solutions.push(ForkSolution {
+                    marker: fork.marker,
+                    selected,
+                    edges,
+                });
+            }
+            Err(error) => match provider_error(error)? {
+                ForkOrFail::Split(pieces) => {
+                    forks_seen += pieces.len();
+                    if forks_seen > MAX_FORKS {
+                        return Err(ResolveError::TooManyForks { limit: MAX_FORKS });
+                    }
+                    tracing::debug!(
+                        "splitting fork `{}` into {}",
+                        markers::render(&fork.marker, &requires_python_range)
+                            .unwrap_or_else(|| "(all)".to_string()),
+                        pieces
+                            .iter()
+                            .map(|m| markers::render(m, &requires_python_range)
+                                .unwrap_or_else(|| "(all)".to_string()))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
+                    stack.extend(pieces.into_iter().map(|marker| Fork { marker }));
+                }
+                ForkOrFail::NoSolution(tree) => {
+                    return Err(ResolveError::NoSolution(report::explain(
+                        &tree,
+                        &shared,
+                        manifest,
+                        &fork.marker,
+                        &requires_python_range,
+                    )));
+                }
+            },
+        }
+    }
+
+    graph::build(
+        &solutions,
+        &fetcher,
+        manifest,
+        &shared,
+        &requires_python_range,
+    )
+}
+
+enum ForkOrFail {
+    Split(Vec<MarkerTree>),
+    NoSolution(pubgrub::DerivationTree<PubPackage, Ranges<Version>, String>),
+}
+
+fn provider_error(error: PubGrubError<Provider<'_>>) -> Result<ForkOrFail, ResolveError> {
+    let inner = match error {
+        PubGrubError::NoSolution(tree) => return Ok(ForkOrFail::NoSolution(tree)),
+        PubGrubError::ErrorRetrievingDependencies { source, .. }
+        | PubGrubError::ErrorChoosingVersion { source, .. }
+        | PubGrubError::ErrorInShouldCancel(source) => source,
+    };
+    match inner {
+        ProviderError::Fork(pieces) => Ok(ForkOrFail::Split(pieces)),
+        ProviderError::Index(error) => Err(ResolveError::Index(error)),
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Always => f.write_str("dependencies"),
+            Self::Extra(extra) => write!(f, "extra `{extra}`"),
+            Self::Group(group) => write!(f, "group `{group}`"),
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! The PubGrub `DependencyProvider` for one fork.
+//!
+//! Packages are the project root, real packages, and one virtual package per requested extra
+//! (`foo[bar]`), which depends on `foo` at the same version plus the dependencies the extra
+//! adds. That is how PubGrub keeps a package and its extras at one version.
+//!
+//! Candidate choice, in order: versions the existing lock or an earlier fork chose (when still
+//! in range), then the newest version in range. Pre-releases are considered only for packages
+//! whose project requirement names one, or when no final release fits. Yanked versions are
+//! skipped unless a requirement pins them with `==`. A candidate whose `Requires-Python` needs
+//! a newer Python than the fork's lowest either splits the fork (when part of the fork's Python
+//! range can use it) or is skipped.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use pep440_rs::{Operator, Version, VersionSpecifiers};
+use pep508_rs::{MarkerTree, Requirement, VersionOrUrl};
+use pubgrub::{
+    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+use version_ranges::Ranges;
+
+use super::markers;
+use super::versions::{Fetcher, MetadataUnavailable, VersionMap};
+use super::{Activation, Manifest};
+use crate::index::IndexError;
+use crate::normalize::{ExtraName, PackageName};
+
+/// Conflicts after which a package is decided early (uv uses the same threshold).
+const CONFLICT_THRESHOLD: u32 = 5;
+
+/// A package as PubGrub sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum PubPackage {
+    Root,
+    Package(PackageName),
+    Extra(PackageName, ExtraName),
+}
+
+impl PubPackage {
+    pub fn name(&self) -> Option<&PackageName> {
+        match self {
+            Self::Root => None,
+            Self::Package(name) | Self::Extra(name, _) => Some(name),
+        }
+    }
+}
+
+impl fmt::Display for PubPackage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Root => f.write_str("your project"),
+            Self::Package(name) => write!(f, "{name}"),
+            Self::Extra(name, extra) => write!(f, "{name}[{extra}]"),
+        }
+    }
+}
+
+/// A dependency edge the solver saw, kept to compute markers afterwards.
+#[derive(Debug, Clone)]
+pub(crate) struct Edge {
+    pub target: PubPackage,
+    /// When the edge applies (environment markers only, extras already decided).
+    pub marker: MarkerTree,
+    /// For edges out of the root: what turns the requirement on.
+    pub activation: Option<Activation>,
+}
+
+/// Why the provider stopped the solver.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProviderError {
+    /// The fork must be split into these pieces and each solved on its own.
+    #[error("fork split")]
+    Fork(Vec<MarkerTree>),
+    #[error(transparent)]
+    Index(Arc<IndexError>),
+}
+
+/// Why a version was passed over, for the failure report.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Skip {
+    NotFound,
+    RequiresPython(Version, String),
+    Yanked(Version),
+    NeedsBuild(Version),
+}
+
+/// State shared by every fork's provider.
+pub(crate) struct Shared {
+    /// The root marker: `requires-python`.
+    pub root_marker: MarkerTree,
+    /// Packages whose project requirements name a pre-release.
+    pub explicit_prereleases: FxHashSet<PackageName>,
+    /// Versions pinned with `==` somewhere, which may be chosen even when yanked.
+    pub pinned: RefCell<FxHashSet<(PackageName, Version)>>,
+    /// Versions passed over, per package.
+    pub skipped: RefCell<BTreeMap<PackageName, BTreeSet<Skip>>>,
+    pub preferences: BTreeMap<PackageName, Vec<Version>>,
+}
+
+impl Shared {
+    pub fn new(manifest: &Manifest, root_marker: MarkerTree) -> Self {
+        let mut explicit_prereleases = FxHashSet::default();
+        let pinned = RefCell::new(FxHashSet::default());
+        for root in &manifest.requirements {
+            if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =
+                &root.requirement.version_or_url
+            {
+                if specifiers.iter().any(|s| s.version().any_prerelease()) {
+                    explicit_prereleases.insert(root.requirement.name.clone());
+                }
+            }
+            note_pins(&pinned, &root.requirement);
+        }
+        Self {
+            root_marker,
+            explicit_prereleases,
+            pinned,
+            skipped: RefCell::default(),
+            preferences: manifest.preferences.clone(),
+        }
+    }
+
+    fn skip(&self, name: &PackageName, skip: Skip) {
+        self.skipped
+            .borrow_mut()
+            .entry(name.clone())
+            .or_default()
+            .insert(skip);
+    }
+}
+
+fn note_pins(pinned: &RefCell<FxHashSet<(PackageName, Version)>>, requirement: &Requirement) {
+    if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
+        for specifier in specifiers.iter() {
+            if matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
+                pinned
+                    .borrow_mut()
+                    .insert((requirement.name.clone(), specifier.version().clone()));
+            }
+        }
+    }
+}
+
+/// The version range a requirement allows.
+///
+/// Like `Ranges::from(VersionSpecifiers)`, except that `==V` and `!=V` also cover `V`'s local
+/// versions (`==2.3.0` accepts `2.3.0+cpu`), as PEP 440 says.
+pub(crate) fn requirement_range(requirement: &Requirement) -> Ranges<Version> {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_range(specifiers),
+        _ => Ranges::full(),
+    }
+}
+
+pub(crate) fn specifiers_range(specifiers: &VersionSpecifiers) -> Ranges<Version> {
+    let mut range = Ranges::full();
+    for specifier in specifiers.iter() {
+        let version = specifier.version();
+        let with_locals = || Ranges::from_range_bounds(version.clone()..above_locals(version));
+        let part = match specifier.operator() {
+            Operator::Equal if !version.is_local() => with_locals(),
+            Operator::NotEqual if !version.is_local() => with_locals().complement(),
+            _ => Ranges::from(specifier.clone()),
+        };
+        range = range.intersection(&part);
+    }
+    range
+}
+
+/// The smallest version above `version` and all its local versions (`1.0+cpu`): the next
+/// possible dev release of the next post-release slot.
+fn above_locals(version: &Version) -> Version {
+    if let Some(dev) = version.dev() {
+        version.clone().with_dev(Some(dev + 1))
+    } else if let Some(post) = version.post() {
+        version.clone().with_post(Some(post + 1)).with_dev(Some(0))
+    } else {
+        version.clone().with_post(Some(0)).with_dev(Some(0))
+    }
+}
+
+/// PubGrub's view of one fork.
+pub(crate) struct Provider<'a> {
+    fetcher: &'a Arc<Fetcher>,
+    shared: &'a Shared,
+    manifest_requirements: &'a [super::RootRequirement],
+    fork: MarkerTree,
+    fork_lowest_python: Option<Version>,
+    fork_python: Ranges<Version>,
+    sibling_preferences: &'a BTreeMap<PackageName, Vec<Version>>,
+    edges: RefCell<FxHashMap<(PubPackage, Version), Vec<Edge>>>,
+    discovered: RefCell<FxHashMap<PackageName, (u32, Vec<PubPackage>)>>,
+}
+
+impl<'a> Provider<'a> {
+    pub fn new(
+        fetcher: &'a Arc<Fetcher>,
+        shared: &'a Shared,
+        manifest_requirements: &'a [super::RootRequirement],
+        fork: MarkerTree,
+        sibling_preferences: &'a BTreeMap<PackageName, Vec<Version>>,
+    ) -> Self {
+        let fork_python = markers::python_range(&fork);
+        Self {
+            fetcher,
+            shared,
+            manifest_requirements,
+            fork_lowest_python: markers::lower_bound(&fork_python),
+            fork_python,
+            fork,
+            sibling_preferences,
+            edges: RefCell::default(),
+            discovered: RefCell::default(),
+        }
+    }
+
+    pub fn into_edges(self) -> FxHashMap<(PubPackage, Version), Vec<Edge>> {
+        self.edges.into_inner()
+    }
+
+    /// Can `marker` hold somewhere in this fork?
+    fn included(&self, marker: &MarkerTree) -> bool {
+        !self.fork.is_disjoint(marker)
+    }
+
+    /// Split this fork where `requires_python` starts, if part of the fork can use it.
+    fn python_split(&self, requires_python: &VersionSpecifiers) -> Option<Vec<MarkerTree>> {
+        let floor = markers::requires_python_floor(requires_python)?;
+        let lowest = self.fork_lowest_python.as_ref()?;
+        if floor <= *lowest {
+            return None;
+        }
+        let upper_part = Ranges::higher_than(floor.clone());
+        if self.fork_python.intersection(&upper_part).is_empty() {
+            return None;
+        }
+        let mut lower = self.fork.clone();
+        lower.and(markers::python_split_marker(&floor, false));
+        let mut upper = self.fork.clone();
+        upper.and(markers::python_split_marker(&floor, true));
+        // The stack pops the last piece first: newer Pythons are solved first, as uv does.
+        Some(vec![lower, upper])
+    }
+
+    /// Is a candidate's `Requires-Python` acceptable here? `Err` asks for a fork split.
+    fn check_requires_python(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        requires_python: Option<&VersionSpecifiers>,
+    ) -> Result<bool, ProviderError> {
+        let (Some(requires_python), Some(lowest)) = (requires_python, &self.fork_lowest_python)
+        else {
+            return Ok(true);
+        };
+        if markers::lower_bound_compatible(requires_python, lowest) {
+            return Ok(true);
+        }
+        if let Some(pieces) = self.python_split(requires_python) {
+            tracing::debug!(
+                "{name}=={version} requires Python {requires_python}: splitting the fork there"
+            );
+            return Err(ProviderError::Fork(pieces));
+        }
+        self.shared.skip(
+            name,
+            Skip::RequiresPython(version.clone(), requires_python.to_string()),
+        );
+        Ok(false)
+    }
+
+    fn version_map(&self, name: &PackageName) -> Result<Option<Arc<VersionMap>>, ProviderError> {
+        let map = self
+            .fetcher
+            .version_map_blocking(name)
+            .map_err(ProviderError::Index)?;
+        if map.is_none() {
+            self.shared.skip(name, Skip::NotFound);
+        }
+        Ok(map)
+    }
+
+    fn choose(
+        &self,
+        name: &PackageName,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let Some(map) = self.version_map(name)? else {
+            return Ok(None);
+        };
+        let usable = |version: &Version| -> Option<&super::versions::VersionEntry> {
+            let entry = map.versions.get(version)?;
+            if entry.wheels.is_empty() && entry.sdist.is_none() {
+                return None;
+            }
+            if entry.yanked
+                && !self
+                    .shared
+                    .pinned
+                    .borrow()
+                    .contains(&(name.clone(), version.clone()))
+            {
+                self.shared.skip(name, Skip::Yanked(version.clone()));
+                return None;
+            }
+            Some(entry)
+        };
+
+        // 1. Preferences: the existing lock's versions, then earlier forks' choices.
+        let preferred = self
+            .shared
+            .preferences
+            .get(name)
+            .into_iter()
+            .chain(self.sibling_preferences.get(name))
+            .flatten();
+        for version in preferred {
+            if !range.contains(version) {
+                continue;
+            }
+            if let Some(entry) = usable(version) {
+                if self.check_requires_python(name, version, entry.requires_python.as_ref())? {
+                    return Ok(Some(version.clone()));
+                }
+            }
+        }
+
+        // 2. The newest version in range; final releases first unless pre-releases were asked.
+        let allow_all = self.shared.explicit_prereleases.contains(name);
+        let passes: &[bool] = if allow_all { &[true] } else { &[false, true] };
+        for &with_prereleases in passes {
+            for version in map.versions.keys().rev() {
+                if !range.contains(version) || (!with_prereleases && version.any_prerelease()) {
+                    continue;
+                }
+                let Some(entry) = usable(version) else {
+                    continue;
+                };
+                if self.check_requires_python(name, version, entry.requires_python.as_ref())? {
+                    return Ok(Some(version.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Split the fork where a package's dependencies on one name disagree by marker (the rule
+    /// uv follows): several requirements on one name with different markers, or one whose
+    /// marker raises the fork's lowest Python.
+    ///
+    /// The project's own requirements are compared within one activation only: the main
+    /// dependencies, each extra and each group are separate lists, as they are separate
+    /// packages to uv.
+    fn marker_split(
+        &self,
+        requirements: &[(Requirement, MarkerTree, Option<Activation>)],
+    ) -> Option<Vec<MarkerTree>> {
+        let mut by_name: BTreeMap<(&Option<Activation>, &PackageName), Vec<&MarkerTree>> =
+            BTreeMap::new();
+        for (requirement, marker, activation) in requirements {
+            by_name
+                .entry((activation, &requirement.name))
+                .or_default()
+                .push(marker);
+        }
+        let mut pieces = vec![self.fork.clone()];
+        let mut split = false;
+        for markers_of_name in by_name.values() {
+            let all_same = markers_of_name.iter().all(|m| *m == markers_of_name[0]);
+            let raises_python = |marker: &MarkerTree| {
+                let mut within = marker.clone();
+                within.and(self.fork.clone());
+                let lowest = markers::lower_bound(&markers::python_range(&within));
+                match (lowest, &self.fork_lowest_python) {
+                    (Some(dep_lowest), Some(fork_lowest)) => dep_lowest > *fork_lowest,
+                    _ => false,
+                }
+            };
+            if all_same && !raises_python(markers_of_name[0]) {
+                continue;
+            }
+            for marker in markers_of_name {
+                let mut next = Vec::with_capacity(pieces.len() * 2);
+                for piece in pieces {
+                    let mut inside = piece.clone();
+                    inside.and((*marker).clone());
+                    let mut outside = piece.clone();
+                    outside.and(marker.negate());
+                    if inside.is_false() || outside.is_false() {
+                        next.push(piece);
+                        continue;
+                    }
+                    split = true;
+                    next.push(outside);
+                    next.push(inside);
+                }
+                pieces = next;
+            }
+        }
+        pieces.retain(|piece| !piece.is_false() && !piece.is_disjoint(&self.shared.root_marker));
+        (split && pieces.len() > 1).then_some(pieces)
+    }
+
+    /// Where `package` stands in discovery order: its name's rank, and its own rank among the
+    /// packages of that name (`foo`, `foo[bar]`, ...).
+    fn discovery_index(&self, name: &PackageName, package: &PubPackage) -> (u32, u32) {
+        let mut discovered = self.discovered.borrow_mut();
+        let next = u32::try_from(discovered.len()).unwrap_or(u32::MAX);
+        let (name_index, members) = discovered
+            .entry(name.clone())
+            .or_insert_with(|| (next, Vec::new()));
+        let position = if let Some(position) = members.iter().position(|m| m == package) {
+            position
+        } else {
+            members.push(package.clone());
+            members.len() - 1
+        };
+        (*name_index, u32::try_from(position).unwrap_or(u32::MAX))
+    }
+
+    /// Turn requirements (with their decided markers) into constraints and edges.
+    fn constraints(
+        &self,
+        source: (&PubPackage, &Version),
+        requirements: Vec<(Requirement, MarkerTree, Option<Activation>)>,
+        extra_edges: Vec<(PubPackage, Ranges<Version>)>,
+    ) -> DependencyConstraints<PubPackage, Ranges<Version>> {
+        let mut merged: BTreeMap<PubPackage, Ranges<Version>> = BTreeMap::new();
+        let mut edges = Vec::new();
+        for (package, range) in extra_edges {
+            edges.push(Edge {
+                target: package.clone(),
+                marker: MarkerTree::TRUE,
+                activation: None,
+            });
+            merged.insert(package, range);
+        }
+        for (requirement, marker, activation) in requirements {
+            note_pins(&self.shared.pinned, &requirement);
+            let range = requirement_range(&requirement);
+            let mut targets = vec![PubPackage::Package(requirement.name.clone())];
+            targets.extend(
+                requirement
+                    .extras
+                    .iter()
+                    .map(|extra| PubPackage::Extra(requirement.name.clone(), extra.clone())),
+            );
+            let preferred = self
+                .shared
+                .preferences
+                .get(&requirement.name)
+                .and_then(|versions| versions.first().cloned());
+            self.fetcher
+                .prefetch(requirement.name.clone(), range.clone(), preferred);
+            for target in targets {
+                self.discovery_index(&requirement.name, &target);
+                edges.push(Edge {
+                    target: target.clone(),
+                    marker: marker.clone(),
+                    activation: activation.clone(),
+                });
+                merged
+                    .entry(target)
+                    .and_modify(|existing| *existing = existing.intersection(&range))
+                    .or_insert_with(|| range.clone());
+            }
+        }
+        self.edges
+            .borrow_mut()
+            .insert((source.0.clone(), source.1.clone()), edges);
+        merged.into_iter().collect()
+    }
+}
+
+impl DependencyProvider for Provider<'_> {
+    type P = PubPackage;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    /// (class, discovery order of the name, discovery order within the name): as uv does,
+    /// priorities go by package name, so a package and its extras are decided together.
+    type Priority = (u8, Reverse<u32>, Reverse<u32>);
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &PubPackage,
+        range: &Ranges<Version>,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        let Some(name) = package.name() else {
+            return (u8::MAX, Reverse(0), Reverse(0));
+        };
+        let (name_index, virtual_index) = self.discovery_index(name, package);
+        let class = if range.as_singleton().is_some() {
+            3
+        } else if stats.conflict_count() >= CONFLICT_THRESHOLD {
+            // Often in conflicts: decide it before unrelated packages.
+            2
+        } else {
+            1
+        };
+        (class, Reverse(name_index), Reverse(virtual_index))
+    }
+
+    fn choose_version(
+        &self,
+        package: &PubPackage,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        match package {
+            PubPackage::Root => Ok(Some(Version::new([0]))),
+            PubPackage::Package(name) | PubPackage::Extra(name, _) => self.choose(name, range),
+        }
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &PubPackage,
+        version: &Version,
+    ) -> Result<Dependencies<PubPackage, Ranges<Version>, String>, ProviderError> {
+        let (name, extra) = match package {
+            PubPackage::Root => {
+                let requirements: Vec<(Requirement, MarkerTree, Option<Activation>)> = self
+                    .manifest_requirements
+                    .iter()
+                    .filter(|root| self.included(&root.requirement.marker))
+                    .map(|root| {
+                        (
+                            root.requirement.clone(),
+                            markers::restrict_extras(&root.requirement.marker, None),
+                            Some(root.activation.clone()),
+                        )
+                    })
+                    .collect();
+                if let Some(pieces) = self.marker_split(&requirements) {
+                    return Err(ProviderError::Fork(pieces));
+                }
+                return Ok(Dependencies::Available(self.constraints(
+                    (package, version),
+                    requirements,
+                    Vec::new(),
+                )));
+            }
+            PubPackage::Package(name) => (name, None),
+            PubPackage::Extra(name, extra) => (name, Some(extra)),
+        };
+
+        let metadata = match self
+            .fetcher
+            .metadata_blocking(name, version)
+            .map_err(ProviderError::Index)?
+        {
+            Ok(metadata) => metadata,
+            Err(MetadataUnavailable::NeedsBuild) => {
+                tracing::debug!(
+                    "skipping {name}=={version}: no wheel, and its sdist has no static metadata (building sdists comes later)"
+                );
+                self.shared.skip(name, Skip::NeedsBuild(version.clone()));
+                return Ok(Dependencies::Unavailable(
+                    "has no wheel and its source distribution's metadata is dynamic".to_string(),
+                ));
+            }
+            Err(MetadataUnavailable::NoFiles) => {
+                return Ok(Dependencies::Unavailable("has no files".to_string()));
+            }
+        };
+        if !self.check_requires_python(name, version, metadata.requires_python.as_ref())? {
+            let requires_python = metadata
+                .requires_python
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Ok(Dependencies::Unavailable(format!(
+                "requires Python {requires_python}"
+            )));
+        }
+        if let Some(extra) = extra {
+            if !metadata.provides_extra.contains(extra)
+                && !metadata
+                    .requires_dist
+                    .iter()
+                    .any(|requirement| markers::mentions_extra(&requirement.marker))
+            {
+                tracing::warn!("{name}=={version} does not provide the extra `{extra}`");
+            }
+        }
+
+        let mut requirements = Vec::new();
+        for requirement in &metadata.requires_dist {
+            let base = markers::restrict_extras(&requirement.marker, None);
+            let marker = match extra {
+                None => base,
+                Some(extra) => {
+                    let with_extra = markers::restrict_extras(&requirement.marker, Some(extra));
+                    if with_extra == base {
+                        // Not added by this extra: the base package already has it.
+                        continue;
+                    }
+                    with_extra
+                }
+            };
+            if marker.is_false() || !self.included(&marker) {
+                continue;
+            }
+            if requirement.name == *name && extra.is_none() {
+                // A package requiring itself (with extras) only names extras it already has.
+                if requirement.extras.is_empty() {
+                    continue;
+                }
+            }
+            requirements.push((requirement.clone(), marker, None));
+        }
+        if let Some(pieces) = self.marker_split(&requirements) {
+            return Err(ProviderError::Fork(pieces));
+        }
+        let extra_edges = match extra {
+            Some(_) => vec![(
+                PubPackage::Package(name.clone()),
+                Ranges::singleton(version.clone()),
+            )],
+            None => Vec::new(),
+        };
+        Ok(Dependencies::Available(self.constraints(
+            (package, version),
+            requirements,
+            extra_edges,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn range_of(requirement: &str) -> Ranges<Version> {
+        requirement_range(&Requirement::from_str(requirement).unwrap())
+    }
+
+    fn v(text: &str) -> Version {
+        Version::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn exact_pins_cover_local_versions() {
+        let range = range_of("torch==2.3.0");
+        assert!(range.contains(&v("2.3.0")));
+        assert!(range.contains(&v("2.3.0+cpu")));
+        assert!(!range.contains(&v("2.3.0.post1")));
+        assert!(!range.contains(&v("2.3.1")));
+        let local = range_of("torch==2.3.0+cpu");
+        assert!(local.contains(&v("2.3.0+cpu")));
+        assert!(!local.contains(&v("2.3.0")));
+        let post = range_of("python-dateutil==2.9.0.post0");
+        assert!(post.contains(&v("2.9.0.post0")));
+        assert!(!post.contains(&v("2.9.0.post1")));
+        assert!(!post.contains(&v("2.9.0")));
+        let dev = range_of("foo==1.0.dev3");
+        assert!(dev.contains(&v("1.0.dev3")));
+        assert!(dev.contains(&v("1.0.dev3+local")));
+        assert!(!dev.contains(&v("1.0.dev4")));
+        let pre = range_of("foo==1.0rc1");
+        assert!(pre.contains(&v("1.0rc1+x")));
+        assert!(!pre.contains(&v("1.0rc2")));
+        let not = range_of("torch!=2.3.0");
+        assert!(!not.contains(&v("2.3.0+cu121")));
+        assert!(not.contains(&v("2.3.1")));
+    }
+
+    #[test]
+    fn ordinary_specifiers_follow_pep_440() {
+        let range = range_of("foo>=1.0,<2");
+        assert!(range.contains(&v("1.5")));
+        assert!(!range.contains(&v("2.0rc1")));
+        assert!(!range.contains(&v("2.0")));
+        assert!(range_of("foo").contains(&v("0.0.1")));
+        let compatible = range_of("foo~=1.4.2");
+        assert!(compatible.contains(&v("1.4.9")));
+        assert!(!compatible.contains(&v("1.5.0")));
+    }
+}

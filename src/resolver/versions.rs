@@ -1,0 +1,332 @@
+//! What the solver knows about a package: its versions (from the project page) and each
+//! version's dependencies (from core metadata), fetched once and shared by every fork.
+//!
+//! The [`Fetcher`] is the bridge between the synchronous solver and the asynchronous index
+//! client: each piece of data sits behind a `OnceCell`, so a prefetch started on the runtime and
+//! a blocking request from the solver share one request.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::Requirement;
+use rustc_hash::FxHashMap;
+use tokio::sync::OnceCell;
+use version_ranges::Ranges;
+
+use crate::filename::DistFilename;
+use crate::index::{IndexClient, IndexError, IndexFile, IndexUrl, ProjectPage};
+use crate::normalize::{ExtraName, PackageName};
+
+/// The files of one version.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VersionEntry {
+    pub wheels: Vec<IndexFile>,
+    pub sdist: Option<IndexFile>,
+    /// `Requires-Python` as the index states it (from any of the files).
+    pub requires_python: Option<VersionSpecifiers>,
+    /// Every file of the version is yanked (PEP 592).
+    pub yanked: bool,
+}
+
+impl VersionEntry {
+    /// The files the lock records: non-yanked ones, or all when the whole version is yanked.
+    pub fn files(&self) -> (Option<&IndexFile>, Vec<&IndexFile>) {
+        let keep = |file: &&IndexFile| self.yanked || file.yanked.is_none();
+        (
+            self.sdist.as_ref().filter(keep),
+            self.wheels.iter().filter(keep).collect(),
+        )
+    }
+}
+
+/// All versions of a package on the index that serves it.
+#[derive(Debug, Clone)]
+pub(crate) struct VersionMap {
+    pub index: IndexUrl,
+    pub versions: BTreeMap<Version, VersionEntry>,
+}
+
+impl VersionMap {
+    pub fn from_page(name: &PackageName, index: IndexUrl, page: &ProjectPage) -> Self {
+        let mut versions: BTreeMap<Version, VersionEntry> = BTreeMap::new();
+        for file in &page.files {
+            let Some(filename) = DistFilename::parse(&file.filename, name) else {
+                tracing::trace!(
+                    "skipping `{}`: not a distribution of `{name}`",
+                    file.filename
+                );
+                continue;
+            };
+            let entry = versions.entry(filename.version().clone()).or_default();
+            if entry.requires_python.is_none() {
+                entry.requires_python = file
+                    .requires_python
+                    .as_deref()
+                    .and_then(parse_requires_python);
+            }
+            match filename {
+                DistFilename::Wheel(_) => entry.wheels.push(file.clone()),
+                DistFilename::Sdist(sdist) => {
+                    // One sdist per version: prefer `.tar.gz` (PEP 625) over older formats.
+                    let better = entry.sdist.as_ref().is_none_or(|current| {
+                        sdist.extension == "tar.gz" && !current.filename.ends_with(".tar.gz")
+                    });
+                    if better {
+                        entry.sdist = Some(file.clone());
+                    }
+                }
+            }
+        }
+        for entry in versions.values_mut() {
+            entry.wheels.sort_by(|a, b| a.filename.cmp(&b.filename));
+            entry.yanked = entry
+                .wheels
+                .iter()
+                .chain(entry.sdist.as_ref())
+                .all(|file| file.yanked.is_some());
+        }
+        Self { index, versions }
+    }
+}
+
+/// Parse a `Requires-Python` the way installers do: leniently; nonsense counts as absent.
+pub(crate) fn parse_requires_python(text: &str) -> Option<VersionSpecifiers> {
+    let trimmed = text.trim().trim_end_matches(',');
+    if trimmed.is_empty() {
+        return None;
+    }
+    VersionSpecifiers::from_str(trimmed).ok()
+}
+
+/// The dependency data of one version.
+#[derive(Debug, Clone)]
+pub(crate) struct VersionMetadata {
+    pub requires_dist: Vec<Requirement>,
+    pub requires_python: Option<VersionSpecifiers>,
+    pub provides_extra: Vec<ExtraName>,
+}
+
+/// Why a version's dependencies could not be read.
+#[derive(Debug, Clone)]
+pub(crate) enum MetadataUnavailable {
+    /// No wheel, and the sdist's metadata is dynamic or missing (a build would be needed).
+    NeedsBuild,
+    /// No files at all.
+    NoFiles,
+}
+
+type MapCell = Arc<OnceCell<Result<Option<Arc<VersionMap>>, Arc<IndexError>>>>;
+type MetadataCell =
+    Arc<OnceCell<Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, Arc<IndexError>>>>;
+
+/// Fetches and memoizes version maps and metadata for the solver.
+pub(crate) struct Fetcher {
+    client: IndexClient,
+    runtime: tokio::runtime::Handle,
+    maps: Mutex<FxHashMap<PackageName, MapCell>>,
+    metadata: Mutex<FxHashMap<(PackageName, Version), MetadataCell>>,
+}
+
+impl Fetcher {
+    pub fn new(client: IndexClient, runtime: tokio::runtime::Handle) -> Self {
+        Self {
+            client,
+            runtime,
+            maps: Mutex::default(),
+            metadata: Mutex::default(),
+        }
+    }
+
+    fn map_cell(&self, name: &PackageName) -> MapCell {
+        let mut maps = self
+            .maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        maps.entry(name.clone()).or_default().clone()
+    }
+
+    fn metadata_cell(&self, name: &PackageName, version: &Version) -> MetadataCell {
+        let mut metadata = self
+            .metadata
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        metadata
+            .entry((name.clone(), version.clone()))
+            .or_default()
+            .clone()
+    }
+
+    /// The versions of `name`, or `None` when no index has it.
+    pub async fn version_map(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        let cell = self.map_cell(name);
+        cell.get_or_init(|| async {
+            match self.client.project(name).await {
+                Ok(Some((index, page))) => {
+                    Ok(Some(Arc::new(VersionMap::from_page(name, index, &page))))
+                }
+                Ok(None) => Ok(None),
+                Err(error) => Err(Arc::new(error)),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// The dependencies of `name==version`.
+    pub async fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, Arc<IndexError>> {
+        let cell = self.metadata_cell(name, version);
+        cell.get_or_init(|| async {
+            let Some(map) = self.version_map(name).await? else {
+                return Ok(Err(MetadataUnavailable::NoFiles));
+            };
+            let Some(entry) = map.versions.get(version) else {
+                return Ok(Err(MetadataUnavailable::NoFiles));
+            };
+            // Any wheel will do: every wheel of a version carries the same dependency metadata.
+            // Prefer a pure-Python one (usually the smallest), else the first by name.
+            let wheel = entry
+                .wheels
+                .iter()
+                .find(|file| file.filename.ends_with("-none-any.whl"))
+                .or_else(|| entry.wheels.first());
+            let core = if let Some(wheel) = wheel {
+                Some(
+                    self.client
+                        .wheel_metadata(&map.index, wheel)
+                        .await
+                        .map_err(Arc::new)?,
+                )
+            } else if let Some(sdist) = &entry.sdist {
+                self.client
+                    .sdist_metadata(&map.index, sdist)
+                    .await
+                    .map_err(Arc::new)?
+            } else {
+                return Ok(Err(MetadataUnavailable::NoFiles));
+            };
+            Ok(match core {
+                Some(core) => Ok(Arc::new(VersionMetadata {
+                    requires_dist: core.requires_dist,
+                    requires_python: core.requires_python,
+                    provides_extra: core.provides_extra,
+                })),
+                None => Err(MetadataUnavailable::NeedsBuild),
+            })
+        })
+        .await
+        .clone()
+    }
+
+    /// Blocking form of [`Fetcher::version_map`], for the solver thread.
+    pub fn version_map_blocking(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        self.runtime.block_on(self.version_map(name))
+    }
+
+    /// Blocking form of [`Fetcher::metadata`], for the solver thread.
+    pub fn metadata_blocking(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, Arc<IndexError>> {
+        self.runtime.block_on(self.metadata(name, version))
+    }
+
+    /// Start fetching `name`'s page and the metadata of the version the solver will most
+    /// likely pick in `range` (the preferred one if it fits, else the newest stable one).
+    /// Errors are dropped here: the solver asks again and reports them.
+    pub fn prefetch(
+        self: &Arc<Self>,
+        name: PackageName,
+        range: Ranges<Version>,
+        preferred: Option<Version>,
+    ) {
+        let fetcher = Arc::clone(self);
+        self.runtime.spawn(async move {
+            let Ok(Some(map)) = fetcher.version_map(&name).await else {
+                return;
+            };
+            let candidate = preferred
+                .filter(|version| range.contains(version) && map.versions.contains_key(version))
+                .or_else(|| {
+                    map.versions
+                        .iter()
+                        .rev()
+                        .find(|(version, entry)| {
+                            !entry.yanked && !version.any_prerelease() && range.contains(*version)
+                        })
+                        .map(|(version, _)| version.clone())
+                });
+            if let Some(version) = candidate {
+                let _ = fetcher.metadata(&name, &version).await;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, requires_python: Option<&str>, yanked: bool) -> IndexFile {
+        IndexFile {
+            filename: name.to_string(),
+            url: url::Url::parse(&format!("https://example.org/files/{name}")).unwrap(),
+            sha256: Some("00".repeat(32)),
+            requires_python: requires_python.map(str::to_string),
+            yanked: yanked.then(String::new),
+            size: Some(1),
+            upload_time: None,
+            has_metadata_file: false,
+            metadata_sha256: None,
+        }
+    }
+
+    #[test]
+    fn pages_group_into_versions() {
+        let name = PackageName::from_str("foo-bar").unwrap();
+        let page = ProjectPage {
+            files: vec![
+                file("foo_bar-1.0-py3-none-any.whl", Some(">=3.8"), false),
+                file("foo-bar-1.0.zip", None, false),
+                file("foo_bar-1.0.tar.gz", Some(">=3.8"), false),
+                file("foo_bar-2.0-py3-none-any.whl", Some(">=3.10"), true),
+                file("unrelated-1.0.tar.gz", None, false),
+                file(
+                    "foo_bar-3.0rc1-cp312-cp312-win_amd64.whl",
+                    Some(">=3.12,"),
+                    false,
+                ),
+                file(
+                    "foo_bar-3.0rc1-cp311-cp311-win_amd64.whl",
+                    Some(">=3.12"),
+                    false,
+                ),
+            ],
+        };
+        let index = IndexUrl::parse("https://example.org/simple").unwrap();
+        let map = VersionMap::from_page(&name, index, &page);
+        assert_eq!(map.versions.len(), 3);
+        let v1 = &map.versions[&Version::from_str("1.0").unwrap()];
+        assert_eq!(v1.sdist.as_ref().unwrap().filename, "foo_bar-1.0.tar.gz");
+        assert!(!v1.yanked);
+        assert!(map.versions[&Version::from_str("2.0").unwrap()].yanked);
+        let rc = &map.versions[&Version::from_str("3.0rc1").unwrap()];
+        assert_eq!(
+            rc.wheels[0].filename,
+            "foo_bar-3.0rc1-cp311-cp311-win_amd64.whl"
+        );
+        assert_eq!(rc.requires_python.as_ref().unwrap().to_string(), ">=3.12");
+    }
+}

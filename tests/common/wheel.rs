@@ -1,0 +1,575 @@
+//! Wheels and sdists built in memory from a scenario release.
+//!
+//! The bytes are deterministic, so a scenario always yields the same files and sha256 hashes:
+//! zip entries carry the DOS epoch (1980-01-01) as their time and mode 0644 and are written in
+//! a fixed order; tar entries have mtime 0, uid/gid 0 and fixed modes; the gzip header has no
+//! time stamp.
+//!
+//! A wheel (PEP 427 / the binary distribution format spec) holds:
+//! - `<import>/__init__.py` with `__version__` and a `main()` that prints `<name> <version>`,
+//!   so console scripts pointing at `<import>:main` work;
+//! - `<dist>-<version>.data/<scheme>/<path>` for each `data` entry;
+//! - `<dist>-<version>.dist-info/METADATA` (Metadata-Version 2.3), `WHEEL`,
+//!   `entry_points.txt` when there are scripts, and `RECORD` (urlsafe base64 sha256 without
+//!   padding, and sizes; `RECORD` itself has neither).
+//!
+//! An sdist (PEP 625 name, `.tar.gz`) holds `<dist>-<version>/PKG-INFO` (PEP 643: 2.2 static,
+//! 2.2 with `Dynamic: Requires-Dist`, or legacy 2.1), `pyproject.toml` (setuptools backend) and
+//! the package's `__init__.py`; with dynamic metadata the dependencies live in `setup.py`.
+
+use std::fmt::Write as _;
+use std::io::{Cursor, Write};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::scenario::{Package, Release, SdistMetadata};
+
+/// What kind of file an [`Artifact`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Wheel,
+    Sdist,
+}
+
+/// One built distribution file, with what the index says about it.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub kind: ArtifactKind,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    /// Lowercase hex sha256 of `bytes`.
+    pub sha256: String,
+    /// The wheel's `METADATA`, served as `<file>.metadata` (PEP 658) when enabled.
+    pub metadata: Option<Vec<u8>>,
+    pub requires_python: Option<String>,
+    /// PEP 592 yank reason (possibly empty) when yanked.
+    pub yanked: Option<String>,
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A `RECORD` hash: `sha256=` and the urlsafe base64 digest without padding.
+pub fn record_hash(bytes: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+    )
+}
+
+/// Every file of a release: one wheel per tag, then the sdist.
+pub fn build_release(package: &Package, release: &Release) -> Vec<Artifact> {
+    let spec = &release.spec;
+    let release_yank = spec.yanked.as_ref().and_then(super::scenario::Yank::reason);
+    let mut artifacts = Vec::new();
+    if spec.wheel {
+        for tag in &spec.tags {
+            let (filename, bytes, metadata) = build_wheel(package, release, tag);
+            artifacts.push(Artifact {
+                kind: ArtifactKind::Wheel,
+                sha256: sha256_hex(&bytes),
+                filename,
+                bytes,
+                metadata: Some(metadata.into_bytes()),
+                requires_python: spec.requires_python.clone(),
+                yanked: spec
+                    .yanked_files
+                    .get(tag)
+                    .cloned()
+                    .or_else(|| release_yank.clone()),
+            });
+        }
+    }
+    if spec.sdist {
+        let (filename, bytes) = build_sdist(package, release);
+        artifacts.push(Artifact {
+            kind: ArtifactKind::Sdist,
+            sha256: sha256_hex(&bytes),
+            filename,
+            bytes,
+            metadata: None,
+            requires_python: spec.requires_python.clone(),
+            yanked: spec.yanked_files.get("sdist").cloned().or(release_yank),
+        });
+    }
+    artifacts
+}
+
+/// `Requires-Dist` values: the plain dependencies, then each extra's with an `extra` marker.
+pub fn requires_dist(release: &Release) -> Vec<String> {
+    let mut lines: Vec<String> = release
+        .spec
+        .dependencies
+        .iter()
+        .map(|dependency| dependency.trim().to_string())
+        .collect();
+    for (extra, dependencies) in &release.spec.extras {
+        let extra = normalize_extra(extra);
+        for dependency in dependencies {
+            let line = match dependency.split_once(';') {
+                Some((requirement, marker)) if !marker.trim().is_empty() => format!(
+                    "{}; ({}) and extra == '{extra}'",
+                    requirement.trim(),
+                    marker.trim()
+                ),
+                Some((requirement, _)) => format!("{}; extra == '{extra}'", requirement.trim()),
+                None => format!("{}; extra == '{extra}'", dependency.trim()),
+            };
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// PEP 685 extra normalization.
+fn normalize_extra(extra: &str) -> String {
+    let mut normalized = String::new();
+    let mut separator = false;
+    for c in extra.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            separator = true;
+        } else {
+            if separator && !normalized.is_empty() {
+                normalized.push('-');
+            }
+            separator = false;
+            normalized.push(c.to_ascii_lowercase());
+        }
+    }
+    normalized
+}
+
+/// Core metadata text; `dynamic_requires` leaves `Requires-Dist` and `Provides-Extra` out and
+/// declares them `Dynamic` instead.
+fn core_metadata(
+    metadata_version: &str,
+    package: &Package,
+    release: &Release,
+    dynamic_requires: bool,
+) -> String {
+    let mut text = format!(
+        "Metadata-Version: {metadata_version}\nName: {}\nVersion: {}\nSummary: A fake package of the tack test index\n",
+        package.name, release.version
+    );
+    if let Some(requires_python) = &release.spec.requires_python {
+        let _ = writeln!(text, "Requires-Python: {requires_python}");
+    }
+    if dynamic_requires {
+        text.push_str("Dynamic: Requires-Dist\nDynamic: Provides-Extra\n");
+    } else {
+        for line in requires_dist(release) {
+            let _ = writeln!(text, "Requires-Dist: {line}");
+        }
+        for extra in release.spec.extras.keys() {
+            let _ = writeln!(text, "Provides-Extra: {}", normalize_extra(extra));
+        }
+    }
+    text
+}
+
+/// The wheel's `METADATA` (Metadata-Version 2.3).
+pub fn wheel_metadata(package: &Package, release: &Release) -> String {
+    core_metadata("2.3", package, release, false)
+}
+
+/// The sdist's `PKG-INFO`, as its [`SdistMetadata`] asks.
+pub fn sdist_pkg_info(package: &Package, release: &Release) -> String {
+    match release.spec.sdist_metadata {
+        SdistMetadata::Static => core_metadata("2.2", package, release, false),
+        SdistMetadata::Dynamic => core_metadata("2.2", package, release, true),
+        SdistMetadata::Legacy => core_metadata("2.1", package, release, false),
+    }
+}
+
+fn init_py(package: &Package, release: &Release) -> String {
+    format!(
+        "__version__ = \"{version}\"\n\n\ndef main():\n    print(\"{name} {version}\")\n",
+        name = package.name,
+        version = release.version
+    )
+}
+
+/// Builds one wheel: its file name, bytes and `METADATA` text.
+pub fn build_wheel(package: &Package, release: &Release, tag: &str) -> (String, Vec<u8>, String) {
+    let dist = package.dist_name();
+    let version = release.version.to_string();
+    let filename = format!("{dist}-{version}-{tag}.whl");
+    let dist_info = format!("{dist}-{version}.dist-info");
+    let metadata = wheel_metadata(package, release);
+
+    let mut files: Vec<(String, Vec<u8>)> = vec![(
+        format!("{dist}/__init__.py"),
+        init_py(package, release).into_bytes(),
+    )];
+    for (path, content) in &release.spec.data {
+        files.push((
+            format!("{dist}-{version}.data/{path}"),
+            content.clone().into_bytes(),
+        ));
+    }
+    files.push((
+        format!("{dist_info}/METADATA"),
+        metadata.clone().into_bytes(),
+    ));
+    files.push((format!("{dist_info}/WHEEL"), wheel_file(tag).into_bytes()));
+    if !release.spec.scripts.is_empty() {
+        let mut entry_points = String::from("[console_scripts]\n");
+        for (script, target) in &release.spec.scripts {
+            let _ = writeln!(entry_points, "{script} = {target}");
+        }
+        files.push((
+            format!("{dist_info}/entry_points.txt"),
+            entry_points.into_bytes(),
+        ));
+    }
+    let mut record = String::new();
+    for (path, content) in &files {
+        let _ = writeln!(record, "{path},{},{}", record_hash(content), content.len());
+    }
+    let _ = writeln!(record, "{dist_info}/RECORD,,");
+    files.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for (path, content) in &files {
+        writer
+            .start_file(path.as_str(), options)
+            .expect("zip entries are written to memory");
+        writer
+            .write_all(content)
+            .expect("zip entries are written to memory");
+    }
+    let bytes = writer
+        .finish()
+        .expect("zip archives are written to memory")
+        .into_inner();
+    (filename, bytes, metadata)
+}
+
+/// The `WHEEL` file: one `Tag:` line per expanded tag (`py2.py3-none-any` gives two).
+fn wheel_file(tag: &str) -> String {
+    let mut parts = tag.splitn(3, '-');
+    let (python, abi, platform) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let purelib = platform == "any";
+    let mut text =
+        format!("Wheel-Version: 1.0\nGenerator: tack-test-index\nRoot-Is-Purelib: {purelib}\n");
+    for python in python.split('.') {
+        for abi in abi.split('.') {
+            for platform in platform.split('.') {
+                let _ = writeln!(text, "Tag: {python}-{abi}-{platform}");
+            }
+        }
+    }
+    text
+}
+
+/// Builds the sdist: its file name and bytes.
+pub fn build_sdist(package: &Package, release: &Release) -> (String, Vec<u8>) {
+    let dist = package.dist_name();
+    let version = release.version.to_string();
+    let root = format!("{dist}-{version}");
+    let filename = format!("{root}.tar.gz");
+    let dynamic = release.spec.sdist_metadata == SdistMetadata::Dynamic;
+
+    let mut pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = {}\nversion = \"{version}\"\n",
+        toml_string(&package.name)
+    );
+    if let Some(requires_python) = &release.spec.requires_python {
+        let _ = writeln!(
+            pyproject,
+            "requires-python = {}",
+            toml_string(requires_python)
+        );
+    }
+    let mut files: Vec<(String, String, u32)> = Vec::new();
+    if dynamic {
+        pyproject.push_str("dynamic = [\"dependencies\", \"optional-dependencies\"]\n");
+        let install_requires = python_list(&release.spec.dependencies);
+        let extras_require = release
+            .spec
+            .extras
+            .iter()
+            .map(|(extra, deps)| format!("{}: {}", python_string(extra), python_list(deps)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        files.push((
+            format!("{root}/setup.py"),
+            format!(
+                "from setuptools import setup\n\nsetup(install_requires={install_requires}, extras_require={{{extras_require}}})\n"
+            ),
+            0o644,
+        ));
+    } else {
+        let _ = writeln!(
+            pyproject,
+            "dependencies = {}",
+            toml_list(&release.spec.dependencies)
+        );
+        if !release.spec.extras.is_empty() {
+            pyproject.push_str("\n[project.optional-dependencies]\n");
+            for (extra, deps) in &release.spec.extras {
+                let _ = writeln!(pyproject, "{} = {}", toml_string(extra), toml_list(deps));
+            }
+        }
+    }
+    files.push((
+        format!("{root}/PKG-INFO"),
+        sdist_pkg_info(package, release),
+        0o644,
+    ));
+    files.push((format!("{root}/pyproject.toml"), pyproject, 0o644));
+    files.push((
+        format!("{root}/{dist}/__init__.py"),
+        init_py(package, release),
+        0o644,
+    ));
+    files.sort();
+
+    let encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, content, mode) in &files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, path, content.as_bytes())
+            .expect("tar entries are written to memory");
+    }
+    let bytes = builder
+        .into_inner()
+        .and_then(flate2::write::GzEncoder::finish)
+        .expect("tar archives are written to memory");
+    (filename, bytes)
+}
+
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+fn toml_list(values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|value| toml_string(value)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn python_string(value: &str) -> String {
+    // A JSON string literal is a valid Python string literal.
+    serde_json::Value::String(value.to_string()).to_string()
+}
+
+fn python_list(values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|value| python_string(value)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::super::scenario::Scenario;
+    use super::*;
+
+    fn scenario() -> Scenario {
+        Scenario::from_toml(
+            "t",
+            r#"
+            [packages.Foo_Bar."1.0.0+cpu"]
+            dependencies = ["b>=1", "colorama; sys_platform == 'win32'"]
+            extras = { Fancy_Stuff = ["rich>=13", "uvloop; sys_platform != 'win32'"] }
+            requires-python = ">=3.9"
+            tags = ["cp312-cp312-manylinux_2_17_x86_64", "py2.py3-none-any"]
+            sdist = true
+            scripts = { foo = "foo_bar:main" }
+            data = { "data/share/foo/hello.txt" = "hello" }
+            yanked-files = { "py2.py3-none-any" = "bad build" }
+            "#,
+        )
+        .unwrap()
+    }
+
+    fn read_member(wheel: &[u8], name: &str) -> String {
+        let mut archive = zip::ZipArchive::new(Cursor::new(wheel)).unwrap();
+        let mut text = String::new();
+        archive
+            .by_name(name)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+
+    #[test]
+    fn wheel_contents() {
+        let scenario = scenario();
+        let package = &scenario.packages[0];
+        let artifacts = build_release(package, &package.releases[0]);
+        let names: Vec<&str> = artifacts.iter().map(|a| a.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "foo_bar-1.0.0+cpu-cp312-cp312-manylinux_2_17_x86_64.whl",
+                "foo_bar-1.0.0+cpu-py2.py3-none-any.whl",
+                "foo_bar-1.0.0+cpu.tar.gz"
+            ]
+        );
+        assert_eq!(artifacts[0].yanked, None);
+        assert_eq!(artifacts[1].yanked.as_deref(), Some("bad build"));
+
+        let wheel = &artifacts[1].bytes;
+        let metadata = read_member(wheel, "foo_bar-1.0.0+cpu.dist-info/METADATA");
+        assert_eq!(
+            metadata,
+            "Metadata-Version: 2.3\nName: Foo_Bar\nVersion: 1.0.0+cpu\nSummary: A fake package of the tack test index\nRequires-Python: >=3.9\nRequires-Dist: b>=1\nRequires-Dist: colorama; sys_platform == 'win32'\nRequires-Dist: rich>=13; extra == 'fancy-stuff'\nRequires-Dist: uvloop; (sys_platform != 'win32') and extra == 'fancy-stuff'\nProvides-Extra: fancy-stuff\n"
+        );
+        assert_eq!(artifacts[1].metadata.as_deref(), Some(metadata.as_bytes()));
+        let wheel_file = read_member(wheel, "foo_bar-1.0.0+cpu.dist-info/WHEEL");
+        assert!(
+            wheel_file.contains("Root-Is-Purelib: true\nTag: py2-none-any\nTag: py3-none-any\n")
+        );
+        let platform = read_member(&artifacts[0].bytes, "foo_bar-1.0.0+cpu.dist-info/WHEEL");
+        assert!(platform.contains("Root-Is-Purelib: false"));
+        assert_eq!(
+            read_member(wheel, "foo_bar-1.0.0+cpu.dist-info/entry_points.txt"),
+            "[console_scripts]\nfoo = foo_bar:main\n"
+        );
+        assert_eq!(
+            read_member(wheel, "foo_bar-1.0.0+cpu.data/data/share/foo/hello.txt"),
+            "hello"
+        );
+        assert!(read_member(wheel, "foo_bar/__init__.py").contains("__version__ = \"1.0.0+cpu\""));
+    }
+
+    #[test]
+    fn record_lists_every_file_with_its_hash() {
+        let scenario = scenario();
+        let package = &scenario.packages[0];
+        let (_, wheel, _) = build_wheel(package, &package.releases[0], "py3-none-any");
+        let record = read_member(&wheel, "foo_bar-1.0.0+cpu.dist-info/RECORD");
+        let mut archive = zip::ZipArchive::new(Cursor::new(&wheel)).unwrap();
+        let lines: Vec<&str> = record.lines().collect();
+        assert_eq!(lines.len(), archive.len());
+        assert_eq!(
+            *lines.last().unwrap(),
+            "foo_bar-1.0.0+cpu.dist-info/RECORD,,"
+        );
+        for line in &lines[..lines.len() - 1] {
+            let mut fields = line.split(',');
+            let (path, hash, size) = (
+                fields.next().unwrap(),
+                fields.next().unwrap(),
+                fields.next().unwrap(),
+            );
+            let mut content = Vec::new();
+            archive
+                .by_name(path)
+                .unwrap()
+                .read_to_end(&mut content)
+                .unwrap();
+            assert_eq!(hash, record_hash(&content), "{path}");
+            assert_eq!(size, content.len().to_string(), "{path}");
+        }
+    }
+
+    #[test]
+    fn record_hash_is_urlsafe_without_padding() {
+        assert_eq!(
+            record_hash(b""),
+            "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
+    }
+
+    #[test]
+    fn builds_are_deterministic() {
+        let scenario = scenario();
+        let package = &scenario.packages[0];
+        let first = build_release(package, &package.releases[0]);
+        let second = build_release(package, &package.releases[0]);
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(a.sha256, b.sha256, "{}", a.filename);
+        }
+    }
+
+    fn sdist_members(bytes: &[u8]) -> Vec<(String, String)> {
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let mut entry = entry.unwrap();
+                let path = entry.path().unwrap().to_string_lossy().into_owned();
+                let mut text = String::new();
+                entry.read_to_string(&mut text).unwrap();
+                (path, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sdist_metadata_kinds() {
+        let scenario = Scenario::from_toml(
+            "t",
+            r#"
+            [packages.s]
+            "1.0" = { wheel = false, sdist = true, dependencies = ["a"] }
+            "2.0" = { wheel = false, sdist = true, dependencies = ["a"], sdist-metadata = "dynamic" }
+            "3.0" = { wheel = false, sdist = true, dependencies = ["a"], sdist-metadata = "legacy" }
+            "#,
+        )
+        .unwrap();
+        let package = &scenario.packages[0];
+        let members: Vec<Vec<(String, String)>> = package
+            .releases
+            .iter()
+            .map(|release| {
+                let artifacts = build_release(package, release);
+                assert_eq!(artifacts.len(), 1);
+                assert_eq!(artifacts[0].kind, ArtifactKind::Sdist);
+                sdist_members(&artifacts[0].bytes)
+            })
+            .collect();
+        let pkg_info = |files: &[(String, String)], name: &str| {
+            files
+                .iter()
+                .find(|(path, _)| path == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        let static_info = pkg_info(&members[0], "s-1.0/PKG-INFO");
+        assert!(static_info.starts_with("Metadata-Version: 2.2\n"));
+        assert!(static_info.contains("Requires-Dist: a\n"));
+        assert!(!static_info.contains("Dynamic"));
+        let dynamic_info = pkg_info(&members[1], "s-2.0/PKG-INFO");
+        assert!(dynamic_info.contains("Dynamic: Requires-Dist\n"));
+        assert!(!dynamic_info.contains("Requires-Dist: a"));
+        assert!(pkg_info(&members[1], "s-2.0/setup.py").contains("install_requires=[\"a\"]"));
+        let legacy_info = pkg_info(&members[2], "s-3.0/PKG-INFO");
+        assert!(legacy_info.starts_with("Metadata-Version: 2.1\n"));
+        let pyproject: toml::Table =
+            toml::from_str(&pkg_info(&members[0], "s-1.0/pyproject.toml")).unwrap();
+        assert_eq!(pyproject["project"]["dependencies"][0].as_str(), Some("a"));
+    }
+
+    #[test]
+    fn extras_normalize() {
+        assert_eq!(normalize_extra("Fancy__Stuff.x"), "fancy-stuff-x");
+        assert_eq!(normalize_extra("standard"), "standard");
+    }
+}

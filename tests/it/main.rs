@@ -1,0 +1,6 @@
+//! tack's single integration-test binary: one module per area, sharing `common`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod fake_index;
