@@ -20,6 +20,7 @@ pub mod cache;
 pub mod cli;
 pub mod filename;
 pub mod index;
+pub mod install;
 pub mod lock;
 pub mod normalize;
 pub mod project;

@@ -84,6 +84,11 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         let _spinner = printer.spinner("Resolving dependencies...");
         resolver::resolve(&manifest, &client, runtime.handle())
     };
+    tracing::debug!("index client: {:?}", client.stats());
+    // Prefetches still in flight (and a DNS lookup stuck in the blocking pool) must not hold
+    // up the exit: the answer is known.
+    drop(client);
+    runtime.shutdown_background();
     let resolution = resolution.map_err(|error| resolve_error(error, &spec))?;
     if printer.verbose() > 0 && resolution.forks.len() > 1 {
         printer.status(&format!(
@@ -105,7 +110,6 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         lock.write(&lock_path)
             .map_err(|error| UserError::new(error.to_string()))?;
     }
-    tracing::debug!("index client: {:?}", client.stats());
     printer.status(&format!(
         "Resolved {} packages in {}",
         lock.packages.len(),

@@ -1,0 +1,43 @@
+//! Installing into a virtual environment (`tack sync`).
+//!
+//! - [`venv`]: create or reuse the in-project `.venv` (tack writes it itself).
+//! - [`wheel`]: unpack a verified wheel once into the cache, link its files into a venv,
+//!   write `RECORD`, `INSTALLER`, `REQUESTED`, entry-point launchers; uninstall by `RECORD`.
+//! - [`site_packages`]: what is installed in a venv now.
+//!
+//! Values shared by those parts live here.
+
+pub mod site_packages;
+pub mod venv;
+pub mod wheel;
+
+use std::path::PathBuf;
+
+/// Where each kind of wheel content goes in an environment (the sysconfig scheme of a venv).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallLayout {
+    /// The environment's interpreter, for `#!python` script shebangs and launchers.
+    pub python: PathBuf,
+    /// `Lib/site-packages` or `lib/pythonX.Y/site-packages`.
+    pub purelib: PathBuf,
+    /// Usually the same directory as `purelib`.
+    pub platlib: PathBuf,
+    /// `bin` or `Scripts`.
+    pub scripts: PathBuf,
+    /// The environment root (`.data/data/` goes here).
+    pub data: PathBuf,
+    /// `include/site/pythonX.Y/<dist>` parent (`.data/headers/` goes under it).
+    pub include: PathBuf,
+}
+
+/// How files get from the cache into a venv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LinkMode {
+    /// Hard links (copies when the cache is on another filesystem).
+    #[default]
+    Hardlink,
+    /// Copies.
+    Copy,
+    /// Symbolic links to the cache.
+    Symlink,
+}
