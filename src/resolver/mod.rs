@@ -222,6 +222,7 @@ pub fn resolve(
                 ForkOrFail::NoSolution(tree) => {
                     return Err(ResolveError::NoSolution(report::explain(
                         &tree,
+                        &fetcher,
                         &shared,
                         manifest,
                         &fork.marker,

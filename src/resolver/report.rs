@@ -10,15 +10,20 @@ use std::fmt::Write as _;
 
 use pep440_rs::Version;
 use pep508_rs::MarkerTree;
-use pubgrub::{DefaultStringReporter, DerivationTree, Reporter};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use pubgrub::{DefaultStringReporter, DerivationTree, External, Reporter, Term};
 use version_ranges::Ranges;
 
 use super::markers;
 use super::provider::{PubPackage, Shared, Skip};
+use super::versions::Fetcher;
 use super::Manifest;
 
 pub(super) fn explain(
     tree: &DerivationTree<PubPackage, Ranges<Version>, String>,
+    fetcher: &Fetcher,
     shared: &Shared,
     manifest: &Manifest,
     fork: &MarkerTree,
@@ -26,13 +31,23 @@ pub(super) fn explain(
 ) -> String {
     let mut tree = tree.clone();
     tree.collapse_no_versions();
+    simplify_tree(&mut tree, &|package: &PubPackage| {
+        package.name().and_then(|name| fetcher.known_versions(name))
+    });
     let mut text = DefaultStringReporter::report(&tree);
     if let Some(name) = &manifest.project_name {
         text = text
             .replace("your project 0", &format!("{name}"))
             .replace("your project", &format!("{name}"));
     }
-    let text = text.replace(" 0 depends on", " depends on");
+    let root = manifest
+        .project_name
+        .as_ref()
+        .map_or_else(|| "your project".to_string(), ToString::to_string);
+    let text = text.replace(" 0 depends on", " depends on").replace(
+        &format!("{root} is forbidden"),
+        &format!("the requirements of {root} cannot be satisfied"),
+    );
 
     let mut hints = String::new();
     let mentioned = |name: &str| text.contains(name);
@@ -104,4 +119,108 @@ fn abbreviate(items: &[String]) -> String {
     }
     let shown: Vec<&str> = items.iter().rev().take(SHOWN).map(String::as_str).collect();
     format!("{}, and {} more", shown.join(", "), items.len() - SHOWN)
+}
+
+type Tree = DerivationTree<PubPackage, Ranges<Version>, String>;
+
+/// Rewrite every range in the tree as the simplest range holding the same *existing* versions,
+/// so that `>=0.110, <0.112.1 | >0.112.1, <0.112.2 | ...` reads `>=0.110`.
+fn simplify_tree(tree: &mut Tree, versions_of: &dyn Fn(&PubPackage) -> Option<Vec<Version>>) {
+    let simplify = |package: &PubPackage, range: &Ranges<Version>| -> Ranges<Version> {
+        match versions_of(package) {
+            Some(versions) => simplify_range(range, &versions),
+            None => range.clone(),
+        }
+    };
+    match tree {
+        DerivationTree::External(external) => match external {
+            External::NotRoot(..) => {}
+            External::NoVersions(package, range) | External::Custom(package, range, _) => {
+                *range = simplify(package, range);
+            }
+            External::FromDependencyOf(package, range, dependency, dependency_range) => {
+                *range = simplify(package, range);
+                *dependency_range = simplify(dependency, dependency_range);
+            }
+        },
+        DerivationTree::Derived(derived) => {
+            for (package, term) in &mut derived.terms {
+                *term = match term {
+                    Term::Positive(range) => Term::Positive(simplify(package, range)),
+                    Term::Negative(range) => Term::Negative(simplify(package, range)),
+                };
+            }
+            simplify_tree(Arc::make_mut(&mut derived.cause1), versions_of);
+            simplify_tree(Arc::make_mut(&mut derived.cause2), versions_of);
+        }
+    }
+}
+
+/// The simplest range that contains exactly the same versions of `available` (sorted) as
+/// `range`. A range that contains none of them is kept as it is.
+fn simplify_range(range: &Ranges<Version>, available: &[Version]) -> Ranges<Version> {
+    if range.is_empty() || range == &Ranges::full() {
+        return range.clone();
+    }
+    let Some((range_lower, range_upper)) = range.bounding_range() else {
+        return range.clone();
+    };
+    let mut simplified = Ranges::empty();
+    let mut index = 0;
+    while index < available.len() {
+        if !range.contains(&available[index]) {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        while index < available.len() && range.contains(&available[index]) {
+            index += 1;
+        }
+        let segment = if index - start == 1 && index < available.len() {
+            Ranges::singleton(available[start].clone())
+        } else {
+            let lower = if start == 0 && matches!(range_lower, Bound::Unbounded) {
+                Bound::Unbounded
+            } else {
+                Bound::Included(available[start].clone())
+            };
+            let upper = match available.get(index) {
+                Some(next) => Bound::Excluded(next.clone()),
+                None => range_upper.cloned(),
+            };
+            Ranges::from_range_bounds((lower, upper))
+        };
+        simplified = simplified.union(&segment);
+    }
+    if simplified.is_empty() {
+        range.clone()
+    } else {
+        simplified
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn v(text: &str) -> Version {
+        Version::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn ranges_shrink_to_the_versions_that_exist() {
+        let available: Vec<Version> = ["0.1", "0.2", "0.3", "0.4", "1.0"].map(v).to_vec();
+        // Everything but 0.2, written as PubGrub builds it: many holes.
+        let holes = Ranges::singleton(v("0.2")).complement();
+        let narrowed = holes.intersection(&Ranges::higher_than(v("0.2.5")));
+        assert_eq!(simplify_range(&narrowed, &available).to_string(), ">=0.3");
+        let lower = Ranges::strictly_lower_than(v("0.3"));
+        assert_eq!(simplify_range(&lower, &available).to_string(), "<0.3");
+        let one = Ranges::singleton(v("0.2"));
+        assert_eq!(simplify_range(&one, &available).to_string(), "0.2");
+        let none = Ranges::higher_than(v("5"));
+        assert_eq!(simplify_range(&none, &available), none);
+    }
 }

@@ -226,6 +226,13 @@ impl Fetcher {
         .clone()
     }
 
+    /// The versions of `name` already fetched (no request), oldest first.
+    pub fn known_versions(&self, name: &PackageName) -> Option<Vec<Version>> {
+        let cell = self.map_cell(name);
+        let map = cell.get()?.as_ref().ok()?.as_ref()?;
+        Some(map.versions.keys().cloned().collect())
+    }
+
     /// Blocking form of [`Fetcher::version_map`], for the solver thread.
     pub fn version_map_blocking(
         &self,
