@@ -13,7 +13,9 @@ use pep508_rs::MarkerTree;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use pubgrub::{DefaultStringReporter, DerivationTree, External, Reporter, Term};
+use pubgrub::{
+    DefaultStringReporter, DerivationTree, Derived, External, Map, ReportFormatter, Reporter, Term,
+};
 use version_ranges::Ranges;
 
 use super::markers;
@@ -34,20 +36,11 @@ pub(super) fn explain(
     simplify_tree(&mut tree, &|package: &PubPackage| {
         package.name().and_then(|name| fetcher.known_versions(name))
     });
-    let mut text = DefaultStringReporter::report(&tree);
-    if let Some(name) = &manifest.project_name {
-        text = text
-            .replace("your project 0", &format!("{name}"))
-            .replace("your project", &format!("{name}"));
-    }
     let root = manifest
         .project_name
         .as_ref()
         .map_or_else(|| "your project".to_string(), ToString::to_string);
-    let text = text.replace(" 0 depends on", " depends on").replace(
-        &format!("{root} is forbidden"),
-        &format!("the requirements of {root} cannot be satisfied"),
-    );
+    let text = DefaultStringReporter::report_with_formatter(&tree, &Formatter { root: &root });
 
     let mut hints = String::new();
     let mentioned = |name: &str| text.contains(name);
@@ -122,6 +115,165 @@ fn abbreviate(items: &[String]) -> String {
 }
 
 type Tree = DerivationTree<PubPackage, Ranges<Version>, String>;
+type Terms = Map<PubPackage, Term<Ranges<Version>>>;
+type Incompatibility = External<PubPackage, Ranges<Version>, String>;
+type DerivedIncompatibility = Derived<PubPackage, Ranges<Version>, String>;
+
+/// PubGrub's sentences, with the project called by its name and `*` ranges left out.
+struct Formatter<'a> {
+    root: &'a str,
+}
+
+impl Formatter<'_> {
+    fn package(&self, package: &PubPackage, range: &Ranges<Version>) -> String {
+        let name = match package {
+            PubPackage::Root => return self.root.to_string(),
+            other => other.to_string(),
+        };
+        if range == &Ranges::full() {
+            name
+        } else {
+            format!("{name} {range}")
+        }
+    }
+}
+
+impl ReportFormatter<PubPackage, Ranges<Version>, String> for Formatter<'_> {
+    type Output = String;
+
+    fn format_external(&self, external: &Incompatibility) -> String {
+        match external {
+            External::NotRoot(..) => format!("{} is the project being locked", self.root),
+            External::NoVersions(package, range) => {
+                if range == &Ranges::full() {
+                    format!("there is no version of {package}")
+                } else {
+                    format!("there is no version of {package} in {range}")
+                }
+            }
+            External::Custom(package, range, reason) => {
+                format!("{} {reason}", self.package(package, range))
+            }
+            External::FromDependencyOf(package, range, dependency, dependency_range) => format!(
+                "{} depends on {}",
+                self.package(package, range),
+                self.package(dependency, dependency_range)
+            ),
+        }
+    }
+
+    fn format_terms(&self, terms: &Terms) -> String {
+        let terms: Vec<_> = terms.iter().collect();
+        match terms.as_slice() {
+            [] => "version solving failed".to_string(),
+            [(PubPackage::Root, Term::Positive(_))] => {
+                format!("the requirements of {} cannot be satisfied", self.root)
+            }
+            [(package, Term::Positive(range))] => {
+                format!("{} cannot be used", self.package(package, range))
+            }
+            [(package, Term::Negative(range))] => {
+                format!("{} is required", self.package(package, range))
+            }
+            [(p1, Term::Positive(r1)), (p2, Term::Negative(r2))] => self.format_external(
+                &External::FromDependencyOf((*p1).clone(), r1.clone(), (*p2).clone(), r2.clone()),
+            ),
+            [(p1, Term::Negative(r1)), (p2, Term::Positive(r2))] => self.format_external(
+                &External::FromDependencyOf((*p2).clone(), r2.clone(), (*p1).clone(), r1.clone()),
+            ),
+            several => {
+                let parts: Vec<String> = several
+                    .iter()
+                    .map(|(package, term)| match term {
+                        Term::Positive(range) => self.package(package, range),
+                        Term::Negative(range) => format!("not {}", self.package(package, range)),
+                    })
+                    .collect();
+                format!("{} cannot be used together", parts.join(" and "))
+            }
+        }
+    }
+
+    fn explain_both_external(
+        &self,
+        first: &Incompatibility,
+        second: &Incompatibility,
+        terms: &Terms,
+    ) -> String {
+        format!(
+            "Because {} and {}, {}.",
+            self.format_external(first),
+            self.format_external(second),
+            self.format_terms(terms)
+        )
+    }
+
+    fn explain_both_ref(
+        &self,
+        first_id: usize,
+        first: &DerivedIncompatibility,
+        second_id: usize,
+        second: &DerivedIncompatibility,
+        terms: &Terms,
+    ) -> String {
+        format!(
+            "Because {} ({first_id}) and {} ({second_id}), {}.",
+            self.format_terms(&first.terms),
+            self.format_terms(&second.terms),
+            self.format_terms(terms)
+        )
+    }
+
+    fn explain_ref_and_external(
+        &self,
+        id: usize,
+        derived: &DerivedIncompatibility,
+        external: &Incompatibility,
+        terms: &Terms,
+    ) -> String {
+        format!(
+            "Because {} ({id}) and {}, {}.",
+            self.format_terms(&derived.terms),
+            self.format_external(external),
+            self.format_terms(terms)
+        )
+    }
+
+    fn and_explain_external(&self, external: &Incompatibility, terms: &Terms) -> String {
+        format!(
+            "And because {}, {}.",
+            self.format_external(external),
+            self.format_terms(terms)
+        )
+    }
+
+    fn and_explain_ref(
+        &self,
+        id: usize,
+        derived: &DerivedIncompatibility,
+        terms: &Terms,
+    ) -> String {
+        format!(
+            "And because {} ({id}), {}.",
+            self.format_terms(&derived.terms),
+            self.format_terms(terms)
+        )
+    }
+
+    fn and_explain_prior_and_external(
+        &self,
+        prior: &Incompatibility,
+        external: &Incompatibility,
+        terms: &Terms,
+    ) -> String {
+        format!(
+            "And because {} and {}, {}.",
+            self.format_external(prior),
+            self.format_external(external),
+            self.format_terms(terms)
+        )
+    }
+}
 
 /// Rewrite every range in the tree as the simplest range holding the same *existing* versions,
 /// so that `>=0.110, <0.112.1 | >0.112.1, <0.112.2 | ...` reads `>=0.110`.
@@ -176,7 +328,7 @@ fn simplify_range(range: &Ranges<Version>, available: &[Version]) -> Ranges<Vers
         while index < available.len() && range.contains(&available[index]) {
             index += 1;
         }
-        let segment = if index - start == 1 && index < available.len() {
+        let segment = if index - start == 1 && range.as_singleton().is_some() {
             Ranges::singleton(available[start].clone())
         } else {
             let lower = if start == 0 && matches!(range_lower, Bound::Unbounded) {
@@ -220,6 +372,9 @@ mod tests {
         assert_eq!(simplify_range(&lower, &available).to_string(), "<0.3");
         let one = Ranges::singleton(v("0.2"));
         assert_eq!(simplify_range(&one, &available).to_string(), "0.2");
+        // A range that happens to hold one version keeps its shape.
+        let below = Ranges::strictly_lower_than(v("0.2"));
+        assert_eq!(simplify_range(&below, &available).to_string(), "<0.2");
         let none = Ranges::higher_than(v("5"));
         assert_eq!(simplify_range(&none, &available), none);
     }

@@ -4,3 +4,4 @@
 mod common;
 
 mod fake_index;
+mod locking;

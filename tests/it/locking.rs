@@ -1,0 +1,669 @@
+//! `tack lock` end to end against the fake index: the scenarios of `test-index/`, forks,
+//! extras and groups, preferences and upgrades, `--check`, `--offline`, index forms, and bad
+//! input.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tack::lock::Lock;
+
+use crate::common::{Format, IndexOptions, RunOutput, Scenario, TestContext};
+
+/// Lock the scenario's own project; panics (with tack's output) if it fails.
+fn lock_scenario(name: &str) -> (TestContext, Lock) {
+    lock_scenario_with(name, IndexOptions::default())
+}
+
+fn lock_scenario_with(name: &str, options: IndexOptions) -> (TestContext, Lock) {
+    let context = TestContext::new().with_index(&Scenario::load(name), options);
+    context.write_pyproject(&context.index().scenario().pyproject());
+    let output = context.run(context.tack().arg("lock"));
+    assert!(
+        output.success(),
+        "tack lock failed:\n{}",
+        context.snapshot(&output)
+    );
+    let lock = read_lock(&context);
+    (context, lock)
+}
+
+fn read_lock(context: &TestContext) -> Lock {
+    let path = context.project_dir().join("pylock.toml");
+    Lock::read(&path)
+        .expect("a valid lock")
+        .expect("pylock.toml exists")
+}
+
+/// `name -> [version, ...]` of a lock.
+fn versions(lock: &Lock) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for package in &lock.packages {
+        map.entry(package.name.to_string())
+            .or_default()
+            .push(package.version.to_string());
+    }
+    map
+}
+
+/// The `[expected]` table of a scenario as `name -> [version, ...]` (markers dropped).
+fn expected(scenario: &Scenario) -> BTreeMap<String, Vec<String>> {
+    let version = |value: &toml::Value| {
+        let text = value.as_str().expect("expected versions are strings");
+        text.split(';').next().unwrap_or(text).trim().to_string()
+    };
+    scenario
+        .expected
+        .iter()
+        .map(|(name, value)| {
+            let list = match value {
+                toml::Value::Array(items) => items.iter().map(version).collect(),
+                other => vec![version(other)],
+            };
+            (name.clone(), list)
+        })
+        .collect()
+}
+
+fn marker_of<'a>(lock: &'a Lock, name: &str, version: &str) -> Option<&'a str> {
+    lock.packages
+        .iter()
+        .find(|p| p.name.as_ref() == name && p.version.to_string() == version)
+        .unwrap_or_else(|| panic!("{name}=={version} is not in the lock"))
+        .marker
+        .as_deref()
+}
+
+/// Each package a scenario's `[expected]` names is locked at exactly those versions.
+fn assert_expected_versions(name: &str) -> Lock {
+    let (context, lock) = lock_scenario(name);
+    let locked = versions(&lock);
+    for (package, versions) in expected(context.index().scenario()) {
+        assert_eq!(
+            locked.get(&package),
+            Some(&versions),
+            "scenario `{name}`, package `{package}`; the lock has {locked:?}"
+        );
+    }
+    lock
+}
+
+#[test]
+fn chain() {
+    assert_expected_versions("chain");
+}
+
+#[test]
+fn backtracking() {
+    assert_expected_versions("backtracking");
+}
+
+#[test]
+fn requires_python_filtering_and_forking() {
+    // `tool` 3.0.0 needs 3.10 and 2.1.0 needs 3.9: each part of the project's range gets the
+    // newest version that supports it, and no version is used where it does not.
+    let lock = assert_expected_versions("requires-python");
+    assert_eq!(lock.requires_python.as_deref(), Some(">=3.8"));
+    assert_eq!(
+        marker_of(&lock, "tool", "2.0.0"),
+        Some("python_full_version < '3.9'")
+    );
+    assert_eq!(
+        marker_of(&lock, "tool", "2.1.0"),
+        Some("python_full_version == '3.9.*'")
+    );
+    assert_eq!(
+        marker_of(&lock, "tool", "3.0.0"),
+        Some("python_full_version >= '3.10'")
+    );
+}
+
+#[test]
+fn yanked_versions_are_skipped_unless_pinned() {
+    let lock = assert_expected_versions("yanked");
+    // `b` 1.1.0 keeps its wheel; its yanked sdist is left out.
+    let b = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "b")
+        .unwrap();
+    assert!(b.sdist.is_none());
+    assert_eq!(b.wheels.len(), 1);
+}
+
+#[test]
+fn prereleases_only_when_asked_or_nothing_else_fits() {
+    assert_expected_versions("prereleases");
+}
+
+#[test]
+fn names_are_normalized() {
+    let lock = assert_expected_versions("names");
+    let text = lock.to_toml();
+    assert!(text.contains("name = \"foo-bar-baz\""));
+    assert!(!text.contains("Foo.Bar_baz\"\nversion"));
+}
+
+#[test]
+fn local_versions() {
+    assert_expected_versions("local-versions");
+}
+
+#[test]
+fn post_and_dev_releases() {
+    assert_expected_versions("post-dev");
+}
+
+#[test]
+fn every_wheel_and_the_sdist_are_recorded() {
+    let (context, lock) = lock_scenario("wheels");
+    let fast = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "fast")
+        .unwrap();
+    assert_eq!(fast.wheels.len(), 5);
+    assert!(fast.sdist.is_some());
+    for wheel in fast.wheels.iter().chain(fast.sdist.as_ref()) {
+        assert_eq!(wheel.sha256, context.index().file_sha256(&wheel.name));
+        assert!(wheel.size.is_some() && wheel.upload_time.is_some());
+        assert!(wheel.url.starts_with("http://127.0.0.1:"));
+    }
+}
+
+#[test]
+fn fork_by_markers_gives_disjoint_entries() {
+    let lock = assert_expected_versions("fork-markers");
+    assert_eq!(
+        marker_of(&lock, "numpy", "1.26.4"),
+        Some("python_full_version < '3.10'")
+    );
+    assert_eq!(
+        marker_of(&lock, "numpy", "2.1.0"),
+        Some("python_full_version >= '3.10'")
+    );
+    let science = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "science")
+        .unwrap();
+    // Both numpy entries are dependencies of `science`, each named with its version.
+    assert_eq!(science.dependencies.len(), 2);
+    assert!(science.dependencies.iter().all(|d| d.version.is_some()));
+}
+
+#[test]
+fn fork_by_requires_python_gives_newest_per_python() {
+    let lock = assert_expected_versions("fork-requires-python");
+    assert_eq!(
+        marker_of(&lock, "lib", "2.0.0"),
+        Some("python_full_version >= '3.12'")
+    );
+    assert_eq!(
+        marker_of(&lock, "lib", "1.5.0"),
+        Some("python_full_version < '3.12'")
+    );
+    assert_eq!(
+        marker_of(&lock, "helper", "1.0.0"),
+        Some("python_full_version < '3.12'")
+    );
+}
+
+#[test]
+fn markers_are_kept_on_edges() {
+    let lock = assert_expected_versions("markers");
+    assert_eq!(
+        marker_of(&lock, "colorama", "0.4.6"),
+        Some("sys_platform == 'win32'")
+    );
+    assert_eq!(
+        marker_of(&lock, "readline-compat", "1.0.0"),
+        Some("python_full_version < '3.9'")
+    );
+    assert_eq!(marker_of(&lock, "click", "8.1.7"), None);
+}
+
+#[test]
+fn markers_that_cannot_hold_under_requires_python_are_dropped() {
+    let context = TestContext::new().with_scenario("markers");
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\nrequires-python = \">=3.10\"\ndependencies = [\"cli\"]\n",
+    );
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    assert!(!versions(&lock).contains_key("readline-compat"));
+    assert!(versions(&lock).contains_key("colorama"));
+}
+
+#[test]
+fn extras_of_the_project_and_of_dependencies() {
+    let lock = assert_expected_versions("extras");
+    assert_eq!(
+        lock.extras
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["tools"]
+    );
+    assert_eq!(
+        marker_of(&lock, "uvloop", "0.20.0"),
+        Some("sys_platform != 'win32'")
+    );
+    assert_eq!(marker_of(&lock, "httptools", "0.6.0"), None);
+    // Reached only through the project's `tools` extra, via an extra of extras.
+    assert_eq!(
+        marker_of(&lock, "watchfiles", "1.0.0"),
+        Some("'tools' in extras")
+    );
+}
+
+#[test]
+fn dependency_groups_with_include_group() {
+    let context = TestContext::new().with_scenario("chain");
+    context.write_pyproject(
+        r#"[project]
+name = "project"
+version = "0.1.0"
+dependencies = ["b"]
+
+[dependency-groups]
+test = ["c<3"]
+dev = [{include-group = "test"}, "a"]
+"#,
+    );
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    let groups: Vec<String> = lock
+        .dependency_groups
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(groups, ["dev", "test"]);
+    let defaults: Vec<String> = lock
+        .default_groups
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(defaults, ["dev"]);
+    assert_eq!(
+        marker_of(&lock, "a", "2.0.0"),
+        Some("'dev' in dependency_groups")
+    );
+    // `b` is a main dependency; `c` is needed by `b` anyway.
+    assert_eq!(marker_of(&lock, "b", "1.1.0"), None);
+    assert_eq!(marker_of(&lock, "c", "2.0.0"), None);
+}
+
+#[test]
+fn unsatisfiable_requirements_are_explained() {
+    let context = TestContext::new().with_scenario("unsatisfiable");
+    context.write_pyproject(&context.index().scenario().pyproject());
+    let output = context.run(context.tack().arg("lock"));
+    assert_eq!(output.code, Some(1));
+    insta::assert_snapshot!(context.snapshot(&output), @r"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no solution found when resolving dependencies of `project`:
+      Because a <1.1.0 depends on c >=2.0.0 and a 1.1.0 depends on c >=2.1.0, a depends on c >=2.0.0.
+      And because b 1.0.0 depends on c <2.0.0, b 1.0.0 and a cannot be used together.
+      And because project depends on a and project depends on b, the requirements of project cannot be satisfied.
+    hint: the lock must hold for any Python version (no `requires-python` is set)
+    ");
+    assert!(!context.project_dir().join("pylock.toml").exists());
+}
+
+#[test]
+fn sdist_only_packages_use_static_metadata() {
+    let context = TestContext::new().with_scenario("sdist-only");
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"static\"]\n",
+    );
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    assert_eq!(versions(&lock)["static"], ["1.0.0"]);
+    assert_eq!(versions(&lock)["dep"], ["1.0.0"]);
+    let static_package = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "static")
+        .unwrap();
+    assert!(static_package.wheels.is_empty() && static_package.sdist.is_some());
+
+    // Dynamic metadata would need a build: the version is skipped, and `-v` says why.
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"dynamic\"]\n",
+    );
+    let output = context.run(context.tack().args(["lock", "-v"]));
+    assert_eq!(output.code, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("skipping dynamic==1.0.0: no wheel, and its sdist has no static metadata"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("metadata is dynamic"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn locking_is_deterministic_and_a_second_lock_is_free() {
+    let (first, _) = lock_scenario("extras");
+    let (second, _) = lock_scenario("extras");
+    // The fingerprint covers the index URL, whose port differs between the two indexes.
+    let filter = |context: &TestContext| {
+        let text = context.filter(&context.read_file("pylock.toml"));
+        text.lines()
+            .filter(|line| !line.starts_with("fingerprint = "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(filter(&first), filter(&second));
+
+    let before = first.read_file("pylock.toml");
+    first.index().clear_requests();
+    let output = first.run(first.tack().arg("lock"));
+    assert!(output.success());
+    assert_eq!(first.read_file("pylock.toml"), before);
+    assert!(
+        first.index().requests().is_empty(),
+        "{:?}",
+        first.index().requests()
+    );
+}
+
+#[test]
+fn existing_pins_are_preferences_and_upgrades_move_them() {
+    let (context, lock) = lock_scenario("grows");
+    assert_eq!(versions(&lock)["a"], ["1.0.0"]);
+    context.index().publish("v2");
+    context.index().publish("v3");
+
+    // A new dependency: `c` is added, `a` and `b` keep their pins.
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"a\", \"b\", \"c\"]\n",
+    );
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    assert_eq!(versions(&lock)["a"], ["1.0.0"]);
+    assert_eq!(versions(&lock)["b"], ["1.0.0"]);
+    assert_eq!(versions(&lock)["c"], ["1.0.0"]);
+    assert!(output.stderr.contains("add c 1.0.0"), "{}", output.stderr);
+
+    // `--upgrade-package a` moves only `a`.
+    let output = context.run(context.tack().args(["lock", "--upgrade-package", "A"]));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    assert_eq!(versions(&lock)["a"], ["1.2.0"]);
+    assert_eq!(versions(&lock)["b"], ["1.0.0"]);
+
+    // `--upgrade` moves everything.
+    let output = context.run(context.tack().args(["lock", "--upgrade"]));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(versions(&read_lock(&context))["b"], ["2.0.0"]);
+}
+
+#[test]
+fn check_reports_a_stale_or_missing_lock() {
+    let context = TestContext::new().with_scenario("grows");
+    context.write_pyproject(&context.index().scenario().pyproject());
+    let output = context.run(context.tack().args(["lock", "--check"]));
+    assert_eq!(output.code, Some(1));
+    assert!(
+        output.stderr.contains("`pylock.toml` does not exist"),
+        "{}",
+        output.stderr
+    );
+
+    assert!(context.run(context.tack().arg("lock")).success());
+    assert!(context
+        .run(context.tack().args(["lock", "--check"]))
+        .success());
+
+    let before = context.read_file("pylock.toml");
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"a>=1\", \"c\"]\n",
+    );
+    let output = context.run(context.tack().args(["lock", "--check"]));
+    insta::assert_snapshot!(context.snapshot(&output), @r"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: `pylock.toml` is out of date with pyproject.toml:
+      - dependency `a` changed from `a` to `a>=1`
+      - dependency `b` removed
+      - dependency `c` added
+    hint: run `tack lock` to update it
+    ");
+    assert_eq!(context.read_file("pylock.toml"), before);
+}
+
+#[test]
+fn offline_uses_the_cache() {
+    let context = TestContext::new().with_scenario("chain");
+    context.write_pyproject(&context.index().scenario().pyproject());
+    let output = context.run(context.tack().args(["lock", "--offline"]));
+    assert_eq!(output.code, Some(1));
+    assert!(output.stderr.contains("--offline"), "{}", output.stderr);
+
+    assert!(context.run(context.tack().arg("lock")).success());
+    fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();
+    context.index().clear_requests();
+    let output = context.run(context.tack().args(["lock", "--offline"]));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(context.index().requests().is_empty());
+    assert_eq!(versions(&read_lock(&context))["a"], ["2.0.0"]);
+}
+
+#[test]
+fn every_index_form_gives_the_same_versions_and_hashes() {
+    let identity = |lock: &Lock| {
+        lock.packages
+            .iter()
+            .map(|p| {
+                let hashes: Vec<&str> = p.wheels.iter().map(|w| w.sha256.as_str()).collect();
+                format!("{} {} {:?} {hashes:?}", p.name, p.version, p.marker)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (_, reference) = lock_scenario("extras");
+    for format in [Format::Json, Format::Html] {
+        for metadata_files in [false, true] {
+            for range_requests in [false, true] {
+                let options = IndexOptions {
+                    format,
+                    metadata_files,
+                    range_requests,
+                    ..IndexOptions::default()
+                };
+                let (context, lock) = lock_scenario_with("extras", options);
+                assert_eq!(identity(&lock), identity(&reference));
+                let files: Vec<_> = context
+                    .index()
+                    .requests()
+                    .into_iter()
+                    .filter(|request| request.path.starts_with("/files/"))
+                    .collect();
+                if metadata_files {
+                    assert!(
+                        files.iter().all(|r| r.path.ends_with(".metadata")),
+                        "{files:?}"
+                    );
+                } else if range_requests {
+                    assert!(files.iter().all(|r| r.range.is_some()), "{files:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_warm_cache_transfers_almost_nothing() {
+    let (context, _) = lock_scenario("extras");
+    let sent = |context: &TestContext| -> u64 {
+        context
+            .index()
+            .requests()
+            .iter()
+            .map(|r| r.bytes_sent)
+            .sum()
+    };
+    let cold = sent(&context);
+    fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();
+    context.index().clear_requests();
+    assert!(context.run(context.tack().arg("lock")).success());
+    let warm = sent(&context);
+    assert!(warm * 4 < cold, "cold {cold} bytes, warm {warm} bytes");
+    // No distribution file is fetched again: metadata comes from the cache.
+    assert!(context
+        .index()
+        .requests()
+        .iter()
+        .all(|r| !r.path.starts_with("/files/")));
+}
+
+fn run_with_pyproject(contents: &str) -> (TestContext, RunOutput) {
+    let context = TestContext::new().with_scenario("chain");
+    context.write_pyproject(contents);
+    let output = context.run(context.tack().arg("lock"));
+    (context, output)
+}
+
+#[test]
+fn malformed_toml() {
+    let (context, output) =
+        run_with_pyproject("[project]\nname = \"x\"\nversion = \"0.1\"\ndependencies = [\"a\",\n");
+    assert_eq!(output.code, Some(1));
+    let text = context.snapshot(&output);
+    assert!(text.contains("pyproject.toml:"), "{text}");
+    assert!(!context.project_dir().join("pylock.toml").exists());
+}
+
+#[test]
+fn bad_requirement_names_line_and_column() {
+    let (context, output) = run_with_pyproject(
+        "[project]\nname = \"x\"\nversion = \"0.1\"\ndependencies = [\n    \"a\",\n    \"requests>=\",\n]\n",
+    );
+    assert_eq!(output.code, Some(1));
+    insta::assert_snapshot!(context.snapshot(&output), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: [TEMP]/project/pyproject.toml:6:5: invalid requirement "requests>=": Unexpected end of version specifier, expected version
+      |
+    6 |     "requests>=",
+      |     ^^^^^^^^^^^^
+    hint: dependencies are PEP 508 strings such as "requests>=2.31", "uvicorn[standard]" or "pywin32; sys_platform == 'win32'"
+    "#);
+}
+
+#[test]
+fn unknown_include_group_and_cycles() {
+    let (context, output) = run_with_pyproject(
+        "[project]\nname = \"x\"\nversion = \"0.1\"\n\n[dependency-groups]\ndev = [{include-group = \"tests\"}]\ntest = [\"a\"]\n",
+    );
+    assert_eq!(output.code, Some(1));
+    let text = context.snapshot(&output);
+    assert!(text.contains("pyproject.toml:6:"), "{text}");
+    assert!(text.contains("tests"), "{text}");
+
+    let (context, output) = run_with_pyproject(
+        "[project]\nname = \"x\"\nversion = \"0.1\"\n\n[dependency-groups]\na = [{include-group = \"b\"}]\nb = [{include-group = \"a\"}]\n",
+    );
+    assert_eq!(output.code, Some(1));
+    let text = context.snapshot(&output);
+    assert!(
+        text.contains("a -> b -> a") || text.contains("b -> a -> b"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_tool_tack_key() {
+    let (context, output) = run_with_pyproject(
+        "[project]\nname = \"x\"\nversion = \"0.1\"\n\n[tool.tack]\nextra-index-urls = [\"http://127.0.0.1:1/simple\"]\n",
+    );
+    assert_eq!(output.code, Some(1));
+    let text = context.snapshot(&output);
+    assert!(text.contains("pyproject.toml:6:1"), "{text}");
+    assert!(text.contains("extra-index-url"), "{text}");
+}
+
+#[test]
+fn missing_pyproject() {
+    let context = TestContext::new().with_scenario("chain");
+    let output = context.run(context.tack().arg("lock"));
+    assert_eq!(output.code, Some(1));
+    let text = context.snapshot(&output);
+    assert!(text.contains("pyproject.toml"), "{text}");
+    assert!(text.contains("--project"), "{text}");
+}
+
+#[test]
+fn a_missing_package_is_named() {
+    let (context, output) = run_with_pyproject(
+        "[project]\nname = \"x\"\nversion = \"0.1\"\ndependencies = [\"a\", \"does-not-exist\"]\n",
+    );
+    assert_eq!(output.code, Some(1));
+    let text = context.snapshot(&output);
+    assert!(text.contains("does-not-exist"), "{text}");
+    assert!(text.contains("not found on any configured index"), "{text}");
+}
+
+#[test]
+fn credentials_are_used_but_never_shown_or_written() {
+    let options = IndexOptions {
+        auth: Some(("user".to_string(), "s3cret-token".to_string())),
+        ..IndexOptions::default()
+    };
+    let context = TestContext::new().with_index(&Scenario::load("chain"), options);
+    context.write_pyproject(&context.index().scenario().pyproject());
+    // The harness hands the credentials over in `TACK_INDEX_URL`; `--index-url` works the same.
+    let url = context.index().url_with_credentials();
+    let output = context.run(context.tack().args(["lock", "-v", "--index-url", &url]));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = context.read_file("pylock.toml");
+    for text in [&output.stdout, &output.stderr, &lock] {
+        assert!(!text.contains("s3cret-token"));
+        assert!(!text.contains("user:"));
+    }
+    // Without credentials (and without the cache) the index refuses, and the error says so.
+    let output = context.run(
+        context
+            .tack()
+            .env("TACK_CACHE_DIR", context.temp_dir().join("other-cache"))
+            .env("TACK_INDEX_URL", context.index().url())
+            .args(["lock", "--upgrade"]),
+    );
+    assert_eq!(output.code, Some(1));
+    assert!(output.stderr.contains("401"), "{}", output.stderr);
+}
+
+#[test]
+fn project_in_another_directory() {
+    let context = TestContext::new().with_scenario("chain");
+    context.write_pyproject(&context.index().scenario().pyproject());
+    let elsewhere = context.temp_dir().to_path_buf();
+    let output = context.run(
+        context
+            .tack()
+            .current_dir(&elsewhere)
+            .args(["lock", "--project"])
+            .arg(Path::new("project")),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(context.project_dir().join("pylock.toml").exists());
+}
