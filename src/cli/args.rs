@@ -75,3 +75,63 @@ pub struct LockArgs {
     #[arg(long, alias = "locked")]
     pub check: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Install pylock.toml as it is: no resolution, no check against pyproject.toml (which may
+    /// be absent)
+    #[arg(long, env = "TACK_FROZEN", value_parser = clap::builder::FalseyValueParser::new(), conflicts_with = "locked")]
+    pub frozen: bool,
+    /// Fail if pylock.toml is missing or out of date instead of locking again
+    #[arg(long, env = "TACK_LOCKED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub locked: bool,
+    /// The Python interpreter for the venv: a path, or a version such as `3.12`
+    #[arg(long, short = 'p', value_name = "PYTHON", env = "TACK_PYTHON")]
+    pub python: Option<String>,
+
+    /// Leave out the `dev` group
+    #[arg(long, env = "TACK_NO_DEV", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_dev: bool,
+    /// Also install this dependency group (repeatable; Poetry's `--with` works too)
+    #[arg(long = "group", visible_alias = "with", value_name = "GROUP")]
+    pub group: Vec<String>,
+    /// Install only this group, without the project's dependencies (repeatable; also `--only`)
+    #[arg(long = "only-group", visible_alias = "only", value_name = "GROUP")]
+    pub only_group: Vec<String>,
+    /// Leave out this group (repeatable; Poetry's `--without` works too)
+    #[arg(long = "no-group", visible_alias = "without", value_name = "GROUP")]
+    pub no_group: Vec<String>,
+    /// Install every dependency group
+    #[arg(long)]
+    pub all_groups: bool,
+    /// Do not install the default groups (`dev`, or `[tool.tack] default-groups`)
+    #[arg(long)]
+    pub no_default_groups: bool,
+    /// Install this extra (repeatable)
+    #[arg(long = "extra", short = 'E', value_name = "EXTRA")]
+    pub extra: Vec<String>,
+    /// Install every extra
+    #[arg(long)]
+    pub all_extras: bool,
+
+    /// Do not install the project itself (accepted; installing the project comes with builds)
+    #[arg(long, alias = "no-root")]
+    pub no_install_project: bool,
+    /// Install the project as a regular package, not editable (accepted; see above)
+    #[arg(long)]
+    pub no_editable: bool,
+    /// Keep packages that the lock does not list
+    #[arg(long)]
+    pub inexact: bool,
+    /// Compile the installed Python files to bytecode, on every core
+    #[arg(long, env = "TACK_COMPILE_BYTECODE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub compile_bytecode: bool,
+    /// How to put files from the cache into the venv
+    #[arg(long, value_enum, env = "TACK_LINK_MODE")]
+    pub link_mode: Option<crate::install::LinkMode>,
+    /// Also install pip into the venv
+    #[arg(long)]
+    pub seed: bool,
+}

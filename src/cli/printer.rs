@@ -80,6 +80,22 @@ impl Printer {
         let _ = writeln!(std::io::stderr(), "{text}");
     }
 
+    /// A progress bar over `total` bytes.
+    pub fn bytes_progress(&self, total: u64, message: &str) -> Progress {
+        if self.quiet || !self.terminal {
+            return Progress(None);
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(message.to_string());
+        Progress(Some(bar))
+    }
+
     /// A spinner with a message, drawn only on a terminal and when not quiet.
     pub fn spinner(&self, message: &str) -> Spinner {
         if self.quiet || !self.terminal {
@@ -93,6 +109,23 @@ impl Printer {
         bar.set_message(message.to_string());
         bar.enable_steady_tick(Duration::from_millis(80));
         Spinner(Some(bar))
+    }
+}
+
+/// A byte-counting progress bar (downloads), drawn only on a terminal and when not quiet.
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn inc(&self, bytes: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(bytes);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
     }
 }
 

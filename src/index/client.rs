@@ -841,6 +841,127 @@ impl IndexClient {
         }
     }
 
+    /// Download `url` into `destination`, streaming it through sha256 and checking the digest
+    /// against `expected_sha256` before the file appears at `destination` (written to a
+    /// temporary file beside it, then renamed). Credentials go along only when `url` has the
+    /// origin of a configured index. `progress` is told of each chunk's size. Transient
+    /// failures, including a connection dropped mid-body, are retried.
+    pub async fn download_file(
+        &self,
+        url: &Url,
+        expected_sha256: &str,
+        destination: &std::path::Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, IndexError> {
+        use std::io::Write as _;
+
+        if self.inner.offline {
+            return Err(IndexError::OfflineCacheMiss {
+                what: format!("`{}`", redact_url(url)),
+            });
+        }
+        let shown = redact_url(url);
+        let credentials = self
+            .inner
+            .indexes
+            .iter()
+            .find_map(|index| credentials_for(url, index));
+        let mut target = url.clone();
+        let _ = target.set_username("");
+        let _ = target.set_password(None);
+        let parent = destination.parent().unwrap_or(std::path::Path::new("."));
+        let cache_error = |source: std::io::Error| {
+            IndexError::Cache(CacheError::Write {
+                path: destination.to_path_buf(),
+                source,
+            })
+        };
+        fs_err::create_dir_all(parent).map_err(cache_error)?;
+
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let permit = self.inner.permits.acquire().await.ok();
+            Counters::bump(&self.inner.counters.requests, 1);
+            let mut request = self.inner.http.get(target.clone());
+            if let Some(credentials) = &credentials {
+                request = request.basic_auth(&credentials.username, credentials.password.as_ref());
+            }
+            let failure = match request.send().await {
+                Ok(mut response) => {
+                    let status = response.status();
+                    if is_retryable_status(status) && attempts <= self.inner.retries {
+                        drop(permit);
+                        self.pause_before_retry(attempts, None).await;
+                        continue;
+                    }
+                    if !status.is_success() {
+                        return Err(match status {
+                            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                                IndexError::Unauthorized {
+                                    url: shown,
+                                    status: status.as_u16(),
+                                    sent_credentials: credentials.is_some(),
+                                }
+                            }
+                            _ => IndexError::Status {
+                                url: shown,
+                                status: status.as_u16(),
+                                attempts,
+                            },
+                        });
+                    }
+                    let mut file = tempfile::NamedTempFile::new_in(parent).map_err(cache_error)?;
+                    let mut hasher = Sha256::new();
+                    let mut total = 0u64;
+                    let streamed = loop {
+                        match response.chunk().await {
+                            Ok(Some(chunk)) => {
+                                hasher.update(&chunk);
+                                file.write_all(&chunk).map_err(cache_error)?;
+                                total += chunk.len() as u64;
+                                progress(chunk.len() as u64);
+                            }
+                            Ok(None) => break Ok(()),
+                            Err(err) => break Err(err),
+                        }
+                    };
+                    Counters::bump(&self.inner.counters.bytes_downloaded, total);
+                    match streamed {
+                        Ok(()) => {
+                            let actual = hex::encode(hasher.finalize());
+                            if !actual.eq_ignore_ascii_case(expected_sha256.trim()) {
+                                return Err(IndexError::HashMismatch {
+                                    url: shown,
+                                    expected: expected_sha256.trim().to_ascii_lowercase(),
+                                    actual,
+                                });
+                            }
+                            file.as_file().sync_all().map_err(cache_error)?;
+                            file.persist(destination)
+                                .map_err(|error| cache_error(error.error))?;
+                            tracing::debug!("downloaded {shown} ({total} bytes)");
+                            return Ok(total);
+                        }
+                        Err(err) => err,
+                    }
+                }
+                Err(err) => err,
+            };
+            let failure = failure.without_url();
+            tracing::debug!("GET {shown} failed: {failure}");
+            if is_retryable_error(&failure) && attempts <= self.inner.retries {
+                self.pause_before_retry(attempts, None).await;
+                continue;
+            }
+            return Err(IndexError::Network {
+                url: shown,
+                attempts,
+                source: failure,
+            });
+        }
+    }
+
     /// The whole file, checked against the page's sha256 when it gives one.
     async fn download(&self, index: &IndexUrl, file: &IndexFile) -> Result<Vec<u8>, IndexError> {
         let response = self.get(&file.url, HeaderMap::new(), index).await?;

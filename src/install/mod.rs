@@ -7,6 +7,7 @@
 //!
 //! Values shared by those parts live here.
 
+pub mod plan;
 pub mod site_packages;
 pub mod venv;
 pub mod wheel;

@@ -71,6 +71,7 @@
 //! `attestation-identities` and other tools' `[tool.*]` tables are dropped.
 
 mod inputs;
+pub mod marker;
 mod wire;
 mod writer;
 

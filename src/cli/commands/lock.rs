@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use crate::cli::args::{GlobalArgs, LockArgs};
+use crate::cli::args::{GlobalArgs, IndexArgs, LockArgs};
 use crate::cli::diagnostics::{ExitStatus, InternalError, UserError};
 use crate::cli::printer::{elapsed, Printer};
 use crate::cli::settings;
@@ -27,20 +27,7 @@ const RESOLVER_SETTINGS: [(&str, &str); 2] = [
 ];
 
 pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let start = Instant::now();
     let project_dir = settings::project_dir(global)?;
-    let spec = read_project(&project_dir)?;
-    let cache = settings::cache(global)?;
-    let indexes = settings::indexes(&args.index, &spec, &cache)?;
-    let inputs = lock_inputs(&spec, &indexes);
-    let fingerprint = inputs.fingerprint();
-    let lock_path = project_dir.join(LOCK_FILE_NAME);
-    let existing = Lock::read(&lock_path).map_err(|error| {
-        UserError::new(error.to_string()).hint(format!(
-            "delete `{LOCK_FILE_NAME}` and run `tack lock` to start afresh"
-        ))
-    })?;
-
     let upgrade_packages = args
         .upgrade_package
         .iter()
@@ -52,26 +39,68 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             })
         })
         .collect::<Result<BTreeSet<_>, _>>()?;
-    let upgrading = args.upgrade || !upgrade_packages.is_empty();
+    let request = LockRequest {
+        index: &args.index,
+        upgrade: args.upgrade,
+        upgrade_packages,
+        check: args.check,
+    };
+    lock_project(&project_dir, &request, global, printer)?;
+    Ok(ExitStatus::Success)
+}
 
-    if let Some(existing) = &existing {
-        if existing.tool.fingerprint == fingerprint && !upgrading {
+/// What a caller wants from [`lock_project`].
+pub(crate) struct LockRequest<'a> {
+    pub index: &'a IndexArgs,
+    pub upgrade: bool,
+    pub upgrade_packages: BTreeSet<PackageName>,
+    /// Fail (and write nothing) when the lock is missing or stale.
+    pub check: bool,
+}
+
+/// Bring `pylock.toml` up to date with `pyproject.toml` (or check that it is) and return it.
+pub(crate) fn lock_project(
+    project_dir: &std::path::Path,
+    request: &LockRequest<'_>,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> anyhow::Result<Lock> {
+    let start = Instant::now();
+    let spec = read_project(project_dir)?;
+    let cache = settings::cache(global)?;
+    let indexes = settings::indexes(request.index, &spec, &cache)?;
+    let inputs = lock_inputs(&spec, &indexes);
+    let fingerprint = inputs.fingerprint();
+    let lock_path = project_dir.join(LOCK_FILE_NAME);
+    let existing = Lock::read(&lock_path).map_err(|error| {
+        UserError::new(error.to_string()).hint(format!(
+            "delete `{LOCK_FILE_NAME}` and run `tack lock` to start afresh"
+        ))
+    })?;
+
+    let upgrading = request.upgrade || !request.upgrade_packages.is_empty();
+
+    let existing = match existing {
+        Some(lock) if lock.tool.fingerprint == fingerprint && !upgrading => {
             printer.status(&format!(
                 "Resolved {} packages in {}",
-                existing.packages.len(),
+                lock.packages.len(),
                 elapsed(start.elapsed())
             ));
-            if args.check {
-                tracing::debug!("`{LOCK_FILE_NAME}` is up to date");
-            }
-            return Ok(ExitStatus::Success);
+            return Ok(lock);
         }
-    }
-    if args.check {
+        other => other,
+    };
+    if request.check {
         return Err(stale_error(existing.as_ref(), &inputs).into());
     }
 
-    let manifest = manifest(&spec, existing.as_ref(), args.upgrade, &upgrade_packages);
+    let manifest = manifest(
+        &spec,
+        existing.as_ref(),
+        request.upgrade,
+        &request.upgrade_packages,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -118,7 +147,7 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
     for change in changes {
         printer.status(&change);
     }
-    Ok(ExitStatus::Success)
+    Ok(lock)
 }
 
 fn read_project(project_dir: &std::path::Path) -> anyhow::Result<ProjectSpec> {
