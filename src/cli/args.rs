@@ -43,6 +43,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Resolve pyproject.toml into pylock.toml (PEP 751), for every platform and Python version
     Lock(LockArgs),
+    /// Make the project's .venv match pylock.toml exactly (locking first when it is stale)
+    Sync(SyncArgs),
 }
 
 /// Index selection, shared by the commands that talk to an index.

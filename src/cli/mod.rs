@@ -22,6 +22,7 @@ pub fn main() -> ExitCode {
     init_tracing(cli.global.verbose, cli.global.quiet, printer.color());
     let result = match &cli.command {
         Command::Lock(args) => commands::lock::lock(args, &cli.global, &printer),
+        Command::Sync(args) => commands::sync::sync(args, &cli.global, &printer),
     };
     match result {
         Ok(status) => status.into(),

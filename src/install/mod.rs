@@ -14,6 +14,10 @@ pub mod wheel;
 
 use std::path::PathBuf;
 
+use pep440_rs::Version;
+
+use crate::normalize::PackageName;
+
 /// Where each kind of wheel content goes in an environment (the sysconfig scheme of a venv).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallLayout {
@@ -41,4 +45,14 @@ pub enum LinkMode {
     Copy,
     /// Symbolic links to the cache.
     Symlink,
+}
+
+/// A distribution installed in an environment (a `*.dist-info` directory with `RECORD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledDist {
+    pub name: PackageName,
+    pub version: Version,
+    pub dist_info: PathBuf,
+    /// The `INSTALLER` file's content (`tack`, `pip`, ...).
+    pub installer: Option<String>,
 }

@@ -7,6 +7,8 @@
 //! subprocess), and the answer is cached, keyed by the interpreter and the configuration
 //! files' modification times, so later runs do not start Python at all.
 
+pub mod interpreter;
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;

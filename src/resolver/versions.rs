@@ -226,10 +226,9 @@ impl Fetcher {
         .clone()
     }
 
-    /// The versions of `name` already fetched (no request), oldest first.
+    /// The versions of `name`, oldest first (`None` when no index has it or it fails).
     pub fn known_versions(&self, name: &PackageName) -> Option<Vec<Version>> {
-        let cell = self.map_cell(name);
-        let map = cell.get()?.as_ref().ok()?.as_ref()?;
+        let map = self.version_map_blocking(name).ok()??;
         Some(map.versions.keys().cloned().collect())
     }
 

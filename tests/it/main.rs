@@ -5,3 +5,4 @@ mod common;
 
 mod fake_index;
 mod locking;
+mod syncing;

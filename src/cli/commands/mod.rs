@@ -1,3 +1,4 @@
 //! One orchestrating function per subcommand.
 
 pub mod lock;
+pub mod sync;

@@ -1,0 +1,363 @@
+//! `tack sync` end to end: a real venv (from the `python3` on PATH) filled from the fake index.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{Fault, FaultKind, IndexOptions, RunOutput, Scenario, TestContext};
+
+/// A project using the `wheels` scenario's packages plus groups and an extra.
+const PROJECT: &str = r#"[project]
+name = "project"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["fast", "tool", "colorama; sys_platform == 'win32'"]
+optional-dependencies = { speed = ["extra-lib"] }
+
+[dependency-groups]
+dev = ["devtool"]
+docs = ["docgen"]
+"#;
+
+const SCENARIO: &str = r#"
+description = "sync tests"
+
+[packages.fast."1.0.0"]
+tags = [
+    "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+    "cp311-cp311-win_amd64",
+    "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64",
+    "py3-none-any",
+]
+
+[packages.tool."1.0.0"]
+scripts = { tool = "tool:main" }
+data = { "data/share/tool/readme.txt" = "tool data file\n" }
+
+[packages]
+colorama = ["0.4.6"]
+extra-lib = ["1.0.0"]
+devtool = ["2.0.0"]
+docgen = ["3.0.0"]
+winonly = { "1.0.0" = { tags = ["cp311-cp311-win_amd64"] } }
+"#;
+
+fn python3_available() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn context_with(options: IndexOptions) -> TestContext {
+    let scenario = Scenario::from_toml("sync", SCENARIO).unwrap();
+    let context = TestContext::new().with_index(&scenario, options);
+    context.write_pyproject(PROJECT);
+    context
+}
+
+fn context() -> TestContext {
+    context_with(IndexOptions::default())
+}
+
+fn sync(context: &TestContext, args: &[&str]) -> RunOutput {
+    context.run(context.tack().arg("sync").args(args))
+}
+
+fn venv(context: &TestContext) -> PathBuf {
+    context.project_dir().join(".venv")
+}
+
+fn site_packages(context: &TestContext) -> PathBuf {
+    let lib = venv(context).join("lib");
+    let version = fs_err::read_dir(&lib)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|entry| entry.file_name().to_string_lossy().starts_with("python"))
+        .unwrap();
+    version.path().join("site-packages")
+}
+
+/// Installed distributions, as `name==version`, by their dist-info directories.
+fn installed(context: &TestContext) -> Vec<String> {
+    let mut names: Vec<String> = fs_err::read_dir(site_packages(context))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter_map(|name| name.strip_suffix(".dist-info").map(str::to_string))
+        .map(|stem| {
+            let (name, version) = stem.rsplit_once('-').unwrap();
+            format!("{}=={version}", name.replace('_', "-"))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn python(context: &TestContext, code: &str) -> std::process::Output {
+    Command::new(venv(context).join("bin").join("python"))
+        .args(["-c", code])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn sync_selects_groups_and_extras_and_removes_the_rest() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    let output = sync(&context, &[]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(
+        installed(&context),
+        ["devtool==2.0.0", "fast==1.0.0", "tool==1.0.0"]
+    );
+    assert!(
+        output.stderr.contains(" + devtool==2.0.0"),
+        "{}",
+        output.stderr
+    );
+
+    let output = sync(&context, &["--no-dev"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(installed(&context), ["fast==1.0.0", "tool==1.0.0"]);
+    assert!(
+        output.stderr.contains(" - devtool==2.0.0"),
+        "{}",
+        output.stderr
+    );
+
+    let output = sync(
+        &context,
+        &["--with", "docs", "--extra", "speed", "--without", "dev"],
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(
+        installed(&context),
+        [
+            "docgen==3.0.0",
+            "extra-lib==1.0.0",
+            "fast==1.0.0",
+            "tool==1.0.0"
+        ]
+    );
+
+    let output = sync(&context, &["--only-group", "docs"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(installed(&context), ["docgen==3.0.0"]);
+
+    // `--inexact` keeps what the lock does not want.
+    let output = sync(&context, &["--no-dev", "--inexact"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(
+        installed(&context),
+        ["docgen==3.0.0", "fast==1.0.0", "tool==1.0.0"]
+    );
+
+    let output = sync(&context, &["--group", "nope"]);
+    assert_eq!(output.code, Some(1));
+    assert!(
+        output.stderr.contains("no dependency group `nope`"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn installed_packages_work_and_look_normal_to_pip() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    let output = sync(&context, &["--no-dev"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    // Imports, the console script, the data file, the best wheel for this interpreter.
+    let out = python(
+        &context,
+        "import fast, tool; print(fast.__version__, tool.__version__)",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.0.0 1.0.0");
+    let script = Command::new(venv(&context).join("bin").join("tool"))
+        .output()
+        .unwrap();
+    assert!(script.status.success(), "{script:?}");
+    assert!(String::from_utf8_lossy(&script.stdout).contains("tool 1.0.0"));
+    assert_eq!(
+        fs_err::read_to_string(venv(&context).join("share/tool/readme.txt")).unwrap(),
+        "tool data file\n"
+    );
+    let record =
+        fs_err::read_to_string(site_packages(&context).join("tool-1.0.0.dist-info/RECORD"))
+            .unwrap();
+    assert!(record.contains("../../../bin/tool,sha256="), "{record}");
+    assert!(
+        record.contains("../../../share/tool/readme.txt,sha256="),
+        "{record}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(site_packages(&context).join("tool-1.0.0.dist-info/INSTALLER"))
+            .unwrap(),
+        "tack\n"
+    );
+    assert!(site_packages(&context)
+        .join("tool-1.0.0.dist-info/REQUESTED")
+        .exists());
+    let fast_record =
+        fs_err::read_to_string(site_packages(&context).join("fast-1.0.0.dist-info/RECORD"))
+            .unwrap();
+    assert!(fast_record.contains("fast/__init__.py"));
+
+    // pip agrees.
+    let pip_check = Command::new("python3")
+        .args(["-m", "pip", "--python"])
+        .arg(venv(&context).join("bin/python"))
+        .arg("check")
+        .output();
+    if let Ok(pip_check) = pip_check {
+        if pip_check.status.success() {
+            assert!(String::from_utf8_lossy(&pip_check.stdout).contains("No broken requirements"));
+        }
+    }
+    // A second sync does nothing.
+    let output = sync(&context, &["--no-dev"]);
+    assert!(
+        output.stderr.contains("Checked 2 packages"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn frozen_needs_only_the_lock_and_locked_fails_when_stale() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    assert!(context.run(context.tack().arg("lock")).success());
+    fs_err::remove_file(context.project_dir().join("pyproject.toml")).unwrap();
+    let output = sync(&context, &["--frozen", "--no-dev"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(installed(&context), ["fast==1.0.0", "tool==1.0.0"]);
+
+    context.write_pyproject(&PROJECT.replace("\"fast\", ", ""));
+    let output = sync(&context, &["--locked"]);
+    assert_eq!(output.code, Some(1));
+    assert!(output.stderr.contains("out of date"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("dependency `fast` removed"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn a_package_without_a_fitting_wheel_is_named() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    context.write_pyproject(&PROJECT.replace("\"tool\",", "\"tool\", \"winonly\","));
+    let output = sync(&context, &[]);
+    assert_eq!(output.code, Some(1));
+    assert!(
+        output
+            .stderr
+            .contains("`winonly==1.0.0` has no wheel for this environment"),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stderr.contains("win_amd64"), "{}", output.stderr);
+}
+
+#[test]
+fn a_hash_mismatch_installs_nothing() {
+    if !python3_available() {
+        return;
+    }
+    // Lock against an honest index, then install from one that corrupts `tool`'s wheel.
+    let honest = context();
+    assert!(honest.run(honest.tack().arg("lock")).success());
+    let options = IndexOptions {
+        faults: vec![Fault::new(
+            "/files/tool-1.0.0-py3-none-any.whl",
+            FaultKind::WrongBytes,
+        )],
+        ..IndexOptions::default()
+    };
+    let context = context_with(options);
+    let lock = honest
+        .read_file("pylock.toml")
+        .replace(&honest.index().server_url(), &context.index().server_url());
+    context.write_file("pylock.toml", &lock);
+    let output = sync(&context, &["--frozen", "--no-dev"]);
+    assert_eq!(output.code, Some(1), "{}", context.snapshot(&output));
+    let stderr = &output.stderr;
+    assert!(
+        stderr.contains("failed to download `tool-1.0.0-py3-none-any.whl`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hash") || stderr.contains("sha256"),
+        "{stderr}"
+    );
+    let sha256 = honest.index().file_sha256("tool-1.0.0-py3-none-any.whl");
+    assert!(
+        stderr.contains(&sha256),
+        "the expected hash is named: {stderr}"
+    );
+    // Nothing was installed, not even the packages that downloaded fine.
+    assert!(installed(&context).is_empty(), "{:?}", installed(&context));
+}
+
+#[test]
+fn each_link_mode_installs_a_working_package() {
+    if !python3_available() {
+        return;
+    }
+    for mode in ["hardlink", "copy", "symlink"] {
+        let context = context();
+        let output = sync(&context, &["--no-dev", "--link-mode", mode]);
+        assert!(output.success(), "{mode}: {}", context.snapshot(&output));
+        let out = python(&context, "import tool; print(tool.__version__)");
+        assert!(out.status.success(), "{mode}: {out:?}");
+        let init = site_packages(&context).join("tool/__init__.py");
+        let is_link = fs_err::symlink_metadata(&init)
+            .unwrap()
+            .file_type()
+            .is_symlink();
+        assert_eq!(is_link, mode == "symlink", "{mode}");
+    }
+}
+
+#[test]
+fn uninstall_leaves_nothing_behind() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    assert!(sync(&context, &[]).success());
+    let before: Vec<PathBuf> = walk(&site_packages(&context));
+    assert!(before.iter().any(|p| p.ends_with("devtool/__init__.py")));
+    assert!(sync(&context, &["--no-dev"]).success());
+    let after = walk(&site_packages(&context));
+    assert!(
+        after
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("devtool")),
+        "{after:?}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs_err::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
