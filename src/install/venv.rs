@@ -54,6 +54,10 @@ impl Venv {
             }
             fs_err::remove_dir_all(root)?;
             VenvState::Recreated
+        } else if root.join(INCOMPLETE).exists() {
+            // A venv whose creation was interrupted: ours to finish.
+            fs_err::remove_dir_all(root)?;
+            VenvState::Created
         } else if root.exists() {
             let empty = fs_err::read_dir(root)?.next().is_none();
             if !empty {
@@ -121,7 +125,12 @@ fn matches_base(cfg: &str, base: &Interpreter) -> bool {
     value("home") == home && value("version_info").as_deref() == Some(&base.version.to_string())
 }
 
+/// Marks a venv being written; removed once `pyvenv.cfg` is in place.
+const INCOMPLETE: &str = ".tack-incomplete";
+
 fn write(root: &Path, base: &Interpreter, layout: &InstallLayout) -> std::io::Result<()> {
+    fs_err::create_dir_all(root)?;
+    fs_err::write(root.join(INCOMPLETE), "")?;
     fs_err::create_dir_all(&layout.scripts)?;
     fs_err::create_dir_all(&layout.purelib)?;
     let home = base
@@ -139,8 +148,10 @@ fn write(root: &Path, base: &Interpreter, layout: &InstallLayout) -> std::io::Re
     fs_err::write(root.join(".gitignore"), "*\n")?;
     link_interpreter(base, layout)?;
     write_activation_scripts(root, layout)?;
-    // pyvenv.cfg last: a venv interrupted while being written has none, so it is made again.
+    // pyvenv.cfg last: a venv interrupted while being written has none and keeps its
+    // marker, so the next sync makes it again.
     fs_err::write(root.join("pyvenv.cfg"), cfg)?;
+    fs_err::remove_file(root.join(INCOMPLETE))?;
     Ok(())
 }
 
@@ -332,6 +343,22 @@ mod tests {
             let text = String::from_utf8_lossy(&shell.stdout).to_string();
             assert!(text.contains(&root.display().to_string()), "{text}");
         }
+    }
+
+    #[test]
+    fn an_interrupted_creation_is_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("cache"));
+        let Ok(base) = find_interpreter(None, None, &cache) else {
+            return;
+        };
+        let root = dir.path().join(".venv");
+        fs_err::create_dir_all(root.join("bin")).unwrap();
+        fs_err::write(root.join(INCOMPLETE), "").unwrap();
+        let (venv, state) = Venv::create_or_reuse(&root, &base).unwrap();
+        assert_eq!(state, VenvState::Created);
+        assert!(venv.layout.python.exists());
+        assert!(!root.join(INCOMPLETE).exists());
     }
 
     #[test]

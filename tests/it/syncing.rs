@@ -39,6 +39,7 @@ extra-lib = ["1.0.0"]
 devtool = ["2.0.0"]
 docgen = ["3.0.0"]
 winonly = { "1.0.0" = { tags = ["cp311-cp311-win_amd64"] } }
+pip = ["24.0", "25.0"]
 "#;
 
 fn python3_available() -> bool {
@@ -360,4 +361,79 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn the_best_wheel_for_the_interpreter_is_chosen() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    assert!(sync(&context, &["--no-dev"]).success());
+    let wheel =
+        fs_err::read_to_string(site_packages(&context).join("fast-1.0.0.dist-info/WHEEL")).unwrap();
+    let version = python(
+        &context,
+        "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')",
+    );
+    let abi = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) && (abi == "cp311" || abi == "cp312")
+    {
+        // The CPython wheel for this version and platform beats the pure-Python one.
+        assert!(
+            wheel.contains(&format!("Tag: {abi}-{abi}-manylinux")),
+            "{wheel}"
+        );
+    } else {
+        assert!(wheel.contains("Tag: py3-none-any"), "{wheel}");
+    }
+}
+
+#[test]
+fn seed_installs_pip_and_bytecode_is_compiled() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    let output = sync(&context, &["--no-dev", "--seed", "--compile-bytecode"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        installed(&context).contains(&"pip==25.0".to_string()),
+        "{:?}",
+        installed(&context)
+    );
+    assert!(site_packages(&context).join("tool/__pycache__").is_dir());
+    // Exactness does not remove the seeded pip while `--seed` is given.
+    assert!(sync(&context, &["--no-dev", "--seed"]).success());
+    assert!(installed(&context).contains(&"pip==25.0".to_string()));
+    // Without `--seed`, pip is not in the lock and goes.
+    assert!(sync(&context, &["--no-dev"]).success());
+    assert!(!installed(&context).iter().any(|d| d.starts_with("pip==")));
+}
+
+#[test]
+fn two_projects_sync_at_once_through_one_cache() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    let other = context.temp_dir().join("other");
+    fs_err::create_dir_all(&other).unwrap();
+    fs_err::write(other.join("pyproject.toml"), PROJECT).unwrap();
+    let mut first = context.tack().args(["sync", "--no-dev"]).spawn().unwrap();
+    let mut second = context
+        .tack()
+        .args(["sync", "--no-dev", "--project"])
+        .arg(&other)
+        .spawn()
+        .unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    for root in [context.project_dir(), other] {
+        let out = Command::new(root.join(".venv/bin/python"))
+            .args(["-c", "import fast, tool"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
 }
