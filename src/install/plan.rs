@@ -181,8 +181,6 @@ pub fn plan<T>(
 
 #[cfg(test)]
 mod tests {
-    use pep508_rs::MarkerEnvironmentBuilder;
-
     use super::*;
     use crate::lock::{LockedPackage, TackLockTool, CREATED_BY, LOCK_VERSION};
 
@@ -207,20 +205,7 @@ mod tests {
     }
 
     fn environment() -> MarkerEnvironment {
-        MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
-            implementation_name: "cpython",
-            implementation_version: "3.11.7",
-            os_name: "posix",
-            platform_machine: "x86_64",
-            platform_python_implementation: "CPython",
-            platform_release: "6.1.0",
-            platform_system: "Linux",
-            platform_version: "#1 SMP",
-            python_full_version: "3.11.7",
-            python_version: "3.11",
-            sys_platform: "linux",
-        })
-        .unwrap()
+        crate::lock::marker::linux_cpython_311()
     }
 
     fn file(name: &str) -> LockedFile {

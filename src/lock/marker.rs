@@ -115,28 +115,28 @@ fn list_test(text: &str) -> Option<(bool, ListVariable, &str)> {
     None
 }
 
+/// A Linux x86_64 CPython 3.11 marker environment, for tests.
+#[cfg(test)]
+pub(crate) fn linux_cpython_311() -> MarkerEnvironment {
+    MarkerEnvironment::try_from(pep508_rs::MarkerEnvironmentBuilder {
+        implementation_name: "cpython",
+        implementation_version: "3.11.7",
+        os_name: "posix",
+        platform_machine: "x86_64",
+        platform_python_implementation: "CPython",
+        platform_release: "6.1.0",
+        platform_system: "Linux",
+        platform_version: "#1 SMP",
+        python_full_version: "3.11.7",
+        python_version: "3.11",
+        sys_platform: "linux",
+    })
+    .expect("a valid marker environment")
+}
+
 #[cfg(test)]
 mod tests {
-    use pep508_rs::MarkerEnvironmentBuilder;
-
     use super::*;
-
-    fn linux_311() -> MarkerEnvironment {
-        MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
-            implementation_name: "cpython",
-            implementation_version: "3.11.7",
-            os_name: "posix",
-            platform_machine: "x86_64",
-            platform_python_implementation: "CPython",
-            platform_release: "6.1.0",
-            platform_system: "Linux",
-            platform_version: "#1 SMP",
-            python_full_version: "3.11.7",
-            python_version: "3.11",
-            sys_platform: "linux",
-        })
-        .unwrap()
-    }
 
     fn eval(marker: &str, extras: &[&str], groups: &[&str]) -> bool {
         let extras: Vec<ExtraName> = extras
@@ -144,7 +144,7 @@ mod tests {
             .map(|e| ExtraName::from_str(e).unwrap())
             .collect();
         let groups: Vec<GroupName> = groups.iter().map(|g| GroupName::new(g).unwrap()).collect();
-        evaluate(marker, &linux_311(), &extras, &groups).unwrap()
+        evaluate(marker, &linux_cpython_311(), &extras, &groups).unwrap()
     }
 
     #[test]
@@ -175,7 +175,13 @@ mod tests {
         assert!(eval("sys_platform == 'linux'", &[], &[]));
         assert!(!eval("python_full_version < '3.11'", &[], &[]));
         assert!(eval("platform_machine in 'x86_64 aarch64'", &[], &[]));
-        assert!(evaluate("sys_platform ==", &linux_311(), &[], &[]).is_err());
-        assert!(evaluate("'x' in extras and 'unterminated", &linux_311(), &[], &[]).is_err());
+        assert!(evaluate("sys_platform ==", &linux_cpython_311(), &[], &[]).is_err());
+        assert!(evaluate(
+            "'x' in extras and 'unterminated",
+            &linux_cpython_311(),
+            &[],
+            &[]
+        )
+        .is_err());
     }
 }

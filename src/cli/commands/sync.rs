@@ -410,13 +410,7 @@ fn fetch(
     if missing.is_empty() {
         return Ok(unpacked);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let mut options = ClientOptions::new(indexes, cache.clone());
-    options.offline = offline;
-    let client = IndexClient::new(options).map_err(|error| UserError::new(error.to_string()))?;
+    let (runtime, client) = index_client(indexes, cache, offline)?;
     let total: u64 = missing
         .iter()
         .filter_map(|planned| planned.wheel.size)
@@ -484,6 +478,22 @@ fn fetch(
     Ok(unpacked)
 }
 
+/// A runtime and an index client for downloads.
+fn index_client(
+    indexes: Vec<IndexUrl>,
+    cache: &Cache,
+    offline: bool,
+) -> anyhow::Result<(tokio::runtime::Runtime, IndexClient)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut options = ClientOptions::new(indexes, cache.clone());
+    options.offline = offline;
+    let client = IndexClient::new(options).map_err(|error| UserError::new(error.to_string()))?;
+    Ok((runtime, client))
+}
+
 /// The newest pip wheel that fits the target, for `--seed`.
 fn newest_pip(
     indexes: Vec<IndexUrl>,
@@ -491,13 +501,7 @@ fn newest_pip(
     offline: bool,
     target: &Target<'_>,
 ) -> anyhow::Result<PlannedPackage> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let mut options = ClientOptions::new(indexes, cache.clone());
-    options.offline = offline;
-    let client = IndexClient::new(options).map_err(|error| UserError::new(error.to_string()))?;
+    let (runtime, client) = index_client(indexes, cache, offline)?;
     let name = PackageName::from_str("pip")?;
     let page = runtime
         .block_on(client.project(&name))
