@@ -96,6 +96,20 @@ impl Printer {
         Progress(Some(bar))
     }
 
+    /// A progress bar over `total` items.
+    pub fn count_progress(&self, total: u64, message: &str) -> Progress {
+        if self.quiet || !self.terminal || total == 0 {
+            return Progress(None);
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(message.to_string());
+        Progress(Some(bar))
+    }
+
     /// A spinner with a message, drawn only on a terminal and when not quiet.
     pub fn spinner(&self, message: &str) -> Spinner {
         if self.quiet || !self.terminal {

@@ -55,4 +55,6 @@ pub struct InstalledDist {
     pub dist_info: PathBuf,
     /// The `INSTALLER` file's content (`tack`, `pip`, ...).
     pub installer: Option<String>,
+    /// Whether the dist-info has a `REQUESTED` file (the user asked for this distribution).
+    pub requested: bool,
 }

@@ -1,38 +1,100 @@
 //! Wheels: unpacked once into the cache, linked into venvs, removed by `RECORD`.
 //!
-//! Follows the binary distribution format and the recording-installed-projects specs:
+//! This implements the installer's side of the [binary distribution format] and of
+//! [recording installed projects]. A wheel goes through three steps:
 //!
-//! - root files go to purelib or platlib (`Root-Is-Purelib` in `WHEEL`); `<dist>.data/<scheme>/`
-//!   trees go to the scheme's directory; scripts starting with `#!python` get the venv's
-//!   interpreter as their shebang;
-//! - console and GUI entry points become launcher scripts in `bin/`;
-//! - `INSTALLER` (`tack`), `REQUESTED` for direct dependencies, and a `RECORD` listing every
-//!   installed file with its sha256 and size, written last: a dist-info without `RECORD` is an
-//!   interrupted install, and is installed again by the next sync.
+//! 1. [`unpack_wheel`] extracts the archive once into the content-addressed wheels bucket of the
+//!    cache (`<bucket>/<sha256>/`). Extraction happens in a private temporary directory of the
+//!    same bucket, files in parallel on rayon, and ends with one atomic rename, so readers only
+//!    ever see a complete tree and two processes unpacking the same wheel both succeed with one
+//!    copy. Entries that could escape the tree (absolute paths, `..`, symbolic links) are
+//!    refused. Every file's sha256 is computed while it is written and checked against the
+//!    wheel's own `RECORD`; the cached `RECORD` is then replaced by the verified digests of every
+//!    file, so that installing never has to hash a file again.
+//! 2. [`install_wheel`] links the cached tree into a venv (see
+//!    [`LinkMode`](super::LinkMode)): root files go to purelib or platlib (`Root-Is-Purelib` in
+//!    `WHEEL`), `<dist>-<version>.data/<scheme>/` trees go to the scheme's directory, scripts
+//!    whose first line is `#!python` get the venv's interpreter as their shebang (so they are
+//!    copied, not linked), console and GUI entry points become launcher scripts, and the
+//!    dist-info gets `INSTALLER`, `REQUESTED` (for a dependency the user asked for) and a
+//!    `RECORD` listing every installed file with its sha256 and size. `RECORD` is written last,
+//!    through a rename: a dist-info without it is an interrupted install, which
+//!    [`super::site_packages::scan`] reports as absent so that the next sync installs it again.
+//! 3. [`uninstall`] renames the dist-info to `*.dist-info.tack-removing` (so an interrupted
+//!    removal is finished by the next scan), removes exactly the files its `RECORD` lists, their
+//!    `__pycache__` byte code and the directories this emptied, and never touches anything
+//!    outside the venv: a `RECORD` entry that resolves outside it stops the removal before any
+//!    file is deleted.
 //!
-//! Removal renames the dist-info to `*.tack-removing` first, so an interrupted removal is
-//! finished by the next scan, then deletes exactly what `RECORD` lists, never outside the venv.
+//! Windows `.exe` launchers for entry points are not written yet: on Windows the launchers are
+//! plain Python scripts, which work through `python <script>` only.
+//!
+//! [binary distribution format]: https://packaging.python.org/en/latest/specifications/binary-distribution-format/
+//! [recording installed projects]: https://packaging.python.org/en/latest/specifications/recording-installed-packages/
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
-use std::path::{Component, Path, PathBuf};
+mod entry_points;
+mod install;
+mod record;
+mod uninstall;
+mod unpack;
 
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 
-use super::site_packages::REMOVING_SUFFIX;
-use super::{InstallLayout, InstalledDist, LinkMode};
+pub use install::install_wheel;
+pub use uninstall::{finish_removal, uninstall, UninstallSummary};
+pub use unpack::unpack_wheel;
+
 use crate::filename::WheelFilename;
+use crate::normalize::PackageName;
 
+/// An error unpacking, installing or removing a wheel.
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
+    /// The cache key is not a sha256 digest (it becomes a directory name, so it must be plain).
+    #[error("`{sha256}` is not a sha256 digest (64 hexadecimal digits); check the hash recorded in the lock file")]
+    BadDigest { sha256: String },
+    /// The file is not a zip archive, or a damaged one.
+    #[error("`{}` is not a readable wheel (zip archive); the download may be damaged: remove the file and run the command again", path.display())]
+    Archive {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    /// Reading one member of the archive failed (bad compressed data, CRC mismatch).
+    #[error("failed to extract `{entry}` from `{}`; the download may be damaged: remove the file and run the command again", path.display())]
+    Extract {
+        path: PathBuf,
+        entry: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An archive member that would land outside the unpacked tree, or a link.
+    #[error("`{}` contains the unsafe entry `{entry}` ({reason}); tack refuses to install it: report it to the package's maintainers", path.display())]
+    UnsafeEntry {
+        path: PathBuf,
+        entry: String,
+        reason: &'static str,
+    },
+    /// A file whose content does not match the wheel's own `RECORD`.
+    #[error("`{entry}` in `{}` does not match the hash or size its RECORD lists; the wheel is damaged or was altered: report it to the package's maintainers", path.display())]
+    RecordMismatch { path: PathBuf, entry: String },
+    /// The wheel breaks the binary distribution format in another way.
     #[error("`{}` is not a valid wheel: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-    #[error("`{}` has an unsafe entry `{entry}` (absolute, `..`, or a link)", path.display())]
-    UnsafeEntry { path: PathBuf, entry: String },
-    #[error("`{record}` lists `{entry}`, which is outside the environment: refusing to remove it")]
-    OutsideEnvironment { record: String, entry: String },
+    /// A wheel format this installer does not know.
+    #[error("`{}` has Wheel-Version {version}, but tack only installs version 1 wheels; use another version of the package or a newer tack", path.display())]
+    UnsupportedWheelVersion { path: PathBuf, version: String },
+    /// An installed distribution without a `RECORD`: what to remove is unknown.
+    #[error("`{}` has no RECORD, so tack cannot tell which files belong to it; remove the distribution's files and that directory by hand", path.display())]
+    MissingRecord { path: PathBuf },
+    /// A `RECORD` entry that resolves outside the environment.
+    #[error("`{}` lists `{entry}`, which is outside the environment `{}`; nothing was removed: remove the distribution by hand", record.display(), root.display())]
+    OutsideEnvironment {
+        record: PathBuf,
+        entry: String,
+        root: PathBuf,
+    },
+    /// A file system operation failed (the error names its path).
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -40,700 +102,218 @@ pub enum WheelError {
 /// How an install should be recorded.
 #[derive(Debug, Clone)]
 pub struct InstallOptions<'a> {
-    /// A direct dependency of the project: write `REQUESTED`.
+    /// A dependency the user asked for (not one pulled in by another): write `REQUESTED`.
     pub requested: bool,
-    /// Written to `INSTALLER`.
+    /// Written to `INSTALLER` (`tack`).
     pub installer: &'a str,
 }
 
-/// Unpack `wheel_file` into `<wheels_dir>/<sha256>/` (once; concurrent callers are safe) and
-/// return that directory.
-pub fn unpack_wheel(
-    wheel_file: &Path,
-    filename: &WheelFilename,
-    sha256: &str,
-    wheels_dir: &Path,
-) -> Result<PathBuf, WheelError> {
-    let destination = wheels_dir.join(sha256.to_ascii_lowercase());
-    if destination.is_dir() {
-        return Ok(destination);
-    }
-    let invalid = |message: String| WheelError::Invalid {
-        path: wheel_file.to_path_buf(),
-        message,
-    };
-    fs_err::create_dir_all(wheels_dir)?;
-    let staging = tempfile::tempdir_in(wheels_dir)?;
-    let file = fs_err::File::open(wheel_file)?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|error| invalid(format!("{error} ({filename})")))?;
-    for index in 0..archive.len() {
-        let mut entry = archive
-            .by_index(index)
-            .map_err(|error| invalid(error.to_string()))?;
-        let Some(relative) = entry.enclosed_name() else {
-            return Err(WheelError::UnsafeEntry {
-                path: wheel_file.to_path_buf(),
-                entry: entry.name().to_string(),
-            });
-        };
-        let mode = entry.unix_mode().unwrap_or(0o644);
-        if mode & 0o170_000 == 0o120_000 {
-            return Err(WheelError::UnsafeEntry {
-                path: wheel_file.to_path_buf(),
-                entry: entry.name().to_string(),
-            });
-        }
-        let target = staging.path().join(relative);
-        if entry.is_dir() {
-            fs_err::create_dir_all(&target)?;
-            continue;
-        }
-        if let Some(parent) = target.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        let mut out = fs_err::File::create(&target)?;
-        std::io::copy(&mut entry, &mut out)?;
-        #[cfg(unix)]
-        if mode & 0o111 != 0 {
-            use std::os::unix::fs::PermissionsExt as _;
-            fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
-        }
-    }
-    let staged = staging.keep();
-    match fs_err::rename(&staged, &destination) {
-        Ok(()) => Ok(destination),
-        // Another process unpacked the same wheel first: use theirs.
-        Err(_) if destination.is_dir() => {
-            let _ = fs_err::remove_dir_all(&staged);
-            Ok(destination)
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// Link an unpacked wheel into the environment described by `layout`.
-pub fn install_wheel(
-    unpacked: &Path,
-    filename: &WheelFilename,
-    layout: &InstallLayout,
-    link_mode: LinkMode,
-    options: &InstallOptions<'_>,
-) -> Result<InstalledDist, WheelError> {
-    let invalid = |message: String| WheelError::Invalid {
-        path: unpacked.to_path_buf(),
-        message,
-    };
-    let dist_info_name = find_dist_info(unpacked, filename)
-        .ok_or_else(|| invalid(format!("no `.dist-info` directory for {filename}")))?;
-    let data_name = dist_info_name.replace(".dist-info", ".data");
-    let wheel_meta = fs_err::read_to_string(unpacked.join(&dist_info_name).join("WHEEL"))?;
-    let purelib_root = wheel_meta.lines().any(|line| {
-        line.split_once(':').is_some_and(|(key, value)| {
-            key.trim().eq_ignore_ascii_case("Root-Is-Purelib") && value.trim() == "true"
-        })
-    });
-    let root_dir = if purelib_root {
-        &layout.purelib
-    } else {
-        &layout.platlib
-    };
-
-    let mut files = Vec::new();
-    collect_files(unpacked, unpacked, &mut files)?;
-    let mut record: Vec<(PathBuf, Option<(String, u64)>)> = Vec::new();
-    let mut dist_info_files = Vec::new();
-    for relative in files {
-        let mut components = relative.components();
-        let first = components
-            .next()
-            .map(|c| c.as_os_str().to_string_lossy().to_string())
-            .unwrap_or_default();
-        if first == dist_info_name {
-            if relative.file_name().is_some_and(|name| name != "RECORD") {
-                dist_info_files.push(relative);
-            }
-            continue;
-        }
-        let source = unpacked.join(&relative);
-        if first == data_name {
-            let scheme = components
-                .next()
-                .map(|c| c.as_os_str().to_string_lossy().to_string())
-                .unwrap_or_default();
-            let rest: PathBuf = components.collect();
-            let target = match scheme.as_str() {
-                "purelib" => layout.purelib.join(&rest),
-                "platlib" => layout.platlib.join(&rest),
-                "scripts" => layout.scripts.join(&rest),
-                "headers" => layout.include.join(filename.name.as_ref()).join(&rest),
-                "data" => layout.data.join(&rest),
-                other => return Err(invalid(format!("unknown `.data` scheme `{other}`"))),
-            };
-            if scheme == "scripts" {
-                let digest = write_script(&source, &target, &layout.python)?;
-                record.push((target, Some(digest)));
-            } else {
-                link(&source, &target, link_mode)?;
-                record.push((target, Some(digest_of(&source)?)));
-            }
-            continue;
-        }
-        let target = root_dir.join(&relative);
-        link(&source, &target, link_mode)?;
-        record.push((target, Some(digest_of(&source)?)));
-    }
-
-    // Entry points.
-    let entry_points = unpacked.join(&dist_info_name).join("entry_points.txt");
-    if entry_points.is_file() {
-        let text = fs_err::read_to_string(&entry_points)?;
-        for (name, module, attribute) in console_scripts(&text) {
-            let target = layout.scripts.join(&name);
-            let content = launcher(&layout.python, &module, &attribute);
-            write_executable(&target, content.as_bytes())?;
-            record.push((target, Some(digest_bytes(content.as_bytes()))));
-        }
-    }
-
-    // The dist-info last, RECORD last of all.
-    let dist_info = root_dir.join(&dist_info_name);
-    for relative in dist_info_files {
-        let target = root_dir.join(&relative);
-        let source = unpacked.join(&relative);
-        link(&source, &target, link_mode)?;
-        record.push((target, Some(digest_of(&source)?)));
-    }
-    fs_err::create_dir_all(&dist_info)?;
-    let installer = format!("{}\n", options.installer);
-    fs_err::write(dist_info.join("INSTALLER"), &installer)?;
-    record.push((
-        dist_info.join("INSTALLER"),
-        Some(digest_bytes(installer.as_bytes())),
-    ));
-    if options.requested {
-        fs_err::write(dist_info.join("REQUESTED"), "")?;
-        record.push((dist_info.join("REQUESTED"), Some(digest_bytes(b""))));
-    }
-    record.push((dist_info.join("RECORD"), None));
-    let mut text = String::new();
-    for (path, digest) in &record {
-        let shown = relative_to(path, root_dir);
-        let shown = csv_field(&shown.to_string_lossy().replace('\\', "/"));
-        match digest {
-            Some((hash, size)) => {
-                let _ = writeln!(text, "{shown},sha256={hash},{size}");
-            }
-            None => {
-                let _ = writeln!(text, "{shown},,");
-            }
-        }
-    }
-    let staging = dist_info.join("RECORD.tmp");
-    fs_err::write(&staging, text)?;
-    fs_err::rename(&staging, dist_info.join("RECORD"))?;
-    Ok(InstalledDist {
-        name: filename.name.clone(),
-        version: filename.version.clone(),
-        dist_info,
-        installer: Some(options.installer.to_string()),
-    })
-}
-
-/// Remove an installed distribution: exactly the files its `RECORD` lists (and `__pycache__`
-/// copies of them), emptied directories, then the dist-info.
-pub fn uninstall(dist_info: &Path, layout: &InstallLayout) -> Result<(), WheelError> {
-    let mut marked = dist_info.as_os_str().to_owned();
-    marked.push(REMOVING_SUFFIX);
-    let marked = PathBuf::from(marked);
-    fs_err::rename(dist_info, &marked)?;
-    finish_removal(&marked, layout)
-}
-
-/// The second half of [`uninstall`], also used to finish an interrupted removal.
-pub fn finish_removal(marked: &Path, layout: &InstallLayout) -> Result<(), WheelError> {
-    let base = marked.parent().unwrap_or(&layout.purelib).to_path_buf();
-    let original_name = marked
-        .file_name()
-        .map(|name| {
-            name.to_string_lossy()
-                .trim_end_matches(REMOVING_SUFFIX)
-                .to_string()
-        })
-        .unwrap_or_default();
-    let record = fs_err::read_to_string(marked.join("RECORD")).unwrap_or_default();
-    let root = normalize(&layout.data);
-    let mut parents = BTreeSet::new();
-    for line in record.lines() {
-        let Some(entry) = parse_record_path(line) else {
-            continue;
-        };
-        if entry.is_empty() {
-            continue;
-        }
-        // Entries inside the dist-info are removed with the (renamed) directory below.
-        if entry.starts_with(&format!("{original_name}/")) {
-            continue;
-        }
-        let path = normalize(&base.join(&entry));
-        if !path.starts_with(&root) {
-            return Err(WheelError::OutsideEnvironment {
-                record: marked.join("RECORD").display().to_string(),
-                entry,
-            });
-        }
-        if path.is_file() || path.is_symlink() {
-            fs_err::remove_file(&path)?;
-        }
-        if path.extension().is_some_and(|ext| ext == "py") {
-            remove_bytecode(&path);
-        }
-        if let Some(parent) = path.parent() {
-            parents.insert(parent.to_path_buf());
-        }
-    }
-    fs_err::remove_dir_all(marked)?;
-    // Deepest first, never the site-packages or scripts directories themselves.
-    let keep = [
-        normalize(&layout.purelib),
-        normalize(&layout.platlib),
-        normalize(&layout.scripts),
-        root.clone(),
-    ];
-    let mut parents: Vec<PathBuf> = parents.into_iter().collect();
-    parents.sort_by_key(|path| std::cmp::Reverse(path.components().count()));
-    for mut dir in parents {
-        while dir.starts_with(&root) && !keep.contains(&dir) {
-            let pycache = dir.join("__pycache__");
-            if pycache.is_dir()
-                && fs_err::read_dir(&pycache).is_ok_and(|mut it| it.next().is_none())
-            {
-                let _ = fs_err::remove_dir(&pycache);
-            }
-            if fs_err::remove_dir(&dir).is_err() {
-                break;
-            }
-            let Some(parent) = dir.parent() else { break };
-            dir = parent.to_path_buf();
-        }
-    }
-    Ok(())
-}
-
-fn remove_bytecode(source: &Path) {
-    let (Some(dir), Some(stem)) = (source.parent(), source.file_stem()) else {
-        return;
-    };
-    let stem = stem.to_string_lossy().to_string();
-    if let Ok(entries) = fs_err::read_dir(dir.join("__pycache__")) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let compiled = Path::new(&name)
-                .extension()
-                .is_some_and(|ext| ext.eq_ignore_ascii_case("pyc"));
-            if name.starts_with(&format!("{stem}.")) && compiled {
-                let _ = fs_err::remove_file(entry.path());
-            }
-        }
-    }
-}
-
-/// The path field of a RECORD line (CSV; the path may be quoted).
-fn parse_record_path(line: &str) -> Option<String> {
-    let line = line.trim_end();
-    if let Some(rest) = line.strip_prefix('"') {
-        let mut out = String::new();
-        let mut chars = rest.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    out.push('"');
-                    chars.next();
-                } else {
-                    return Some(out);
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        return None;
-    }
-    let mut parts = line.rsplitn(3, ',');
-    let _size = parts.next()?;
-    let _hash = parts.next()?;
-    parts.next().map(str::to_string)
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-/// `path` without `.` and `..` components (no file system access).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-/// `path` relative to `base`, with `..` where it lies outside (`../../../bin/tool`).
-fn relative_to(path: &Path, base: &Path) -> PathBuf {
-    let path: Vec<_> = path.components().collect();
-    let base: Vec<_> = base.components().collect();
-    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..base.len() {
-        out.push("..");
-    }
-    for component in &path[common..] {
-        out.push(component.as_os_str());
-    }
-    out
-}
-
-fn find_dist_info(unpacked: &Path, filename: &WheelFilename) -> Option<String> {
-    let mut candidates = Vec::new();
-    for entry in fs_err::read_dir(unpacked).ok()?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(stem) = name.strip_suffix(".dist-info") {
-            candidates.push((stem.to_string(), name));
-        }
-    }
-    let wanted = filename.name.as_ref();
-    candidates
-        .iter()
-        .find(|(stem, _)| {
-            stem.rsplit_once('-').is_some_and(|(name, _)| {
-                crate::normalize::PackageName::new(name.to_string())
-                    .is_ok_and(|normalized| normalized.as_ref() == wanted)
-            })
-        })
-        .or_else(|| (candidates.len() == 1).then(|| &candidates[0]))
-        .map(|(_, name)| name.clone())
-}
-
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in fs_err::read_dir(dir)? {
+/// The name of the wheel's `<name>-<version>.dist-info` directory at the top of `tree`.
+///
+/// The directory's name part must normalize to the wheel file name's project; a tree with no
+/// such directory, or with several, is not a valid wheel.
+fn find_dist_info(tree: &Path, filename: &WheelFilename) -> Result<String, WheelError> {
+    let mut matching = Vec::new();
+    for entry in fs_err::read_dir(tree)? {
         let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            collect_files(root, &path, out)?;
-        } else if let Ok(relative) = path.strip_prefix(root) {
-            out.push(relative.to_path_buf());
-        }
-    }
-    out.sort();
-    Ok(())
-}
-
-fn link(source: &Path, target: &Path, mode: LinkMode) -> std::io::Result<()> {
-    if let Some(parent) = target.parent() {
-        fs_err::create_dir_all(parent)?;
-    }
-    if target.exists() || target.is_symlink() {
-        fs_err::remove_file(target)?;
-    }
-    match mode {
-        LinkMode::Hardlink => {
-            if fs_err::hard_link(source, target).is_err() {
-                fs_err::copy(source, target)?;
-            }
-        }
-        LinkMode::Copy => {
-            fs_err::copy(source, target)?;
-        }
-        LinkMode::Symlink => {
-            #[cfg(unix)]
-            std::os::unix::fs::symlink(source, target)?;
-            #[cfg(not(unix))]
-            fs_err::copy(source, target)?;
-        }
-    }
-    Ok(())
-}
-
-fn digest_bytes(bytes: &[u8]) -> (String, u64) {
-    let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
-    (hash, bytes.len() as u64)
-}
-
-fn digest_of(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-    }
-    Ok((
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize()),
-        size,
-    ))
-}
-
-/// Copy a `.data/scripts` file, giving a `#!python` shebang the venv's interpreter.
-fn write_script(source: &Path, target: &Path, python: &Path) -> std::io::Result<(String, u64)> {
-    let bytes = fs_err::read(source)?;
-    let rewritten = if bytes.starts_with(b"#!python") {
-        let end = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .unwrap_or(bytes.len());
-        let mut out = format!("#!{}", python.display()).into_bytes();
-        out.extend_from_slice(&bytes[end..]);
-        out
-    } else {
-        bytes
-    };
-    write_executable(target, &rewritten)?;
-    Ok(digest_bytes(&rewritten))
-}
-
-fn write_executable(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = target.parent() {
-        fs_err::create_dir_all(parent)?;
-    }
-    if target.exists() || target.is_symlink() {
-        fs_err::remove_file(target)?;
-    }
-    let mut file = fs_err::File::create(target)?;
-    file.write_all(bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        fs_err::set_permissions(target, std::fs::Permissions::from_mode(0o755))?;
-    }
-    Ok(())
-}
-
-/// `(name, module, attribute path)` for each console and GUI script.
-fn console_scripts(text: &str) -> Vec<(String, String, String)> {
-    let mut section = String::new();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+        if !entry.file_type()?.is_dir() {
             continue;
         }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.trim().to_string();
-            continue;
-        }
-        if section != "console_scripts" && section != "gui_scripts" {
-            continue;
-        }
-        let Some((name, value)) = line.split_once('=') else {
+        let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        // Drop `[extras]` from the object reference.
-        let value = value.split('[').next().unwrap_or(value).trim();
-        let Some((module, attribute)) = value.split_once(':') else {
+        let Some((project, _version)) = name
+            .strip_suffix(".dist-info")
+            .and_then(|stem| stem.rsplit_once('-'))
+        else {
             continue;
         };
-        out.push((
-            name.trim().to_string(),
-            module.trim().to_string(),
-            attribute.trim().to_string(),
-        ));
+        if PackageName::new(project.to_string()).is_ok_and(|project| project == filename.name) {
+            matching.push(name);
+        }
     }
-    out
+    match matching.len() {
+        1 => Ok(matching.swap_remove(0)),
+        0 => Err(WheelError::Invalid {
+            path: tree.to_path_buf(),
+            message: format!(
+                "it has no `.dist-info` directory for `{}` ({filename})",
+                filename.name
+            ),
+        }),
+        _ => Err(WheelError::Invalid {
+            path: tree.to_path_buf(),
+            message: format!(
+                "it has several `.dist-info` directories for `{}`: {}",
+                filename.name,
+                matching.join(", ")
+            ),
+        }),
+    }
 }
 
-fn launcher(python: &Path, module: &str, attribute: &str) -> String {
-    let head = attribute.split('.').next().unwrap_or(attribute);
-    format!(
-        "#!{}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom {module} import {head}\nif __name__ == \"__main__\":\n    sys.argv[0] = re.sub(r\"(-script\\.pyw|\\.exe)?$\", \"\", sys.argv[0])\n    sys.exit({attribute}())\n",
-        python.display()
-    )
+/// The value of the first `key: value` header of an email-style metadata file (`WHEEL`,
+/// `METADATA`), read up to the blank line that starts the body. Keys compare case-insensitively.
+pub(crate) fn metadata_header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .take_while(|line| !line.trim().is_empty())
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case(key)
+                .then_some(value.trim())
+        })
 }
 
 #[cfg(test)]
-mod tests {
-    use std::str::FromStr;
+mod test_support;
 
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    fn build_wheel(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
-        let path = dir.join("demo_pkg-1.0-py3-none-any.whl");
-        let file = fs_err::File::create(&path).unwrap();
-        let mut writer = zip::ZipWriter::new(file);
-        let options = zip::write::SimpleFileOptions::default();
-        for (name, content) in files {
-            writer.start_file(*name, options).unwrap();
-            writer.write_all(content.as_bytes()).unwrap();
-        }
-        writer.finish().unwrap();
-        path
-    }
-
-    fn layout(root: &Path) -> InstallLayout {
-        let site = root.join("lib/python3.11/site-packages");
-        InstallLayout {
-            python: root.join("bin/python"),
-            purelib: site.clone(),
-            platlib: site,
-            scripts: root.join("bin"),
-            data: root.to_path_buf(),
-            include: root.join("include/site/python3.11"),
-        }
+    #[test]
+    fn metadata_headers_stop_at_the_body() {
+        let text = "Metadata-Version: 2.1\nname: Foo\nVersion:  1.0 \n\nVersion: 2.0\n";
+        assert_eq!(metadata_header(text, "Name"), Some("Foo"));
+        assert_eq!(metadata_header(text, "version"), Some("1.0"));
+        assert_eq!(metadata_header(text, "Summary"), None);
+        assert_eq!(metadata_header("", "Name"), None);
     }
 
     #[test]
-    fn install_record_and_uninstall() {
+    fn dist_info_is_found_by_normalized_name() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = build_wheel(
-            dir.path(),
-            &[
-                ("demo_pkg/__init__.py", "def main():\n    print('hi')\n"),
-                (
-                    "demo_pkg-1.0.data/scripts/tool",
-                    "#!python\nprint('tool')\n",
-                ),
-                ("demo_pkg-1.0.data/data/share/demo/readme.txt", "data\n"),
-                (
-                    "demo_pkg-1.0.dist-info/METADATA",
-                    "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.0\n",
-                ),
-                (
-                    "demo_pkg-1.0.dist-info/WHEEL",
-                    "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n",
-                ),
-                (
-                    "demo_pkg-1.0.dist-info/entry_points.txt",
-                    "[console_scripts]\ndemo = demo_pkg:main\n",
-                ),
-                ("demo_pkg-1.0.dist-info/RECORD", ""),
-            ],
+        fs_err::create_dir_all(dir.path().join("Foo.Bar-1.0.dist-info")).unwrap();
+        fs_err::create_dir_all(dir.path().join("other-2.0.dist-info")).unwrap();
+        fs_err::create_dir_all(dir.path().join("foo_bar")).unwrap();
+        let filename: WheelFilename = "foo_bar-1.0-py3-none-any.whl".parse().unwrap();
+        assert_eq!(
+            find_dist_info(dir.path(), &filename).unwrap(),
+            "Foo.Bar-1.0.dist-info"
         );
-        let filename = WheelFilename::from_str("demo_pkg-1.0-py3-none-any.whl").unwrap();
+        let missing: WheelFilename = "absent-1.0-py3-none-any.whl".parse().unwrap();
+        let error = find_dist_info(dir.path(), &missing).unwrap_err();
+        assert!(error.to_string().contains("no `.dist-info`"), "{error}");
+        fs_err::create_dir_all(dir.path().join("foo_bar-2.0.dist-info")).unwrap();
+        let error = find_dist_info(dir.path(), &filename).unwrap_err();
+        assert!(error.to_string().contains("several"), "{error}");
+    }
+
+    /// A real venv made by `python3 -m venv --without-pip`: the installed package imports, its
+    /// console script runs, pip lists it, and `pip uninstall` removes it by our RECORD.
+    #[test]
+    #[cfg(unix)]
+    fn end_to_end_in_a_real_venv() {
+        use std::process::Command;
+
+        use super::test_support::{filename, WheelBuilder};
+        use crate::install::{InstallLayout, LinkMode};
+
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        let Ok(created) = Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .output()
+        else {
+            eprintln!("skipped: no python3 on PATH");
+            return;
+        };
+        assert!(created.status.success(), "{created:?}");
+        let python = venv.join("bin/python");
+        let paths = Command::new(&python)
+            .args([
+                "-c",
+                "import sysconfig; p = sysconfig.get_paths(); print(p['purelib']); print(p['platlib']); print(p['scripts']); print(p['data']); print(p['include'])",
+            ])
+            .output()
+            .unwrap();
+        assert!(paths.status.success(), "{paths:?}");
+        let paths = String::from_utf8(paths.stdout).unwrap();
+        let paths: Vec<PathBuf> = paths.lines().map(PathBuf::from).collect();
+        let layout = InstallLayout {
+            python: python.clone(),
+            purelib: paths[0].clone(),
+            platlib: paths[1].clone(),
+            scripts: paths[2].clone(),
+            data: paths[3].clone(),
+            include: paths[4].clone(),
+        };
+
+        let wheel = WheelBuilder::new("demo_pkg", "1.0")
+            .file(
+                "demo_pkg/__init__.py",
+                "__version__ = '1.0'\n\ndef main():\n    print('demo says hi')\n",
+            )
+            .file(
+                "demo_pkg-1.0.data/scripts/demo-raw",
+                "#!python\nimport demo_pkg\nprint('raw', demo_pkg.__version__)\n",
+            )
+            .entry_points("[console_scripts]\ndemo = demo_pkg:main\n")
+            .build(dir.path());
         let unpacked = unpack_wheel(
             &wheel,
-            &filename,
-            &"ab".repeat(32),
-            &dir.path().join("wheels"),
+            &filename("demo_pkg", "1.0"),
+            "ee00000000000000000000000000000000000000000000000000000000000000",
+            &dir.path().join("cache/wheels"),
         )
         .unwrap();
-        // Idempotent.
-        assert_eq!(
-            unpack_wheel(
-                &wheel,
-                &filename,
-                &"ab".repeat(32),
-                &dir.path().join("wheels")
-            )
-            .unwrap(),
-            unpacked
-        );
-
-        let venv = dir.path().join("venv");
-        let layout = layout(&venv);
-        let options = InstallOptions {
-            requested: true,
-            installer: "tack",
-        };
-        let installed =
-            install_wheel(&unpacked, &filename, &layout, LinkMode::Hardlink, &options).unwrap();
-        assert!(layout.purelib.join("demo_pkg/__init__.py").is_file());
-        assert!(venv.join("share/demo/readme.txt").is_file());
-        let tool = fs_err::read_to_string(layout.scripts.join("tool")).unwrap();
-        assert!(tool.starts_with(&format!("#!{}", layout.python.display())));
-        let launcher = fs_err::read_to_string(layout.scripts.join("demo")).unwrap();
-        assert!(launcher.contains("from demo_pkg import main"));
-        let record = fs_err::read_to_string(installed.dist_info.join("RECORD")).unwrap();
-        assert!(record.contains("demo_pkg/__init__.py,sha256="));
-        assert!(record.contains("../../../bin/demo,sha256="));
-        assert!(record.contains("demo_pkg-1.0.dist-info/RECORD,,"));
-        assert!(installed.dist_info.join("REQUESTED").is_file());
-        // Every RECORD hash matches the installed file.
-        for line in record.lines() {
-            let path = parse_record_path(line).unwrap();
-            let fields: Vec<&str> = line.rsplitn(3, ',').collect();
-            if fields[1].is_empty() {
-                continue;
-            }
-            let (hash, size) = digest_of(&layout.purelib.join(&path)).unwrap();
-            assert_eq!(fields[1], format!("sha256={hash}"), "{path}");
-            assert_eq!(fields[0], size.to_string(), "{path}");
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt as _;
-            let cached = fs_err::metadata(unpacked.join("demo_pkg/__init__.py")).unwrap();
-            let linked = fs_err::metadata(layout.purelib.join("demo_pkg/__init__.py")).unwrap();
-            assert_eq!(cached.ino(), linked.ino());
-        }
-
-        fs_err::write(layout.purelib.join("unrelated.py"), "").unwrap();
-        uninstall(&installed.dist_info, &layout).unwrap();
-        assert!(!layout.purelib.join("demo_pkg").exists());
-        assert!(!installed.dist_info.exists());
-        assert!(!layout.scripts.join("demo").exists());
-        assert!(!venv.join("share").exists());
-        assert!(layout.purelib.join("unrelated.py").exists());
-    }
-
-    #[test]
-    fn unsafe_entries_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let wheel = build_wheel(dir.path(), &[("../evil.py", "boom")]);
-        let filename = WheelFilename::from_str("demo_pkg-1.0-py3-none-any.whl").unwrap();
-        let error = unpack_wheel(
-            &wheel,
-            &filename,
-            &"cd".repeat(32),
-            &dir.path().join("wheels"),
+        install_wheel(
+            &unpacked,
+            &filename("demo_pkg", "1.0"),
+            &layout,
+            LinkMode::Hardlink,
+            &InstallOptions {
+                requested: true,
+                installer: "tack",
+            },
         )
-        .unwrap_err();
-        assert!(matches!(error, WheelError::UnsafeEntry { .. }), "{error}");
-        assert!(!dir.path().join("evil.py").exists());
-    }
+        .unwrap();
 
-    #[test]
-    fn record_entries_outside_the_venv_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = layout(&dir.path().join("venv"));
-        let dist_info = layout.purelib.join("x-1.0.dist-info");
-        fs_err::create_dir_all(&dist_info).unwrap();
-        let outside = dir.path().join("outside.txt");
-        fs_err::write(&outside, "keep").unwrap();
-        fs_err::write(dist_info.join("RECORD"), "../../../../outside.txt,,\n").unwrap();
-        let error = uninstall(&dist_info, &layout).unwrap_err();
+        let import = Command::new(&python)
+            .args(["-c", "import demo_pkg; print(demo_pkg.__version__)"])
+            .output()
+            .unwrap();
+        assert!(import.status.success(), "{import:?}");
+        assert_eq!(String::from_utf8_lossy(&import.stdout), "1.0\n");
+        let script = Command::new(layout.scripts.join("demo")).output().unwrap();
+        assert!(script.status.success(), "{script:?}");
+        assert_eq!(String::from_utf8_lossy(&script.stdout), "demo says hi\n");
+        let raw = Command::new(layout.scripts.join("demo-raw"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&raw.stdout), "raw 1.0\n", "{raw:?}");
+
+        // pip (from the base interpreter, driving the venv) sees it and can remove it.
+        let pip = |args: &[&str]| {
+            Command::new("python3")
+                .args(["-m", "pip", "--disable-pip-version-check", "--python"])
+                .arg(&python)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let list = pip(&["list", "--format=freeze"]);
+        if !list.status.success() {
+            eprintln!(
+                "skipped the pip checks: {}",
+                String::from_utf8_lossy(&list.stderr)
+            );
+            return;
+        }
+        let listed = String::from_utf8_lossy(&list.stdout);
         assert!(
-            matches!(error, WheelError::OutsideEnvironment { .. }),
-            "{error}"
+            listed.contains("demo-pkg==1.0") || listed.contains("demo_pkg==1.0"),
+            "{listed}"
         );
-        assert!(outside.exists());
-    }
-
-    #[test]
-    fn record_paths_parse() {
-        assert_eq!(
-            parse_record_path("a/b.py,sha256=x,3").as_deref(),
-            Some("a/b.py")
-        );
-        assert_eq!(
-            parse_record_path("\"a,b.py\",sha256=x,3").as_deref(),
-            Some("a,b.py")
-        );
-        assert_eq!(
-            parse_record_path("x.dist-info/RECORD,,").as_deref(),
-            Some("x.dist-info/RECORD")
-        );
+        let uninstalled = pip(&["uninstall", "--yes", "demo-pkg"]);
+        assert!(uninstalled.status.success(), "{uninstalled:?}");
+        assert!(!layout.purelib.join("demo_pkg").exists());
+        assert!(!layout.scripts.join("demo").exists());
+        assert!(!layout.scripts.join("demo-raw").exists());
+        assert!(!layout.purelib.join("demo_pkg-1.0.dist-info").exists());
+        // The cache is untouched by pip's removal of the hard links.
+        assert!(unpacked.join("demo_pkg/__init__.py").is_file());
     }
 }

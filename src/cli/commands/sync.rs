@@ -164,7 +164,9 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         removed.push((dist.name.clone(), dist.version.to_string()));
     }
     let mut added: Vec<(PackageName, String)> = Vec::new();
+    let installing = printer.count_progress(wanted.len() as u64, "Installing");
     for planned in &wanted {
+        installing.inc(1);
         let Some(dir) = unpacked.get(&planned.wheel.sha256) else {
             continue;
         };
@@ -176,6 +178,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             .with_context(|| format!("failed to install `{}`", planned.wheel.name))?;
         added.push((planned.name.clone(), planned.version.to_string()));
     }
+    installing.finish();
 
     if args.compile_bytecode && !added.is_empty() {
         compile_bytecode(&layout.python, &layout.purelib, printer)?;

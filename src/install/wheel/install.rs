@@ -1,0 +1,879 @@
+//! Linking an unpacked wheel from the cache into a venv.
+//!
+//! Every file of the cached tree gets a destination from the layout, then all files are put in
+//! place in parallel. Files are linked per [`LinkMode`], except scripts whose shebang is
+//! rewritten and the files tack writes itself (launchers, `INSTALLER`, `REQUESTED`, `RECORD`):
+//! those are new files. A destination that exists is removed first and never written through,
+//! because it may be a hard link into the cache. The digests for `RECORD` come from the cached
+//! `RECORD`, which [`super::unpack_wheel`] verified, so installing reads no file content except
+//! scripts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use super::entry_points;
+use super::record::{self, FileDigest};
+use super::{find_dist_info, metadata_header, InstallOptions, WheelError};
+use crate::filename::WheelFilename;
+use crate::install::{InstallLayout, InstalledDist, LinkMode};
+
+/// Files of a wheel's dist-info that describe one installation, written by the installer.
+const INSTALLER_FILES: [&str; 4] = ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"];
+
+/// What to do with one file of the cached tree.
+#[derive(Debug)]
+struct Placement {
+    /// `/`-separated path in the cached tree (its `RECORD` path there).
+    relative: String,
+    target: PathBuf,
+    script: bool,
+}
+
+/// Link the unpacked wheel at `unpacked` into the environment described by `layout` and
+/// record it, returning the installed distribution.
+pub fn install_wheel(
+    unpacked: &Path,
+    filename: &WheelFilename,
+    layout: &InstallLayout,
+    link_mode: LinkMode,
+    options: &InstallOptions<'_>,
+) -> Result<InstalledDist, WheelError> {
+    // Symbolic links must point at an absolute path to survive the venv being entered from
+    // another directory.
+    let source_root = if link_mode == LinkMode::Symlink {
+        fs_err::canonicalize(unpacked)?
+    } else {
+        unpacked.to_path_buf()
+    };
+    let dist_info_name = find_dist_info(unpacked, filename)?;
+    let cached_dist_info = unpacked.join(&dist_info_name);
+    let root_is_purelib = read_wheel_file(&cached_dist_info)?;
+    let root_dir = if root_is_purelib {
+        &layout.purelib
+    } else {
+        &layout.platlib
+    };
+
+    let placements = place(
+        unpacked,
+        &dist_info_name,
+        &cached_dist_info,
+        layout,
+        root_dir,
+    )?;
+    let known: HashMap<String, FileDigest> =
+        fs_err::read_to_string(cached_dist_info.join("RECORD"))
+            .map(|text| {
+                record::parse(&text)
+                    .into_iter()
+                    .filter_map(|row| {
+                        let digest = FileDigest {
+                            hash: row.sha256()?.to_string(),
+                            size: row.size?,
+                        };
+                        Some((row.path, digest))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    let shebang = entry_points::shebang(&layout.python);
+    let warned = AtomicBool::new(false);
+    let linker = Linker {
+        mode: link_mode,
+        warned: &warned,
+    };
+
+    let mut record_rows: BTreeMap<String, Option<FileDigest>> = placements
+        .par_iter()
+        .map(|placement| {
+            let source = source_root.join(&placement.relative);
+            let digest = if placement.script {
+                install_script(&source, &placement.target, &shebang, &linker)?
+            } else {
+                linker.link(&source, &placement.target)?;
+                match known.get(&placement.relative) {
+                    Some(digest) => digest.clone(),
+                    None => FileDigest::of_file(&source)?,
+                }
+            };
+            Ok((
+                record::relative_to(&placement.target, root_dir),
+                Some(digest),
+            ))
+        })
+        .collect::<Result<_, WheelError>>()?;
+
+    // Console and GUI entry points.
+    let entry_points_file = cached_dist_info.join("entry_points.txt");
+    if entry_points_file.is_file() {
+        let text = fs_err::read_to_string(&entry_points_file)?;
+        let scripts = entry_points::scripts(&text).map_err(|message| WheelError::Invalid {
+            path: entry_points_file.clone(),
+            message,
+        })?;
+        for entry in scripts {
+            let target = layout.scripts.join(&entry.name);
+            let content = entry_points::launcher(&shebang, &entry);
+            write_new_file(&target, content.as_bytes(), true)?;
+            record_rows.insert(
+                record::relative_to(&target, root_dir),
+                Some(FileDigest::of_bytes(content.as_bytes())),
+            );
+        }
+    }
+
+    // The installer's files, `RECORD` last.
+    let dist_info = root_dir.join(&dist_info_name);
+    fs_err::create_dir_all(&dist_info)?;
+    let installer = format!("{}\n", options.installer.trim());
+    write_new_file(&dist_info.join("INSTALLER"), installer.as_bytes(), false)?;
+    record_rows.insert(
+        format!("{dist_info_name}/INSTALLER"),
+        Some(FileDigest::of_bytes(installer.as_bytes())),
+    );
+    let requested = dist_info.join("REQUESTED");
+    if options.requested {
+        write_new_file(&requested, b"", false)?;
+        record_rows.insert(
+            format!("{dist_info_name}/REQUESTED"),
+            Some(FileDigest::of_bytes(b"")),
+        );
+    } else if requested.exists() {
+        fs_err::remove_file(&requested)?;
+    }
+    let record_name = format!("{dist_info_name}/RECORD");
+    record_rows.insert(record_name, None);
+    let text = record::render(
+        record_rows
+            .iter()
+            .map(|(path, digest)| (path.as_str(), digest.as_ref())),
+    );
+    let staging = dist_info.join("RECORD.tmp");
+    write_new_file(&staging, text.as_bytes(), false)?;
+    fs_err::rename(&staging, dist_info.join("RECORD"))?;
+
+    Ok(InstalledDist {
+        name: filename.name.clone(),
+        version: filename.version.clone(),
+        dist_info,
+        installer: Some(options.installer.trim().to_string()),
+        requested: options.requested,
+    })
+}
+
+/// Check `WHEEL`'s `Wheel-Version` and return `Root-Is-Purelib`.
+fn read_wheel_file(cached_dist_info: &Path) -> Result<bool, WheelError> {
+    let path = cached_dist_info.join("WHEEL");
+    let invalid = |message: &str| WheelError::Invalid {
+        path: path.clone(),
+        message: message.to_string(),
+    };
+    if !path.is_file() {
+        return Err(invalid("the dist-info has no `WHEEL` file"));
+    }
+    let text = fs_err::read_to_string(&path)?;
+    let version = metadata_header(&text, "Wheel-Version")
+        .ok_or_else(|| invalid("it has no `Wheel-Version`"))?;
+    let (major, minor) = version.split_once('.').unwrap_or((version, "0"));
+    if major.trim().parse::<u64>().ok() != Some(1) {
+        return Err(WheelError::UnsupportedWheelVersion {
+            path,
+            version: version.to_string(),
+        });
+    }
+    if minor.trim().parse::<u64>().is_ok_and(|minor| minor > 0) {
+        tracing::warn!(
+            "`{}` has Wheel-Version {version}, newer than the 1.0 tack knows; installing it anyway",
+            path.display()
+        );
+    }
+    Ok(metadata_header(&text, "Root-Is-Purelib")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true")))
+}
+
+/// The destination of every file of the cached tree.
+fn place(
+    unpacked: &Path,
+    dist_info_name: &str,
+    cached_dist_info: &Path,
+    layout: &InstallLayout,
+    root_dir: &Path,
+) -> Result<Vec<Placement>, WheelError> {
+    let stem = dist_info_name
+        .strip_suffix(".dist-info")
+        .unwrap_or(dist_info_name);
+    let data_name = format!("{stem}.data");
+    let mut files = Vec::new();
+    collect_files(unpacked, "", &mut files)?;
+
+    let mut placements = Vec::with_capacity(files.len());
+    let mut headers_dir: Option<PathBuf> = None;
+    for relative in files {
+        let (top, rest) = relative.split_once('/').unwrap_or((&relative, ""));
+        if top == dist_info_name && INSTALLER_FILES.contains(&rest) {
+            continue;
+        }
+        if top != data_name {
+            placements.push(Placement {
+                target: root_dir.join(&relative),
+                relative,
+                script: false,
+            });
+            continue;
+        }
+        let invalid = |message: String| WheelError::Invalid {
+            path: unpacked.join(&data_name),
+            message,
+        };
+        let Some((scheme, path)) = rest.split_once('/') else {
+            return Err(invalid(format!(
+                "`{relative}` is not inside one of the `purelib`, `platlib`, `scripts`, `headers` or `data` directories"
+            )));
+        };
+        let (target, script) = match scheme {
+            "purelib" => (layout.purelib.join(path), false),
+            "platlib" => (layout.platlib.join(path), false),
+            "scripts" => (layout.scripts.join(path), true),
+            "headers" => {
+                let dir = match &headers_dir {
+                    Some(dir) => dir,
+                    None => headers_dir.insert(
+                        layout.include.join(headers_name(cached_dist_info, stem)?),
+                    ),
+                };
+                (dir.join(path), false)
+            }
+            "data" => (layout.data.join(path), false),
+            other => {
+                return Err(invalid(format!(
+                    "`{other}` in `{relative}` is not a known install scheme (`purelib`, `platlib`, `scripts`, `headers` or `data`)"
+                )))
+            }
+        };
+        placements.push(Placement {
+            relative,
+            target,
+            script,
+        });
+    }
+    Ok(placements)
+}
+
+/// The directory under `include/site/pythonX.Y/` for the headers: the project's name as its
+/// metadata spells it, as pip does.
+fn headers_name(cached_dist_info: &Path, stem: &str) -> Result<String, WheelError> {
+    let metadata = cached_dist_info.join("METADATA");
+    let text = if metadata.is_file() {
+        fs_err::read_to_string(&metadata)?
+    } else {
+        String::new()
+    };
+    let name = metadata_header(&text, "Name")
+        .unwrap_or_else(|| stem.rsplit_once('-').map_or(stem, |(name, _)| name));
+    Ok(name.to_string())
+}
+
+/// Every regular file under `dir`, as `/`-separated paths prefixed with `prefix`, sorted.
+fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), WheelError> {
+    let mut entries = fs_err::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(fs_err::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(WheelError::Invalid {
+                path: entry.path(),
+                message: "the file name is not valid UTF-8".to_string(),
+            });
+        };
+        let relative = format!("{prefix}{name}");
+        if entry.file_type()?.is_dir() {
+            collect_files(&entry.path(), &format!("{relative}/"), out)?;
+        } else {
+            out.push(relative);
+        }
+    }
+    Ok(())
+}
+
+/// Puts cached files in place per the link mode.
+struct Linker<'a> {
+    mode: LinkMode,
+    /// Whether the fall back from hard links to copies was reported already.
+    warned: &'a AtomicBool,
+}
+
+impl Linker<'_> {
+    fn link(&self, source: &Path, target: &Path) -> std::io::Result<()> {
+        prepare_target(target)?;
+        match self.mode {
+            LinkMode::Hardlink => {
+                if let Err(error) = fs_err::hard_link(source, target) {
+                    // Across file systems (EXDEV), or where links are not allowed: copy.
+                    if !self.warned.swap(true, Ordering::Relaxed) {
+                        tracing::debug!("hard linking failed, copying instead: {error}");
+                    }
+                    fs_err::copy(source, target)?;
+                }
+            }
+            LinkMode::Copy => {
+                fs_err::copy(source, target)?;
+            }
+            LinkMode::Symlink => symlink(source, target)?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn symlink(source: &Path, target: &Path) -> std::io::Result<()> {
+    fs_err::os::unix::fs::symlink(source, target)
+}
+
+#[cfg(not(unix))]
+fn symlink(source: &Path, target: &Path) -> std::io::Result<()> {
+    fs_err::copy(source, target).map(drop)
+}
+
+/// Install a `.data/scripts` file: rewritten when it starts with `#!python`, else linked when
+/// it is executable already, else copied and made executable.
+fn install_script(
+    source: &Path,
+    target: &Path,
+    shebang: &str,
+    linker: &Linker<'_>,
+) -> Result<FileDigest, WheelError> {
+    let bytes = fs_err::read(source)?;
+    if let Some(rewritten) = entry_points::rewrite_python_shebang(&bytes, shebang) {
+        write_new_file(target, &rewritten, true)?;
+        return Ok(FileDigest::of_bytes(&rewritten));
+    }
+    if is_executable(source)? {
+        linker.link(source, target)?;
+    } else {
+        write_new_file(target, &bytes, true)?;
+    }
+    Ok(FileDigest::of_bytes(&bytes))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt as _;
+    Ok(fs_err::metadata(path)?.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+/// Create the parent of `target` and remove what is there (a file, or a link into the cache
+/// that must not be written through).
+fn prepare_target(target: &Path) -> std::io::Result<()> {
+    if let Some(parent) = target.parent() {
+        fs_err::create_dir_all(parent)?;
+    }
+    match fs_err::symlink_metadata(target) {
+        Ok(metadata) if !metadata.is_dir() => fs_err::remove_file(target),
+        _ => Ok(()),
+    }
+}
+
+/// Write `bytes` to a new file at `target` (replacing what is there), executable if asked.
+fn write_new_file(target: &Path, bytes: &[u8], executable: bool) -> std::io::Result<()> {
+    prepare_target(target)?;
+    let mut file = fs_err::File::create(target)?;
+    file.write_all(bytes)?;
+    #[cfg(unix)]
+    if executable {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = file.metadata()?.permissions().mode();
+        file.set_permissions(std::fs::Permissions::from_mode(
+            mode | ((mode & 0o444) >> 2),
+        ))?;
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::process::Command;
+
+    use super::super::test_support::{filename, layout, walk, WheelBuilder};
+    use super::super::unpack_wheel;
+    use super::*;
+
+    const DIGEST: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
+
+    fn demo_wheel(dir: &Path) -> PathBuf {
+        WheelBuilder::new("demo_pkg", "1.0")
+            .file(
+                "demo_pkg/__init__.py",
+                "def main():\n    print('hello from demo')\n\nclass App:\n    @staticmethod\n    def run():\n        print('app run')\n        return 3\n",
+            )
+            .file("demo_pkg/data.json", "{}\n")
+            .file("demo_pkg-1.0.data/scripts/tool", "#!python\nprint('tool')\n")
+            .executable("demo_pkg-1.0.data/scripts/shell-tool", "#!/bin/sh\necho shell\n")
+            .file("demo_pkg-1.0.data/scripts/plain", "#!/bin/sh\necho plain\n")
+            .file("demo_pkg-1.0.data/data/share/demo/readme.txt", "data\n")
+            .file("demo_pkg-1.0.data/headers/demo.h", "int x;\n")
+            .file("demo_pkg-1.0.data/platlib/demo_native.py", "native = True\n")
+            .entry_points(
+                "[console_scripts]\ndemo = demo_pkg:main\ndemo-app = demo_pkg:App.run [extra]\n\n[gui_scripts]\ndemo-gui = demo_pkg:main\n",
+            )
+            .build(dir)
+    }
+
+    fn options(requested: bool) -> InstallOptions<'static> {
+        InstallOptions {
+            requested,
+            installer: "tack",
+        }
+    }
+
+    fn python3() -> Option<PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("python3"))
+            .find(|candidate| candidate.is_file())
+    }
+
+    /// Every hashed RECORD row matches the installed file.
+    fn assert_record_matches(layout: &InstallLayout, dist_info: &Path) -> Vec<String> {
+        let text = fs_err::read_to_string(dist_info.join("RECORD")).unwrap();
+        let rows = record::parse(&text);
+        for row in &rows {
+            let path = layout.purelib.join(&row.path);
+            assert!(path.is_file(), "{} is listed but missing", row.path);
+            let Some(hash) = row.sha256() else {
+                assert!(row.path.ends_with("/RECORD"), "{}", row.path);
+                continue;
+            };
+            let actual = FileDigest::of_file(&path).unwrap();
+            assert_eq!(hash, actual.hash, "{}", row.path);
+            assert_eq!(row.size, Some(actual.size), "{}", row.path);
+        }
+        rows.into_iter().map(|row| row.path).collect()
+    }
+
+    #[test]
+    fn files_land_in_their_schemes_and_record_lists_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo_wheel(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let venv = dir.path().join("venv");
+        let mut layout = layout(&venv);
+        layout.platlib = venv.join("lib64/python3.11/site-packages");
+        let installed = install_wheel(
+            &unpacked,
+            &filename("demo_pkg", "1.0"),
+            &layout,
+            LinkMode::Hardlink,
+            &options(true),
+        )
+        .unwrap();
+        assert_eq!(installed.name.as_ref(), "demo-pkg");
+        assert_eq!(installed.version.to_string(), "1.0");
+        assert_eq!(
+            installed.dist_info,
+            layout.purelib.join("demo_pkg-1.0.dist-info")
+        );
+        assert!(installed.requested);
+
+        // Root-Is-Purelib: true puts the root and the dist-info in purelib.
+        assert!(layout.purelib.join("demo_pkg/__init__.py").is_file());
+        assert!(layout.platlib.join("demo_native.py").is_file());
+        assert!(!layout.purelib.join("demo_native.py").exists());
+        assert_eq!(
+            fs_err::read_to_string(venv.join("share/demo/readme.txt")).unwrap(),
+            "data\n"
+        );
+        assert!(layout.include.join("demo-pkg/demo.h").is_file());
+        assert!(!layout.purelib.join("demo_pkg-1.0.data").exists());
+
+        // `#!python` rewritten; other scripts kept, all executable.
+        let tool = fs_err::read_to_string(layout.scripts.join("tool")).unwrap();
+        assert_eq!(
+            tool,
+            format!("#!{}\nprint('tool')\n", layout.python.display())
+        );
+        assert_eq!(
+            fs_err::read_to_string(layout.scripts.join("shell-tool")).unwrap(),
+            "#!/bin/sh\necho shell\n"
+        );
+        for script in [
+            "tool",
+            "shell-tool",
+            "plain",
+            "demo",
+            "demo-app",
+            "demo-gui",
+        ] {
+            let mode = fs_err::metadata(layout.scripts.join(script))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_ne!(mode & 0o100, 0, "{script}: {mode:o}");
+        }
+        // The cached `plain` script was not made executable through a link.
+        let cached_plain = fs_err::metadata(unpacked.join("demo_pkg-1.0.data/scripts/plain"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(cached_plain & 0o111, 0);
+
+        // Launchers.
+        let launcher = fs_err::read_to_string(layout.scripts.join("demo-app")).unwrap();
+        assert!(launcher.starts_with(&format!("#!{}\n", layout.python.display())));
+        assert!(launcher.contains("from demo_pkg import App\n"));
+        assert!(launcher.contains("sys.exit(App.run())"));
+
+        // INSTALLER, REQUESTED, RECORD.
+        let dist_info = &installed.dist_info;
+        assert_eq!(
+            fs_err::read_to_string(dist_info.join("INSTALLER")).unwrap(),
+            "tack\n"
+        );
+        assert!(dist_info.join("REQUESTED").is_file());
+        assert!(dist_info.join("METADATA").is_file());
+        let paths = assert_record_matches(&layout, dist_info);
+        for expected in [
+            "demo_pkg/__init__.py",
+            "demo_pkg/data.json",
+            "../../../bin/tool",
+            "../../../bin/demo",
+            "../../../bin/demo-app",
+            "../../../bin/demo-gui",
+            "../../../share/demo/readme.txt",
+            "../../../include/site/python3.11/demo-pkg/demo.h",
+            "../../../lib64/python3.11/site-packages/demo_native.py",
+            "demo_pkg-1.0.dist-info/METADATA",
+            "demo_pkg-1.0.dist-info/INSTALLER",
+            "demo_pkg-1.0.dist-info/REQUESTED",
+            "demo_pkg-1.0.dist-info/RECORD",
+        ] {
+            assert!(
+                paths.iter().any(|path| path == expected),
+                "{expected}: {paths:?}"
+            );
+        }
+        // Every installed file is listed, and nothing else.
+        let mut on_disk: Vec<String> = walk(&venv)
+            .into_iter()
+            .map(|path| record::relative_to(&venv.join(path), &layout.purelib))
+            .collect();
+        on_disk.sort();
+        let mut listed = paths.clone();
+        listed.sort();
+        assert_eq!(on_disk, listed);
+    }
+
+    #[test]
+    fn each_link_mode_shares_or_copies_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo_wheel(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let cached = unpacked.join("demo_pkg/__init__.py");
+        let cached_inode = fs_err::metadata(&cached).unwrap().ino();
+        for mode in [LinkMode::Hardlink, LinkMode::Copy, LinkMode::Symlink] {
+            let venv = dir.path().join(format!("venv-{mode:?}"));
+            let layout = layout(&venv);
+            let installed = install_wheel(
+                &unpacked,
+                &filename("demo_pkg", "1.0"),
+                &layout,
+                mode,
+                &options(false),
+            )
+            .unwrap();
+            let target = layout.purelib.join("demo_pkg/__init__.py");
+            let link = fs_err::symlink_metadata(&target).unwrap();
+            match mode {
+                LinkMode::Hardlink => {
+                    assert_eq!(link.ino(), cached_inode);
+                }
+                LinkMode::Copy => {
+                    assert!(link.file_type().is_file());
+                    assert_ne!(link.ino(), cached_inode);
+                }
+                LinkMode::Symlink => {
+                    assert!(link.file_type().is_symlink());
+                    assert!(fs_err::read_link(&target).unwrap().is_absolute());
+                    assert_eq!(fs_err::metadata(&target).unwrap().ino(), cached_inode);
+                }
+            }
+            assert!(!installed.dist_info.join("REQUESTED").exists());
+            assert_record_matches(&layout, &installed.dist_info);
+            // Installer files are new files, never links into the cache.
+            let installer_file =
+                fs_err::symlink_metadata(installed.dist_info.join("INSTALLER")).unwrap();
+            assert!(installer_file.file_type().is_file());
+            assert_eq!(installer_file.nlink(), 1);
+        }
+        // The cache is untouched.
+        assert_eq!(
+            fs_err::read_to_string(&cached).unwrap(),
+            fs_err::read_to_string(
+                dir.path()
+                    .join("venv-Copy/lib/python3.11/site-packages/demo_pkg/__init__.py")
+            )
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn reinstalling_over_existing_files_never_writes_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo_wheel(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let cached_metadata =
+            fs_err::read(unpacked.join("demo_pkg-1.0.dist-info/METADATA")).unwrap();
+        let venv = dir.path().join("venv");
+        let layout = layout(&venv);
+        // A stale file where the package goes, and a stale REQUESTED.
+        fs_err::create_dir_all(layout.purelib.join("demo_pkg")).unwrap();
+        fs_err::write(layout.purelib.join("demo_pkg/__init__.py"), "stale").unwrap();
+        let first = install_wheel(
+            &unpacked,
+            &filename("demo_pkg", "1.0"),
+            &layout,
+            LinkMode::Hardlink,
+            &options(true),
+        )
+        .unwrap();
+        let second = install_wheel(
+            &unpacked,
+            &filename("demo_pkg", "1.0"),
+            &layout,
+            LinkMode::Hardlink,
+            &options(false),
+        )
+        .unwrap();
+        assert_eq!(first.dist_info, second.dist_info);
+        assert!(!second.dist_info.join("REQUESTED").exists());
+        assert!(!fs_err::read_to_string(second.dist_info.join("RECORD"))
+            .unwrap()
+            .contains("REQUESTED"));
+        assert_record_matches(&layout, &second.dist_info);
+        assert_eq!(
+            fs_err::read(unpacked.join("demo_pkg-1.0.dist-info/METADATA")).unwrap(),
+            cached_metadata
+        );
+        // The cached RECORD is still the verified one, not the venv's.
+        let cached_record =
+            fs_err::read_to_string(unpacked.join("demo_pkg-1.0.dist-info/RECORD")).unwrap();
+        assert!(!cached_record.contains("INSTALLER"));
+    }
+
+    #[test]
+    fn platlib_wheels_put_the_root_in_platlib() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = WheelBuilder::new("native", "2.0")
+            .platlib()
+            .file("native/__init__.py", "")
+            .build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("native", "2.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let venv = dir.path().join("venv");
+        let mut layout = layout(&venv);
+        layout.platlib = venv.join("lib64/python3.11/site-packages");
+        let installed = install_wheel(
+            &unpacked,
+            &filename("native", "2.0"),
+            &layout,
+            LinkMode::Copy,
+            &options(false),
+        )
+        .unwrap();
+        assert_eq!(
+            installed.dist_info,
+            layout.platlib.join("native-2.0.dist-info")
+        );
+        assert!(layout.platlib.join("native/__init__.py").is_file());
+        assert!(!layout.purelib.exists());
+        let record = fs_err::read_to_string(installed.dist_info.join("RECORD")).unwrap();
+        assert!(record.contains("native/__init__.py,sha256="), "{record}");
+    }
+
+    #[test]
+    fn unknown_wheel_versions_and_schemes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = WheelBuilder::new("future", "1.0")
+            .wheel_version("2.0")
+            .file("future/__init__.py", "")
+            .build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("future", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let layout = layout(&dir.path().join("venv"));
+        let error = install_wheel(
+            &unpacked,
+            &filename("future", "1.0"),
+            &layout,
+            LinkMode::Copy,
+            &options(false),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, WheelError::UnsupportedWheelVersion { .. }),
+            "{error}"
+        );
+        assert!(!layout.purelib.join("future").exists());
+
+        let wheel = WheelBuilder::new("odd", "1.0")
+            .file("odd-1.0.data/elsewhere/x.txt", "")
+            .build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("odd", "1.0"),
+            &DIGEST.replace('a', "b"),
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let error = install_wheel(
+            &unpacked,
+            &filename("odd", "1.0"),
+            &layout,
+            LinkMode::Copy,
+            &options(false),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("`elsewhere`"), "{error}");
+
+        let wheel = WheelBuilder::new("badep", "1.0")
+            .entry_points("[console_scripts]\n../../evil = badep:main\n")
+            .build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("badep", "1.0"),
+            &DIGEST.replace('a', "c"),
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let error = install_wheel(
+            &unpacked,
+            &filename("badep", "1.0"),
+            &layout,
+            LinkMode::Copy,
+            &options(false),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("entry_points.txt"), "{error}");
+        assert!(!dir.path().join("evil").exists());
+    }
+
+    #[test]
+    fn launchers_and_rewritten_scripts_run() {
+        let Some(python) = python3() else {
+            eprintln!("skipped: no python3 on PATH");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo_wheel(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let mut layout = layout(&dir.path().join("venv"));
+        layout.python = python;
+        install_wheel(
+            &unpacked,
+            &filename("demo_pkg", "1.0"),
+            &layout,
+            LinkMode::Hardlink,
+            &options(true),
+        )
+        .unwrap();
+        let run = |script: &str| {
+            Command::new(layout.scripts.join(script))
+                .env("PYTHONPATH", &layout.purelib)
+                .output()
+                .unwrap()
+        };
+        let demo = run("demo");
+        assert!(demo.status.success(), "{demo:?}");
+        assert_eq!(String::from_utf8_lossy(&demo.stdout), "hello from demo\n");
+        let app = run("demo-app");
+        assert_eq!(app.status.code(), Some(3), "{app:?}");
+        assert_eq!(String::from_utf8_lossy(&app.stdout), "app run\n");
+        let tool = run("tool");
+        assert!(tool.status.success(), "{tool:?}");
+        assert_eq!(String::from_utf8_lossy(&tool.stdout), "tool\n");
+        let shell = run("plain");
+        assert_eq!(String::from_utf8_lossy(&shell.stdout), "plain\n");
+    }
+
+    #[test]
+    fn a_python_path_with_spaces_runs_through_sh() {
+        let Some(python) = python3() else {
+            eprintln!("skipped: no python3 on PATH");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let spaced = dir.path().join("my venv/bin");
+        fs_err::create_dir_all(&spaced).unwrap();
+        let interpreter = spaced.join("python");
+        fs_err::os::unix::fs::symlink(&python, &interpreter).unwrap();
+        let wheel = demo_wheel(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let mut layout = layout(&dir.path().join("my venv"));
+        layout.python = interpreter;
+        install_wheel(
+            &unpacked,
+            &filename("demo_pkg", "1.0"),
+            &layout,
+            LinkMode::Copy,
+            &options(false),
+        )
+        .unwrap();
+        let output = Command::new(layout.scripts.join("demo"))
+            .env("PYTHONPATH", &layout.purelib)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "hello from demo\n");
+    }
+}
