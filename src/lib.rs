@@ -12,7 +12,10 @@
 //!   [`index`] client for project pages (PEP 691 / PEP 503) and core metadata (PEP 658, or HTTP
 //!   range reads of the wheel's central directory).
 //! - [`lock`] turns a `Resolution` into a PEP 751 `pylock.toml`, written deterministically, and
-//!   reads it back (for preferences, `--check`, and sync).
+//!   reads it back (for preferences, `--check`, and sync), evaluating its PEP 751 markers.
+//! - [`python`] finds and describes interpreters (markers, PEP 425 tags) and knows the index pip
+//!   would use; [`install`] plans a sync without I/O, writes the venv, and unpacks, links and
+//!   removes wheels; [`cache`] holds pages, metadata and unpacked wheels.
 //! - [`cli`] parses arguments, orchestrates one function per subcommand, and is the only code
 //!   that prints.
 
