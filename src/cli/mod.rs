@@ -1,6 +1,6 @@
-//! The command line: arguments ([`args`]), settings ([`settings`]), output ([`printer`]),
+//! The command line: arguments ([`args`]), settings (`settings`), output ([`printer`]),
 //! error reports ([`diagnostics`]), and one orchestrating function per subcommand
-//! ([`commands`]). This is the only module that prints, and the only one that uses `anyhow`.
+//! (`commands`). This is the only module that prints, and the only one that uses `anyhow`.
 
 pub mod args;
 mod commands;

@@ -21,7 +21,7 @@
 //! A split aborts the current PubGrub run and both halves are solved from the start; metadata
 //! is memoized, so a re-run costs CPU only. Versions chosen in forks already solved become
 //! preferences for the next, so forks diverge only where they must. Finally
-//! [`graph`](self::graph) merges the fork solutions: each locked package gets the marker under
+//! `graph` merges the fork solutions: each locked package gets the marker under
 //! which it is reachable, with the project's extras and dependency groups kept apart as the
 //! PEP 751 `'x' in extras` / `'g' in dependency_groups` terms.
 //!
