@@ -1,31 +1,69 @@
-//! The virtual environment, written by tack itself (no `python -m venv`): `pyvenv.cfg`,
-//! interpreter links, activation scripts and an empty site-packages, laid out as the `venv`
-//! module does, so that Python, pip and shells treat it as a normal venv.
+//! The virtual environment, written by tack itself rather than by `python -m venv`.
 //!
-//! An existing venv is reused when its `pyvenv.cfg` names the same base interpreter and
-//! version, and recreated otherwise. A directory that is not a venv is never removed.
+//! A venv ([PEP 405]) is a directory with a `pyvenv.cfg` whose `home` names the directory of
+//! the base interpreter, an interpreter link (or, on Windows, a launcher copy) in `bin/`
+//! (`Scripts\`), and its own site-packages. Python's `site` module does the rest: seeing
+//! `pyvenv.cfg` next to (or one level above) the running executable, it sets `sys.prefix` to
+//! the venv and puts the venv's site-packages on `sys.path`. tack writes exactly what the
+//! `venv` module writes, so Python, pip and shells treat the result as a normal venv:
+//!
+//! - `pyvenv.cfg`: `home`, `implementation`, `version_info`, `include-system-site-packages =
+//!   false`, `executable`, and `tack = <version>`;
+//! - `bin/python` linked to the base executable, `python3`, `pythonX.Y` (and `pythonX.Yt` for
+//!   a free-threaded base) linked to `python`; `lib64 -> lib` on 64-bit Linux;
+//! - the site-packages directory of the interpreter's sysconfig `venv` scheme;
+//! - activation scripts for bash/zsh, fish, csh and PowerShell, with the venv's path and the
+//!   project's name as the prompt;
+//! - a `.gitignore` holding `*`, so the venv never ends up in version control.
+//!
+//! An existing venv is reused when its `pyvenv.cfg` names the same base interpreter (`home`),
+//! implementation and version and its interpreter and site-packages are in place; otherwise it
+//! is recreated. A new venv is written into a sibling directory `<root>.tmp-<pid>` and renamed
+//! into place only when complete, and a venv being replaced is moved aside first and deleted
+//! last, so an interrupted creation never leaves a half-written venv at `root`. A directory
+//! that is not a venv (no `pyvenv.cfg`, not empty) is never removed.
+//!
+//! [PEP 405]: https://peps.python.org/pep-0405/
 
 use std::path::{Path, PathBuf};
 
 use super::InstallLayout;
-use crate::python::interpreter::Interpreter;
+use crate::python::interpreter::{Interpreter, SchemePaths};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VenvError {
     #[error(
-        "`{}` exists and is not a virtual environment (it has no pyvenv.cfg); move it away or set `TACK_PROJECT_ENVIRONMENT` to another path",
+        "`{}` exists and is not a virtual environment (it has no pyvenv.cfg); tack will not remove it: move it away, or set `TACK_PROJECT_ENVIRONMENT` to another path",
         path.display()
     )]
     NotAVenv { path: PathBuf },
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+    #[error(
+        "`{}` is a file, not a virtual environment; move it away, or set `TACK_PROJECT_ENVIRONMENT` to another path",
+        path.display()
+    )]
+    NotADirectory { path: PathBuf },
+    #[error("could not write the virtual environment `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not replace the virtual environment `{}`: {source}", path.display())]
+    Replace {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-/// What happened to the venv.
+/// What [`Venv::create_or_reuse`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VenvState {
+    /// There was no venv; there is one now.
     Created,
+    /// The venv was made from the same interpreter and is used as it is.
     Reused,
+    /// The venv was made from another interpreter (or is broken) and was written again.
     Recreated,
 }
 
@@ -33,226 +71,475 @@ pub enum VenvState {
 #[derive(Debug, Clone)]
 pub struct Venv {
     pub root: PathBuf,
+    /// The base interpreter the venv was made from.
+    pub interpreter: Interpreter,
     pub layout: InstallLayout,
 }
 
+/// Marks a venv being written by an older tack that wrote in place; such a venv is redone.
+const INCOMPLETE: &str = ".tack-incomplete";
+
+/// What is at a venv's root now.
+enum Existing {
+    Nothing,
+    EmptyDirectory,
+    Venv { cfg: String },
+    Incomplete,
+    NotAVenv,
+    File,
+}
+
 impl Venv {
-    /// Reuse the venv at `root` when it was made from `base`, else (re)create it.
+    /// Reuse the venv at `root` when it was made from `base`; otherwise write it (again).
     pub fn create_or_reuse(
         root: &Path,
         base: &Interpreter,
     ) -> Result<(Self, VenvState), VenvError> {
         let venv = Self {
             root: root.to_path_buf(),
+            interpreter: base.clone(),
             layout: layout(root, base),
         };
-        let cfg = root.join("pyvenv.cfg");
-        let state = if cfg.is_file() {
-            let text = fs_err::read_to_string(&cfg)?;
-            if matches_base(&text, base) && venv.layout.python.exists() {
-                return Ok((venv, VenvState::Reused));
+        let state = match inspect(root)? {
+            Existing::Venv { cfg } => {
+                if is_made_from(&cfg, base)
+                    && venv.layout.python.exists()
+                    && venv.layout.purelib.is_dir()
+                {
+                    return Ok((venv, VenvState::Reused));
+                }
+                VenvState::Recreated
             }
-            fs_err::remove_dir_all(root)?;
-            VenvState::Recreated
-        } else if root.join(INCOMPLETE).exists() {
-            // A venv whose creation was interrupted: ours to finish.
-            fs_err::remove_dir_all(root)?;
-            VenvState::Created
-        } else if root.exists() {
-            let empty = fs_err::read_dir(root)?.next().is_none();
-            if !empty {
+            Existing::Nothing | Existing::EmptyDirectory | Existing::Incomplete => {
+                VenvState::Created
+            }
+            Existing::NotAVenv => {
                 return Err(VenvError::NotAVenv {
                     path: root.to_path_buf(),
-                });
+                })
             }
-            VenvState::Created
-        } else {
-            VenvState::Created
+            Existing::File => {
+                return Err(VenvError::NotADirectory {
+                    path: root.to_path_buf(),
+                })
+            }
         };
-        write(root, base, &venv.layout)?;
+        write_and_swap(root, base)?;
         Ok((venv, state))
+    }
+
+    /// Where each kind of wheel content goes in this venv.
+    pub fn layout(&self) -> &InstallLayout {
+        &self.layout
     }
 }
 
-/// The venv scheme: `bin` + `lib/pythonX.Y/site-packages` (`Scripts` + `Lib/site-packages` on
-/// Windows).
-fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
-    let windows = base.markers.sys_platform() == "win32";
-    let version = base.major_minor();
-    let threaded = if base.gil_disabled { "t" } else { "" };
-    let (scripts, site_packages, python) = if windows {
-        (
-            root.join("Scripts"),
-            root.join("Lib").join("site-packages"),
-            root.join("Scripts").join("python.exe"),
-        )
+fn inspect(root: &Path) -> Result<Existing, VenvError> {
+    let read_error = |source| VenvError::Write {
+        path: root.to_path_buf(),
+        source,
+    };
+    let metadata = match fs_err::symlink_metadata(root) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Nothing),
+        Err(error) => return Err(read_error(error)),
+    };
+    if !metadata.is_dir() && !root.is_dir() {
+        return Ok(Existing::File);
+    }
+    let cfg = root.join("pyvenv.cfg");
+    if cfg.is_file() {
+        let cfg = fs_err::read_to_string(&cfg).map_err(read_error)?;
+        return Ok(Existing::Venv { cfg });
+    }
+    if root.join(INCOMPLETE).exists() {
+        return Ok(Existing::Incomplete);
+    }
+    let empty = fs_err::read_dir(root).map_err(read_error)?.next().is_none();
+    Ok(if empty {
+        Existing::EmptyDirectory
     } else {
-        let lib = if base.implementation == "pypy" {
-            root.join("lib").join(format!("pypy{version}"))
-        } else {
-            root.join("lib").join(format!("python{version}{threaded}"))
-        };
-        (
-            root.join("bin"),
-            lib.join("site-packages"),
-            root.join("bin").join("python"),
-        )
+        Existing::NotAVenv
+    })
+}
+
+/// The layout of a venv at `root` made from `base`: its sysconfig venv scheme.
+fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
+    let scheme = &base.scheme;
+    let scripts = SchemePaths::resolve(&scheme.scripts, root);
+    let python = if base.is_windows() {
+        scripts.join("python.exe")
+    } else {
+        scripts.join("python")
     };
     InstallLayout {
         python,
-        purelib: site_packages.clone(),
-        platlib: site_packages,
+        purelib: SchemePaths::resolve(&scheme.purelib, root),
+        platlib: SchemePaths::resolve(&scheme.platlib, root),
         scripts,
-        data: root.to_path_buf(),
+        data: SchemePaths::resolve(&scheme.data, root),
+        // Where pip puts a venv's headers: `include/site/pythonX.Y/<dist>`.
         include: root
             .join("include")
             .join("site")
-            .join(format!("python{version}")),
+            .join(format!("python{}", base.major_minor())),
     }
 }
 
-fn matches_base(cfg: &str, base: &Interpreter) -> bool {
-    let value = |key: &str| {
-        cfg.lines().find_map(|line| {
-            let (name, value) = line.split_once('=')?;
-            (name.trim() == key).then(|| value.trim().to_string())
-        })
-    };
-    let home = base
-        .base_executable
-        .parent()
-        .map(|dir| dir.display().to_string());
-    value("home") == home && value("version_info").as_deref() == Some(&base.version.to_string())
+/// The value of `key` in a `pyvenv.cfg`.
+fn cfg_value<'a>(cfg: &'a str, key: &str) -> Option<&'a str> {
+    cfg.lines().find_map(|line| {
+        let (name, value) = line.split_once('=')?;
+        (name.trim() == key).then(|| value.trim())
+    })
 }
 
-/// Marks a venv being written; removed once `pyvenv.cfg` is in place.
-const INCOMPLETE: &str = ".tack-incomplete";
+/// The directory `pyvenv.cfg`'s `home` names for `base`.
+fn home(base: &Interpreter) -> PathBuf {
+    base.base_executable
+        .parent()
+        .map_or_else(|| base.base_prefix.clone(), Path::to_path_buf)
+}
 
-fn write(root: &Path, base: &Interpreter, layout: &InstallLayout) -> std::io::Result<()> {
-    fs_err::create_dir_all(root)?;
-    fs_err::write(root.join(INCOMPLETE), "")?;
+/// Whether a venv's `pyvenv.cfg` says it was made from `base`.
+fn is_made_from(cfg: &str, base: &Interpreter) -> bool {
+    let version = base.version.to_string();
+    let same_home = cfg_value(cfg, "home").map(Path::new) == Some(home(base).as_path());
+    // `venv` writes `version`, uv and virtualenv `version_info`.
+    let same_version = cfg_value(cfg, "version_info").or_else(|| cfg_value(cfg, "version"))
+        == Some(version.as_str());
+    let same_implementation = cfg_value(cfg, "implementation")
+        .is_none_or(|implementation| implementation.eq_ignore_ascii_case(&base.implementation));
+    same_home && same_version && same_implementation
+}
+
+/// `<dir>/<name><suffix>`, a sibling of `root`.
+fn sibling(root: &Path, suffix: &str) -> PathBuf {
+    let mut name = root
+        .file_name()
+        .map_or_else(|| ".venv".into(), std::ffi::OsStr::to_os_string);
+    name.push(suffix);
+    root.with_file_name(name)
+}
+
+/// Writes the venv beside `root`, then puts it in place of whatever venv is there.
+fn write_and_swap(root: &Path, base: &Interpreter) -> Result<(), VenvError> {
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| VenvError::Write { path, source }
+    };
+    if let Some(parent) = root
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        fs_err::create_dir_all(parent).map_err(write_error(root))?;
+    }
+    remove_stale_siblings(root);
+    let pid = std::process::id();
+    let temporary = sibling(root, &format!(".tmp-{pid}"));
+    if temporary.exists() {
+        fs_err::remove_dir_all(&temporary).map_err(write_error(&temporary))?;
+    }
+    if let Err(source) = populate(&temporary, root, base) {
+        let _ = fs_err::remove_dir_all(&temporary);
+        return Err(VenvError::Write {
+            path: root.to_path_buf(),
+            source,
+        });
+    }
+    let replace_error = |source| VenvError::Replace {
+        path: root.to_path_buf(),
+        source,
+    };
+    let previous = sibling(root, &format!(".old-{pid}"));
+    let had_previous = fs_err::symlink_metadata(root).is_ok();
+    if had_previous {
+        fs_err::rename(root, &previous).map_err(replace_error)?;
+    }
+    if let Err(error) = fs_err::rename(&temporary, root) {
+        if had_previous {
+            // Put the old venv back: a failed recreation leaves the previous one usable.
+            let _ = fs_err::rename(&previous, root);
+        }
+        let _ = fs_err::remove_dir_all(&temporary);
+        return Err(replace_error(error));
+    }
+    if had_previous {
+        fs_err::remove_dir_all(&previous).map_err(replace_error)?;
+    }
+    Ok(())
+}
+
+/// Removes `<root>.tmp-<pid>` and `<root>.old-<pid>` left behind by tack processes that no
+/// longer run (Linux only, where a process's liveness is a directory in `/proc`).
+fn remove_stale_siblings(root: &Path) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let (Some(parent), Some(name)) = (root.parent(), root.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let Ok(entries) = fs_err::read_dir(parent) else {
+        return;
+    };
+    let name = name.to_string_lossy();
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = file_name.strip_prefix(name.as_ref()) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .strip_prefix(".tmp-")
+            .or_else(|| rest.strip_prefix(".old-"))
+        else {
+            continue;
+        };
+        let is_pid = !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit());
+        if is_pid && !Path::new("/proc").join(pid).exists() {
+            if let Err(error) = fs_err::remove_dir_all(entry.path()) {
+                tracing::debug!("could not remove a stale venv directory: {error}");
+            }
+        }
+    }
+}
+
+/// Writes a complete venv into `dir`, whose final place is `root`.
+fn populate(dir: &Path, root: &Path, base: &Interpreter) -> std::io::Result<()> {
+    let layout = layout(dir, base);
+    let final_layout = layout_for_scripts(root, base);
     fs_err::create_dir_all(&layout.scripts)?;
     fs_err::create_dir_all(&layout.purelib)?;
-    let home = base
-        .base_executable
-        .parent()
-        .map(|dir| dir.display().to_string())
-        .unwrap_or_default();
+    fs_err::create_dir_all(&layout.platlib)?;
+    if base.pointer_size_64 && !base.is_windows() && base.sys_platform != "darwin" {
+        // `lib64 -> lib`, as `venv` makes on 64-bit POSIX systems other than macOS.
+        let lib64 = dir.join("lib64");
+        if !lib64.exists() && dir.join("lib").is_dir() {
+            symlink("lib".as_ref(), &lib64)?;
+        }
+    }
+    link_interpreter(base, &layout)?;
+    write_activation_scripts(root, &layout.scripts, &final_layout)?;
+    // Tools that honour `.gitignore` leave the venv out of version control, as uv does.
+    fs_err::write(dir.join(".gitignore"), "*\n")?;
     let cfg = format!(
-        "home = {home}\nimplementation = {}\nversion_info = {}\ninclude-system-site-packages = false\ntack = {}\n",
-        base.implementation,
+        "home = {}\nimplementation = {}\nversion_info = {}\ninclude-system-site-packages = false\nexecutable = {}\ntack = {}\n",
+        home(base).display(),
+        display_implementation(&base.implementation),
         base.version,
+        base.base_executable.display(),
         env!("CARGO_PKG_VERSION"),
     );
-    // Tools that look for `.gitignore` leave the venv out of version control, as uv's do.
-    fs_err::write(root.join(".gitignore"), "*\n")?;
-    link_interpreter(base, layout)?;
-    write_activation_scripts(root, layout)?;
-    // pyvenv.cfg last: a venv interrupted while being written has none and keeps its
-    // marker, so the next sync makes it again.
-    fs_err::write(root.join("pyvenv.cfg"), cfg)?;
-    fs_err::remove_file(root.join(INCOMPLETE))?;
+    fs_err::write(dir.join("pyvenv.cfg"), cfg)?;
     Ok(())
+}
+
+/// The scripts directory of the venv at its final place (for the activation scripts' paths).
+fn layout_for_scripts(root: &Path, base: &Interpreter) -> PathBuf {
+    SchemePaths::resolve(&base.scheme.scripts, root)
+}
+
+/// `CPython`, `PyPy`, ... as `platform.python_implementation()` spells them.
+fn display_implementation(name: &str) -> String {
+    match name {
+        "cpython" => "CPython".to_string(),
+        "pypy" => "PyPy".to_string(),
+        "graalpy" => "GraalVM".to_string(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(unix)]
-fn link_interpreter(base: &Interpreter, layout: &InstallLayout) -> std::io::Result<()> {
-    let bin = &layout.scripts;
-    let target = &base.base_executable;
-    let version = base.major_minor();
-    for name in [
-        "python".to_string(),
-        "python3".to_string(),
-        format!("python{version}"),
-    ] {
-        let link = bin.join(&name);
-        if name == "python" {
-            std::os::unix::fs::symlink(target, &link)?;
-        } else {
-            std::os::unix::fs::symlink("python", &link)?;
-        }
-    }
-    // `lib64 -> lib`, as `venv` makes on 64-bit Linux.
-    let root = &layout.data;
-    if cfg!(target_os = "linux")
-        && cfg!(target_pointer_width = "64")
-        && !root.join("lib64").exists()
-    {
-        std::os::unix::fs::symlink("lib", root.join("lib64"))?;
-    }
-    Ok(())
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    fs_err::os::unix::fs::symlink(target, link)
 }
 
 #[cfg(not(unix))]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    fs_err::os::windows::fs::symlink_dir(target, link)
+}
+
+/// `bin/python` -> the base executable; `python3`, `pythonX.Y` (and `pythonX.Yt`) -> `python`.
+#[cfg(unix)]
 fn link_interpreter(base: &Interpreter, layout: &InstallLayout) -> std::io::Result<()> {
-    let target = &base.base_executable;
-    fs_err::copy(target, layout.scripts.join("python.exe"))?;
-    if let Some(dir) = target.parent() {
-        let windowed = dir.join("pythonw.exe");
-        if windowed.exists() {
-            fs_err::copy(windowed, layout.scripts.join("pythonw.exe"))?;
+    symlink(&base.base_executable, &layout.python)?;
+    let version = base.major_minor();
+    let major = version.split('.').next().unwrap_or("3");
+    let mut names = vec![format!("python{major}"), format!("python{version}")];
+    if base.gil_disabled {
+        names.push(format!("python{version}t"));
+    }
+    if base.implementation == "pypy" {
+        names.extend(["pypy".to_string(), format!("pypy{major}")]);
+    }
+    for name in names {
+        let link = layout.scripts.join(name);
+        if !link.exists() {
+            symlink("python".as_ref(), &link)?;
         }
     }
     Ok(())
 }
 
-/// `activate` (bash/zsh), `activate.fish`, `activate.csh` and `Activate.ps1`.
-fn write_activation_scripts(root: &Path, layout: &InstallLayout) -> std::io::Result<()> {
-    let venv = root.display().to_string();
-    let bin = layout.scripts.display().to_string();
-    let prompt = root.parent().and_then(Path::file_name).map_or_else(
-        || "venv".to_string(),
-        |name| name.to_string_lossy().to_string(),
-    );
-    let scripts = [
-        ("activate", BASH.to_string()),
-        ("activate.fish", FISH.to_string()),
-        ("activate.csh", CSH.to_string()),
-        ("Activate.ps1", POWERSHELL.to_string()),
-    ];
-    for (name, template) in scripts {
-        let text = template
-            .replace("{VENV}", &venv)
-            .replace("{BIN}", &bin)
-            .replace("{PROMPT}", &prompt);
-        fs_err::write(layout.scripts.join(name), text)?;
+/// `Scripts\python.exe` and `pythonw.exe`: the venv launchers the base ships for `venv`, else
+/// copies of its executables.
+#[cfg(not(unix))]
+fn link_interpreter(base: &Interpreter, layout: &InstallLayout) -> std::io::Result<()> {
+    let launchers = base
+        .base_prefix
+        .join("Lib")
+        .join("venv")
+        .join("scripts")
+        .join("nt");
+    let home = home(base);
+    for (name, launcher) in [
+        ("python.exe", "venvlauncher.exe"),
+        ("pythonw.exe", "venvwlauncher.exe"),
+    ] {
+        let source = [
+            launchers.join(launcher),
+            launchers.join(name),
+            home.join(name),
+        ]
+        .into_iter()
+        .find(|candidate| candidate.is_file());
+        if let Some(source) = source {
+            fs_err::copy(source, layout.scripts.join(name))?;
+        }
     }
     Ok(())
 }
 
-const BASH: &str = r#"# Source this file from bash or zsh: `source {BIN}/activate`.
-deactivate () {
-    if [ -n "${_OLD_VIRTUAL_PATH:-}" ]; then
-        PATH="${_OLD_VIRTUAL_PATH}"; export PATH; unset _OLD_VIRTUAL_PATH
-    fi
-    if [ -n "${_OLD_VIRTUAL_PS1:-}" ]; then
-        PS1="${_OLD_VIRTUAL_PS1}"; export PS1; unset _OLD_VIRTUAL_PS1
-    fi
-    unset VIRTUAL_ENV VIRTUAL_ENV_PROMPT
-    hash -r 2>/dev/null
-    if [ "${1:-}" != "nondestructive" ]; then unset -f deactivate; fi
+/// `activate` (bash/zsh), `activate.fish`, `activate.csh` and `Activate.ps1`, for the venv at
+/// `root` whose scripts directory will be `bin`; written into `scripts_dir`.
+fn write_activation_scripts(root: &Path, scripts_dir: &Path, bin: &Path) -> std::io::Result<()> {
+    let venv = root.display().to_string();
+    let bin = bin.display().to_string();
+    // The prompt is the project's name (the venv's parent directory), as uv does.
+    let prompt = root
+        .parent()
+        .and_then(Path::file_name)
+        .or_else(|| root.file_name())
+        .map_or_else(
+            || "venv".to_string(),
+            |name| name.to_string_lossy().to_string(),
+        );
+    let scripts: [(&str, &str, Quote); 4] = [
+        ("activate", BASH, quote_posix),
+        ("activate.fish", FISH, quote_fish),
+        ("activate.csh", CSH, quote_csh),
+        ("Activate.ps1", POWERSHELL, quote_powershell),
+    ];
+    for (name, template, quote) in scripts {
+        let text = template
+            .replace("{VENV}", &quote(&venv))
+            .replace("{BIN}", &quote(&bin))
+            .replace("{PROMPT}", &quote(&format!("({prompt}) ")));
+        fs_err::write(scripts_dir.join(name), text)?;
+    }
+    Ok(())
 }
+
+/// Quotes a value for one shell's single-quoted string syntax.
+type Quote = fn(&str) -> String;
+
+/// A single-quoted word for sh, bash and zsh.
+fn quote_posix(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A single-quoted word for fish (where `\\` and `\'` are the only escapes).
+fn quote_fish(text: &str) -> String {
+    format!("'{}'", text.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
+/// A single-quoted word for csh (`'` closes, an escaped quote, and reopens; `!` is history).
+fn quote_csh(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''").replace('!', r"\!"))
+}
+
+/// A single-quoted PowerShell string (a quote is doubled).
+fn quote_powershell(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+const BASH: &str = r#"# This file must be used with "source bin/activate" from bash or zsh;
+# you cannot run it directly. Written by tack.
+
+deactivate () {
+    if [ -n "${_OLD_VIRTUAL_PATH:-}" ] ; then
+        PATH="${_OLD_VIRTUAL_PATH:-}"
+        export PATH
+        unset _OLD_VIRTUAL_PATH
+    fi
+    if [ -n "${_OLD_VIRTUAL_PYTHONHOME:-}" ] ; then
+        PYTHONHOME="${_OLD_VIRTUAL_PYTHONHOME:-}"
+        export PYTHONHOME
+        unset _OLD_VIRTUAL_PYTHONHOME
+    fi
+    hash -r 2> /dev/null
+    if [ -n "${_OLD_VIRTUAL_PS1:-}" ] ; then
+        PS1="${_OLD_VIRTUAL_PS1:-}"
+        export PS1
+        unset _OLD_VIRTUAL_PS1
+    fi
+    unset VIRTUAL_ENV
+    unset VIRTUAL_ENV_PROMPT
+    if [ ! "${1:-}" = "nondestructive" ] ; then
+        unset -f deactivate
+    fi
+}
+
+# Unset irrelevant variables.
 deactivate nondestructive
-VIRTUAL_ENV='{VENV}'
+
+VIRTUAL_ENV={VENV}
 export VIRTUAL_ENV
+
 _OLD_VIRTUAL_PATH="$PATH"
-PATH="{BIN}:$PATH"
+PATH={BIN}":$PATH"
 export PATH
-VIRTUAL_ENV_PROMPT='({PROMPT}) '
+
+VIRTUAL_ENV_PROMPT={PROMPT}
 export VIRTUAL_ENV_PROMPT
-if [ -z "${VIRTUAL_ENV_DISABLE_PROMPT:-}" ]; then
+
+if [ -n "${PYTHONHOME:-}" ] ; then
+    _OLD_VIRTUAL_PYTHONHOME="${PYTHONHOME:-}"
+    unset PYTHONHOME
+fi
+
+if [ -z "${VIRTUAL_ENV_DISABLE_PROMPT:-}" ] ; then
     _OLD_VIRTUAL_PS1="${PS1:-}"
     PS1="${VIRTUAL_ENV_PROMPT}${PS1:-}"
     export PS1
 fi
-hash -r 2>/dev/null
+
+hash -r 2> /dev/null
 "#;
 
-const FISH: &str = r#"# Source this file from fish: `source {BIN}/activate.fish`.
-function deactivate -d "Leave the virtual environment"
-    if set -q _OLD_VIRTUAL_PATH
+const FISH: &str = r#"# This file must be used with "source <venv>/bin/activate.fish" from fish;
+# you cannot run it directly. Written by tack.
+
+function deactivate -d "Exit the virtual environment and return to the normal environment."
+    if test -n "$_OLD_VIRTUAL_PATH"
         set -gx PATH $_OLD_VIRTUAL_PATH
         set -e _OLD_VIRTUAL_PATH
+    end
+    if test -n "$_OLD_VIRTUAL_PYTHONHOME"
+        set -gx PYTHONHOME $_OLD_VIRTUAL_PYTHONHOME
+        set -e _OLD_VIRTUAL_PYTHONHOME
+    end
+    if test -n "$_OLD_FISH_PROMPT_OVERRIDE"
+        set -e _OLD_FISH_PROMPT_OVERRIDE
+        if functions -q _old_fish_prompt
+            functions -e fish_prompt
+            functions -c _old_fish_prompt fish_prompt
+            functions -e _old_fish_prompt
+        end
     end
     set -e VIRTUAL_ENV
     set -e VIRTUAL_ENV_PROMPT
@@ -260,98 +547,305 @@ function deactivate -d "Leave the virtual environment"
         functions -e deactivate
     end
 end
+
+# Unset irrelevant variables.
 deactivate nondestructive
-set -gx VIRTUAL_ENV '{VENV}'
+
+set -gx VIRTUAL_ENV {VENV}
+
 set -gx _OLD_VIRTUAL_PATH $PATH
-set -gx PATH '{BIN}' $PATH
-set -gx VIRTUAL_ENV_PROMPT '({PROMPT}) '
+set -gx PATH {BIN} $PATH
+set -gx VIRTUAL_ENV_PROMPT {PROMPT}
+
+if set -q PYTHONHOME
+    set -gx _OLD_VIRTUAL_PYTHONHOME $PYTHONHOME
+    set -e PYTHONHOME
+end
+
+if test -z "$VIRTUAL_ENV_DISABLE_PROMPT"
+    functions -c fish_prompt _old_fish_prompt
+    function fish_prompt
+        set -l old_status $status
+        printf "%s%s%s" (set_color 4B8BBE) $VIRTUAL_ENV_PROMPT (set_color normal)
+        echo "exit $old_status" | .
+        _old_fish_prompt
+    end
+    set -gx _OLD_FISH_PROMPT_OVERRIDE "$VIRTUAL_ENV"
+end
 "#;
 
-const CSH: &str = r#"# Source this file from csh: `source {BIN}/activate.csh`.
-alias deactivate 'test $?_OLD_VIRTUAL_PATH != 0 && setenv PATH "$_OLD_VIRTUAL_PATH" && unset _OLD_VIRTUAL_PATH; rehash; unsetenv VIRTUAL_ENV; unsetenv VIRTUAL_ENV_PROMPT; test "\!:*" != "nondestructive" && unalias deactivate'
+const CSH: &str = r#"# This file must be used with "source bin/activate.csh" from csh or tcsh;
+# you cannot run it directly. Written by tack.
+
+alias deactivate 'test $?_OLD_VIRTUAL_PATH != 0 && setenv PATH "$_OLD_VIRTUAL_PATH" && unset _OLD_VIRTUAL_PATH; rehash; test $?_OLD_VIRTUAL_PROMPT != 0 && set prompt="$_OLD_VIRTUAL_PROMPT" && unset _OLD_VIRTUAL_PROMPT; unsetenv VIRTUAL_ENV; unsetenv VIRTUAL_ENV_PROMPT; test "\!:*" != "nondestructive" && unalias deactivate'
+
+# Unset irrelevant variables.
 deactivate nondestructive
-setenv VIRTUAL_ENV '{VENV}'
+
+setenv VIRTUAL_ENV {VENV}
+
 set _OLD_VIRTUAL_PATH="$PATH"
-setenv PATH "{BIN}:$PATH"
-setenv VIRTUAL_ENV_PROMPT '({PROMPT}) '
+setenv PATH {BIN}":$PATH"
+setenv VIRTUAL_ENV_PROMPT {PROMPT}
+
+set _OLD_VIRTUAL_PROMPT="$prompt"
+
+if (! "$?VIRTUAL_ENV_DISABLE_PROMPT") then
+    set prompt = "$VIRTUAL_ENV_PROMPT$prompt"
+endif
+
 rehash
 "#;
 
-const POWERSHELL: &str = r#"# Dot-source this file from PowerShell: `. {BIN}/Activate.ps1`.
+const POWERSHELL: &str = r#"# Dot-source this file from PowerShell: `. <venv>\Scripts\Activate.ps1`.
+# Written by tack.
+
 function global:deactivate([switch] $NonDestructive) {
-    if (Test-Path variable:_OLD_VIRTUAL_PATH) {
-        $env:PATH = $variable:_OLD_VIRTUAL_PATH
-        Remove-Variable "_OLD_VIRTUAL_PATH" -Scope global
+    if (Test-Path -Path Variable:_OLD_VIRTUAL_PATH) {
+        Copy-Item -Path Variable:_OLD_VIRTUAL_PATH -Destination Env:PATH
+        Remove-Variable -Name _OLD_VIRTUAL_PATH -Scope Global
     }
-    if ($env:VIRTUAL_ENV) { Remove-Item env:VIRTUAL_ENV }
-    if ($env:VIRTUAL_ENV_PROMPT) { Remove-Item env:VIRTUAL_ENV_PROMPT }
-    if (!$NonDestructive) { Remove-Item function:deactivate }
+    if (Test-Path -Path Variable:_OLD_VIRTUAL_PYTHONHOME) {
+        Copy-Item -Path Variable:_OLD_VIRTUAL_PYTHONHOME -Destination Env:PYTHONHOME
+        Remove-Variable -Name _OLD_VIRTUAL_PYTHONHOME -Scope Global
+    }
+    if (Test-Path -Path Function:_OLD_VIRTUAL_PROMPT) {
+        Copy-Item -Path Function:_OLD_VIRTUAL_PROMPT -Destination Function:prompt
+        Remove-Item -Path Function:_OLD_VIRTUAL_PROMPT
+    }
+    if (Test-Path -Path Env:VIRTUAL_ENV) { Remove-Item -Path Env:VIRTUAL_ENV }
+    if (Test-Path -Path Env:VIRTUAL_ENV_PROMPT) { Remove-Item -Path Env:VIRTUAL_ENV_PROMPT }
+    if (-not $NonDestructive) { Remove-Item -Path Function:deactivate }
 }
-deactivate -nondestructive
-$env:VIRTUAL_ENV = '{VENV}'
-$env:VIRTUAL_ENV_PROMPT = '({PROMPT}) '
-New-Variable -Scope global -Name _OLD_VIRTUAL_PATH -Value $env:PATH
-$env:PATH = '{BIN}' + [System.IO.Path]::PathSeparator + $env:PATH
+
+deactivate -NonDestructive
+
+$env:VIRTUAL_ENV = {VENV}
+$env:VIRTUAL_ENV_PROMPT = {PROMPT}
+
+New-Variable -Scope Global -Name _OLD_VIRTUAL_PATH -Value $env:PATH
+$env:PATH = {BIN} + [System.IO.Path]::PathSeparator + $env:PATH
+
+if (Test-Path -Path Env:PYTHONHOME) {
+    Copy-Item -Path Env:PYTHONHOME -Destination Variable:_OLD_VIRTUAL_PYTHONHOME
+    Remove-Item -Path Env:PYTHONHOME
+}
+
+if (-not $env:VIRTUAL_ENV_DISABLE_PROMPT) {
+    function global:_OLD_VIRTUAL_PROMPT { "" }
+    Copy-Item -Path Function:prompt -Destination Function:_OLD_VIRTUAL_PROMPT
+    function global:prompt {
+        Write-Host -NoNewline -ForegroundColor Green $env:VIRTUAL_ENV_PROMPT
+        _OLD_VIRTUAL_PROMPT
+    }
+}
 "#;
 
 #[cfg(test)]
 mod tests {
+    use std::process::Command;
+
     use super::*;
     use crate::cache::Cache;
     use crate::python::interpreter::find_interpreter;
 
-    #[test]
-    fn a_venv_python_runs_and_sees_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().join("cache"));
-        let Ok(base) = find_interpreter(None, None, &cache) else {
-            return;
-        };
-        let root = dir.path().join("project").join(".venv");
-        let (venv, state) = Venv::create_or_reuse(&root, &base).unwrap();
-        assert_eq!(state, VenvState::Created);
-        let output = std::process::Command::new(&venv.layout.python)
-            .args([
-                "-c",
-                "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_paths()['purelib'])",
-            ])
+    /// The `python3` on PATH (and a cache in `dir`), or `None` to skip on machines without one.
+    fn base(dir: &Path) -> Option<Interpreter> {
+        find_interpreter(None, None, &Cache::new(dir.join("cache"))).ok()
+    }
+
+    fn pyenv(version: &str, dir: &Path) -> Option<Interpreter> {
+        let cache = Cache::new(dir.join("cache"));
+        let found = find_interpreter(Some(version), None, &cache).ok()?;
+        (found.major_minor() == version).then_some(found)
+    }
+
+    fn run_python(python: &Path, code: &str) -> String {
+        let output = Command::new(python)
+            .args(["-c", code])
+            .env_remove("PYTHONHOME")
+            .env_remove("VIRTUAL_ENV")
             .output()
             .unwrap();
         assert!(output.status.success(), "{output:?}");
-        let text = String::from_utf8(output.stdout).unwrap();
-        let mut lines = text.lines();
-        assert_eq!(
-            fs_err::canonicalize(lines.next().unwrap()).unwrap(),
-            fs_err::canonicalize(&root).unwrap()
-        );
-        assert_eq!(
-            fs_err::canonicalize(lines.next().unwrap()).unwrap(),
-            fs_err::canonicalize(&venv.layout.purelib).unwrap()
-        );
-        let (_, state) = Venv::create_or_reuse(&root, &base).unwrap();
-        assert_eq!(state, VenvState::Reused);
+        String::from_utf8(output.stdout).unwrap()
+    }
 
-        // Activation puts the venv first on PATH.
-        let shell = std::process::Command::new("bash")
+    fn canonical(path: impl AsRef<Path>) -> PathBuf {
+        fs_err::canonicalize(path.as_ref()).unwrap()
+    }
+
+    #[test]
+    fn a_venv_python_runs_in_the_venv() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let root = dir.path().join("my project").join(".venv");
+        let (venv, state) = Venv::create_or_reuse(&root, &base).unwrap();
+        assert_eq!(state, VenvState::Created);
+        assert!(venv.layout().python.starts_with(&root));
+
+        let prefixes = run_python(
+            &venv.layout.python,
+            "import sys; print(sys.prefix); print(sys.base_prefix)",
+        );
+        let mut lines = prefixes.lines();
+        assert_eq!(canonical(lines.next().unwrap()), canonical(&root));
+        assert_eq!(
+            canonical(lines.next().unwrap()),
+            canonical(&base.base_prefix)
+        );
+
+        let site = run_python(
+            &venv.layout.python,
+            "import site, sysconfig; print(site.getsitepackages()[0]); print(sysconfig.get_paths()['purelib'])",
+        );
+        let mut lines = site.lines();
+        assert_eq!(
+            canonical(lines.next().unwrap()),
+            canonical(&venv.layout.purelib)
+        );
+        assert_eq!(
+            canonical(lines.next().unwrap()),
+            canonical(&venv.layout.purelib)
+        );
+
+        // No pip unless asked for (`--seed`).
+        let pip = Command::new(&venv.layout.python)
+            .args(["-m", "pip", "--version"])
+            .output()
+            .unwrap();
+        assert!(!pip.status.success());
+
+        let version = base.major_minor();
+        for name in ["python3".to_string(), format!("python{version}")] {
+            let link = venv.layout.scripts.join(&name);
+            assert!(link.exists(), "{name}");
+        }
+        if cfg!(target_os = "linux") && base.pointer_size_64 {
+            assert!(root.join("lib64").is_symlink());
+        }
+        assert_eq!(
+            fs_err::read_to_string(root.join(".gitignore")).unwrap(),
+            "*\n"
+        );
+        let cfg = fs_err::read_to_string(root.join("pyvenv.cfg")).unwrap();
+        assert!(
+            cfg.contains("include-system-site-packages = false"),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(&format!("version_info = {}", base.version)),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(concat!("tack = ", env!("CARGO_PKG_VERSION"))),
+            "{cfg}"
+        );
+        // Nothing left beside the venv.
+        let siblings: Vec<_> = fs_err::read_dir(root.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(siblings, [".venv"]);
+
+        let (again, state) = Venv::create_or_reuse(&root, &base).unwrap();
+        assert_eq!(state, VenvState::Reused);
+        assert_eq!(again.layout, venv.layout);
+    }
+
+    #[test]
+    fn activation_sets_virtual_env_and_path_and_deactivation_restores_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        // A quote and a space in the path must survive the shell.
+        let root = dir.path().join("it's a project").join(".venv");
+        let (venv, _) = Venv::create_or_reuse(&root, &base).unwrap();
+        let Ok(output) = Command::new("bash")
             .arg("-c")
-            .arg(format!(
-                "source '{}/activate' && echo $VIRTUAL_ENV && command -v python",
-                venv.layout.scripts.display()
-            ))
-            .output();
-        if let Ok(shell) = shell {
-            let text = String::from_utf8_lossy(&shell.stdout).to_string();
-            assert!(text.contains(&root.display().to_string()), "{text}");
+            .arg(
+                r#"old="$PATH"; source "$1/activate" || exit 9
+echo "$VIRTUAL_ENV"; echo "$VIRTUAL_ENV_PROMPT"; command -v python
+deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""#,
+            )
+            .arg("bash")
+            .arg(&venv.layout.scripts)
+            .env("PS1", "$ ")
+            .output()
+        else {
+            return;
+        };
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], root.display().to_string());
+        assert_eq!(lines[1], "(it's a project) ");
+        assert_eq!(lines[2], venv.layout.python.display().to_string());
+        assert_eq!(&lines[3..], ["restored", "unset"]);
+        for name in ["activate.fish", "activate.csh", "Activate.ps1"] {
+            let script = fs_err::read_to_string(venv.layout.scripts.join(name)).unwrap();
+            assert!(
+                !script.contains("{VENV}") && !script.contains("{BIN}"),
+                "{name}"
+            );
+        }
+        let fish = fs_err::read_to_string(venv.layout.scripts.join("activate.fish")).unwrap();
+        assert!(fish.contains(r"it\'s a project"), "{fish}");
+        let powershell = fs_err::read_to_string(venv.layout.scripts.join("Activate.ps1")).unwrap();
+        assert!(powershell.contains("it''s a project"), "{powershell}");
+    }
+
+    #[test]
+    fn a_venv_of_another_interpreter_is_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let other_version = if base.major_minor() == "3.12" {
+            "3.11"
+        } else {
+            "3.12"
+        };
+        let Some(other) = pyenv(other_version, dir.path()) else {
+            return;
+        };
+        let root = dir.path().join(".venv");
+        let (first, _) = Venv::create_or_reuse(&root, &base).unwrap();
+        fs_err::write(first.layout.purelib.join("marker.pth"), "").unwrap();
+        let (second, state) = Venv::create_or_reuse(&root, &other).unwrap();
+        assert_eq!(state, VenvState::Recreated);
+        assert!(!first.layout.purelib.exists() || first.layout.purelib == second.layout.purelib);
+        assert!(!second.layout.purelib.join("marker.pth").exists());
+        let version = run_python(
+            &second.layout.python,
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        );
+        assert_eq!(version.trim(), other_version);
+        let siblings = fs_err::read_dir(dir.path())
+            .unwrap()
+            .filter(|entry| {
+                let name = entry.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".venv.")
+            })
+            .count();
+        assert_eq!(siblings, 0, "no temporary or old directory is left");
+    }
+
+    #[test]
+    fn old_and_new_pythons_make_working_venvs() {
+        let dir = tempfile::tempdir().unwrap();
+        for version in ["3.6", "3.13"] {
+            let Some(base) = pyenv(version, dir.path()) else {
+                continue;
+            };
+            let root = dir.path().join(version).join(".venv");
+            let (venv, _) = Venv::create_or_reuse(&root, &base).unwrap();
+            let prefix = run_python(&venv.layout.python, "import sys; print(sys.prefix)");
+            assert_eq!(canonical(prefix.trim()), canonical(&root), "{version}");
         }
     }
 
     #[test]
     fn an_interrupted_creation_is_redone() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().join("cache"));
-        let Ok(base) = find_interpreter(None, None, &cache) else {
-            return;
-        };
+        let Some(base) = base(dir.path()) else { return };
         let root = dir.path().join(".venv");
         fs_err::create_dir_all(root.join("bin")).unwrap();
         fs_err::write(root.join(INCOMPLETE), "").unwrap();
@@ -362,17 +856,88 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_venv_is_recreated_and_an_empty_directory_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let root = dir.path().join(".venv");
+        let (venv, _) = Venv::create_or_reuse(&root, &base).unwrap();
+        fs_err::remove_file(&venv.layout.python).unwrap();
+        let (_, state) = Venv::create_or_reuse(&root, &base).unwrap();
+        assert_eq!(state, VenvState::Recreated);
+        assert!(venv.layout.python.exists());
+
+        let empty = dir.path().join("empty");
+        fs_err::create_dir(&empty).unwrap();
+        let (_, state) = Venv::create_or_reuse(&empty, &base).unwrap();
+        assert_eq!(state, VenvState::Created);
+        assert!(empty.join("pyvenv.cfg").is_file());
+    }
+
+    #[test]
+    fn stale_temporary_directories_of_dead_processes_are_removed() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let root = dir.path().join(".venv");
+        // No process has a pid this large (the kernel's limit is 2^22).
+        let stale = dir.path().join(".venv.tmp-99999999");
+        let unrelated = dir.path().join(".venv.tmp-notes");
+        fs_err::create_dir_all(stale.join("bin")).unwrap();
+        fs_err::create_dir_all(&unrelated).unwrap();
+        Venv::create_or_reuse(&root, &base).unwrap();
+        assert!(!stale.exists());
+        assert!(unrelated.exists());
+    }
+
+    #[test]
     fn a_directory_that_is_not_a_venv_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path().join("cache"));
-        let Ok(base) = find_interpreter(None, None, &cache) else {
-            return;
-        };
+        let Some(base) = base(dir.path()) else { return };
         let root = dir.path().join("precious");
         fs_err::create_dir_all(&root).unwrap();
         fs_err::write(root.join("notes.txt"), "keep me").unwrap();
         let error = Venv::create_or_reuse(&root, &base).unwrap_err();
         assert!(matches!(error, VenvError::NotAVenv { .. }));
+        assert!(error.to_string().contains("precious"), "{error}");
+        assert!(
+            error.to_string().contains("TACK_PROJECT_ENVIRONMENT"),
+            "{error}"
+        );
         assert!(root.join("notes.txt").exists());
+
+        let file = dir.path().join("a-file");
+        fs_err::write(&file, "data").unwrap();
+        let error = Venv::create_or_reuse(&file, &base).unwrap_err();
+        assert!(matches!(error, VenvError::NotADirectory { .. }), "{error}");
+        assert_eq!(fs_err::read_to_string(&file).unwrap(), "data");
+    }
+
+    #[test]
+    fn pyvenv_cfg_matching() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let home = home(&base).display().to_string();
+        let same = format!(
+            "home = {home}\nimplementation = CPython\nversion_info = {}\n",
+            base.version
+        );
+        assert!(is_made_from(&same, &base));
+        let venv_module = format!("home = {home}\nversion = {}\n", base.version);
+        assert!(is_made_from(&venv_module, &base));
+        let other_version = format!("home = {home}\nversion_info = 3.0.0\n");
+        assert!(!is_made_from(&other_version, &base));
+        let other_home = format!("home = /elsewhere\nversion_info = {}\n", base.version);
+        assert!(!is_made_from(&other_home, &base));
+        assert!(!is_made_from("", &base));
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(quote_posix("a'b c"), r"'a'\''b c'");
+        assert_eq!(quote_fish(r"a'b\c"), r"'a\'b\\c'");
+        assert_eq!(quote_csh("a'b!"), r"'a'\''b\!'");
+        assert_eq!(quote_powershell("a'b"), "'a''b'");
     }
 }

@@ -8,6 +8,10 @@
 //! files' modification times, so later runs do not start Python at all.
 
 pub mod interpreter;
+pub mod tags;
+
+pub use interpreter::{Interpreter, InterpreterError, SchemePaths};
+pub use tags::Tags;
 
 use std::env;
 use std::path::{Path, PathBuf};
