@@ -43,6 +43,7 @@
 //! error, a log line or the cache.
 
 use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
@@ -94,6 +95,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(10);
 pub struct ClientOptions {
     /// The indexes, in order of preference.
     pub indexes: Vec<IndexUrl>,
+    /// Packages that come from one index only (Poetry's `source = "..."`, explicit indexes):
+    /// their pages are asked of that index, never of `indexes`.
+    pub pins: BTreeMap<PackageName, IndexUrl>,
     pub cache: Cache,
     /// Never touch the network: cached pages are used whatever their age.
     pub offline: bool,
@@ -111,6 +115,7 @@ impl ClientOptions {
     pub fn new(indexes: Vec<IndexUrl>, cache: Cache) -> Self {
         let mut options = Self {
             indexes,
+            pins: BTreeMap::new(),
             cache,
             offline: false,
             concurrency: DEFAULT_CONCURRENCY,
@@ -283,6 +288,7 @@ pub struct IndexClient {
 struct Inner {
     http: reqwest::Client,
     indexes: Vec<IndexUrl>,
+    pins: BTreeMap<PackageName, IndexUrl>,
     cache: Cache,
     offline: bool,
     retries: u32,
@@ -420,6 +426,7 @@ impl IndexClient {
             inner: Arc::new(Inner {
                 http,
                 indexes: options.indexes,
+                pins: options.pins,
                 cache: options.cache,
                 offline: options.offline,
                 retries: options.retries,
@@ -467,7 +474,8 @@ impl IndexClient {
     }
 
     async fn find_project(&self, name: &PackageName) -> Result<Option<FoundPage>, IndexError> {
-        for index in &self.inner.indexes {
+        let pinned = self.inner.pins.get(name).map(std::slice::from_ref);
+        for index in pinned.unwrap_or(&self.inner.indexes) {
             match self.index_page(index, name).await? {
                 PageLookup::Found(page) => return Ok(Some((index.clone(), page))),
                 PageLookup::Absent => {}
@@ -1598,6 +1606,7 @@ mod tests {
                 .iter()
                 .map(|raw| IndexUrl::parse(raw).unwrap())
                 .collect(),
+            pins: BTreeMap::new(),
             cache: Cache::new(cache_dir),
             offline: false,
             concurrency: 8,
@@ -1709,6 +1718,32 @@ mod tests {
         assert!(client.project(&missing).await.unwrap().is_none());
         assert_eq!(empty.hits("/simple/missing/"), 1);
         assert_eq!(full.hits("/simple/missing/"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pinned_package_is_asked_of_its_index_only() {
+        let serves_demo = |request: &Seen| {
+            if request.path == "/simple/demo/" {
+                json_reply(json_page("/files/x.whl", &"ab".repeat(32)))
+            } else {
+                Reply::new(404, "")
+            }
+        };
+        let public = TestServer::start(serves_demo).await;
+        let private = TestServer::start(serves_demo).await;
+        let cache = tempfile::tempdir().unwrap();
+        let mut options = options(&[public.url("/simple/")], cache.path());
+        let private_index = IndexUrl::parse(&private.url("/simple/")).unwrap();
+        options.pins.insert(demo(), private_index.clone());
+        let client = IndexClient::new(options).unwrap();
+        let (index, _) = client.project(&demo()).await.unwrap().unwrap();
+        assert_eq!(index, private_index);
+        assert_eq!(public.hits("/simple/demo/"), 0);
+        // Packages not pinned never reach the pinned (explicit) index.
+        let other = PackageName::from_str("other").unwrap();
+        assert!(client.project(&other).await.unwrap().is_none());
+        assert_eq!(private.hits("/simple/other/"), 0);
+        assert_eq!(public.hits("/simple/other/"), 1);
     }
 
     #[tokio::test]
@@ -2439,6 +2474,7 @@ mod tests {
     fn environment_overrides_apply_and_bad_values_are_ignored() {
         let mut options = ClientOptions {
             indexes: Vec::new(),
+            pins: BTreeMap::new(),
             cache: Cache::new("cache"),
             offline: false,
             concurrency: DEFAULT_CONCURRENCY,

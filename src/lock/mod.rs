@@ -72,6 +72,7 @@
 
 mod inputs;
 pub mod marker;
+pub mod poetry;
 mod wire;
 mod writer;
 

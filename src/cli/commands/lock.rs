@@ -11,6 +11,7 @@ use crate::cli::diagnostics::{ExitStatus, InternalError, UserError};
 use crate::cli::printer::{elapsed, Printer};
 use crate::cli::settings;
 use crate::index::{ClientOptions, IndexClient, IndexFile, IndexUrl};
+use crate::lock::poetry::{PoetryLock, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool, CREATED_BY,
     LOCK_FILE_NAME, LOCK_VERSION,
@@ -95,12 +96,20 @@ pub(crate) fn lock_project(
         return Err(stale_error(existing.as_ref(), &inputs).into());
     }
 
-    let manifest = manifest(
+    // A project coming from Poetry: its first lock keeps poetry.lock's versions where they fit.
+    let poetry = match &existing {
+        None if !upgrading => read_poetry_lock(project_dir)?,
+        _ => None,
+    };
+    let mut manifest = manifest(
         &spec,
         existing.as_ref(),
         request.upgrade,
         &request.upgrade_packages,
     );
+    if let Some(poetry) = &poetry {
+        manifest.preferences = poetry_preferences(poetry);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -147,7 +156,122 @@ pub(crate) fn lock_project(
     for change in changes {
         printer.status(&change);
     }
+    if let Some(poetry) = &poetry {
+        for line in poetry_report(poetry, &lock, &spec) {
+            printer.status(&line);
+        }
+    }
     Ok(lock)
+}
+
+fn read_poetry_lock(project_dir: &std::path::Path) -> anyhow::Result<Option<PoetryLock>> {
+    let path = project_dir.join(POETRY_LOCK_FILE_NAME);
+    PoetryLock::read(&path).map_err(|error| {
+        UserError::new(error.to_string())
+            .hint(format!(
+                "tack reads `{POETRY_LOCK_FILE_NAME}` only to keep its versions; move it away to lock without it"
+            ))
+            .into()
+    })
+}
+
+/// poetry.lock's versions as resolver preferences, newest first per name. Packages Poetry took
+/// from a directory, file, URL or git repository are not: tack locks index packages only.
+fn poetry_preferences(poetry: &PoetryLock) -> BTreeMap<PackageName, Vec<pep440_rs::Version>> {
+    let mut preferences: BTreeMap<PackageName, Vec<pep440_rs::Version>> = BTreeMap::new();
+    for package in poetry
+        .packages
+        .iter()
+        .filter(|package| package.direct_source.is_none())
+    {
+        preferences
+            .entry(package.name.clone())
+            .or_default()
+            .push(package.version.clone());
+    }
+    for versions in preferences.values_mut() {
+        versions.sort_by(|a, b| b.cmp(a));
+        versions.dedup();
+    }
+    preferences
+}
+
+/// What the first lock of a Poetry project kept of poetry.lock, and what moved and why.
+fn poetry_report(poetry: &PoetryLock, lock: &Lock, spec: &ProjectSpec) -> Vec<String> {
+    let mut locked: BTreeMap<&PackageName, BTreeSet<&pep440_rs::Version>> = BTreeMap::new();
+    for package in &lock.packages {
+        locked
+            .entry(&package.name)
+            .or_default()
+            .insert(&package.version);
+    }
+    let mut kept = 0;
+    let mut moved = Vec::new();
+    let mut seen = BTreeSet::new();
+    for package in &poetry.packages {
+        if !seen.insert((&package.name, &package.version)) {
+            continue;
+        }
+        if let Some(kind) = &package.direct_source {
+            moved.push(format!(
+                "  - {}=={}: not kept, it comes from a {kind} source, which tack does not lock",
+                package.name, package.version
+            ));
+            continue;
+        }
+        match locked.get(&package.name) {
+            Some(versions) if versions.contains(&package.version) => kept += 1,
+            Some(versions) => {
+                let now = versions
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let why = direct_requirement_excluding(spec, &package.name, &package.version)
+                    .map_or_else(
+                        || "the resolution needed another version (see `tack lock -v`)".to_string(),
+                        |requirement| format!("pyproject.toml asks for `{requirement}`"),
+                    );
+                moved.push(format!(
+                    "  - {} {} -> {now}: {why}",
+                    package.name, package.version
+                ));
+            }
+            None => moved.push(format!(
+                "  - {}=={}: no longer needed by pyproject.toml",
+                package.name, package.version
+            )),
+        }
+    }
+    let mut lines = vec![format!(
+        "Kept {kept} of {} versions from {POETRY_LOCK_FILE_NAME}",
+        seen.len()
+    )];
+    if !moved.is_empty() {
+        lines.push(format!("Moved from {POETRY_LOCK_FILE_NAME}:"));
+        lines.extend(moved);
+    }
+    lines
+}
+
+/// A requirement of the project on `name` whose specifiers exclude `version`, if any.
+fn direct_requirement_excluding(
+    spec: &ProjectSpec,
+    name: &PackageName,
+    version: &pep440_rs::Version,
+) -> Option<String> {
+    spec.dependencies
+        .iter()
+        .chain(spec.optional_dependencies.values().flatten())
+        .chain(spec.dependency_groups.values().flatten())
+        .filter(|requirement| &requirement.name == name)
+        .find(|requirement| match &requirement.version_or_url {
+            Some(pep508_rs::VersionOrUrl::VersionSpecifier(specifiers)) => {
+                !specifiers.contains(version)
+            }
+            _ => false,
+        })
+        .map(ToString::to_string)
 }
 
 fn read_project(project_dir: &std::path::Path) -> anyhow::Result<ProjectSpec> {

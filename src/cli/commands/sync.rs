@@ -267,11 +267,14 @@ fn available<T: std::fmt::Display>(names: &[T]) -> String {
 }
 
 fn select(args: &SyncArgs, lock: &Lock) -> anyhow::Result<Selection> {
-    let only = parse_groups(&args.only_group, lock, "--only-group")?;
-    let with = parse_groups(&args.group, lock, "--group")?;
-    let without = parse_groups(&args.no_group, lock, "--no-group")?;
+    let (only_main, only) = split_main(&args.only_group, lock);
+    let (_, with) = split_main(&args.group, lock);
+    let (without_main, without) = split_main(&args.no_group, lock);
+    let only = parse_groups(&only, lock, "--only-group")?;
+    let with = parse_groups(&with, lock, "--group")?;
+    let without = parse_groups(&without, lock, "--no-group")?;
     let mut groups: BTreeSet<GroupName> = BTreeSet::new();
-    if only.is_empty() {
+    if only.is_empty() && !only_main {
         if !args.no_default_groups {
             groups.extend(lock.default_groups.iter().cloned());
         }
@@ -306,11 +309,35 @@ fn select(args: &SyncArgs, lock: &Lock) -> anyhow::Result<Selection> {
         }
         extras.insert(extra);
     }
+    let groups: Vec<GroupName> = groups.into_iter().collect();
+    // Without the main dependencies: `--only GROUP` (not `--only main`), or `--without main`.
+    let main = (only.is_empty() || only_main) && !without_main;
     Ok(Selection {
-        groups: groups.into_iter().collect(),
+        only: (!main).then(|| groups.clone()),
+        groups,
         extras: extras.into_iter().collect(),
-        only: (!only.is_empty()).then_some(only),
     })
+}
+
+/// Poetry's name for the project's own dependencies, usable with `--only`, `--with` and
+/// `--without` (unless the lock has a dependency group of that name).
+const MAIN_GROUP: &str = "main";
+
+/// Takes `main` out of `names` when it means the project's dependencies (as in Poetry).
+fn split_main(names: &[String], lock: &Lock) -> (bool, Vec<String>) {
+    let is_group = lock
+        .dependency_groups
+        .iter()
+        .any(|group| group.as_str() == MAIN_GROUP);
+    if is_group {
+        return (false, names.to_vec());
+    }
+    let rest: Vec<String> = names
+        .iter()
+        .filter(|name| name.as_str() != MAIN_GROUP)
+        .cloned()
+        .collect();
+    (rest.len() != names.len(), rest)
 }
 
 /// The lock reduced to what the given groups reach (for `--only-group`): the groups'
@@ -651,6 +678,20 @@ mod tests {
         let only = select(&args(&["--only", "docs"]), &lock).unwrap();
         assert_eq!(groups(&only), ["docs"]);
         assert!(only.only.is_some());
+        // Poetry's `main`: the project's own dependencies.
+        let main = select(&args(&["--only", "main"]), &lock).unwrap();
+        assert_eq!(groups(&main), Vec::<&str>::new());
+        assert!(main.only.is_none());
+        let main_and_docs = select(&args(&["--only", "main", "--only", "docs"]), &lock).unwrap();
+        assert_eq!(groups(&main_and_docs), ["docs"]);
+        assert!(main_and_docs.only.is_none());
+        let no_main = select(&args(&["--without", "main"]), &lock).unwrap();
+        assert_eq!(groups(&no_main), ["dev", "lint"]);
+        assert_eq!(no_main.only.as_ref().map(Vec::len), Some(2));
+        assert_eq!(
+            groups(&select(&args(&["--with", "main", "--without", "dev"]), &lock).unwrap()),
+            ["lint"]
+        );
         let extras = select(&args(&["--extra", "CLI"]), &lock).unwrap();
         assert_eq!(extras.extras.len(), 1);
         assert_eq!(
