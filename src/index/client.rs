@@ -349,7 +349,11 @@ impl CachedPage {
 
     fn into_lookup(self) -> PageLookup {
         match self.page {
-            Some(page) => PageLookup::Found(Arc::new(page)),
+            Some(mut page) => {
+                // Deserializing grows the list by doubling; pages can hold 10,000s of files.
+                page.files.shrink_to_fit();
+                PageLookup::Found(Arc::new(page))
+            }
             None => PageLookup::Absent,
         }
     }

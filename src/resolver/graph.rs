@@ -104,7 +104,7 @@ pub(super) fn build(
             .map_err(ResolveError::Index)?
             .ok()
             .and_then(|metadata| metadata.requires_python.clone());
-        let (sdist, wheels) = entry.files();
+        let (sdist, wheels) = map.files(entry);
         let deps = dependencies
             .get(&(name.clone(), version.clone()))
             .into_iter()

@@ -296,7 +296,7 @@ impl<'a> Provider<'a> {
         };
         let usable = |version: &Version| -> Option<&super::versions::VersionEntry> {
             let entry = map.versions.get(version)?;
-            if entry.wheels.is_empty() && entry.sdist.is_none() {
+            if !entry.has_files() {
                 return None;
             }
             if entry.yanked

@@ -19,11 +19,12 @@ use crate::filename::DistFilename;
 use crate::index::{IndexClient, IndexError, IndexFile, IndexUrl, ProjectPage};
 use crate::normalize::{ExtraName, PackageName};
 
-/// The files of one version.
+/// The files of one version, as positions in the project page's file list (the page is
+/// shared, not copied: pages of popular projects list tens of thousands of files).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct VersionEntry {
-    pub wheels: Vec<IndexFile>,
-    pub sdist: Option<IndexFile>,
+    wheels: Vec<u32>,
+    sdist: Option<u32>,
     /// `Requires-Python` as the index states it (from any of the files).
     pub requires_python: Option<VersionSpecifiers>,
     /// Every file of the version is yanked (PEP 592).
@@ -31,13 +32,9 @@ pub(crate) struct VersionEntry {
 }
 
 impl VersionEntry {
-    /// The files the lock records: non-yanked ones, or all when the whole version is yanked.
-    pub fn files(&self) -> (Option<&IndexFile>, Vec<&IndexFile>) {
-        let keep = |file: &&IndexFile| self.yanked || file.yanked.is_none();
-        (
-            self.sdist.as_ref().filter(keep),
-            self.wheels.iter().filter(keep).collect(),
-        )
+    /// Whether the version has any distribution at all.
+    pub fn has_files(&self) -> bool {
+        !self.wheels.is_empty() || self.sdist.is_some()
     }
 }
 
@@ -45,19 +42,23 @@ impl VersionEntry {
 #[derive(Debug, Clone)]
 pub(crate) struct VersionMap {
     pub index: IndexUrl,
+    page: Arc<ProjectPage>,
     pub versions: BTreeMap<Version, VersionEntry>,
 }
 
 impl VersionMap {
-    pub fn from_page(name: &PackageName, index: IndexUrl, page: &ProjectPage) -> Self {
+    pub fn from_page(name: &PackageName, index: IndexUrl, page: Arc<ProjectPage>) -> Self {
         let mut versions: BTreeMap<Version, VersionEntry> = BTreeMap::new();
-        for file in &page.files {
+        for (position, file) in page.files.iter().enumerate() {
             let Some(filename) = DistFilename::parse(&file.filename, name) else {
                 tracing::trace!(
                     "skipping `{}`: not a distribution of `{name}`",
                     file.filename
                 );
                 continue;
+            };
+            let Ok(position) = u32::try_from(position) else {
+                break;
             };
             let entry = versions.entry(filename.version().clone()).or_default();
             if entry.requires_python.is_none() {
@@ -67,27 +68,64 @@ impl VersionMap {
                     .and_then(parse_requires_python);
             }
             match filename {
-                DistFilename::Wheel(_) => entry.wheels.push(file.clone()),
+                DistFilename::Wheel(_) => entry.wheels.push(position),
                 DistFilename::Sdist(sdist) => {
                     // One sdist per version: prefer `.tar.gz` (PEP 625) over older formats.
-                    let better = entry.sdist.as_ref().is_none_or(|current| {
-                        sdist.extension == "tar.gz" && !current.filename.ends_with(".tar.gz")
+                    let better = entry.sdist.is_none_or(|current| {
+                        sdist.extension == "tar.gz"
+                            && !page.files[current as usize].filename.ends_with(".tar.gz")
                     });
                     if better {
-                        entry.sdist = Some(file.clone());
+                        entry.sdist = Some(position);
                     }
                 }
             }
         }
         for entry in versions.values_mut() {
-            entry.wheels.sort_by(|a, b| a.filename.cmp(&b.filename));
+            entry.wheels.sort_by(|a, b| {
+                page.files[*a as usize]
+                    .filename
+                    .cmp(&page.files[*b as usize].filename)
+            });
+            entry.wheels.shrink_to_fit();
             entry.yanked = entry
                 .wheels
                 .iter()
                 .chain(entry.sdist.as_ref())
-                .all(|file| file.yanked.is_some());
+                .all(|position| page.files[*position as usize].yanked.is_some());
         }
-        Self { index, versions }
+        Self {
+            index,
+            page,
+            versions,
+        }
+    }
+
+    /// The wheels of a version, sorted by file name.
+    pub fn wheels<'a>(&'a self, entry: &'a VersionEntry) -> impl Iterator<Item = &'a IndexFile> {
+        entry
+            .wheels
+            .iter()
+            .map(|position| &self.page.files[*position as usize])
+    }
+
+    /// The sdist of a version (a `.tar.gz` when there are several).
+    pub fn sdist<'a>(&'a self, entry: &'a VersionEntry) -> Option<&'a IndexFile> {
+        entry
+            .sdist
+            .map(|position| &self.page.files[position as usize])
+    }
+
+    /// The files the lock records: non-yanked ones, or all when the whole version is yanked.
+    pub fn files<'a>(
+        &'a self,
+        entry: &'a VersionEntry,
+    ) -> (Option<&'a IndexFile>, Vec<&'a IndexFile>) {
+        let keep = |file: &&IndexFile| entry.yanked || file.yanked.is_none();
+        (
+            self.sdist(entry).filter(keep),
+            self.wheels(entry).filter(keep).collect(),
+        )
     }
 }
 
@@ -167,7 +205,7 @@ impl Fetcher {
         cell.get_or_init(|| async {
             match self.client.project(name).await {
                 Ok(Some((index, page))) => {
-                    Ok(Some(Arc::new(VersionMap::from_page(name, index, &page))))
+                    Ok(Some(Arc::new(VersionMap::from_page(name, index, page))))
                 }
                 Ok(None) => Ok(None),
                 Err(error) => Err(Arc::new(error)),
@@ -193,11 +231,10 @@ impl Fetcher {
             };
             // Any wheel will do: every wheel of a version carries the same dependency metadata.
             // Prefer a pure-Python one (usually the smallest), else the first by name.
-            let wheel = entry
-                .wheels
-                .iter()
+            let wheel = map
+                .wheels(entry)
                 .find(|file| file.filename.ends_with("-none-any.whl"))
-                .or_else(|| entry.wheels.first());
+                .or_else(|| map.wheels(entry).next());
             let core = if let Some(wheel) = wheel {
                 Some(
                     self.client
@@ -205,7 +242,7 @@ impl Fetcher {
                         .await
                         .map_err(Arc::new)?,
                 )
-            } else if let Some(sdist) = &entry.sdist {
+            } else if let Some(sdist) = map.sdist(entry) {
                 self.client
                     .sdist_metadata(&map.index, sdist)
                     .await
@@ -322,15 +359,15 @@ mod tests {
             ],
         };
         let index = IndexUrl::parse("https://example.org/simple").unwrap();
-        let map = VersionMap::from_page(&name, index, &page);
+        let map = VersionMap::from_page(&name, index, Arc::new(page));
         assert_eq!(map.versions.len(), 3);
         let v1 = &map.versions[&Version::from_str("1.0").unwrap()];
-        assert_eq!(v1.sdist.as_ref().unwrap().filename, "foo_bar-1.0.tar.gz");
+        assert_eq!(map.sdist(v1).unwrap().filename, "foo_bar-1.0.tar.gz");
         assert!(!v1.yanked);
         assert!(map.versions[&Version::from_str("2.0").unwrap()].yanked);
         let rc = &map.versions[&Version::from_str("3.0rc1").unwrap()];
         assert_eq!(
-            rc.wheels[0].filename,
+            map.wheels(rc).next().unwrap().filename,
             "foo_bar-3.0rc1-cp311-cp311-win_amd64.whl"
         );
         assert_eq!(rc.requires_python.as_ref().unwrap().to_string(), ">=3.12");
