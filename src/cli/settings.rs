@@ -1,5 +1,6 @@
 //! Settings from arguments, environment and `[tool.tack]`, in that order of precedence.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -8,7 +9,8 @@ use super::args::{GlobalArgs, IndexArgs};
 use super::diagnostics::UserError;
 use crate::cache::{Bucket, Cache};
 use crate::index::IndexUrl;
-use crate::project::ProjectSpec;
+use crate::normalize::PackageName;
+use crate::project::{ProjectSpec, SourcePriority};
 
 /// The project directory: `--project`, else the current directory.
 pub fn project_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
@@ -31,6 +33,7 @@ pub fn cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
 enum Origin {
     Argument,
     Project,
+    Source,
     Pip,
 }
 
@@ -41,6 +44,7 @@ impl Origin {
                 "`--index-url`/`--extra-index-url` (or `TACK_INDEX_URL`/`TACK_EXTRA_INDEX_URL`)"
             }
             Self::Project => "`[tool.tack]` in pyproject.toml",
+            Self::Source => "`[[tool.poetry.source]]` in pyproject.toml",
             Self::Pip => "pip's configuration",
         }
     }
@@ -66,25 +70,49 @@ fn parse_index(raw: &str, origin: Origin) -> anyhow::Result<IndexUrl> {
     Ok(index)
 }
 
-/// The indexes to search, in order: the main index, then the extra ones.
-///
-/// The main index is `--index-url` / `TACK_INDEX_URL`, else `[tool.tack] index-url`, else the
-/// one pip would use on this machine.
+/// The indexes to search, in order: see [`index_config`].
 pub fn indexes(
     args: &IndexArgs,
     spec: &ProjectSpec,
     cache: &Cache,
 ) -> anyhow::Result<Vec<IndexUrl>> {
-    let mut indexes = Vec::new();
+    Ok(index_config(args, spec, cache)?.indexes)
+}
+
+/// Where packages come from.
+#[derive(Debug, Clone, Default)]
+pub struct IndexConfig {
+    /// Searched in order for every package without a pin; the first index that has a package
+    /// serves it.
+    pub indexes: Vec<IndexUrl>,
+    /// Packages that come from one index only.
+    pub pins: BTreeMap<PackageName, IndexUrl>,
+}
+
+/// The indexes to search and the packages pinned to one index.
+///
+/// The main index is `--index-url` / `TACK_INDEX_URL`, else `[tool.tack] index-url`, else the
+/// one pip would use on this machine. The order is then, as in Poetry: the project's primary
+/// sources (`[[tool.poetry.source]]`; declaring one replaces the main index unless a source
+/// without URL, Poetry's `pypi`, puts it back), the main index, the extra indexes (arguments,
+/// `[tool.tack]`, pip), and the supplemental sources. Explicit sources serve only the packages
+/// pinned to them. A source's credentials come from its URL, or from
+/// `TACK_INDEX_<NAME>_USERNAME` / `_PASSWORD`, or Poetry's `POETRY_HTTP_BASIC_<NAME>_USERNAME`
+/// / `_PASSWORD` (`<NAME>` is the source's name in upper case, other characters as `_`).
+pub fn index_config(
+    args: &IndexArgs,
+    spec: &ProjectSpec,
+    cache: &Cache,
+) -> anyhow::Result<IndexConfig> {
     let mut pip_extras = Vec::new();
-    if let Some(url) = args
+    let main = if let Some(url) = args
         .index_url
         .as_deref()
         .filter(|url| !url.trim().is_empty())
     {
-        indexes.push(parse_index(url, Origin::Argument)?);
+        parse_index(url, Origin::Argument)?
     } else if let Some(url) = &spec.tool.index_url {
-        indexes.push(parse_index(url, Origin::Project)?);
+        parse_index(url, Origin::Project)?
     } else {
         let pip = crate::python::pip_indexes(Some(&cache.bucket(Bucket::Interpreter))).map_err(
             |error| {
@@ -92,8 +120,32 @@ pub fn indexes(
                 anyhow::Error::from(UserError::new(error.to_string()).hint(hint))
             },
         )?;
-        indexes.push(parse_index(&pip.index_url, Origin::Pip)?);
         pip_extras = pip.extra_index_urls;
+        parse_index(&pip.index_url, Origin::Pip)?
+    };
+
+    let mut named: BTreeMap<&str, IndexUrl> = BTreeMap::new();
+    for source in &spec.sources {
+        let index = match &source.url {
+            Some(url) => with_source_credentials(parse_index(url, Origin::Source)?, &source.name),
+            None => main.clone(),
+        };
+        named.insert(source.name.as_str(), index);
+    }
+    let by_priority = |priority: SourcePriority| {
+        spec.sources
+            .iter()
+            .filter(move |source| source.priority == priority)
+            .map(|source| named[source.name.as_str()].clone())
+    };
+
+    let mut indexes: Vec<IndexUrl> = by_priority(SourcePriority::Primary).collect();
+    let primary_urls = spec
+        .sources
+        .iter()
+        .any(|source| source.priority == SourcePriority::Primary && source.url.is_some());
+    if !primary_urls {
+        indexes.push(main.clone());
     }
     for url in args
         .extra_index_url
@@ -108,7 +160,101 @@ pub fn indexes(
     for url in &pip_extras {
         indexes.push(parse_index(url, Origin::Pip)?);
     }
+    indexes.extend(by_priority(SourcePriority::Supplemental));
     let mut seen = std::collections::HashSet::new();
     indexes.retain(|index| seen.insert(index.clone()));
-    Ok(indexes)
+
+    let mut pins = BTreeMap::new();
+    for (package, source) in &spec.index_pins {
+        let index = match named.get(source.as_str()) {
+            Some(index) => index.clone(),
+            // `source = "pypi"` without declaring it: the main index.
+            None if source.eq_ignore_ascii_case("pypi") => main.clone(),
+            None => {
+                return Err(UserError::new(format!(
+                    "`{package}` is pinned to the source `{source}`, which pyproject.toml does not declare"
+                ))
+                .hint("declare it in `[[tool.poetry.source]]` with a name and url")
+                .into())
+            }
+        };
+        pins.insert(package.clone(), index);
+    }
+    Ok(IndexConfig { indexes, pins })
+}
+
+/// Every source the project declares with a URL, with its credentials, whatever its priority:
+/// the indexes a sync of a frozen lock may download from.
+pub fn source_indexes(spec: &ProjectSpec) -> Vec<IndexUrl> {
+    spec.sources
+        .iter()
+        .filter_map(|source| {
+            let url = source.url.as_deref()?;
+            let index = parse_index(url, Origin::Source).ok()?;
+            Some(with_source_credentials(index, &source.name))
+        })
+        .collect()
+}
+
+/// The environment variable name part for a source: upper case, other characters as `_`.
+fn env_name(source: &str) -> String {
+    source
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `index` with the credentials the environment gives for the source `name`, unless its URL
+/// already carries some.
+fn with_source_credentials(index: IndexUrl, name: &str) -> IndexUrl {
+    with_source_credentials_from(index, name, |key| std::env::var(key).ok())
+}
+
+fn with_source_credentials_from(
+    index: IndexUrl,
+    name: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> IndexUrl {
+    if !index.url().username().is_empty() || index.url().password().is_some() {
+        return index;
+    }
+    let name = env_name(name);
+    let pair = |prefix: &str| {
+        let username = lookup(&format!("{prefix}_{name}_USERNAME"));
+        let password = lookup(&format!("{prefix}_{name}_PASSWORD"));
+        (username.is_some() || password.is_some()).then_some((username, password))
+    };
+    let Some((username, password)) = pair("TACK_INDEX").or_else(|| pair("POETRY_HTTP_BASIC"))
+    else {
+        return index;
+    };
+    let mut url = index.url().clone();
+    // Percent-encoding makes any user name or password fit in a URL (RFC 3986 userinfo).
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|byte| {
+                if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                    char::from(byte).to_string()
+                } else {
+                    format!("%{byte:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    if url
+        .set_username(&encode(username.as_deref().unwrap_or_default()))
+        .is_err()
+        || url
+            .set_password(password.as_deref().map(encode).as_deref())
+            .is_err()
+    {
+        return index;
+    }
+    IndexUrl::parse(url.as_str()).unwrap_or(index)
 }

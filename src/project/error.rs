@@ -34,7 +34,7 @@ pub enum ProjectErrorKind {
     Io,
     /// The file is not valid TOML.
     Syntax,
-    /// Neither a `[project]` table nor another supported project table.
+    /// Neither a `[project]` table nor a `[tool.poetry]` table.
     MissingProjectTable,
     /// A key holds a value of the wrong type (a string where a list belongs, ...).
     InvalidType,
@@ -50,7 +50,8 @@ pub enum ProjectErrorKind {
     InvalidRequiresPython,
     /// A dependency string that is not a PEP 508 requirement.
     InvalidRequirement,
-    /// A valid requirement that tack cannot handle yet (URL and path requirements).
+    /// A valid requirement that tack cannot handle yet: URL and path requirements, and
+    /// Poetry's path, file, URL, git and `develop` dependencies.
     UnsupportedRequirement,
     /// A problem with `project.dynamic` (a field both static and dynamic, or neither).
     Dynamic,
@@ -62,6 +63,18 @@ pub enum ProjectErrorKind {
     UnknownKey,
     /// An index address that is not a valid URL.
     InvalidUrl,
+    /// A Poetry version constraint (`^1.2`, `~1.2.3`, `>=1,<2 || >=3`) that does not parse,
+    /// or that PEP 440 cannot express in one requirement.
+    InvalidConstraint,
+    /// A `markers` (or `platform`) value that is not a PEP 508 marker.
+    InvalidMarker,
+    /// A dependency's `source = "..."` that names no declared package source.
+    UnknownSource,
+    /// A package source that is wrong in itself (its priority, a URL on the default index),
+    /// or a package pinned to two different sources.
+    InvalidSource,
+    /// An extra in `[tool.poetry.extras]` that names a package the project does not depend on.
+    UnknownDependency,
 }
 
 /// A position in `pyproject.toml`, with the text needed to show it.

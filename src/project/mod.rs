@@ -1,30 +1,38 @@
 //! `pyproject.toml` to [`ProjectSpec`]: what a project asks to have locked.
 //!
 //! A `ProjectSpec` is plain data: the project's name and version, its `requires-python`, its
-//! dependencies, extras and dependency groups as parsed PEP 508 requirements, and tack's own
-//! settings. It is built from these tables, one submodule each:
+//! dependencies, extras and dependency groups as parsed PEP 508 requirements, the package
+//! sources it declares, and tack's own settings. It is built from these tables, one submodule
+//! each:
 //!
 //! - `[project]`, PEP 621 (`pep621`): <https://peps.python.org/pep-0621/>
 //! - `[dependency-groups]`, PEP 735 (`groups`): <https://peps.python.org/pep-0735/>, with
 //!   `include-group` expanded, so consumers never see includes.
+//! - `[tool.poetry]` (`poetry`): Poetry's own tables, read as Poetry reads them; see that
+//!   module for the rules (Poetry 1 projects, Poetry 2 projects that also have `[project]`,
+//!   constraints such as `^1.2`, groups, extras and sources).
 //! - `[tool.tack]` (`tool`): index URLs and the default groups.
 //!
-//! The project's core metadata (name, version, `requires-python`, dependencies, extras) has one
-//! source per file format, chosen by `MetadataSource::find`: today `[project]`; a Poetry reader
-//! (`[tool.poetry]`) will be a second source of the same `ProjectMetadata`, added beside
-//! `pep621` and chosen there. Dependency groups and `[tool.tack]` do not depend on the source.
+//! The project's core metadata (name, version, `requires-python`, dependencies, extras) comes
+//! from `[project]` when it exists; `[tool.poetry]` adds to it (Poetry 2) or, without
+//! `[project]`, provides it (Poetry 1). Dependency groups come from `[dependency-groups]` and
+//! Poetry's group tables together; `[tool.tack]` is read last, as it may name any group.
 //!
 //! The file is parsed with `toml_edit`, which keeps the position of every key and value, so
 //! that every [`ProjectError`] points at the offending value by line and column (the `source`
-//! submodule maps spans to positions). Nothing here touches the network or prints.
+//! submodule maps spans to positions). What tack reads but does not act on (Poetry's
+//! `scripts`, say) is reported in [`ProjectSpec::warnings`], each with its line. Nothing here
+//! touches the network or prints.
 
 mod error;
 mod groups;
+mod index;
 mod pep621;
+mod poetry;
 mod source;
 mod tool;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +43,7 @@ use toml_edit::ImDocument;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 pub use error::{Location, ProjectError, ProjectErrorKind};
+pub use index::{IndexSource, SourcePriority};
 pub use tool::ToolTack;
 
 use source::{Field, Source};
@@ -46,28 +55,48 @@ pub const PYPROJECT_TOML: &str = "pyproject.toml";
 const DEV_GROUP: &str = "dev";
 
 /// A project as `pyproject.toml` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Default` is an empty project, so that code and tests can build one with
+/// `ProjectSpec { name: ..., ..ProjectSpec::default() }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectSpec {
     /// The project directory (the directory holding `pyproject.toml`).
     pub root: PathBuf,
     /// The `pyproject.toml` that was read.
     pub pyproject_path: PathBuf,
-    /// `[project].name`, normalized. Required when `[project]` exists; `None` is left for
-    /// sources where a project may have no name of its own.
+    /// `[project].name` (else `[tool.poetry].name`), normalized. `None` only for a Poetry
+    /// project with `package-mode = false`, which need not have a name.
     pub name: Option<PackageName>,
-    /// `[project].version`; `None` when listed in `dynamic`.
+    /// `[project].version` (else `[tool.poetry].version`); `None` when dynamic or not given.
     pub version: Option<Version>,
+    /// `[project].requires-python`, ANDed with Poetry's `python` dependency when both are
+    /// set (Poetry locks for the narrower one).
     pub requires_python: Option<VersionSpecifiers>,
     pub dependencies: Vec<Requirement>,
     /// Extras, by normalized name (PEP 685).
     pub optional_dependencies: BTreeMap<ExtraName, Vec<Requirement>>,
-    /// Dependency groups by normalized name, each with its includes expanded.
+    /// Dependency groups by normalized name, each with its includes expanded: PEP 735 groups
+    /// and Poetry's groups together.
     pub dependency_groups: BTreeMap<GroupName, Vec<Requirement>>,
+    /// Groups that are installed only when asked for (Poetry's `optional = true`).
+    pub optional_groups: BTreeSet<GroupName>,
+    /// Whether the project's dependencies are Poetry's (`[tool.poetry]` declares
+    /// `dependencies`, `dev-dependencies` or `group`); groups then follow Poetry's rules.
+    pub poetry: bool,
+    /// Packages whose pre-releases may be chosen (Poetry's `allow-prereleases = true`).
+    pub allow_prereleases: BTreeSet<PackageName>,
+    /// Packages that must come from one named source (`source = "..."`): package to source
+    /// name, as declared in [`ProjectSpec::sources`] (`pypi` for the default index).
+    pub index_pins: BTreeMap<PackageName, String>,
+    /// Package sources the project declares, in the order they are searched within each
+    /// priority (`[[tool.poetry.source]]`).
+    pub sources: Vec<IndexSource>,
     pub tool: ToolTack,
+    /// What was read but is ignored, one line each, as `path:line: message`.
+    pub warnings: Vec<String>,
 }
 
-/// The core metadata every source of a project provides (`[project]` today, `[tool.poetry]`
-/// later).
+/// The core metadata `[project]` provides.
 #[derive(Debug)]
 pub(crate) struct ProjectMetadata {
     pub name: PackageName,
@@ -75,26 +104,6 @@ pub(crate) struct ProjectMetadata {
     pub requires_python: Option<VersionSpecifiers>,
     pub dependencies: Vec<Requirement>,
     pub optional_dependencies: BTreeMap<ExtraName, Vec<Requirement>>,
-}
-
-/// Where a `pyproject.toml` keeps the project's core metadata.
-enum MetadataSource<'d> {
-    /// `[project]` (PEP 621).
-    Pep621(Field<'d>),
-    /// `[tool.poetry]` without `[project]`: a Poetry 1 project. Its reader is not written yet.
-    Poetry(Field<'d>),
-}
-
-impl<'d> MetadataSource<'d> {
-    /// `[project]` wins when present: Poetry 2 projects carry both, with PEP 621 metadata.
-    fn find(root: &'d toml_edit::Table) -> Option<Self> {
-        if let Some(project) = Field::child("", root, None, "project") {
-            return Some(Self::Pep621(project));
-        }
-        let tool = root.get("tool")?.as_table_like()?;
-        let poetry_span = root.key("tool").and_then(toml_edit::Key::span);
-        Field::child("tool", tool, poetry_span, "poetry").map(Self::Poetry)
-    }
 }
 
 impl ProjectSpec {
@@ -143,18 +152,44 @@ impl ProjectSpec {
         })?;
         let root = document.as_table();
 
-        let metadata = match MetadataSource::find(root) {
-            Some(MetadataSource::Pep621(project)) => pep621::read(&source, &project)?,
-            Some(MetadataSource::Poetry(poetry)) => {
-                return Err(source
-                    .error(
-                        ProjectErrorKind::MissingProjectTable,
-                        poetry.span.as_ref(),
-                        "this is a Poetry project (`[tool.poetry]`) without a `[project]` table; tack does not read `[tool.poetry]` yet",
-                    )
-                    .with_hint("describe the project in a PEP 621 `[project]` table (name, version, dependencies)"));
+        let project = Field::child("", root, None, "project");
+        let poetry = tool_field(root, "poetry");
+        // Poetry 2 may leave `[project]`'s dependencies dynamic, to be read from
+        // `[tool.poetry]`: `[project]` is then read as if they were not listed in `dynamic`.
+        let poetry_has_dependencies = poetry.as_ref().is_some_and(|poetry| {
+            poetry
+                .item
+                .as_table_like()
+                .is_some_and(|table| table.contains_key("dependencies"))
+        });
+        let project_for_poetry = project
+            .as_ref()
+            .filter(|_| poetry_has_dependencies)
+            .and_then(|project| without_poetry_dynamic(project.item));
+        let mut spec = match (&project, &poetry) {
+            (Some(project), _) => {
+                let metadata = match &project_for_poetry {
+                    Some(item) => pep621::read(
+                        &source,
+                        &Field {
+                            item,
+                            ..project.clone()
+                        },
+                    )?,
+                    None => pep621::read(&source, project)?,
+                };
+                ProjectSpec {
+                    name: Some(metadata.name),
+                    version: metadata.version,
+                    requires_python: metadata.requires_python,
+                    dependencies: metadata.dependencies,
+                    optional_dependencies: metadata.optional_dependencies,
+                    ..ProjectSpec::default()
+                }
             }
-            None => {
+            // A Poetry 1 project: `[tool.poetry]` provides the metadata.
+            (None, Some(_)) => ProjectSpec::default(),
+            (None, None) => {
                 return Err(ProjectError::whole_file(
                     ProjectErrorKind::MissingProjectTable,
                     pyproject_path,
@@ -167,42 +202,49 @@ impl ProjectSpec {
             }
         };
 
-        let dependency_groups = match Field::child("", root, None, "dependency-groups") {
-            Some(groups) => groups::read(&source, &groups)?,
-            None => BTreeMap::new(),
-        };
+        if let Some(groups) = Field::child("", root, None, "dependency-groups") {
+            spec.dependency_groups = groups::read(&source, &groups)?;
+        }
 
-        let tool = match tack_field(root) {
-            Some(tack) => {
-                let read = tool::read(&source, &tack)?;
-                check_default_groups(&source, &read, &dependency_groups)?;
-                read.tool
-            }
-            None => ToolTack::default(),
-        };
+        if let Some(poetry) = &poetry {
+            poetry::apply(
+                &source,
+                pyproject_path,
+                poetry,
+                project.is_some(),
+                &mut spec,
+            )?;
+        }
 
-        let root_dir = pyproject_path
+        if let Some(tack) = tool_field(root, "tack") {
+            let read = tool::read(&source, &tack)?;
+            check_default_groups(&source, &read, &spec.dependency_groups)?;
+            spec.tool = read.tool;
+        }
+
+        spec.root = pyproject_path
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        Ok(ProjectSpec {
-            root: root_dir,
-            pyproject_path: pyproject_path.to_path_buf(),
-            name: Some(metadata.name),
-            version: metadata.version,
-            requires_python: metadata.requires_python,
-            dependencies: metadata.dependencies,
-            optional_dependencies: metadata.optional_dependencies,
-            dependency_groups,
-            tool,
-        })
+        spec.pyproject_path = pyproject_path.to_path_buf();
+        Ok(spec)
     }
 
     /// The groups `tack sync` installs when not told otherwise: `[tool.tack] default-groups`
-    /// when set, else `["dev"]` when a `dev` group exists, else none.
+    /// when set; else, for a Poetry project, every group that is not optional (as
+    /// `poetry install` does); else `["dev"]` when a `dev` group exists (as uv does); else
+    /// none.
     pub fn default_groups(&self) -> Vec<GroupName> {
         if let Some(groups) = &self.tool.default_groups {
             return groups.clone();
+        }
+        if self.poetry {
+            return self
+                .dependency_groups
+                .keys()
+                .filter(|group| !self.optional_groups.contains(*group))
+                .cloned()
+                .collect();
         }
         self.dependency_groups
             .keys()
@@ -212,13 +254,35 @@ impl ProjectSpec {
     }
 }
 
-/// The `[tool.tack]` field, when present (`tool` itself may be a header or a dotted key).
-fn tack_field(root: &toml_edit::Table) -> Option<Field<'_>> {
+/// The field `[tool.<name>]`, when present (`tool` itself may be a header or a dotted key).
+fn tool_field<'d>(root: &'d toml_edit::Table, name: &str) -> Option<Field<'d>> {
     let tool = root.get("tool")?;
     let tool_span = root.key("tool").and_then(toml_edit::Key::span);
     // A `tool` that is not a table is ignored here: it is no business of tack's.
     let tool = tool.as_table_like()?;
-    Field::child("tool", tool, tool_span, "tack")
+    Field::child("tool", tool, tool_span, name)
+}
+
+/// A copy of `[project]` without the `dynamic` entries Poetry fills in from `[tool.poetry]`
+/// (`dependencies` and `optional-dependencies`, when not also written out), or `None` when it
+/// lists none. The copy keeps every span, so errors still point into the file.
+fn without_poetry_dynamic(project: &toml_edit::Item) -> Option<toml_edit::Item> {
+    const FILLED_BY_POETRY: [&str; 2] = ["dependencies", "optional-dependencies"];
+    let table = project.as_table_like()?;
+    let removable = |value: &toml_edit::Value| {
+        value
+            .as_str()
+            .is_some_and(|key| FILLED_BY_POETRY.contains(&key) && !table.contains_key(key))
+    };
+    if !table.get("dynamic")?.as_array()?.iter().any(removable) {
+        return None;
+    }
+    let mut copy = project.clone();
+    copy.as_table_like_mut()?
+        .get_mut("dynamic")?
+        .as_array_mut()?
+        .retain(|value| !removable(value));
+    Some(copy)
 }
 
 /// Every group in `default-groups` must exist.

@@ -852,10 +852,11 @@ fn no_project_table() {
 }
 
 #[test]
-fn poetry_only_projects_are_recognized() {
-    let error = parse_err("[build-system]\nrequires = []\n\n[tool.poetry]\nname = \"demo\"\n");
-    assert_error_at(&error, ProjectErrorKind::MissingProjectTable, 4, 1);
-    assert!(error.message.contains("Poetry"), "{error}");
+fn poetry_only_projects_are_read() {
+    // The rules of `[tool.poetry]` are tested in `poetry::tests`.
+    let spec = parse_ok("[build-system]\nrequires = []\n\n[tool.poetry]\nname = \"demo\"\n");
+    assert_eq!(spec.name.unwrap().as_ref(), "demo");
+    assert_eq!(spec.version, None);
 }
 
 #[test]
@@ -863,7 +864,9 @@ fn poetry_2_projects_with_a_project_table_are_read() {
     let spec = parse_ok(&format!(
         "{MINIMAL}[tool.poetry]\npackages = [{{include = \"demo\"}}]\n"
     ));
-    assert_eq!(spec.name.unwrap().as_ref(), "demo");
+    assert_eq!(spec.name.as_ref().unwrap().as_ref(), "demo");
+    assert!(!spec.poetry);
+    assert_eq!(spec.warnings.len(), 1, "{:?}", spec.warnings);
 }
 
 #[test]

@@ -35,7 +35,7 @@ mod provider;
 mod report;
 mod versions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -62,6 +62,9 @@ pub struct Manifest {
     pub requirements: Vec<RootRequirement>,
     /// Versions to keep where they still fit (from an existing lock), per package.
     pub preferences: BTreeMap<PackageName, Vec<Version>>,
+    /// Packages whose pre-releases may be chosen like final releases (Poetry's
+    /// `allow-prereleases = true`).
+    pub allow_prereleases: BTreeSet<PackageName>,
 }
 
 /// A requirement of the project, and what turns it on.

@@ -105,7 +105,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn new(manifest: &Manifest, root_marker: MarkerTree) -> Self {
-        let mut explicit_prereleases = FxHashSet::default();
+        let mut explicit_prereleases: FxHashSet<PackageName> =
+            manifest.allow_prereleases.iter().cloned().collect();
         let pinned = RefCell::new(FxHashSet::default());
         for root in &manifest.requirements {
             if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =

@@ -5,4 +5,5 @@ mod common;
 
 mod fake_index;
 mod locking;
+mod poetry;
 mod syncing;

@@ -42,7 +42,7 @@ winonly = { "1.0.0" = { tags = ["cp311-cp311-win_amd64"] } }
 pip = ["24.0", "25.0"]
 "#;
 
-fn python3_available() -> bool {
+pub(crate) fn python3_available() -> bool {
     Command::new("python3")
         .arg("--version")
         .output()
@@ -79,7 +79,7 @@ fn site_packages(context: &TestContext) -> PathBuf {
 }
 
 /// Installed distributions, as `name==version`, by their dist-info directories.
-fn installed(context: &TestContext) -> Vec<String> {
+pub(crate) fn installed(context: &TestContext) -> Vec<String> {
     let mut names: Vec<String> = fs_err::read_dir(site_packages(context))
         .unwrap()
         .filter_map(Result::ok)

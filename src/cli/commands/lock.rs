@@ -68,9 +68,13 @@ pub(crate) fn lock_project(
 ) -> anyhow::Result<Lock> {
     let start = Instant::now();
     let spec = read_project(project_dir)?;
+    for warning in &spec.warnings {
+        printer.warn(warning);
+    }
     let cache = settings::cache(global)?;
-    let indexes = settings::indexes(request.index, &spec, &cache)?;
-    let inputs = lock_inputs(&spec, &indexes);
+    let index_config = settings::index_config(request.index, &spec, &cache)?;
+    let indexes = index_config.indexes.clone();
+    let inputs = lock_inputs(&spec, &index_config);
     let fingerprint = inputs.fingerprint();
     let lock_path = project_dir.join(LOCK_FILE_NAME);
     let existing = Lock::read(&lock_path).map_err(|error| {
@@ -115,6 +119,7 @@ pub(crate) fn lock_project(
         .build()
         .context("cannot start the async runtime")?;
     let mut options = ClientOptions::new(indexes.clone(), cache);
+    options.pins = index_config.pins;
     options.offline = global.offline;
     let client = IndexClient::new(options).map_err(|error| UserError::new(error.to_string()))?;
 
@@ -339,7 +344,7 @@ fn resolve_error(error: ResolveError, spec: &ProjectSpec) -> anyhow::Error {
 }
 
 /// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.
-pub(crate) fn lock_inputs(spec: &ProjectSpec, indexes: &[IndexUrl]) -> LockInputs {
+pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &settings::IndexConfig) -> LockInputs {
     let strings = |requirements: &[pep508_rs::Requirement]| {
         let mut list: Vec<String> = requirements.iter().map(ToString::to_string).collect();
         list.sort();
@@ -359,12 +364,29 @@ pub(crate) fn lock_inputs(spec: &ProjectSpec, indexes: &[IndexUrl]) -> LockInput
             .iter()
             .map(|(group, requirements)| (group.clone(), strings(requirements)))
             .collect(),
-        indexes: indexes.iter().map(IndexUrl::redacted).collect(),
-        resolver: RESOLVER_SETTINGS
-            .iter()
-            .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
-            .collect(),
+        indexes: config.indexes.iter().map(IndexUrl::redacted).collect(),
+        resolver: resolver_settings(spec, config),
     }
+}
+
+/// The resolver settings recorded in the lock: the fixed ones, each package pinned to an index
+/// (`index:NAME`), and the packages whose pre-releases are allowed.
+fn resolver_settings(
+    spec: &ProjectSpec,
+    config: &settings::IndexConfig,
+) -> BTreeMap<String, String> {
+    let mut settings: BTreeMap<String, String> = RESOLVER_SETTINGS
+        .iter()
+        .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+        .collect();
+    for (package, index) in &config.pins {
+        settings.insert(format!("index:{package}"), index.redacted());
+    }
+    if !spec.allow_prereleases.is_empty() {
+        let names: Vec<&str> = spec.allow_prereleases.iter().map(AsRef::as_ref).collect();
+        settings.insert("allow-prereleases".to_string(), names.join(","));
+    }
+    settings
 }
 
 fn manifest(
@@ -414,6 +436,7 @@ fn manifest(
         requires_python: spec.requires_python.clone(),
         requirements,
         preferences,
+        allow_prereleases: spec.allow_prereleases.clone(),
     }
 }
 

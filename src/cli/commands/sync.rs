@@ -402,13 +402,16 @@ fn direct_dependencies(lock: &Lock, selection: &Selection) -> BTreeSet<PackageNa
 fn frozen_indexes(args: &SyncArgs, project_dir: &Path) -> Vec<IndexUrl> {
     let mut urls: Vec<String> = args.index.index_url.iter().cloned().collect();
     urls.extend(args.index.extra_index_url.iter().cloned());
+    let mut sources = Vec::new();
     if let Ok(spec) = crate::project::ProjectSpec::read(project_dir) {
         urls.extend(spec.tool.index_url.clone());
         urls.extend(spec.tool.extra_index_urls.clone());
+        sources = settings::source_indexes(&spec);
     }
     urls.iter()
         .filter(|url| !url.trim().is_empty())
         .filter_map(|url| IndexUrl::parse(url).ok())
+        .chain(sources)
         .collect()
 }
 

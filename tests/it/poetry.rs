@@ -1,0 +1,233 @@
+//! Poetry projects as they are: `[tool.poetry]` tables locked and synced against the fake
+//! index, Poetry's group rules, extras, allowed pre-releases, and sources pinned by name.
+
+use crate::common::{FakeIndex, IndexOptions, Scenario, TestContext};
+use crate::syncing::{installed, python3_available};
+
+const SCENARIO: &str = r#"
+description = "a Poetry 1 project"
+
+[packages]
+web = { "1.0.0" = ["helper>=1"], "1.5.0" = ["helper>=1"], "2.0.0" = ["helper>=2"] }
+helper = ["1.0.0", "2.0.0"]
+oldpy = ["1.0.0"]
+plug = ["1.0.0", "1.1.0", "2.0.0"]
+prepkg = ["1.0.0", "2.0.0b1"]
+devtool = ["1.0.0"]
+typestub = ["1.0.0", "2.0.0"]
+docgen = ["1.0.0"]
+"#;
+
+const PYPROJECT: &str = r#"[tool.poetry]
+name = "svc"
+version = "0.1.0"
+description = "A service"
+authors = ["Someone <someone@example.org>"]
+
+[tool.poetry.dependencies]
+python = "^3.11"
+web = "^1.0"
+oldpy = { version = "*", python = "<3.9" }
+plug = { version = "~1.0", optional = true }
+prepkg = { version = ">=1.0", allow-prereleases = true }
+
+[tool.poetry.extras]
+plugins = ["plug"]
+
+[tool.poetry.dev-dependencies]
+devtool = "*"
+
+[tool.poetry.group.types.dependencies]
+typestub = "^1"
+
+[tool.poetry.group.docs]
+optional = true
+
+[tool.poetry.group.docs.dependencies]
+docgen = "*"
+
+[tool.poetry.scripts]
+svc = "svc:main"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"#;
+
+fn context() -> TestContext {
+    let scenario = Scenario::from_toml("poetry", SCENARIO).unwrap();
+    let context = TestContext::new().with_index(&scenario, IndexOptions::default());
+    context.write_pyproject(PYPROJECT);
+    context
+}
+
+fn locked(context: &TestContext) -> Vec<String> {
+    let lock = tack::lock::Lock::read(&context.project_dir().join("pylock.toml"))
+        .unwrap()
+        .unwrap();
+    let mut names: Vec<String> = lock
+        .packages
+        .iter()
+        .map(|package| format!("{}=={}", package.name, package.version))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_poetry_project_locks_with_poetrys_constraints() {
+    let context = context();
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    // `^1.0` keeps web below 2; `~1.0` keeps plug at 1.0.x; `allow-prereleases` takes 2.0.0b1;
+    // `oldpy` is only for Python < 3.9, which `^3.11` rules out.
+    assert_eq!(
+        locked(&context),
+        [
+            "devtool==1.0.0",
+            "docgen==1.0.0",
+            "helper==2.0.0",
+            "plug==1.0.0",
+            "prepkg==2.0.0b1",
+            "typestub==1.0.0",
+            "web==1.5.0",
+        ]
+    );
+    let lock = context.read_file("pylock.toml");
+    assert!(
+        lock.contains("requires-python = \">=3.11, <4.0\"")
+            || lock.contains("requires-python = \">=3.11,<4.0\""),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("default-groups = [\"dev\", \"types\"]"),
+        "{lock}"
+    );
+    // What tack reads but does not act on is said, with its line.
+    assert!(
+        output.stderr.contains("pyproject.toml:") && output.stderr.contains("scripts"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn poetry_groups_select_what_sync_installs() {
+    if !python3_available() {
+        return;
+    }
+    let context = context();
+    let sync = |args: &[&str]| {
+        let output = context.run(context.tack().arg("sync").args(args));
+        assert!(output.success(), "{}", context.snapshot(&output));
+        installed(&context)
+    };
+    // Every non-optional group is a default group: `--without dev` keeps `types`.
+    assert_eq!(
+        sync(&["--without", "dev", "--no-root"]),
+        [
+            "helper==2.0.0",
+            "prepkg==2.0.0b1",
+            "typestub==1.0.0",
+            "web==1.5.0"
+        ]
+    );
+    assert_eq!(
+        sync(&["--frozen", "--only", "main", "--no-root"]),
+        ["helper==2.0.0", "prepkg==2.0.0b1", "web==1.5.0"]
+    );
+    assert_eq!(
+        sync(&["--frozen", "--with", "docs", "-E", "plugins"]),
+        [
+            "devtool==1.0.0",
+            "docgen==1.0.0",
+            "helper==2.0.0",
+            "plug==1.0.0",
+            "prepkg==2.0.0b1",
+            "typestub==1.0.0",
+            "web==1.5.0",
+        ]
+    );
+}
+
+const PRIVATE: &str = r#"
+description = "a private index"
+
+[packages]
+shared = ["9.0.0"]
+internal = ["1.0.0"]
+"#;
+
+const PUBLIC: &str = r#"
+description = "the public index"
+
+[packages]
+shared = ["1.0.0"]
+public-lib = ["1.0.0"]
+"#;
+
+#[test]
+fn explicit_sources_serve_only_their_pinned_packages_with_poetrys_credentials() {
+    let private = FakeIndex::start(
+        &Scenario::from_toml("private", PRIVATE).unwrap(),
+        IndexOptions {
+            auth: Some(("deploy".to_string(), "s3cr3t".to_string())),
+            ..IndexOptions::default()
+        },
+    );
+    let context = TestContext::new().with_index(
+        &Scenario::from_toml("public", PUBLIC).unwrap(),
+        IndexOptions::default(),
+    );
+    context.write_pyproject(&format!(
+        r#"[tool.poetry]
+name = "svc"
+version = "0.1.0"
+
+[tool.poetry.dependencies]
+python = ">=3.8"
+shared = {{ version = "*", source = "corp" }}
+internal = {{ version = "*", source = "corp" }}
+public-lib = "*"
+
+[[tool.poetry.source]]
+name = "corp"
+url = "{}"
+priority = "explicit"
+"#,
+        private.url()
+    ));
+    // Without credentials the private index refuses, and the error names it.
+    let output = context.run(context.tack().arg("lock"));
+    assert!(!output.success(), "{}", context.snapshot(&output));
+    assert!(!output.stderr.contains("s3cr3t"));
+
+    let output = context.run(
+        context
+            .tack()
+            .arg("lock")
+            .env("POETRY_HTTP_BASIC_CORP_USERNAME", "deploy")
+            .env("POETRY_HTTP_BASIC_CORP_PASSWORD", "s3cr3t"),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    // A public `shared` cannot shadow the pinned private one.
+    assert_eq!(
+        locked(&context),
+        ["internal==1.0.0", "public-lib==1.0.0", "shared==9.0.0"]
+    );
+    let lock = context.read_file("pylock.toml");
+    assert!(
+        !lock.contains("s3cr3t") && !lock.contains("deploy@"),
+        "{lock}"
+    );
+    // Unpinned packages are never asked of the explicit source.
+    assert!(private
+        .requests()
+        .iter()
+        .all(|request| !request.path.contains("public-lib")));
+    assert!(context
+        .index()
+        .requests()
+        .iter()
+        .all(|request| !request.path.contains("/shared/") && !request.path.contains("internal")));
+}
