@@ -61,7 +61,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use url::Url;
 
 use super::metadata::{
-    is_static_sdist_metadata, parse_metadata, read_sdist_pkg_info, MetadataError,
+    egg_info_metadata, is_static_sdist_metadata, parse_metadata, read_sdist_pkg_info, MetadataError,
 };
 use super::simple::{parse_html, parse_json, SimpleError};
 use super::zip_range::{self, ZipEntry, ZipRangeError};
@@ -371,10 +371,14 @@ impl CachedPage {
     }
 }
 
-/// What is cached for a source distribution: its metadata when static, else `None`.
+/// What is cached for a source distribution: its metadata when static (or read from its
+/// setuptools `egg-info`), else `None`.
 #[derive(Serialize, Deserialize)]
 struct CachedSdistMetadata {
     static_metadata: Option<CoreMetadata>,
+    /// Entries written before egg-info was read say nothing about it: they are redone.
+    #[serde(default)]
+    egg_info_read: bool,
 }
 
 /// A complete response, body read.
@@ -602,8 +606,10 @@ impl IndexClient {
     ) -> Result<Option<CoreMetadata>, IndexError> {
         let path = self.entry_path(Bucket::Metadata, &file.url);
         if let Some(cached) = read_json::<CachedSdistMetadata>(&path)? {
-            self.hit();
-            return Ok(cached.static_metadata);
+            if cached.egg_info_read || cached.static_metadata.is_some() {
+                self.hit();
+                return Ok(cached.static_metadata);
+            }
         }
         if self.inner.offline {
             return Err(IndexError::OfflineCacheMiss {
@@ -616,13 +622,27 @@ impl IndexClient {
                 filename: file.filename.clone(),
                 source,
             })?;
+        let metadata_error = |source| IndexError::Metadata {
+            filename: file.filename.clone(),
+            source,
+        };
         let static_metadata = match pkg_info {
             Some(bytes) => {
-                let metadata = parse_metadata(&bytes).map_err(|source| IndexError::Metadata {
-                    filename: file.filename.clone(),
-                    source,
-                })?;
-                is_static_sdist_metadata(&metadata).then_some(metadata)
+                let metadata = parse_metadata(&bytes).map_err(metadata_error)?;
+                if is_static_sdist_metadata(&metadata) {
+                    Some(metadata)
+                } else {
+                    // Dynamic dependencies: setuptools' egg-info may still state them.
+                    let from_egg_info = egg_info_metadata(&file.filename, &body, &metadata)
+                        .map_err(metadata_error)?;
+                    if from_egg_info.is_some() {
+                        tracing::debug!(
+                            "`{}`: dependencies read from its egg-info `requires.txt`",
+                            file.filename
+                        );
+                    }
+                    from_egg_info
+                }
             }
             None => None,
         };
@@ -632,7 +652,10 @@ impl IndexClient {
                 file.filename
             );
         }
-        let entry = CachedSdistMetadata { static_metadata };
+        let entry = CachedSdistMetadata {
+            static_metadata,
+            egg_info_read: true,
+        };
         write_json(&path, &entry)?;
         Ok(entry.static_metadata)
     }

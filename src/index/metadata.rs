@@ -358,6 +358,162 @@ fn read_tar_pkg_info(
     Ok(Ok(None))
 }
 
+/// Whether an archive path is a setuptools `*.egg-info/<file>` of the sdist's own project:
+/// `<dir>/<name>.egg-info/<file>` or, for the `src` layout, `<dir>/src/<name>.egg-info/<file>`.
+fn is_egg_info_member(path: &str, file: &str) -> bool {
+    let path = path.strip_prefix("./").unwrap_or(path);
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        [_, egg, name] | [_, "src", egg, name] => {
+            egg.len() > ".egg-info".len() && egg.ends_with(".egg-info") && *name == file
+        }
+        _ => false,
+    }
+}
+
+/// Every regular member of an sdist whose path `wanted` accepts, each read up to
+/// [`MAX_PKG_INFO_SIZE`] bytes, in archive order.
+fn read_sdist_members(
+    filename: &str,
+    bytes: &[u8],
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, Vec<u8>)>, MetadataError> {
+    let io_error = |source| MetadataError::Archive {
+        filename: filename.to_string(),
+        source,
+    };
+    let mut found = Vec::new();
+    let mut take = |reader: &mut dyn Read, path: String| -> Result<(), MetadataError> {
+        let contents = read_limited(reader, filename, &path).map_err(io_error)??;
+        found.push((path, contents));
+        Ok(())
+    };
+    match archive_kind(filename) {
+        None => {
+            return Err(MetadataError::UnsupportedArchive {
+                filename: filename.to_string(),
+            })
+        }
+        Some(kind @ (ArchiveKind::TarGz | ArchiveKind::Tar)) => {
+            let reader: Box<dyn Read> = match kind {
+                ArchiveKind::TarGz => Box::new(flate2::read::GzDecoder::new(bytes)),
+                _ => Box::new(bytes),
+            };
+            let mut archive = tar::Archive::new(reader);
+            for entry in archive.entries().map_err(io_error)? {
+                let mut entry = entry.map_err(io_error)?;
+                if !entry.header().entry_type().is_file() {
+                    continue;
+                }
+                let path = entry
+                    .path()
+                    .map_err(io_error)?
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if wanted(&path) {
+                    take(&mut entry, path)?;
+                }
+            }
+        }
+        Some(ArchiveKind::Zip) => {
+            let zip_error = |source| MetadataError::Zip {
+                filename: filename.to_string(),
+                source,
+            };
+            let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
+            for index in 0..archive.len() {
+                let mut member = archive.by_index(index).map_err(zip_error)?;
+                let path = member.name().replace('\\', "/");
+                if member.is_file() && wanted(&path) {
+                    take(&mut member, path)?;
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The dependencies of an sdist whose `PKG-INFO` does not state them, from the
+/// `*.egg-info/requires.txt` that setuptools writes into the sdists it makes, as Poetry reads
+/// them before it falls back to a build. `pkg_info` is the sdist's parsed top-level PKG-INFO
+/// (name, version, `Requires-Python`); `None` when the sdist has no `*.egg-info` directory.
+/// An `egg-info` without `requires.txt` means no dependencies.
+pub fn egg_info_metadata(
+    filename: &str,
+    bytes: &[u8],
+    pkg_info: &CoreMetadata,
+) -> Result<Option<CoreMetadata>, MetadataError> {
+    let members = read_sdist_members(filename, bytes, |path| {
+        is_egg_info_member(path, "PKG-INFO") || is_egg_info_member(path, "requires.txt")
+    })?;
+    if members.is_empty() {
+        return Ok(None);
+    }
+    let requires = members
+        .iter()
+        .find(|(path, _)| path.ends_with("/requires.txt"))
+        .map(|(_, contents)| String::from_utf8_lossy(contents).into_owned());
+    let (requires_dist, provides_extra) = match requires {
+        Some(text) => match parse_requires_txt(&text) {
+            Some(parsed) => parsed,
+            None => return Ok(None),
+        },
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut metadata = pkg_info.clone();
+    metadata.requires_dist = requires_dist;
+    for extra in provides_extra {
+        if !metadata.provides_extra.contains(&extra) {
+            metadata.provides_extra.push(extra);
+        }
+    }
+    metadata.dynamic.clear();
+    Ok(Some(metadata))
+}
+
+/// Parses setuptools' `requires.txt`: one requirement per line, grouped under `[extra]`,
+/// `[:marker]` or `[extra:marker]` sections. `None` when a line is not a requirement (the file
+/// is then not trusted at all).
+fn parse_requires_txt(text: &str) -> Option<(Vec<Requirement>, Vec<ExtraName>)> {
+    let mut requirements = Vec::new();
+    let mut extras: Vec<ExtraName> = Vec::new();
+    let mut section_marker: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(section) = line
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            let (extra, marker) = section.split_once(':').unwrap_or((section, ""));
+            let mut clauses = Vec::new();
+            if !extra.trim().is_empty() {
+                let extra = ExtraName::from_str(extra.trim()).ok()?;
+                clauses.push(format!("extra == \"{extra}\""));
+                if !extras.contains(&extra) {
+                    extras.push(extra);
+                }
+            }
+            if !marker.trim().is_empty() {
+                clauses.push(format!("({})", marker.trim()));
+            }
+            section_marker = (!clauses.is_empty()).then(|| clauses.join(" and "));
+            continue;
+        }
+        let text = match (&section_marker, line.split_once(';')) {
+            (None, _) => line.to_string(),
+            (Some(section), None) => format!("{line} ; {section}"),
+            (Some(section), Some((requirement, own))) => {
+                format!("{requirement} ; ({}) and {section}", own.trim())
+            }
+        };
+        requirements.push(Requirement::from_str(&text).ok()?);
+    }
+    Some((requirements, extras))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -525,6 +681,68 @@ Name: body\r
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn requires_txt_sections_become_markers() {
+        let (requirements, extras) = parse_requires_txt(
+            "six>=1.4\n\n[:python_version < \"3.8\"]\ntyped-ast\n\n[hg]\npython-hglib>=1.5\n\n\
+             [testing:platform_system == \"Windows\"]\npywin32; python_version >= \"3\"\n",
+        )
+        .unwrap();
+        let texts: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "six>=1.4",
+                "typed-ast ; python_full_version < '3.8'",
+                "python-hglib>=1.5 ; extra == 'hg'",
+                "pywin32 ; python_full_version >= '3' and platform_system == 'Windows' and extra == 'testing'",
+            ]
+        );
+        assert_eq!(extras.len(), 2);
+        assert!(parse_requires_txt("not a requirement !!\n").is_none());
+    }
+
+    #[test]
+    fn egg_info_gives_the_dependencies_of_dynamic_sdists() {
+        let pkg_info = parse_metadata(
+            b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\nRequires-Python: >=3.7\n",
+        )
+        .unwrap();
+        let archive = gzip(&tar_bytes(&[
+            (
+                "foo-1.0/PKG-INFO",
+                b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n",
+            ),
+            ("foo-1.0/src/foo.egg-info/PKG-INFO", b""),
+            (
+                "foo-1.0/src/foo.egg-info/requires.txt",
+                b"six\n[cli]\nclick\n",
+            ),
+        ]));
+        let metadata = egg_info_metadata("foo-1.0.tar.gz", &archive, &pkg_info)
+            .unwrap()
+            .unwrap();
+        assert_eq!(metadata.requires_dist.len(), 2);
+        assert_eq!(metadata.provides_extra.len(), 1);
+        assert_eq!(metadata.requires_python, pkg_info.requires_python);
+
+        // An egg-info without requires.txt: no dependencies. No egg-info: unknown.
+        let archive = gzip(&tar_bytes(&[("foo-1.0/foo.egg-info/PKG-INFO", b"")]));
+        let metadata = egg_info_metadata("foo-1.0.tar.gz", &archive, &pkg_info)
+            .unwrap()
+            .unwrap();
+        assert!(metadata.requires_dist.is_empty());
+        let archive = gzip(&tar_bytes(&[("foo-1.0/PKG-INFO", b"")]));
+        assert!(egg_info_metadata("foo-1.0.tar.gz", &archive, &pkg_info)
+            .unwrap()
+            .is_none());
+        // Deeper egg-info directories belong to something else.
+        assert!(!is_egg_info_member(
+            "foo-1.0/vendor/x/bar.egg-info/requires.txt",
+            "requires.txt"
+        ));
     }
 
     #[test]

@@ -231,3 +231,140 @@ priority = "explicit"
         .iter()
         .all(|request| !request.path.contains("/shared/") && !request.path.contains("internal")));
 }
+
+/// The real Poetry projects of `../shared/poetry-projects` against the default index (the one
+/// pip would use here): the first lock keeps poetry.lock's versions, and a frozen sync
+/// installs exactly what Poetry itself installed (`expected-*-freeze.txt`). Opt-in: it needs
+/// the network. `cargo test --test it -- --ignored poetry_projects --nocapture` prints, per
+/// project, what moved from poetry.lock and why.
+#[test]
+#[ignore = "needs the default index over the network"]
+fn poetry_projects_install_what_poetry_installs() {
+    if !python3_available() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/poetry-projects");
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("rich", "expected-main-freeze.txt", &["--without", "dev"]),
+        (
+            "rich",
+            "expected-extras-jupyter-freeze.txt",
+            &["--without", "dev", "-E", "jupyter"],
+        ),
+        ("textual", "expected-main-freeze.txt", &["--without", "dev"]),
+        (
+            "textual",
+            "expected-extras-syntax-freeze.txt",
+            &["--without", "dev", "-E", "syntax"],
+        ),
+        ("jrnl", "expected-main-freeze.txt", &["--without", "dev"]),
+        (
+            "qdrant-client",
+            "expected-main-freeze.txt",
+            &["--without", "dev"],
+        ),
+        (
+            "qdrant-client",
+            "expected-only-main-freeze.txt",
+            &["--only", "main"],
+        ),
+        (
+            "powertools-lambda-python",
+            "expected-main-freeze.txt",
+            &["--without", "dev"],
+        ),
+    ];
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    let mut failures = Vec::new();
+    let mut locked = std::collections::BTreeSet::new();
+    for (project, expected_file, args) in cases {
+        let dir = scratch.path().join(project);
+        if locked.insert(*project) {
+            fs_err::create_dir_all(&dir).unwrap();
+            for file in ["pyproject.toml", "poetry.lock"] {
+                fs_err::copy(root.join(project).join(file), dir.join(file)).unwrap();
+            }
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_tack"))
+                .arg("lock")
+                .env("TACK_CACHE_DIR", &cache)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            eprintln!("== {project}: tack lock\n{stderr}");
+            if !output.status.success() {
+                failures.push(format!("{project}: tack lock failed"));
+                continue;
+            }
+        }
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tack"))
+            .args(["sync", "--frozen", "--no-root"])
+            .args(*args)
+            .env("TACK_CACHE_DIR", &cache)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        if !output.status.success() {
+            failures.push(format!(
+                "{project} {args:?}: sync failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+            continue;
+        }
+        let normalize = |line: &str| {
+            let (name, version) = line.split_once("==").unwrap();
+            let name: String = name
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| if c == '_' || c == '.' { '-' } else { c })
+                .collect();
+            format!("{name}=={version}")
+        };
+        let mut expected: Vec<String> =
+            fs_err::read_to_string(root.join(project).join(expected_file))
+                .unwrap()
+                .lines()
+                .filter(|line| line.contains("=="))
+                .map(normalize)
+                .collect();
+        expected.sort();
+        let site = fs_err::read_dir(dir.join(".venv/lib"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("site-packages");
+        let mut got: Vec<String> = fs_err::read_dir(site)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let stem = name.strip_suffix(".dist-info")?.to_string();
+                let (name, version) = stem.rsplit_once('-')?;
+                Some(normalize(&format!("{name}=={version}")))
+            })
+            // The freeze files leave these out (`pip freeze --all` minus pip, setuptools, wheel).
+            .filter(|line| {
+                !["pip==", "setuptools==", "wheel=="]
+                    .iter()
+                    .any(|tool| line.starts_with(tool))
+            })
+            .collect();
+        got.sort();
+        let missing: Vec<&String> = expected.iter().filter(|e| !got.contains(e)).collect();
+        let extra: Vec<&String> = got.iter().filter(|g| !expected.contains(g)).collect();
+        eprintln!(
+            "== {project} {args:?}: {} installed, {} expected, missing {missing:?}, extra {extra:?}",
+            got.len(),
+            expected.len()
+        );
+        if !missing.is_empty() || !extra.is_empty() {
+            failures.push(format!(
+                "{project} {args:?}: missing {missing:?}, extra {extra:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -232,11 +232,28 @@ fn poetry_report(poetry: &PoetryLock, lock: &Lock, spec: &ProjectSpec) -> Vec<St
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", ");
-                let why = direct_requirement_excluding(spec, &package.name, &package.version)
-                    .map_or_else(
-                        || "the resolution needed another version (see `tack lock -v`)".to_string(),
-                        |requirement| format!("pyproject.toml asks for `{requirement}`"),
-                    );
+                let also_in_poetry: Vec<String> = poetry
+                    .packages
+                    .iter()
+                    .filter(|other| {
+                        other.name == package.name
+                            && other.version != package.version
+                            && versions.contains(&other.version)
+                    })
+                    .map(|other| other.version.to_string())
+                    .collect();
+                let why = if let Some(requirement) =
+                    direct_requirement_excluding(spec, &package.name, &package.version)
+                {
+                    format!("pyproject.toml asks for `{requirement}`")
+                } else if also_in_poetry.is_empty() {
+                    "the resolution needed another version (see `tack lock -v`)".to_string()
+                } else {
+                    format!(
+                        "poetry.lock held it at several versions by environment; {} (also in poetry.lock) serves every environment here",
+                        also_in_poetry.join(", ")
+                    )
+                };
                 moved.push(format!(
                     "  - {} {} -> {now}: {why}",
                     package.name, package.version
