@@ -11,6 +11,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod context;
+pub mod figures;
 pub mod index;
 pub mod scenario;
 pub mod wheel;

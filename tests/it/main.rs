@@ -6,4 +6,5 @@ mod common;
 mod fake_index;
 mod locking;
 mod poetry;
+mod safety;
 mod syncing;
