@@ -322,6 +322,33 @@ impl FakeIndex {
         }
     }
 
+    /// Replaces the bytes of a file on the index (a hostile wheel with the name of a good one,
+    /// say); its listed sha256 and `.metadata` follow, so only tack's own checks can refuse it.
+    pub fn replace_file(&self, filename: &str, bytes: Vec<u8>) {
+        let mut catalog = self.catalog_mut();
+        let Some(file) = catalog.files.get(filename).cloned() else {
+            panic!(
+                "no file `{filename}` on the fake index; files: {:?}",
+                sorted_keys(&catalog.files)
+            );
+        };
+        let mut artifact = (*file.artifact).clone();
+        artifact.sha256 = crate::common::wheel::sha256_hex(&bytes);
+        artifact.bytes = bytes;
+        let replaced = IndexedFile {
+            artifact: Arc::new(artifact),
+            ..file
+        };
+        catalog.files.insert(filename.to_string(), replaced.clone());
+        for project in catalog.projects.values_mut() {
+            for listed in &mut project.files {
+                if listed.artifact.filename == filename {
+                    *listed = replaced.clone();
+                }
+            }
+        }
+    }
+
     /// The sha256 of a file on the index, panicking with the list of files when it is unknown.
     pub fn file_sha256(&self, filename: &str) -> String {
         let catalog = self.catalog();
