@@ -124,22 +124,36 @@ pub fn index_config(
         parse_index(&pip.index_url, Origin::Pip)?
     };
 
-    let mut named: BTreeMap<&str, IndexUrl> = BTreeMap::new();
+    let main = with_credentials(main, None);
+    let mut named: BTreeMap<String, IndexUrl> = BTreeMap::new();
+    for index in &spec.tool.indexes {
+        let url = with_credentials(parse_index(&index.url, Origin::Project)?, Some(&index.name));
+        named.insert(index.name.to_lowercase(), url);
+    }
     for source in &spec.sources {
         let index = match &source.url {
-            Some(url) => with_source_credentials(parse_index(url, Origin::Source)?, &source.name),
+            Some(url) => with_credentials(parse_index(url, Origin::Source)?, Some(&source.name)),
             None => main.clone(),
         };
-        named.insert(source.name.as_str(), index);
+        named.insert(source.name.to_lowercase(), index);
     }
     let by_priority = |priority: SourcePriority| {
         spec.sources
             .iter()
             .filter(move |source| source.priority == priority)
-            .map(|source| named[source.name.as_str()].clone())
+            .map(|source| named[&source.name.to_lowercase()].clone())
     };
 
-    let mut indexes: Vec<IndexUrl> = by_priority(SourcePriority::Primary).collect();
+    // `[[tool.tack.index]]` first (explicit ones only serve their pins), then Poetry's primary
+    // sources, then the main index.
+    let mut indexes: Vec<IndexUrl> = spec
+        .tool
+        .indexes
+        .iter()
+        .filter(|index| !index.explicit)
+        .map(|index| named[&index.name.to_lowercase()].clone())
+        .collect();
+    indexes.extend(by_priority(SourcePriority::Primary));
     let primary_urls = spec
         .sources
         .iter()
@@ -152,21 +166,21 @@ pub fn index_config(
         .iter()
         .filter(|url| !url.trim().is_empty())
     {
-        indexes.push(parse_index(url, Origin::Argument)?);
+        indexes.push(with_credentials(parse_index(url, Origin::Argument)?, None));
     }
     for url in &spec.tool.extra_index_urls {
-        indexes.push(parse_index(url, Origin::Project)?);
+        indexes.push(with_credentials(parse_index(url, Origin::Project)?, None));
     }
     for url in &pip_extras {
-        indexes.push(parse_index(url, Origin::Pip)?);
+        indexes.push(with_credentials(parse_index(url, Origin::Pip)?, None));
     }
     indexes.extend(by_priority(SourcePriority::Supplemental));
     let mut seen = std::collections::HashSet::new();
     indexes.retain(|index| seen.insert(index.clone()));
 
     let mut pins = BTreeMap::new();
-    for (package, source) in &spec.index_pins {
-        let index = match named.get(source.as_str()) {
+    for (package, source) in spec.index_pins.iter().chain(&spec.tool.sources) {
+        let index = match named.get(&source.to_lowercase()) {
             Some(index) => index.clone(),
             // `source = "pypi"` without declaring it: the main index.
             None if source.eq_ignore_ascii_case("pypi") => main.clone(),
@@ -174,7 +188,7 @@ pub fn index_config(
                 return Err(UserError::new(format!(
                     "`{package}` is pinned to the source `{source}`, which pyproject.toml does not declare"
                 ))
-                .hint("declare it in `[[tool.poetry.source]]` with a name and url")
+                .hint("declare it in `[[tool.tack.index]]` (or `[[tool.poetry.source]]`) with a name and url")
                 .into())
             }
         };
@@ -183,17 +197,45 @@ pub fn index_config(
     Ok(IndexConfig { indexes, pins })
 }
 
-/// Every source the project declares with a URL, with its credentials, whatever its priority:
+/// Every index the project declares by name, with its credentials, whatever its priority:
 /// the indexes a sync of a frozen lock may download from.
 pub fn source_indexes(spec: &ProjectSpec) -> Vec<IndexUrl> {
-    spec.sources
-        .iter()
-        .filter_map(|source| {
-            let url = source.url.as_deref()?;
-            let index = parse_index(url, Origin::Source).ok()?;
-            Some(with_source_credentials(index, &source.name))
-        })
+    let tack = spec.tool.indexes.iter().filter_map(|index| {
+        Some((
+            index.name.as_str(),
+            parse_index(&index.url, Origin::Project).ok()?,
+        ))
+    });
+    let poetry = spec.sources.iter().filter_map(|source| {
+        let url = source.url.as_deref()?;
+        Some((source.name.as_str(), parse_index(url, Origin::Source).ok()?))
+    });
+    tack.chain(poetry)
+        .map(|(name, index)| with_credentials(index, Some(name)))
         .collect()
+}
+
+/// `index` with credentials, unless its URL already carries some: for a named index, from
+/// `TACK_INDEX_<NAME>_USERNAME` / `_PASSWORD` or Poetry's `POETRY_HTTP_BASIC_<NAME>_*`; else
+/// from the `.netrc` file (`NETRC`, else `~/.netrc`) entry for its host.
+pub fn with_credentials(index: IndexUrl, name: Option<&str>) -> IndexUrl {
+    if !index.url().username().is_empty() || index.url().password().is_some() {
+        return index;
+    }
+    let index = match name {
+        Some(name) => with_source_credentials(index, name),
+        None => index,
+    };
+    if !index.url().username().is_empty() {
+        return index;
+    }
+    let Some(host) = index.url().host_str() else {
+        return index;
+    };
+    match crate::index::netrc::lookup(host) {
+        Some((login, password)) => set_credentials(&index, Some(&login), Some(&password)),
+        None => index,
+    }
 }
 
 /// The environment variable name part for a source: upper case, other characters as `_`.
@@ -234,6 +276,11 @@ fn with_source_credentials_from(
     else {
         return index;
     };
+    set_credentials(&index, username.as_deref(), password.as_deref())
+}
+
+/// `index` with this user name and password in its URL.
+fn set_credentials(index: &IndexUrl, username: Option<&str>, password: Option<&str>) -> IndexUrl {
     let mut url = index.url().clone();
     // Percent-encoding makes any user name or password fit in a URL (RFC 3986 userinfo).
     let encode = |text: &str| {
@@ -248,13 +295,11 @@ fn with_source_credentials_from(
             .collect::<String>()
     };
     if url
-        .set_username(&encode(username.as_deref().unwrap_or_default()))
+        .set_username(&encode(username.unwrap_or_default()))
         .is_err()
-        || url
-            .set_password(password.as_deref().map(encode).as_deref())
-            .is_err()
+        || url.set_password(password.map(encode).as_deref()).is_err()
     {
-        return index;
+        return index.clone();
     }
-    IndexUrl::parse(url.as_str()).unwrap_or(index)
+    IndexUrl::parse(url.as_str()).unwrap_or_else(|_| index.clone())
 }

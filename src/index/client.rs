@@ -261,14 +261,20 @@ fn status_hint(status: u16) -> &'static str {
 }
 
 fn unauthorized_message(url: &str, status: u16, sent_credentials: bool) -> String {
+    let host = Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| "HOST".to_string());
+    let where_to_set = format!(
+        "credentials come from the index URL (`https://USER:PASSWORD@{host}/...`), from \
+         `TACK_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index named in pyproject.toml \
+         (`[[tool.tack.index]]`, or Poetry's `POETRY_HTTP_BASIC_<NAME>_*`), or from a \
+         `machine {host}` entry in `~/.netrc`"
+    );
     if sent_credentials {
-        format!(
-            "the index refused the credentials for `{url}` (HTTP {status}): check the user name and password in the index URL (`https://USER:PASSWORD@host/simple/`, set with `--index-url` or `TACK_INDEX_URL`)"
-        )
+        format!("the index refused the credentials for `{url}` (HTTP {status}); {where_to_set}")
     } else {
-        format!(
-            "`{url}` requires credentials (HTTP {status}): put them in the index URL (`https://USER:PASSWORD@host/simple/`, set with `--index-url` or `TACK_INDEX_URL`)"
-        )
+        format!("`{url}` requires credentials (HTTP {status}) and none were set; {where_to_set}")
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod metadata;
+pub mod netrc;
 pub mod simple;
 pub mod zip_range;
 

@@ -689,9 +689,37 @@ fn tool_tack_settings() {
                 "file:///srv/index/".to_string()
             ],
             default_groups: Some(vec![group("test")]),
+            ..ToolTack::default()
         }
     );
     assert_eq!(spec.default_groups(), [group("test")]);
+}
+
+#[test]
+fn tack_indexes_and_sources() {
+    let spec = parse_ok(&with_tool(
+        "sources = { Private-Lib = { index = \"corp\" } }\n\n\
+         [[tool.tack.index]]\nname = \"corp\"\nurl = \"https://pkgs.example.org/simple/\"\nexplicit = true\n\n\
+         [[tool.tack.index]]\nname = \"mirror\"\nurl = \"https://mirror.example.org/simple/\"\n",
+    ));
+    assert_eq!(spec.tool.indexes.len(), 2);
+    assert!(spec.tool.indexes[0].explicit && !spec.tool.indexes[1].explicit);
+    assert_eq!(
+        spec.tool.sources[&PackageName::from_str("private-lib").unwrap()],
+        "corp"
+    );
+
+    let error = parse_err(&with_tool("sources = { lib = { index = \"nowhere\" } }\n"));
+    assert!(error.to_string().contains("does not declare"), "{error}");
+    let error = parse_err(&with_tool("[[tool.tack.index]]\nname = \"x\"\n"));
+    assert!(error.to_string().contains("no `url`"), "{error}");
+    let error = parse_err(&with_tool(
+        "[[tool.tack.index]]\nname = \"x\"\nurl = \"https://a.example/\"\nexplict = true\n",
+    ));
+    assert!(
+        error.to_string().contains("unknown key `explict`"),
+        "{error}"
+    );
 }
 
 #[test]

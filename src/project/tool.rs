@@ -8,6 +8,12 @@
 //! | `index-url`       | string (URL)     | the index to use instead of the default one          |
 //! | `extra-index-url` | array of strings | more indexes, searched after `index-url`             |
 //! | `default-groups`  | array of strings | groups `tack sync` installs unless told otherwise    |
+//! | `[[index]]`       | tables           | named indexes: `name`, `url`, `explicit` (bool)     |
+//! | `[sources]`       | table            | `package = { index = "name" }`: pins to an index    |
+//!
+//! Named indexes are searched before the main index, in order, unless `explicit = true`: an
+//! explicit index serves only the packages `[tool.tack.sources]` pins to it, so a public
+//! package of the same name can never replace a private one.
 //!
 //! Unlike `[project]`, where unknown keys belong to other tools, every key here is tack's, so
 //! an unknown key is a mistake: it is an error with a "did you mean" hint rather than a setting
@@ -16,11 +22,14 @@
 
 use std::ops::Range;
 
-use toml_edit::TableLike;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use toml_edit::{Item, TableLike, Value};
 
 use super::error::{ProjectError, ProjectErrorKind};
 use super::source::{closest, Field, Source};
-use crate::normalize::GroupName;
+use crate::normalize::{GroupName, PackageName};
 
 /// The settings of `[tool.tack]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,10 +41,29 @@ pub struct ToolTack {
     /// `default-groups`: `None` when not set (the default is then `["dev"]` if that group
     /// exists).
     pub default_groups: Option<Vec<GroupName>>,
+    /// `[[tool.tack.index]]`, in order.
+    pub indexes: Vec<NamedIndex>,
+    /// `[tool.tack.sources]`: package to the name of the index it must come from.
+    pub sources: BTreeMap<PackageName, String>,
+}
+
+/// One `[[tool.tack.index]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedIndex {
+    pub name: String,
+    pub url: String,
+    /// Serves only the packages pinned to it.
+    pub explicit: bool,
 }
 
 /// The keys `[tool.tack]` accepts. Add new settings here and in [`read`].
-pub(crate) const KEYS: [&str; 3] = ["index-url", "extra-index-url", "default-groups"];
+pub(crate) const KEYS: [&str; 5] = [
+    "index-url",
+    "extra-index-url",
+    "default-groups",
+    "index",
+    "sources",
+];
 
 /// `[tool.tack]` with the span of each `default-groups` entry, which the caller checks against
 /// the groups that exist.
@@ -102,14 +130,169 @@ pub(crate) fn read(source: &Source<'_>, tack: &Field<'_>) -> Result<ToolTackRead
         None => None,
     };
 
+    let indexes = match field("index") {
+        Some(index) => read_indexes(source, &index)?,
+        None => Vec::new(),
+    };
+    let sources = match field("sources") {
+        Some(sources) => read_sources(source, &sources, &indexes)?,
+        None => BTreeMap::new(),
+    };
+
     Ok(ToolTackRead {
         tool: ToolTack {
             index_url,
             extra_index_urls,
             default_groups,
+            indexes,
+            sources,
         },
         default_group_spans,
     })
+}
+
+/// `[[tool.tack.index]]`: each a table with `name`, `url` and an optional `explicit`.
+fn read_indexes(source: &Source<'_>, field: &Field<'_>) -> Result<Vec<NamedIndex>, ProjectError> {
+    let tables: Vec<(&dyn TableLike, Option<Range<usize>>)> =
+        match field.item {
+            Item::ArrayOfTables(array) => array
+                .iter()
+                .map(|table| (table as &dyn TableLike, table.span()))
+                .collect(),
+            Item::Value(Value::Array(array)) => array
+                .iter()
+                .filter_map(|value| {
+                    value
+                        .as_inline_table()
+                        .map(|table| (table as &dyn TableLike, value.span()))
+                })
+                .collect(),
+            _ => return Err(source.wrong_type(field, "an array of tables").with_hint(
+                "declare each index in its own `[[tool.tack.index]]` table with `name` and `url`",
+            )),
+        };
+    let mut indexes: Vec<NamedIndex> = Vec::new();
+    for (table, span) in tables {
+        for (key, item) in table.iter() {
+            if !["name", "url", "explicit"].contains(&key) {
+                let key_span = table
+                    .get_key_value(key)
+                    .and_then(|(key, _)| key.span())
+                    .or_else(|| item.span());
+                return Err(source
+                    .error(
+                        ProjectErrorKind::UnknownKey,
+                        key_span.as_ref(),
+                        format!("unknown key `{key}` in `[[tool.tack.index]]`"),
+                    )
+                    .with_hint("an index has `name`, `url` and optionally `explicit = true`"));
+            }
+        }
+        let child = |key: &str| Field::child(&field.name, table, span.clone(), key);
+        let missing = |key: &str| {
+            source
+                .error(
+                    ProjectErrorKind::MissingField,
+                    span.as_ref(),
+                    format!("a `[[tool.tack.index]]` table has no `{key}`"),
+                )
+                .with_hint(
+                    "write e.g. `name = \"internal\"` and `url = \"https://example.org/simple/\"`",
+                )
+        };
+        let name_field = child("name").ok_or_else(|| missing("name"))?;
+        let name = source.string(&name_field)?.trim().to_string();
+        let url_field = child("url").ok_or_else(|| missing("url"))?;
+        let url = source.string(&url_field)?;
+        check_url(source, &url_field.name, url, url_field.span.as_ref())?;
+        let explicit = match child("explicit") {
+            Some(explicit) => explicit
+                .item
+                .as_bool()
+                .ok_or_else(|| source.wrong_type(&explicit, "`true` or `false`"))?,
+            None => false,
+        };
+        if indexes
+            .iter()
+            .any(|other| other.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(source.error(
+                ProjectErrorKind::InvalidSource,
+                name_field.span.as_ref(),
+                format!("two indexes in `[[tool.tack.index]]` are named `{name}`"),
+            ));
+        }
+        indexes.push(NamedIndex {
+            name,
+            url: url.trim().to_string(),
+            explicit,
+        });
+    }
+    Ok(indexes)
+}
+
+/// `[tool.tack.sources]`: `package = { index = "name" }`, the name one of `indexes`.
+fn read_sources(
+    source: &Source<'_>,
+    field: &Field<'_>,
+    indexes: &[NamedIndex],
+) -> Result<BTreeMap<PackageName, String>, ProjectError> {
+    let table = source.table(field)?;
+    let mut pins = BTreeMap::new();
+    for (key, item) in table.iter() {
+        let entry = Field::from_entry(
+            &field.name,
+            table
+                .get_key_value(key)
+                .map(|(key, _)| key)
+                .expect("iterated key"),
+            item,
+            field.span.clone(),
+        );
+        let package = PackageName::from_str(key).map_err(|error| {
+            source.error(
+                ProjectErrorKind::InvalidName,
+                entry.span.as_ref(),
+                format!("`{}`: invalid package name: {error}", entry.name),
+            )
+        })?;
+        let spec = source.table(&entry).map_err(|error| {
+            error.with_hint("pin a package with `name = { index = \"internal\" }`")
+        })?;
+        let Some(index) = Field::child(&entry.name, spec, entry.span.clone(), "index") else {
+            return Err(source
+                .error(
+                    ProjectErrorKind::MissingField,
+                    entry.span.as_ref(),
+                    format!("`{}` has no `index`", entry.name),
+                )
+                .with_hint("pin a package with `name = { index = \"internal\" }`"));
+        };
+        let name = source.string(&index)?.trim().to_string();
+        if !indexes
+            .iter()
+            .any(|known| known.name.eq_ignore_ascii_case(&name))
+        {
+            let known = indexes
+                .iter()
+                .map(|known| format!("`{}`", known.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(source
+                .error(
+                    ProjectErrorKind::UnknownSource,
+                    index.span.as_ref(),
+                    format!("`{}` names the index `{name}`, which `[[tool.tack.index]]` does not declare", index.name),
+                )
+                .with_hint(if known.is_empty() {
+                    "declare it: `[[tool.tack.index]]` with `name` and `url`".to_string()
+                } else {
+                    format!("the declared indexes are: {known}")
+                }));
+        }
+        pins.insert(package, name);
+    }
+    Ok(pins)
 }
 
 fn reject_unknown_keys(

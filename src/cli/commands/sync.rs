@@ -75,6 +75,8 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             )
         })?;
     let venv_dir = venv_dir(&project_dir);
+    // One sync of a venv at a time; the lock is released when the process ends, however.
+    let _venv_lock = lock_venv(&venv_dir, printer)?;
     let (venv, state) = Venv::create_or_reuse(&venv_dir, &interpreter)
         .map_err(|error| UserError::new(error.to_string()))?;
     tracing::debug!("venv at `{}`: {state:?}", venv_dir.display());
@@ -221,6 +223,41 @@ fn venv_dir(project_dir: &Path) -> PathBuf {
         Some(dir) if !dir.is_empty() => project_dir.join(dir),
         _ => project_dir.join(".venv"),
     }
+}
+
+/// Takes the exclusive lock that serializes syncs of the venv at `venv_dir`, waiting (and
+/// saying so) while another tack holds it. The lock file lives in the temporary directory,
+/// named after the venv's absolute path, so that it survives the venv being replaced and
+/// litters no project; the operating system releases it when the process ends, even killed.
+fn lock_venv(venv_dir: &Path, printer: &Printer) -> anyhow::Result<std::fs::File> {
+    use sha2::Digest as _;
+    let absolute = std::path::absolute(venv_dir).unwrap_or_else(|_| venv_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+    let path = std::env::temp_dir().join(format!("tack-venv-{}.lock", &hex::encode(digest)[..16]));
+    let file = fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| UserError::new(format!("cannot create the venv lock: {error}")))?
+        .into_parts()
+        .0;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            printer.status(&format!(
+                "Waiting for another tack to finish with `{}`...",
+                venv_dir.display()
+            ));
+            file.lock().map_err(|error| {
+                UserError::new(format!("cannot lock `{}`: {error}", path.display()))
+            })?;
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(UserError::new(format!("cannot lock `{}`: {error}", path.display())).into())
+        }
+    }
+    Ok(file)
 }
 
 /// The groups and extras a sync installs.
