@@ -1,1 +1,311 @@
-//! See `super`.
+//! Private indexes against a real pypiserver with htpasswd authentication on 127.0.0.1:
+//! credentials from the environment and from `.netrc`, a clear error when they are missing or
+//! wrong, explicit indexes that no public package can shadow, and credentials that never reach
+//! the lock, the output or the log.
+//!
+//! pypiserver comes from PyPI: `.ci/run` installs it into `target/pypiserver-venv`
+//! (`TACK_PYPISERVER` may name another `pypi-server`). Without it the test is skipped with a
+//! message, unless `TACK_REQUIRE_PYPISERVER=1` (as in CI), which makes its absence a failure.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::figures;
+use crate::common::wheel::{build_release, ArtifactKind};
+use crate::common::{IndexOptions, RunOutput, Scenario, TestContext};
+use crate::syncing::{installed, python3_available};
+
+const USER: &str = "deploy";
+const PASSWORD: &str = "pa55-w0rd-8c1f";
+
+/// What the private index serves.
+const PRIVATE: &str = r#"
+description = "the private index"
+
+[packages]
+internal-lib = { "1.0.0" = ["shared-name>=1"] }
+shared-name = ["1.0.0"]
+"#;
+
+/// The public index also has `shared-name`, at a higher version: a dependency-confusion
+/// attempt.
+const PUBLIC: &str = r#"
+description = "the public index"
+
+[packages]
+shared-name = ["9.0.0"]
+public-lib = ["1.0.0"]
+"#;
+
+fn pypi_server() -> Option<PathBuf> {
+    let candidate = std::env::var_os("TACK_PYPISERVER").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pypiserver-venv/bin/pypi-server"),
+        PathBuf::from,
+    );
+    if candidate.exists() {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var_os("TACK_REQUIRE_PYPISERVER").is_none(),
+        "TACK_REQUIRE_PYPISERVER is set but there is no pypi-server at {}",
+        candidate.display()
+    );
+    eprintln!(
+        "skipped: no pypi-server at {} (install it with `.ci/run`, or set TACK_PYPISERVER)",
+        candidate.display()
+    );
+    None
+}
+
+/// A pypiserver on a free port of 127.0.0.1, stopped when dropped.
+struct PypiServer {
+    child: Child,
+    port: u16,
+}
+
+impl PypiServer {
+    fn start(binary: &Path, dir: &Path) -> Self {
+        let packages = dir.join("packages");
+        fs_err::create_dir_all(&packages).unwrap();
+        let scenario = Scenario::from_toml("private", PRIVATE).unwrap();
+        for package in &scenario.packages {
+            for release in &package.releases {
+                for artifact in build_release(package, release) {
+                    if artifact.kind == ArtifactKind::Wheel {
+                        fs_err::write(packages.join(&artifact.filename), &artifact.bytes).unwrap();
+                    }
+                }
+            }
+        }
+        // The htpasswd file, written with pypiserver's own passlib (a fast scheme for tests).
+        let python = binary.with_file_name("python");
+        let htpasswd = dir.join("htpasswd");
+        let status = Command::new(&python)
+            .args([
+                "-c",
+                "import sys\nfrom passlib.apache import HtpasswdFile\n\
+                 h = HtpasswdFile(sys.argv[1], new=True, default_scheme='apr_md5_crypt')\n\
+                 h.set_password(sys.argv[2], sys.argv[3])\nh.save()",
+            ])
+            .arg(&htpasswd)
+            .args([USER, PASSWORD])
+            .status()
+            .unwrap();
+        assert!(status.success(), "writing the htpasswd file failed");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .args(["run", "-i", "127.0.0.1", "-p", &port.to_string(), "-P"])
+            .arg(&htpasswd)
+            .args(["-a", "update,download,list"])
+            .arg(&packages)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pypiserver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/simple/", self.port)
+    }
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pyproject(index_url: &str, explicit: bool) -> String {
+    format!(
+        r#"[project]
+name = "app"
+version = "0.1.0"
+requires-python = ">=3.8"
+dependencies = ["internal-lib", "shared-name", "public-lib"]
+
+[[tool.tack.index]]
+name = "corp"
+url = "{index_url}"
+explicit = {explicit}
+
+[tool.tack.sources]
+internal-lib = {{ index = "corp" }}
+shared-name = {{ index = "corp" }}
+"#
+    )
+}
+
+/// Whether the password shows anywhere it must not: outputs, the lock, the cache's file names
+/// and contents.
+fn leaks(context: &TestContext, outputs: &[&RunOutput]) -> u64 {
+    let mut leaked = outputs
+        .iter()
+        .filter(|output| output.stdout.contains(PASSWORD) || output.stderr.contains(PASSWORD))
+        .count() as u64;
+    let lock = context.project_dir().join("pylock.toml");
+    if lock.exists() && fs_err::read_to_string(&lock).unwrap().contains(PASSWORD) {
+        leaked += 1;
+    }
+    for entry in walk(&context.cache_dir()) {
+        let bytes = fs_err::read(&entry).unwrap_or_default();
+        if entry.to_string_lossy().contains(PASSWORD)
+            || String::from_utf8_lossy(&bytes).contains(PASSWORD)
+        {
+            leaked += 1;
+        }
+    }
+    leaked
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn private_indexes_with_credentials_and_no_confusion() {
+    let Some(binary) = pypi_server() else {
+        return;
+    };
+    let context = TestContext::new().with_index(
+        &Scenario::from_toml("public", PUBLIC).unwrap(),
+        IndexOptions::default(),
+    );
+    let server = PypiServer::start(&binary, &context.temp_dir().join("pypiserver"));
+    context.write_pyproject(&pyproject(&server.url(), true));
+    let mut tried = 0;
+    let mut outputs = Vec::new();
+
+    // No credentials: refused, and the error says which index and what to set.
+    let refused = context.run(context.tack().args(["lock", "-v"]));
+    tried += 1;
+    assert!(!refused.success(), "{}", context.snapshot(&refused));
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("127.0.0.1:{}", server.port)),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("TACK_INDEX_<NAME>_USERNAME"),
+        "{}",
+        refused.stderr
+    );
+
+    // Wrong credentials: refused, and the wrong password is not shown either.
+    let wrong = context.run(
+        context
+            .tack()
+            .args(["lock", "-v"])
+            .env("TACK_INDEX_CORP_USERNAME", USER)
+            .env("TACK_INDEX_CORP_PASSWORD", "not-the-password"),
+    );
+    tried += 1;
+    assert!(!wrong.success());
+    assert!(
+        wrong.stderr.contains("refused the credentials"),
+        "{}",
+        wrong.stderr
+    );
+    assert!(
+        !wrong.stderr.contains("not-the-password"),
+        "{}",
+        wrong.stderr
+    );
+
+    // From the environment: locks and installs; `shared-name` comes from the private index
+    // (1.0.0), not from the public one (9.0.0).
+    let with_env = |command: &mut Command| {
+        command
+            .env("TACK_INDEX_CORP_USERNAME", USER)
+            .env("TACK_INDEX_CORP_PASSWORD", PASSWORD);
+    };
+    let mut lock = context.tack();
+    lock.args(["lock", "-v"]);
+    with_env(&mut lock);
+    let locked = context.run(&mut lock);
+    tried += 1;
+    assert!(locked.success(), "{}", context.snapshot(&locked));
+    let text = context.read_file("pylock.toml");
+    assert!(
+        text.contains("name = \"shared-name\"\nversion = \"1.0.0\""),
+        "{text}"
+    );
+    assert!(!text.contains("9.0.0"), "{text}");
+    assert!(
+        context
+            .index()
+            .requests()
+            .iter()
+            .all(|request| !request.path.contains("shared-name")
+                && !request.path.contains("internal-lib")),
+        "pinned packages were asked of the public index"
+    );
+    if python3_available() {
+        let mut sync = context.tack();
+        sync.args(["sync", "--frozen", "-v"]);
+        with_env(&mut sync);
+        let synced = context.run(&mut sync);
+        tried += 1;
+        assert!(synced.success(), "{}", context.snapshot(&synced));
+        assert_eq!(
+            installed(&context),
+            [
+                "internal-lib==1.0.0",
+                "public-lib==1.0.0",
+                "shared-name==1.0.0"
+            ]
+        );
+        outputs.push(synced);
+    }
+
+    // From `.netrc`, for a non-explicit index, with a fresh cache.
+    fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();
+    let _ = fs_err::remove_dir_all(context.cache_dir());
+    let netrc = context.temp_dir().join("netrc");
+    fs_err::write(
+        &netrc,
+        format!("machine 127.0.0.1\n  login {USER}\n  password {PASSWORD}\n"),
+    )
+    .unwrap();
+    context.write_pyproject(&pyproject(&server.url(), false));
+    let from_netrc = context.run(context.tack().args(["lock", "-v"]).env("NETRC", &netrc));
+    tried += 1;
+    assert!(from_netrc.success(), "{}", context.snapshot(&from_netrc));
+    assert!(context
+        .read_file("pylock.toml")
+        .contains("name = \"shared-name\"\nversion = \"1.0.0\""));
+
+    let mut all = vec![&refused, &wrong, &locked, &from_netrc];
+    all.extend(outputs.iter());
+    let leaked = leaks(&context, &all);
+    figures::record("private indexes", "credential scenarios tried", tried);
+    figures::record_outcomes("private indexes", 0, 0, leaked);
+    assert_eq!(leaked, 0, "the password leaked");
+}
