@@ -34,8 +34,15 @@
 //!
 //! One `reqwest` client (rustls with the platform's roots, which honour `SSL_CERT_FILE`;
 //! pooled connections; HTTP/2 when offered; gzip) serves all requests. A semaphore bounds the
-//! requests in flight. Connection failures, timeouts, resets and the statuses 429, 500, 502, 503
-//! and 504 are retried with exponential backoff and jitter.
+//! requests in flight. Connection failures, timeouts, resets, bodies cut short and the statuses
+//! 429, 500, 502, 503 and 504 are retried with exponential backoff and jitter, `DEFAULT_RETRIES`
+//! times: each wait is at most `BACKOFF_CAP`, a server's `Retry-After` (in seconds) included, so
+//! a request gives up after a bounded time. A read that waits longer than the timeout
+//! (`TACK_HTTP_TIMEOUT`) for the next bytes counts as a failure, so a stalled connection cannot
+//! hang a run. The error that ends the retries names the URL and the cause. A body that did not
+//! arrive whole is never used: pages and metadata are parsed only from complete bodies, and
+//! [`IndexClient::download_file`] writes to a temporary file that is deleted unless the whole
+//! file arrived and matched its hash.
 //!
 //! Credentials in an index URL (`https://user:token@host/simple/`) are sent as HTTP basic auth
 //! to that index's origin only, which includes files it serves from the same host but not a
@@ -185,11 +192,13 @@ pub enum IndexError {
     #[error("failed to set up the HTTP client (TLS certificates are read from the system store or `SSL_CERT_FILE`)")]
     ClientSetup(#[source] reqwest::Error),
     #[error(
-        "failed to fetch `{url}` after {attempts} attempt(s): check the network connection and the index URL, or pass `--offline` to work from the cache"
+        "failed to fetch `{url}` after {attempts} attempt(s): {cause}; check the network connection and the index URL, or pass `--offline` to work from the cache"
     )]
     Network {
         url: String,
         attempts: u32,
+        /// What went wrong, in words (callers show this error's message, not its sources).
+        cause: String,
         #[source]
         source: reqwest::Error,
     },
@@ -205,7 +214,8 @@ pub enum IndexError {
         status: u16,
         sent_credentials: bool,
     },
-    #[error("the project page `{url}` is malformed")]
+    /// The message of `source` names the page and what is wrong with it.
+    #[error("{source}")]
     MalformedPage {
         url: String,
         #[source]
@@ -298,6 +308,8 @@ struct Inner {
     cache: Cache,
     offline: bool,
     retries: u32,
+    /// The read timeout, for error messages.
+    timeout: Duration,
     permits: Semaphore,
     pages: Mutex<FxHashMap<PackageName, PageCell>>,
     counters: Counters,
@@ -444,6 +456,7 @@ impl IndexClient {
                 cache: options.cache,
                 offline: options.offline,
                 retries: options.retries,
+                timeout: options.timeout,
                 permits: Semaphore::new(concurrency),
                 pages: Mutex::default(),
                 counters: Counters::default(),
@@ -932,8 +945,10 @@ impl IndexClient {
                 Ok(mut response) => {
                     let status = response.status();
                     if is_retryable_status(status) && attempts <= self.inner.retries {
+                        let retry_after = retry_after(response.headers());
+                        drop(response);
                         drop(permit);
-                        self.pause_before_retry(attempts, None).await;
+                        self.pause_before_retry(attempts, retry_after).await;
                         continue;
                     }
                     if !status.is_success() {
@@ -952,7 +967,12 @@ impl IndexClient {
                             },
                         });
                     }
-                    let mut file = tempfile::NamedTempFile::new_in(parent).map_err(cache_error)?;
+                    // Deleted when dropped: a body cut short or with the wrong hash never
+                    // appears at `destination`.
+                    let mut file = tempfile::Builder::new()
+                        .prefix(".download-")
+                        .tempfile_in(parent)
+                        .map_err(cache_error)?;
                     let mut hasher = Sha256::new();
                     let mut total = 0u64;
                     let streamed = loop {
@@ -989,6 +1009,7 @@ impl IndexClient {
                 }
                 Err(err) => err,
             };
+            drop(permit);
             let failure = failure.without_url();
             tracing::debug!("GET {shown} failed: {failure}");
             if is_retryable_error(&failure) && attempts <= self.inner.retries {
@@ -998,6 +1019,7 @@ impl IndexClient {
             return Err(IndexError::Network {
                 url: shown,
                 attempts,
+                cause: describe_failure(&failure, self.inner.timeout),
                 source: failure,
             });
         }
@@ -1071,10 +1093,8 @@ impl IndexClient {
                     );
                     if is_retryable_status(status) {
                         if attempts <= self.inner.retries {
-                            let retry_after = header_str(&response_headers, header::RETRY_AFTER)
-                                .and_then(|value| value.trim().parse::<u64>().ok())
-                                .map(Duration::from_secs);
-                            self.pause_before_retry(attempts, retry_after).await;
+                            self.pause_before_retry(attempts, retry_after(&response_headers))
+                                .await;
                             continue;
                         }
                         return Err(IndexError::Status {
@@ -1102,6 +1122,7 @@ impl IndexClient {
                     return Err(IndexError::Network {
                         url: shown,
                         attempts,
+                        cause: describe_failure(&err, self.inner.timeout),
                         source: err,
                     });
                 }
@@ -1244,6 +1265,46 @@ fn status_error(url: &Url, response: &Fetched, status: StatusCode) -> IndexError
 
 fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// A server's `Retry-After` in seconds (the HTTP-date form is not used: the backoff applies).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    header_str(headers, header::RETRY_AFTER)
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// Why a request failed, in words: timeouts, resets, refused connections and bodies cut short
+/// are named as such, with the lowest-level message of the error's chain.
+fn describe_failure(err: &reqwest::Error, timeout: Duration) -> String {
+    let mut innermost: &dyn std::error::Error = err;
+    let mut io_kind = None;
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            io_kind = io_kind.or(Some(io.kind()));
+        }
+        innermost = cause;
+        source = cause.source();
+    }
+    let detail = innermost.to_string();
+    if err.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        return format!(
+            "no data arrived for {}s (raise the limit with `TACK_HTTP_TIMEOUT`)",
+            timeout.as_secs_f64()
+        );
+    }
+    let what = match io_kind {
+        Some(std::io::ErrorKind::ConnectionReset) => "the connection was reset",
+        Some(std::io::ErrorKind::ConnectionRefused) => "the connection was refused",
+        Some(std::io::ErrorKind::ConnectionAborted) => "the connection was aborted",
+        Some(std::io::ErrorKind::UnexpectedEof) => "the connection closed mid-response",
+        _ if err.is_connect() => "could not connect",
+        _ if err.is_body() || err.is_decode() => "the response body was cut short",
+        _ if err.is_request() => "no complete answer came",
+        _ => "the request failed",
+    };
+    format!("{what} ({detail})")
 }
 
 /// Connection failures, timeouts, resets and truncated bodies are worth another try; a bad URL
@@ -1884,7 +1945,71 @@ mod tests {
         );
         let message = err.to_string();
         assert!(message.contains(&format!("{base}demo/")), "{message}");
+        assert!(message.contains("connection was refused"), "{message}");
         assert!(message.contains("--offline"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_server_times_out_with_the_cause_named() {
+        let server = TestServer::start(|_| {
+            json_reply(json_page("/files/x.whl", &"ab".repeat(32))).after(Duration::from_secs(3))
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let mut options = options(&[server.url("/simple/")], cache.path());
+        options.retries = 1;
+        options.timeout = Duration::from_millis(300);
+        let client = IndexClient::new(options).unwrap();
+        let started = Instant::now();
+        let err = client.project(&demo()).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        let message = err.to_string();
+        assert!(
+            matches!(err, IndexError::Network { attempts: 2, .. }),
+            "{err:?}"
+        );
+        assert!(message.contains("no data arrived for 0.3s"), "{message}");
+        assert!(message.contains("TACK_HTTP_TIMEOUT"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn downloads_honour_retry_after_and_keep_nothing_that_failed() {
+        let wheel = build_wheel(&metadata_text("demo", "1.0"));
+        let calls = Arc::new(AtomicU64::new(0));
+        let server = {
+            let (calls, wheel) = (Arc::clone(&calls), wheel.clone());
+            TestServer::start(move |_| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Reply::new(503, "busy").with("Retry-After", "1")
+                } else {
+                    Reply::new(200, wheel.clone())
+                }
+            })
+            .await
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple/")], cache.path());
+        let url = Url::parse(&server.url(&format!("/files/{WHEEL}"))).unwrap();
+        let dir = cache.path().join("downloads");
+        let destination = dir.join("demo.whl");
+        let started = Instant::now();
+        let size = client
+            .download_file(&url, &sha256_hex(&wheel), &destination, &|_| {})
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(size, wheel.len() as u64);
+        assert_eq!(fs_err::read(&destination).unwrap(), wheel);
+        assert_eq!(client.stats().retries, 1);
+
+        // The wrong hash: an error naming both digests, and no file at all.
+        fs_err::remove_file(&destination).unwrap();
+        let err = client
+            .download_file(&url, &"00".repeat(32), &destination, &|_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IndexError::HashMismatch { .. }), "{err:?}");
+        assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
     }
 
     #[tokio::test]

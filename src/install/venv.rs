@@ -23,8 +23,17 @@
 //! last, so an interrupted creation never leaves a half-written venv at `root`. A directory
 //! that is not a venv (no `pyvenv.cfg`, not empty) is never removed.
 //!
+//! Linking a wheel into the venv is many file operations, and `RECORD` comes last: a sync
+//! killed half way through leaves files that no `RECORD` lists, so no later sync could remove
+//! them. Before its first link a sync therefore writes the list of wheels it is about to link
+//! to `<root>/.tack-installing` ([`Venv::begin_installs`]) and deletes it after the last
+//! ([`Venv::end_installs`]). The next sync that finds the list of a process that is gone
+//! ([`Venv::interrupted_installs`]) finishes those installs first; then they are ordinary
+//! installed distributions, which its plan keeps or removes by their `RECORD`.
+//!
 //! [PEP 405]: https://peps.python.org/pep-0405/
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::InstallLayout;
@@ -79,6 +88,22 @@ pub struct Venv {
 /// Marks a venv being written by an older tack that wrote in place; such a venv is redone.
 const INCOMPLETE: &str = ".tack-incomplete";
 
+/// The wheels a sync is linking into the venv; see the module documentation.
+const INSTALLING: &str = ".tack-installing";
+/// The first line of [`INSTALLING`], with the version of its format.
+const INSTALLING_HEADER: &str = "tack installing 1";
+
+/// A wheel a sync is about to link into the venv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingInstall {
+    /// Its unpacked copy: `<cache wheels bucket>/<sha256>`.
+    pub unpacked: PathBuf,
+    /// The wheel's file name.
+    pub filename: String,
+    /// Whether it gets a `REQUESTED` file.
+    pub requested: bool,
+}
+
 /// What is at a venv's root now.
 enum Existing {
     Nothing,
@@ -132,6 +157,88 @@ impl Venv {
     pub fn layout(&self) -> &InstallLayout {
         &self.layout
     }
+
+    /// Notes that this process is about to link `wheels` into the venv, so that the next sync
+    /// can finish the job if this one is killed half way.
+    pub fn begin_installs(&self, wheels: &[PendingInstall]) -> Result<(), VenvError> {
+        let mut text = format!("{INSTALLING_HEADER}\npid {}\n", std::process::id());
+        for wheel in wheels {
+            let _ = writeln!(
+                text,
+                "wheel {} {} {}",
+                u8::from(wheel.requested),
+                wheel.filename,
+                wheel.unpacked.display()
+            );
+        }
+        // Cut short by a kill, the list has no `end` and is ignored: no link was made yet.
+        text.push_str("end\n");
+        let path = self.root.join(INSTALLING);
+        fs_err::write(&path, text).map_err(|source| VenvError::Write { path, source })
+    }
+
+    /// The installs noted by [`Venv::begin_installs`] are done.
+    pub fn end_installs(&self) -> Result<(), VenvError> {
+        let path = self.root.join(INSTALLING);
+        match fs_err::remove_file(&path) {
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+                Err(VenvError::Write { path, source })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The wheels a sync noted with [`Venv::begin_installs`] and was killed before linking
+    /// them all; empty when no such sync is known, or when the sync that noted them is still
+    /// running (another process working on this venv). A list that was itself cut short is
+    /// deleted.
+    pub fn interrupted_installs(&self) -> Vec<PendingInstall> {
+        let path = self.root.join(INSTALLING);
+        let Ok(text) = fs_err::read_to_string(&path) else {
+            return Vec::new();
+        };
+        match parse_installing(&text) {
+            Some((pid, _)) if pid != std::process::id() && is_running(&pid.to_string()) => {
+                Vec::new()
+            }
+            Some((_, wheels)) => wheels,
+            None => {
+                let _ = fs_err::remove_file(&path);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The pid and the wheels of a complete [`INSTALLING`] list.
+fn parse_installing(text: &str) -> Option<(u32, Vec<PendingInstall>)> {
+    let mut lines = text.lines();
+    if lines.next()? != INSTALLING_HEADER {
+        return None;
+    }
+    let pid = lines.next()?.strip_prefix("pid ")?.parse().ok()?;
+    let mut wheels = Vec::new();
+    for line in lines {
+        if line == "end" {
+            return Some((pid, wheels));
+        }
+        let mut fields = line.strip_prefix("wheel ")?.splitn(3, ' ');
+        let requested = fields.next()? == "1";
+        let filename = fields.next()?.to_string();
+        let unpacked = PathBuf::from(fields.next()?);
+        wheels.push(PendingInstall {
+            unpacked,
+            filename,
+            requested,
+        });
+    }
+    None
+}
+
+/// Whether a process with this pid runs (Linux only, where a process's liveness is a
+/// directory in `/proc`; elsewhere no process counts as running).
+fn is_running(pid: &str) -> bool {
+    cfg!(target_os = "linux") && Path::new("/proc").join(pid).exists()
 }
 
 fn inspect(root: &Path) -> Result<Existing, VenvError> {
@@ -300,7 +407,7 @@ fn remove_stale_siblings(root: &Path) {
             continue;
         };
         let is_pid = !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit());
-        if is_pid && !Path::new("/proc").join(pid).exists() {
+        if is_pid && !is_running(pid) {
             if let Err(error) = fs_err::remove_dir_all(entry.path()) {
                 tracing::debug!("could not remove a stale venv directory: {error}");
             }
@@ -889,6 +996,45 @@ deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""
         Venv::create_or_reuse(&root, &base).unwrap();
         assert!(!stale.exists());
         assert!(unrelated.exists());
+    }
+
+    #[test]
+    fn installs_of_a_process_that_is_gone_are_reported_once_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let (venv, _) = Venv::create_or_reuse(&dir.path().join(".venv"), &base).unwrap();
+        let wheels = vec![
+            PendingInstall {
+                unpacked: dir.path().join("cache dir/wheels/ab"),
+                filename: "a-1.0-py3-none-any.whl".to_string(),
+                requested: true,
+            },
+            PendingInstall {
+                unpacked: dir.path().join("cd"),
+                filename: "b-2.0-py3-none-any.whl".to_string(),
+                requested: false,
+            },
+        ];
+        assert!(venv.interrupted_installs().is_empty());
+        venv.begin_installs(&wheels).unwrap();
+        // This process still runs: its installs are not interrupted ones.
+        let path = venv.root.join(INSTALLING);
+        let text = fs_err::read_to_string(&path).unwrap();
+        assert_eq!(
+            parse_installing(&text),
+            Some((std::process::id(), wheels.clone()))
+        );
+        // A process that is gone (no pid is this large) was interrupted.
+        let gone = text.replace(&format!("pid {}", std::process::id()), "pid 99999999");
+        fs_err::write(&path, &gone).unwrap();
+        assert_eq!(venv.interrupted_installs(), wheels);
+        venv.end_installs().unwrap();
+        assert!(!path.exists());
+        venv.end_installs().unwrap();
+        // A list cut short (no `end`) means no link was made: it is deleted.
+        fs_err::write(&path, gone.trim_end_matches("end\n")).unwrap();
+        assert!(venv.interrupted_installs().is_empty());
+        assert!(!path.exists());
     }
 
     #[test]

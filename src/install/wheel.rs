@@ -7,24 +7,30 @@
 //!    cache (`<bucket>/<sha256>/`). Extraction happens in a private temporary directory of the
 //!    same bucket, files in parallel on rayon, and ends with one atomic rename, so readers only
 //!    ever see a complete tree and two processes unpacking the same wheel both succeed with one
-//!    copy. Entries that could escape the tree (absolute paths, `..`, symbolic links) are
-//!    refused. Every file's sha256 is computed while it is written and checked against the
-//!    wheel's own `RECORD`; the cached `RECORD` is then replaced by the verified digests of every
-//!    file, so that installing never has to hash a file again.
+//!    copy. The archive is not trusted: entries that could escape the tree or the venv, links,
+//!    devices, duplicates, `RECORD` rows outside the wheel and decompression bombs are refused
+//!    before anything is written (the list is in `unpack`, the limits in `archive`). Every
+//!    file's sha256 is computed while it is written and checked against the wheel's own
+//!    `RECORD`; the cached `RECORD` is then replaced by the verified digests of every file, so
+//!    that installing never has to hash a file again. [`reuse_unpacked`] checks a cached tree
+//!    against that `RECORD` before it is used again, and discards it when it was damaged (see
+//!    `integrity`).
 //! 2. [`install_wheel`] links the cached tree into a venv (see
 //!    [`LinkMode`](super::LinkMode)): root files go to purelib or platlib (`Root-Is-Purelib` in
 //!    `WHEEL`), `<dist>-<version>.data/<scheme>/` trees go to the scheme's directory, scripts
 //!    whose first line is `#!python` get the venv's interpreter as their shebang (so they are
 //!    copied, not linked), console and GUI entry points become launcher scripts, and the
 //!    dist-info gets `INSTALLER`, `REQUESTED` (for a dependency the user asked for) and a
-//!    `RECORD` listing every installed file with its sha256 and size. `RECORD` is written last,
+//!    `RECORD` listing every installed file with its sha256 and size. Every destination is
+//!    checked before the first file is put in place: inside the venv, and never one of the
+//!    venv's own files (`pyvenv.cfg`, its interpreters). `RECORD` is written last,
 //!    through a rename: a dist-info without it is an interrupted install, which
 //!    [`super::site_packages::scan`] reports as absent so that the next sync installs it again.
 //! 3. [`uninstall`] renames the dist-info to `*.dist-info.tack-removing` (so an interrupted
 //!    removal is finished by the next scan), removes exactly the files its `RECORD` lists, their
 //!    `__pycache__` byte code and the directories this emptied, and never touches anything
 //!    outside the venv: a `RECORD` entry that resolves outside it stops the removal before any
-//!    file is deleted.
+//!    file is deleted, and the venv's own files are left in place whatever `RECORD` lists.
 //!
 //! Windows `.exe` launchers for entry points are not written yet: on Windows the launchers are
 //! plain Python scripts, which work through `python <script>` only.
@@ -32,8 +38,10 @@
 //! [binary distribution format]: https://packaging.python.org/en/latest/specifications/binary-distribution-format/
 //! [recording installed projects]: https://packaging.python.org/en/latest/specifications/recording-installed-packages/
 
+mod archive;
 mod entry_points;
 mod install;
+mod integrity;
 mod record;
 mod uninstall;
 mod unpack;
@@ -41,44 +49,61 @@ mod unpack;
 use std::path::{Path, PathBuf};
 
 pub use install::install_wheel;
+pub use integrity::{reuse_unpacked, reuse_unpacked_all};
 pub use uninstall::{finish_removal, uninstall, UninstallSummary};
 pub use unpack::unpack_wheel;
 
 use crate::filename::WheelFilename;
+use crate::install::InstallLayout;
 use crate::normalize::PackageName;
 
+/// What a user can do about a wheel that tack refuses: the file matches the sha256 in the lock,
+/// so fetching it again would give the same bytes.
+const REFUSED_WHEEL_ADVICE: &str =
+    "report it to the package's maintainers, or require another version of the package";
+
 /// An error unpacking, installing or removing a wheel.
+///
+/// Errors about the archive name the wheel by its file name (`wheel`), not by its path in the
+/// cache, which means nothing to the user.
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
     /// The cache key is not a sha256 digest (it becomes a directory name, so it must be plain).
     #[error("`{sha256}` is not a sha256 digest (64 hexadecimal digits); check the hash recorded in the lock file")]
     BadDigest { sha256: String },
     /// The file is not a zip archive, or a damaged one.
-    #[error("`{}` is not a readable wheel (zip archive); the download may be damaged: remove the file and run the command again", path.display())]
+    #[error("`{wheel}` is not a readable wheel (zip archive); tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
     Archive {
-        path: PathBuf,
+        wheel: String,
         #[source]
         source: zip::result::ZipError,
     },
     /// Reading one member of the archive failed (bad compressed data, CRC mismatch).
-    #[error("failed to extract `{entry}` from `{}`; the download may be damaged: remove the file and run the command again", path.display())]
+    #[error("failed to extract `{entry}` from `{wheel}`: the archive is damaged; tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
     Extract {
-        path: PathBuf,
+        wheel: String,
         entry: String,
         #[source]
         source: std::io::Error,
     },
-    /// An archive member that would land outside the unpacked tree, or a link.
-    #[error("`{}` contains the unsafe entry `{entry}` ({reason}); tack refuses to install it: report it to the package's maintainers", path.display())]
+    /// An archive member that could land outside its tree or the venv, a link or device, a
+    /// duplicate, or a `RECORD` row pointing outside the wheel.
+    #[error("`{wheel}` contains the unsafe entry `{entry}` ({reason}); tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
     UnsafeEntry {
-        path: PathBuf,
+        wheel: String,
         entry: String,
-        reason: &'static str,
+        reason: String,
     },
+    /// An archive past the limits on entries, sizes or compression ratio (a decompression bomb).
+    #[error("`{wheel}` is too large to unpack safely: {detail}; it looks like a decompression bomb, so tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    TooLarge { wheel: String, detail: String },
     /// A file whose content does not match the wheel's own `RECORD`.
-    #[error("`{entry}` in `{}` does not match the hash or size its RECORD lists; the wheel is damaged or was altered: report it to the package's maintainers", path.display())]
-    RecordMismatch { path: PathBuf, entry: String },
-    /// The wheel breaks the binary distribution format in another way.
+    #[error("`{entry}` in `{wheel}` does not match the hash or size its RECORD lists; the wheel is damaged or was altered: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    RecordMismatch { wheel: String, entry: String },
+    /// The archive breaks the binary distribution format in another way.
+    #[error("`{wheel}` is not a valid wheel: {message}; tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    InvalidWheel { wheel: String, message: String },
+    /// An unpacked wheel (in the cache) that breaks the format.
     #[error("`{}` is not a valid wheel: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
     /// A wheel format this installer does not know.
@@ -113,43 +138,110 @@ pub struct InstallOptions<'a> {
 /// The directory's name part must normalize to the wheel file name's project; a tree with no
 /// such directory, or with several, is not a valid wheel.
 fn find_dist_info(tree: &Path, filename: &WheelFilename) -> Result<String, WheelError> {
-    let mut matching = Vec::new();
+    let mut directories = Vec::new();
     for entry in fs_err::read_dir(tree)? {
         let entry = entry?;
         if !entry.file_type()?.is_dir() {
             continue;
         }
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Some((project, _version)) = name
-            .strip_suffix(".dist-info")
-            .and_then(|stem| stem.rsplit_once('-'))
-        else {
-            continue;
-        };
-        if PackageName::new(project.to_string()).is_ok_and(|project| project == filename.name) {
-            matching.push(name);
+        if let Ok(name) = entry.file_name().into_string() {
+            directories.push(name);
         }
     }
-    match matching.len() {
-        1 => Ok(matching.swap_remove(0)),
-        0 => Err(WheelError::Invalid {
+    choose_dist_info(directories.iter().map(String::as_str), filename).map_err(|message| {
+        WheelError::Invalid {
             path: tree.to_path_buf(),
-            message: format!(
-                "it has no `.dist-info` directory for `{}` ({filename})",
-                filename.name
-            ),
-        }),
-        _ => Err(WheelError::Invalid {
-            path: tree.to_path_buf(),
-            message: format!(
-                "it has several `.dist-info` directories for `{}`: {}",
-                filename.name,
-                matching.join(", ")
-            ),
-        }),
+            message,
+        }
+    })
+}
+
+/// The project part of a `<project>-<version>.dist-info` directory name.
+fn dist_info_project(directory: &str) -> Option<&str> {
+    let (project, _version) = directory.strip_suffix(".dist-info")?.rsplit_once('-')?;
+    Some(project)
+}
+
+/// Among the top-level directory names of a wheel, its own `.dist-info`: the one whose
+/// project normalizes to the file name's; none or several is an error (the message).
+fn choose_dist_info<'a>(
+    directories: impl IntoIterator<Item = &'a str>,
+    filename: &WheelFilename,
+) -> Result<String, String> {
+    let mut matching: Vec<&str> = directories
+        .into_iter()
+        .filter(|name| {
+            dist_info_project(name).is_some_and(|project| {
+                PackageName::new(project.to_string()).is_ok_and(|project| project == filename.name)
+            })
+        })
+        .collect();
+    matching.sort_unstable();
+    matching.dedup();
+    match matching.as_slice() {
+        [one] => Ok((*one).to_string()),
+        [] => Err(format!(
+            "it has no `.dist-info` directory for `{}` ({filename})",
+            filename.name
+        )),
+        several => Err(format!(
+            "it has several `.dist-info` directories for `{}`: {}",
+            filename.name,
+            several.join(", ")
+        )),
     }
+}
+
+/// The directory under `include/site/pythonX.Y/` for a wheel's `.data/headers/` files: the
+/// project's name as its `METADATA` spells it (as pip does), else the dist-info's. It becomes
+/// a path component, so it must be a valid project name; the error is the reason it is not.
+fn headers_dir_name<'a>(metadata: &'a str, dist_info_stem: &'a str) -> Result<&'a str, String> {
+    let name = metadata_header(metadata, "Name").unwrap_or_else(|| {
+        dist_info_stem
+            .rsplit_once('-')
+            .map_or(dist_info_stem, |(name, _)| name)
+    });
+    if PackageName::new(name.to_string()).is_ok() {
+        Ok(name)
+    } else {
+        Err(format!(
+            "its `Name` `{name}` is not a valid project name, and `.data/headers/` files go into a directory of that name"
+        ))
+    }
+}
+
+/// Whether `path` is one of the venv's own files, which no wheel may replace and no removal
+/// may delete: `pyvenv.cfg` and the interpreters in the scripts directory (`python`,
+/// `python3`, `python3.12`, `python3.13t`, `pythonw.exe`, `pypy3`...).
+fn is_venv_own_file(path: &Path, layout: &InstallLayout) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    let is_config = name.eq_ignore_ascii_case("pyvenv.cfg");
+    if !is_config && !is_interpreter_name(name) && layout.python.file_name() != path.file_name() {
+        return false;
+    }
+    let path = record::normalize(path);
+    let parent = path.parent().unwrap_or(&path);
+    path == record::normalize(&layout.python)
+        || (is_config && parent == record::normalize(&layout.data))
+        || (is_interpreter_name(name) && parent == record::normalize(&layout.scripts))
+}
+
+fn is_interpreter_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let stem = lower.strip_suffix(".exe").unwrap_or(&lower);
+    let Some(version) = ["pythonw", "python", "pypy"]
+        .iter()
+        .find_map(|prefix| stem.strip_prefix(prefix))
+    else {
+        return false;
+    };
+    let version = version.strip_suffix('t').unwrap_or(version);
+    version.is_empty()
+        || version
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 /// The value of the first `key: value` header of an email-style metadata file (`WHEEL`,
@@ -179,6 +271,47 @@ mod tests {
         assert_eq!(metadata_header(text, "version"), Some("1.0"));
         assert_eq!(metadata_header(text, "Summary"), None);
         assert_eq!(metadata_header("", "Name"), None);
+    }
+
+    #[test]
+    fn the_venvs_own_files_are_recognized() {
+        let layout = test_support::layout(Path::new("/venv"));
+        for own in [
+            "/venv/pyvenv.cfg",
+            "/venv/bin/python",
+            "/venv/bin/python3",
+            "/venv/bin/python3.12",
+            "/venv/bin/python3.13t",
+            "/venv/bin/pypy3",
+            "/venv/bin/../bin/python",
+            "/venv/lib/../pyvenv.cfg",
+        ] {
+            assert!(is_venv_own_file(Path::new(own), &layout), "{own}");
+        }
+        for other in [
+            "/venv/bin/python-config",
+            "/venv/bin/pythonista",
+            "/venv/bin/tool",
+            "/venv/lib/python3.11/site-packages/pyvenv.cfg",
+            "/venv/lib/python3.11/site-packages/python",
+            "/venv/bin/python3.",
+        ] {
+            assert!(!is_venv_own_file(Path::new(other), &layout), "{other}");
+        }
+        assert!(is_interpreter_name("pythonw.exe"));
+        assert!(is_interpreter_name("Python.EXE"));
+    }
+
+    #[test]
+    fn headers_directories_are_plain_project_names() {
+        assert_eq!(
+            headers_dir_name("Name: Foo.Bar\n", "foo_bar-1.0").unwrap(),
+            "Foo.Bar"
+        );
+        assert_eq!(headers_dir_name("", "foo_bar-1.0").unwrap(), "foo_bar");
+        for bad in ["Name: ../../x\n", "Name: a/b\n", "Name: ..\n", "Name: -x\n"] {
+            assert!(headers_dir_name(bad, "x-1.0").is_err(), "{bad}");
+        }
     }
 
     #[test]

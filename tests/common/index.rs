@@ -23,9 +23,12 @@
 //! Upload times are deterministic: 2024-01-01 plus one hour per version rank, plus a year per
 //! published stage.
 //!
-//! [`Fault`]s make chosen requests fail (status, dropped connection, delay, truncated body,
-//! corrupted bytes), matched by a path substring and optionally only the first N times. Every
-//! request is logged ([`FakeIndex::requests`]).
+//! [`Fault`]s make chosen requests fail (status, `Retry-After`, dropped connection, delay, a
+//! stall or a reset in the middle of the body, truncated body, corrupted bytes), matched by a
+//! path substring and optionally only the first N times. Faults can be replaced while the index
+//! runs ([`FakeIndex::set_faults`], [`FakeIndex::clear_faults`]), so that a test can break the
+//! index, watch a command fail, heal it and watch the next run succeed. Every request is logged
+//! ([`FakeIndex::requests`]), and [`FakeIndex::faults_fired`] counts the faults injected.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -35,7 +38,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use pep508_rs::PackageName;
@@ -69,6 +72,13 @@ pub enum FaultKind {
     Truncate,
     /// Answer normally but with one byte of the body changed (same length, wrong hash).
     WrongBytes,
+    /// Send the head and half the body, then nothing for this long (a stalled connection: set
+    /// it above the client's read timeout), then the rest if the client is still there.
+    Stall(Duration),
+    /// Send the head and half the body, then reset the connection (a TCP RST, not a FIN).
+    Reset,
+    /// Answer `503 Service Unavailable` with `Retry-After: <seconds>`.
+    RetryAfter(u64),
 }
 
 /// A failure injected into requests whose path contains `path_contains`.
@@ -140,6 +150,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Body bytes written.
     pub bytes_sent: u64,
+    /// When the request arrived, counted from the start of the index.
+    pub received: Duration,
 }
 
 /// One file on the index.
@@ -170,10 +182,29 @@ struct Shared {
     base: String,
     catalog: RwLock<Catalog>,
     log: Mutex<Vec<LoggedRequest>>,
-    fault_hits: Vec<AtomicUsize>,
+    faults: RwLock<Vec<ArmedFault>>,
+    /// Faults injected so far, over every [`FakeIndex::set_faults`].
+    faults_fired: AtomicUsize,
     shutdown: AtomicBool,
+    started: Instant,
     connections: Mutex<HashMap<usize, TcpStream>>,
     next_connection: AtomicUsize,
+}
+
+/// A fault with the number of requests it matched so far.
+struct ArmedFault {
+    fault: Fault,
+    hits: AtomicUsize,
+}
+
+fn arm(faults: &[Fault]) -> Vec<ArmedFault> {
+    faults
+        .iter()
+        .map(|fault| ArmedFault {
+            fault: fault.clone(),
+            hits: AtomicUsize::new(0),
+        })
+        .collect()
 }
 
 /// A running fake index; stops when dropped.
@@ -190,15 +221,17 @@ impl FakeIndex {
         let addr = listener
             .local_addr()
             .expect("local address of the listener");
-        let fault_hits = options.faults.iter().map(|_| AtomicUsize::new(0)).collect();
+        let faults = RwLock::new(arm(&options.faults));
         let shared = Arc::new(Shared {
             scenario: scenario.clone(),
             options,
             base: format!("http://{addr}"),
             catalog: RwLock::new(Catalog::default()),
             log: Mutex::new(Vec::new()),
-            fault_hits,
+            faults,
+            faults_fired: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            started: Instant::now(),
             connections: Mutex::new(HashMap::new()),
             next_connection: AtomicUsize::new(0),
         });
@@ -263,6 +296,25 @@ impl FakeIndex {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+
+    /// Replaces the faults (those of [`IndexOptions::faults`] at first); counts start again.
+    pub fn set_faults(&self, faults: &[Fault]) {
+        *self
+            .shared
+            .faults
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = arm(faults);
+    }
+
+    /// Removes every fault: the index answers normally from now on.
+    pub fn clear_faults(&self) {
+        self.set_faults(&[]);
+    }
+
+    /// How many requests got a fault so far (over every [`FakeIndex::set_faults`]).
+    pub fn faults_fired(&self) -> usize {
+        self.shared.faults_fired.load(Ordering::SeqCst)
     }
 
     /// Makes the packages of `[stages.<stage>]` appear on the index.
@@ -537,6 +589,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             range,
             status: 0,
             bytes_sent: 0,
+            received: shared.started.elapsed(),
         };
 
         let fault = take_fault(shared, &request.path);
@@ -546,6 +599,10 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         let mut response = match &fault {
             Some(FaultKind::Status(status)) => {
                 Response::text(*status, &format!("injected fault: status {status}"))
+            }
+            Some(FaultKind::RetryAfter(seconds)) => {
+                Response::text(503, "injected fault: try again later")
+                    .header("Retry-After", seconds.to_string())
             }
             Some(FaultKind::Drop) => {
                 let _ = writer.shutdown(Shutdown::Both);
@@ -558,8 +615,13 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             let middle = response.body.len() / 2;
             response.body[middle] ^= 0xff;
         }
-        let truncate = fault == Some(FaultKind::Truncate);
-        let keep_alive = request.keep_alive && !truncate;
+        // Faults that break the body off half way, and whether the rest ever comes.
+        let (cut, rest_after) = match &fault {
+            Some(FaultKind::Truncate | FaultKind::Reset) => (true, None),
+            Some(FaultKind::Stall(pause)) => (true, Some(*pause)),
+            _ => (false, None),
+        };
+        let keep_alive = request.keep_alive && !cut;
 
         let mut head = format!(
             "HTTP/1.1 {} {}\r\n",
@@ -576,21 +638,44 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             "Connection: close\r\n\r\n"
         });
         let send_body = request.method != "HEAD" && response.status != 304;
-        let body: &[u8] = match (send_body, truncate) {
-            (false, _) => &[],
-            (true, false) => &response.body,
-            (true, true) => &response.body[..response.body.len() / 2],
+        let body: &[u8] = if send_body { &response.body } else { &[] };
+        let (first, rest) = if cut {
+            body.split_at(body.len() / 2)
+        } else {
+            (body, &[][..])
         };
         let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body);
+        bytes.extend_from_slice(first);
         log.status = response.status;
-        log.bytes_sent = body.len() as u64;
-        let written = writer.write_all(&bytes).and_then(|()| writer.flush());
+        log.bytes_sent = first.len() as u64;
+        let mut written = writer.write_all(&bytes).and_then(|()| writer.flush());
+        if let (Ok(()), Some(pause)) = (&written, rest_after) {
+            std::thread::sleep(pause);
+            written = writer.write_all(rest).and_then(|()| writer.flush());
+            if written.is_ok() {
+                log.bytes_sent += rest.len() as u64;
+            }
+        }
         record(shared, log);
+        if fault == Some(FaultKind::Reset) {
+            // Give the client time to read the first half, so that the reset comes mid-body.
+            std::thread::sleep(Duration::from_millis(20));
+            reset(&writer);
+            return;
+        }
         if written.is_err() || !keep_alive {
             let _ = writer.shutdown(Shutdown::Both);
             return;
         }
+    }
+}
+
+/// Makes the connection end with a TCP reset: with a zero linger time, closing the socket (when
+/// the last of its handles is dropped, right after this) aborts it instead of sending a FIN.
+fn reset(stream: &TcpStream) {
+    if let Ok(handle) = stream.try_clone() {
+        let socket = tokio::net::TcpSocket::from_std_stream(handle);
+        let _ = socket.set_zero_linger();
     }
 }
 
@@ -604,13 +689,15 @@ fn record(shared: &Shared, request: LoggedRequest) {
 
 /// The first fault that matches `path` and has not used up its count, counted as fired.
 fn take_fault(shared: &Shared, path: &str) -> Option<FaultKind> {
-    for (fault, hits) in shared.options.faults.iter().zip(&shared.fault_hits) {
-        if !path.contains(&fault.path_contains) {
+    let faults = shared.faults.read().unwrap_or_else(PoisonError::into_inner);
+    for armed in faults.iter() {
+        if !path.contains(&armed.fault.path_contains) {
             continue;
         }
-        let fired = hits.fetch_add(1, Ordering::SeqCst);
-        if fault.times.is_none_or(|times| fired < times) {
-            return Some(fault.kind.clone());
+        let fired = armed.hits.fetch_add(1, Ordering::SeqCst);
+        if armed.fault.times.is_none_or(|times| fired < times) {
+            shared.faults_fired.fetch_add(1, Ordering::SeqCst);
+            return Some(armed.fault.kind.clone());
         }
     }
     None

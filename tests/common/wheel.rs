@@ -379,6 +379,333 @@ fn python_list(values: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// Hostile wheels for the safety suite: archives built entry by entry, with byte-level edits
+/// for what the `zip` writer refuses to produce (duplicate names, device entries, sizes that
+/// lie, entries that share data, hidden entries).
+pub mod hostile {
+    use std::fmt::Write as _;
+    use std::io::{Cursor, Write as _};
+
+    use super::record_hash;
+
+    /// How an entry is stored.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Compression {
+        Stored,
+        Deflated,
+    }
+
+    #[derive(Debug, Clone)]
+    struct Entry {
+        name: String,
+        bytes: Vec<u8>,
+        directory: bool,
+        compression: Compression,
+        /// Listed in the generated `RECORD`.
+        recorded: bool,
+    }
+
+    /// A wheel of `<dist>-<version>`: `<dist>/__init__.py`, `METADATA`, `WHEEL` and a
+    /// `RECORD` computed when built (hashes of every file added, plus extra rows).
+    #[derive(Debug, Clone)]
+    pub struct HostileWheel {
+        dist: String,
+        version: String,
+        entries: Vec<Entry>,
+        metadata_name: String,
+        extra_record_rows: Vec<String>,
+        entry_points: Option<String>,
+    }
+
+    impl HostileWheel {
+        pub fn new(dist: &str, version: &str) -> Self {
+            let mut wheel = Self {
+                dist: dist.to_string(),
+                version: version.to_string(),
+                entries: Vec::new(),
+                metadata_name: dist.to_string(),
+                extra_record_rows: Vec::new(),
+                entry_points: None,
+            };
+            let init = format!(
+                "__version__ = \"{version}\"\n\n\ndef main():\n    print(\"{dist} {version}\")\n"
+            );
+            wheel = wheel.file(&format!("{dist}/__init__.py"), init.as_bytes());
+            wheel
+        }
+
+        /// `<dist>-<version>.dist-info`.
+        pub fn dist_info(&self) -> String {
+            format!("{}-{}.dist-info", self.dist, self.version)
+        }
+
+        /// `<dist>-<version>.data`.
+        pub fn data(&self) -> String {
+            format!("{}-{}.data", self.dist, self.version)
+        }
+
+        /// A file, deflated and listed in `RECORD`.
+        #[must_use]
+        pub fn file(self, name: &str, bytes: &[u8]) -> Self {
+            self.entry(name, bytes.to_vec(), Compression::Deflated, true)
+        }
+
+        /// A file stored as asked and listed in `RECORD` or not.
+        #[must_use]
+        pub fn entry(
+            mut self,
+            name: &str,
+            bytes: Vec<u8>,
+            compression: Compression,
+            recorded: bool,
+        ) -> Self {
+            self.entries.push(Entry {
+                name: name.to_string(),
+                bytes,
+                directory: false,
+                compression,
+                recorded,
+            });
+            self
+        }
+
+        /// A directory entry (`name` ends with `/`).
+        #[must_use]
+        pub fn directory(mut self, name: &str) -> Self {
+            self.entries.push(Entry {
+                name: name.to_string(),
+                bytes: Vec::new(),
+                directory: true,
+                compression: Compression::Stored,
+                recorded: false,
+            });
+            self
+        }
+
+        /// The `Name:` of `METADATA` (by default the dist name).
+        #[must_use]
+        pub fn metadata_name(mut self, name: &str) -> Self {
+            self.metadata_name = name.to_string();
+            self
+        }
+
+        /// A row appended to `RECORD` as it is.
+        #[must_use]
+        pub fn record_row(mut self, row: &str) -> Self {
+            self.extra_record_rows.push(row.to_string());
+            self
+        }
+
+        #[must_use]
+        pub fn entry_points(mut self, text: &str) -> Self {
+            self.entry_points = Some(text.to_string());
+            self
+        }
+
+        /// The archive's bytes: the added entries, then the dist-info files, `RECORD` last.
+        pub fn build(&self) -> Vec<u8> {
+            let dist_info = self.dist_info();
+            let mut entries = self.entries.clone();
+            let add = |entries: &mut Vec<Entry>, name: String, bytes: Vec<u8>| {
+                entries.push(Entry {
+                    name,
+                    bytes,
+                    directory: false,
+                    compression: Compression::Deflated,
+                    recorded: true,
+                });
+            };
+            add(
+                &mut entries,
+                format!("{dist_info}/METADATA"),
+                format!(
+                    "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
+                    self.metadata_name, self.version
+                )
+                .into_bytes(),
+            );
+            add(
+                &mut entries,
+                format!("{dist_info}/WHEEL"),
+                b"Wheel-Version: 1.0\nGenerator: tack-hostile\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                    .to_vec(),
+            );
+            if let Some(entry_points) = &self.entry_points {
+                add(
+                    &mut entries,
+                    format!("{dist_info}/entry_points.txt"),
+                    entry_points.clone().into_bytes(),
+                );
+            }
+            let mut record = String::new();
+            for entry in entries.iter().filter(|entry| entry.recorded) {
+                let _ = writeln!(
+                    record,
+                    "{},{},{}",
+                    entry.name,
+                    record_hash(&entry.bytes),
+                    entry.bytes.len()
+                );
+            }
+            for row in &self.extra_record_rows {
+                let _ = writeln!(record, "{row}");
+            }
+            let _ = writeln!(record, "{dist_info}/RECORD,,");
+            add(
+                &mut entries,
+                format!("{dist_info}/RECORD"),
+                record.into_bytes(),
+            );
+
+            let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+            for entry in &entries {
+                let method = match entry.compression {
+                    Compression::Stored => zip::CompressionMethod::Stored,
+                    Compression::Deflated => zip::CompressionMethod::Deflated,
+                };
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(method)
+                    .last_modified_time(zip::DateTime::default())
+                    .unix_permissions(0o644);
+                if entry.directory {
+                    writer
+                        .add_directory(entry.name.as_str(), options)
+                        .expect("zip entries are written to memory");
+                } else {
+                    writer
+                        .start_file(entry.name.as_str(), options)
+                        .expect("zip entries are written to memory");
+                    writer
+                        .write_all(&entry.bytes)
+                        .expect("zip entries are written to memory");
+                }
+            }
+            writer
+                .finish()
+                .expect("zip archives are written to memory")
+                .into_inner()
+        }
+    }
+
+    const CENTRAL: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
+    const END: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const FLAGS: usize = 8;
+    const UNCOMPRESSED_SIZE: usize = 24;
+    const EXTERNAL_ATTRIBUTES: usize = 38;
+    const LOCAL_HEADER_OFFSET: usize = 42;
+
+    fn u16_at(bytes: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes([bytes[at], bytes[at + 1]])
+    }
+
+    fn u32_at(bytes: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    }
+
+    fn put_u16(bytes: &mut [u8], at: usize, value: u16) {
+        bytes[at..at + 2].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn put_u32(bytes: &mut [u8], at: usize, value: u32) {
+        bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    fn end_record(bytes: &[u8]) -> usize {
+        bytes
+            .windows(4)
+            .rposition(|window| window == END)
+            .expect("a zip archive")
+    }
+
+    /// The offset and name of every central directory header.
+    pub fn central_headers(bytes: &[u8]) -> Vec<(usize, String)> {
+        let mut offset = u32_at(bytes, end_record(bytes) + 16) as usize;
+        let mut headers = Vec::new();
+        while bytes[offset..offset + 4] == CENTRAL {
+            let name_len = usize::from(u16_at(bytes, offset + 28));
+            let extra_len = usize::from(u16_at(bytes, offset + 30));
+            let comment_len = usize::from(u16_at(bytes, offset + 32));
+            let name = String::from_utf8_lossy(&bytes[offset + 46..offset + 46 + name_len]);
+            headers.push((offset, name.into_owned()));
+            offset += 46 + name_len + extra_len + comment_len;
+        }
+        headers
+    }
+
+    fn central_header(bytes: &[u8], name: &str) -> usize {
+        central_headers(bytes)
+            .into_iter()
+            .find(|(_, header)| header == name)
+            .unwrap_or_else(|| panic!("no entry `{name}` in the archive"))
+            .0
+    }
+
+    /// Sets the Unix mode (file type and permission bits) of `name`: `0o020644` makes a
+    /// character device, `0o010644` a FIFO, `0o120777` a symbolic link.
+    pub fn set_mode(bytes: &mut [u8], name: &str, mode: u32) {
+        let header = central_header(bytes, name);
+        put_u32(bytes, header + EXTERNAL_ATTRIBUTES, mode << 16);
+    }
+
+    /// Makes the central directory declare `size` uncompressed bytes for `name`.
+    pub fn set_declared_size(bytes: &mut [u8], name: &str, size: u32) {
+        let header = central_header(bytes, name);
+        put_u32(bytes, header + UNCOMPRESSED_SIZE, size);
+    }
+
+    /// Marks `name` as encrypted.
+    pub fn set_encrypted(bytes: &mut [u8], name: &str) {
+        let header = central_header(bytes, name);
+        let flags = u16_at(bytes, header + FLAGS);
+        put_u16(bytes, header + FLAGS, flags | 1);
+    }
+
+    /// Points the central directory entry `name` at the data of `shared`.
+    pub fn share_data(bytes: &mut [u8], name: &str, shared: &str) {
+        let source = central_header(bytes, shared);
+        let offset = u32_at(bytes, source + LOCAL_HEADER_OFFSET);
+        let target = central_header(bytes, name);
+        put_u32(bytes, target + LOCAL_HEADER_OFFSET, offset);
+    }
+
+    /// Makes the end record count one entry fewer than the central directory holds.
+    pub fn hide_last_entry(bytes: &mut [u8]) {
+        let end = end_record(bytes);
+        for field in [8, 10] {
+            let count = u16_at(bytes, end + field);
+            put_u16(bytes, end + field, count - 1);
+        }
+    }
+
+    /// Replaces every occurrence of `from` by `to` (of the same length), in names and data.
+    pub fn replace_all(bytes: &mut [u8], from: &str, to: &str) {
+        assert_eq!(from.len(), to.len(), "replacements keep the length");
+        let mut at = 0;
+        while let Some(found) = bytes[at..]
+            .windows(from.len())
+            .position(|window| window == from.as_bytes())
+        {
+            let start = at + found;
+            bytes[start..start + to.len()].copy_from_slice(to.as_bytes());
+            at = start + to.len();
+        }
+    }
+
+    /// Flips the bits of `len` bytes in the middle of the data of `name`.
+    pub fn damage_data(bytes: &mut [u8], name: &str, len: usize) {
+        let header = central_header(bytes, name);
+        let local = u32_at(bytes, header + LOCAL_HEADER_OFFSET) as usize;
+        let name_len = usize::from(u16_at(bytes, local + 26));
+        let extra_len = usize::from(u16_at(bytes, local + 28));
+        let data = local + 30 + name_len + extra_len;
+        let compressed = u32_at(bytes, header + 20) as usize;
+        let start = data + compressed / 2 - len / 2;
+        for byte in &mut bytes[start..start + len] {
+            *byte ^= 0x5a;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read;

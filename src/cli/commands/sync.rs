@@ -7,7 +7,9 @@
 //! 4. The plan (pure): lock ∩ markers ∩ selection − installed, with the best wheel per package.
 //! 5. Downloads in parallel into the cache, each streamed through sha256 and checked against the
 //!    lock before it is kept; each wheel unpacked once into the cache, keyed by its hash.
-//! 6. Removals, then installs (hard links from the cache by default).
+//! 6. Removals, then installs (hard links from the cache by default). The installs are noted
+//!    in the venv first: a sync killed half way leaves that note, and the next sync finishes
+//!    those installs before it plans, so no file is left that no `RECORD` lists.
 //!
 //! A failure before step 6 leaves the venv untouched: nothing from a download that failed its
 //! hash check is ever unpacked, let alone linked.
@@ -30,8 +32,8 @@ use crate::cli::settings;
 use crate::filename::WheelFilename;
 use crate::index::{ClientOptions, IndexClient, IndexUrl};
 use crate::install::plan::{plan, PlannedPackage, TagPolicy, Target};
-use crate::install::venv::{Venv, VenvState};
-use crate::install::{site_packages, wheel};
+use crate::install::venv::{PendingInstall, Venv, VenvState};
+use crate::install::{site_packages, wheel, LinkMode};
 use crate::lock::{Lock, LOCK_FILE_NAME};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::python::interpreter::{find_interpreter, Tags};
@@ -89,6 +91,9 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         ));
     }
     let layout = venv.layout.clone();
+    // A sync killed while linking wheels left files without a RECORD: finish its installs,
+    // which this plan then keeps or removes like any others.
+    finish_interrupted_installs(&venv, args.link_mode.unwrap_or_default(), printer);
 
     // 4. The plan.
     let target = Target {
@@ -165,6 +170,21 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             .with_context(|| format!("failed to remove `{}`", dist.name))?;
         removed.push((dist.name.clone(), dist.version.to_string()));
     }
+    // Noted before the first link, so that the next sync can finish what a kill interrupts.
+    let pending: Vec<PendingInstall> = wanted
+        .iter()
+        .filter_map(|planned| {
+            Some(PendingInstall {
+                unpacked: unpacked.get(&planned.wheel.sha256)?.clone(),
+                filename: planned.wheel.name.clone(),
+                requested: direct.contains(&planned.name),
+            })
+        })
+        .collect();
+    if !pending.is_empty() {
+        venv.begin_installs(&pending)
+            .map_err(|error| UserError::new(error.to_string()))?;
+    }
     let mut added: Vec<(PackageName, String)> = Vec::new();
     let installing = printer.count_progress(wanted.len() as u64, "Installing");
     for planned in &wanted {
@@ -181,6 +201,8 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         added.push((planned.name.clone(), planned.version.to_string()));
     }
     installing.finish();
+    venv.end_installs()
+        .map_err(|error| UserError::new(error.to_string()))?;
 
     if args.compile_bytecode && !added.is_empty() {
         compile_bytecode(&layout.python, &layout.purelib, printer)?;
@@ -469,12 +491,20 @@ fn fetch(
         .map_err(|error| UserError::new(error.to_string()))?;
     let mut unpacked = BTreeMap::new();
     let mut missing = Vec::new();
-    for planned in wanted {
-        let dir = wheels_dir.join(planned.wheel.sha256.to_ascii_lowercase());
-        if dir.is_dir() {
-            unpacked.insert(planned.wheel.sha256.clone(), dir);
-        } else {
-            missing.push(planned.clone());
+    // Unpacked copies are checked (in parallel); a damaged one is discarded and fetched again.
+    let keys: Vec<(&str, &WheelFilename)> = wanted
+        .iter()
+        .map(|planned| (planned.wheel.sha256.as_str(), &planned.filename))
+        .collect();
+    let checked = wheel::reuse_unpacked_all(&wheels_dir, &keys);
+    for (planned, cached) in wanted.iter().zip(checked) {
+        let cached = cached
+            .with_context(|| format!("failed to check the cached `{}`", planned.wheel.name))?;
+        match cached {
+            Some(dir) => {
+                unpacked.insert(planned.wheel.sha256.clone(), dir);
+            }
+            None => missing.push(planned.clone()),
         }
     }
     if missing.is_empty() {
@@ -546,6 +576,65 @@ fn fetch(
         unpacked.insert(sha256, dir);
     }
     Ok(unpacked)
+}
+
+/// Finishes the installs of a sync that was killed while linking wheels into `venv` (see
+/// [`Venv::begin_installs`]): each wheel not fully installed is linked again from its unpacked
+/// copy in the cache. Best effort: a wheel that cannot be finished (its copy is gone or
+/// damaged) is reported and left as it is.
+fn finish_interrupted_installs(venv: &Venv, link_mode: LinkMode, printer: &Printer) {
+    let pending = venv.interrupted_installs();
+    if pending.is_empty() {
+        return;
+    }
+    let complete: BTreeSet<(PackageName, pep440_rs::Version)> = site_packages::scan(&venv.layout)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dist| (dist.name, dist.version))
+        .collect();
+    let mut finished = 0;
+    for wheel in &pending {
+        let Ok(filename) = WheelFilename::from_str(&wheel.filename) else {
+            continue;
+        };
+        if complete.contains(&(filename.name.clone(), filename.version.clone())) {
+            continue;
+        }
+        let sha256 = wheel
+            .unpacked
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let wheels_dir = wheel.unpacked.parent().unwrap_or(Path::new("."));
+        let result = match wheel::reuse_unpacked(wheels_dir, &sha256, &filename) {
+            Ok(Some(dir)) => {
+                let options = wheel::InstallOptions {
+                    requested: wheel.requested,
+                    installer: "tack",
+                };
+                wheel::install_wheel(&dir, &filename, &venv.layout, link_mode, &options)
+                    .map(|_| ())
+                    .map_err(|error| error.to_string())
+            }
+            Ok(None) => Err("its unpacked copy is no longer in the cache".to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match result {
+            Ok(()) => finished += 1,
+            Err(reason) => printer.warn(&format!(
+                "could not finish the interrupted install of `{}`: {reason}",
+                wheel.filename
+            )),
+        }
+    }
+    if let Err(error) = venv.end_installs() {
+        printer.warn(&error.to_string());
+    }
+    if finished > 0 {
+        printer.status(&format!(
+            "Finished {finished} installs of an interrupted sync"
+        ));
+    }
 }
 
 /// A runtime and an index client for downloads.

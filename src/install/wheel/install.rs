@@ -17,7 +17,9 @@ use rayon::prelude::*;
 
 use super::entry_points;
 use super::record::{self, FileDigest};
-use super::{find_dist_info, metadata_header, InstallOptions, WheelError};
+use super::{
+    find_dist_info, headers_dir_name, is_venv_own_file, metadata_header, InstallOptions, WheelError,
+};
 use crate::filename::WheelFilename;
 use crate::install::{InstallLayout, InstalledDist, LinkMode};
 
@@ -65,6 +67,78 @@ pub fn install_wheel(
         layout,
         root_dir,
     )?;
+    let shebang = entry_points::shebang(&layout.python);
+    // Console and GUI entry points, read before anything is written.
+    let entry_points_file = cached_dist_info.join("entry_points.txt");
+    let launchers: Vec<(PathBuf, String)> = if entry_points_file.is_file() {
+        let text = fs_err::read_to_string(&entry_points_file)?;
+        let scripts = entry_points::scripts(&text).map_err(|message| WheelError::Invalid {
+            path: entry_points_file.clone(),
+            message,
+        })?;
+        scripts
+            .iter()
+            .map(|entry| {
+                (
+                    layout.scripts.join(&entry.name),
+                    entry_points::launcher(&shebang, entry),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // Every destination inside the venv, none of the venv's own files, no two files at one
+    // place (also when the names differ only in case): checked for all files before the first
+    // one is put in place.
+    let venv_root = record::normalize(&layout.data);
+    let entry_points_name = format!("{dist_info_name}/entry_points.txt");
+    let mut taken: HashMap<String, String> = INSTALLER_FILES
+        .iter()
+        .map(|name| {
+            let target = record::normalize(&root_dir.join(&dist_info_name).join(name));
+            (
+                folded(&target),
+                format!("the installer's `{dist_info_name}/{name}`"),
+            )
+        })
+        .collect();
+    for (relative, target) in placements
+        .iter()
+        .map(|placement| (placement.relative.as_str(), &placement.target))
+        .chain(
+            launchers
+                .iter()
+                .map(|(target, _)| (entry_points_name.as_str(), target)),
+        )
+    {
+        let refuse = |reason: String| WheelError::UnsafeEntry {
+            wheel: filename.to_string(),
+            entry: relative.to_string(),
+            reason,
+        };
+        let normalized = record::normalize(target);
+        if normalized == venv_root || !normalized.starts_with(&venv_root) {
+            return Err(refuse(format!(
+                "it would be installed at `{}`, outside the environment `{}`",
+                target.display(),
+                layout.data.display()
+            )));
+        }
+        if is_venv_own_file(target, layout) {
+            return Err(refuse(format!(
+                "it would replace `{}`, a file of the environment itself",
+                target.display()
+            )));
+        }
+        if let Some(other) = taken.insert(folded(&normalized), format!("`{relative}`")) {
+            return Err(refuse(format!(
+                "it would be installed at `{}`, the place of {other}",
+                target.display()
+            )));
+        }
+    }
+
     let known: HashMap<String, FileDigest> =
         fs_err::read_to_string(cached_dist_info.join("RECORD"))
             .map(|text| {
@@ -80,13 +154,21 @@ pub fn install_wheel(
                     .collect()
             })
             .unwrap_or_default();
-    let shebang = entry_points::shebang(&layout.python);
     let warned = AtomicBool::new(false);
     let linker = Linker {
         mode: link_mode,
         warned: &warned,
     };
 
+    // Every directory once, parents first, so that linking a file is one system call rather
+    // than a `mkdir` of its parent and a `stat` of itself (a large wheel has 10,000s of files).
+    let directories: std::collections::BTreeSet<&Path> = placements
+        .iter()
+        .filter_map(|placement| placement.target.parent())
+        .collect();
+    for directory in directories {
+        fs_err::create_dir_all(directory)?;
+    }
     let mut record_rows: BTreeMap<String, Option<FileDigest>> = placements
         .par_iter()
         .map(|placement| {
@@ -94,7 +176,7 @@ pub fn install_wheel(
             let digest = if placement.script {
                 install_script(&source, &placement.target, &shebang, &linker)?
             } else {
-                linker.link(&source, &placement.target)?;
+                linker.link_in_existing_directory(&source, &placement.target)?;
                 match known.get(&placement.relative) {
                     Some(digest) => digest.clone(),
                     None => FileDigest::of_file(&source)?,
@@ -107,23 +189,12 @@ pub fn install_wheel(
         })
         .collect::<Result<_, WheelError>>()?;
 
-    // Console and GUI entry points.
-    let entry_points_file = cached_dist_info.join("entry_points.txt");
-    if entry_points_file.is_file() {
-        let text = fs_err::read_to_string(&entry_points_file)?;
-        let scripts = entry_points::scripts(&text).map_err(|message| WheelError::Invalid {
-            path: entry_points_file.clone(),
-            message,
-        })?;
-        for entry in scripts {
-            let target = layout.scripts.join(&entry.name);
-            let content = entry_points::launcher(&shebang, &entry);
-            write_new_file(&target, content.as_bytes(), true)?;
-            record_rows.insert(
-                record::relative_to(&target, root_dir),
-                Some(FileDigest::of_bytes(content.as_bytes())),
-            );
-        }
+    for (target, content) in &launchers {
+        write_new_file(target, content.as_bytes(), true)?;
+        record_rows.insert(
+            record::relative_to(target, root_dir),
+            Some(FileDigest::of_bytes(content.as_bytes())),
+        );
     }
 
     // The installer's files, `RECORD` last.
@@ -163,6 +234,12 @@ pub fn install_wheel(
         installer: Some(options.installer.trim().to_string()),
         requested: options.requested,
     })
+}
+
+/// A path as a key that is the same for names differing only in case (which name one file
+/// on macOS and Windows).
+fn folded(path: &Path) -> String {
+    path.to_string_lossy().to_lowercase()
 }
 
 /// Check `WHEEL`'s `Wheel-Version` and return `Root-Is-Purelib`.
@@ -264,7 +341,7 @@ fn place(
 }
 
 /// The directory under `include/site/pythonX.Y/` for the headers: the project's name as its
-/// metadata spells it, as pip does.
+/// metadata spells it, as pip does (see [`headers_dir_name`]).
 fn headers_name(cached_dist_info: &Path, stem: &str) -> Result<String, WheelError> {
     let metadata = cached_dist_info.join("METADATA");
     let text = if metadata.is_file() {
@@ -272,9 +349,12 @@ fn headers_name(cached_dist_info: &Path, stem: &str) -> Result<String, WheelErro
     } else {
         String::new()
     };
-    let name = metadata_header(&text, "Name")
-        .unwrap_or_else(|| stem.rsplit_once('-').map_or(stem, |(name, _)| name));
-    Ok(name.to_string())
+    headers_dir_name(&text, stem)
+        .map(str::to_string)
+        .map_err(|message| WheelError::Invalid {
+            path: metadata,
+            message,
+        })
 }
 
 /// Every regular file under `dir`, as `/`-separated paths prefixed with `prefix`, sorted.
@@ -307,6 +387,23 @@ struct Linker<'a> {
 }
 
 impl Linker<'_> {
+    /// [`Self::link`] for a target whose directory exists: hard and symbolic links are tried
+    /// first and whatever is in the way removed only when they fail, so that the usual case (a
+    /// fresh venv) costs one system call per file.
+    fn link_in_existing_directory(&self, source: &Path, target: &Path) -> std::io::Result<()> {
+        let first_try = match self.mode {
+            LinkMode::Hardlink => std::fs::hard_link(source, target),
+            LinkMode::Symlink if cfg!(unix) => symlink(source, target),
+            // A copy would write through a link into the cache: it always goes through `link`.
+            _ => return self.link(source, target),
+        };
+        match first_try {
+            Ok(()) => Ok(()),
+            // In the way, across file systems, or not allowed: the careful path.
+            Err(_) => self.link(source, target),
+        }
+    }
+
     fn link(&self, source: &Path, target: &Path) -> std::io::Result<()> {
         prepare_target(target)?;
         match self.mode {
@@ -754,9 +851,23 @@ mod tests {
         );
         assert!(!layout.purelib.join("future").exists());
 
+        // An unknown scheme is refused when unpacking already; a cached tree that has one
+        // (from an older tack) is refused here.
         let wheel = WheelBuilder::new("odd", "1.0")
             .file("odd-1.0.data/elsewhere/x.txt", "")
             .build(dir.path());
+        let error = unpack_wheel(
+            &wheel,
+            &filename("odd", "1.0"),
+            &DIGEST.replace('a', "b"),
+            &dir.path().join("wheels"),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("odd-1.0.data/elsewhere/x.txt"),
+            "{error}"
+        );
+        let wheel = WheelBuilder::new("odd", "1.0").build(dir.path());
         let unpacked = unpack_wheel(
             &wheel,
             &filename("odd", "1.0"),
@@ -764,6 +875,8 @@ mod tests {
             &dir.path().join("wheels"),
         )
         .unwrap();
+        fs_err::create_dir_all(unpacked.join("odd-1.0.data/elsewhere")).unwrap();
+        fs_err::write(unpacked.join("odd-1.0.data/elsewhere/x.txt"), "").unwrap();
         let error = install_wheel(
             &unpacked,
             &filename("odd", "1.0"),
@@ -794,6 +907,158 @@ mod tests {
         .unwrap_err();
         assert!(error.to_string().contains("entry_points.txt"), "{error}");
         assert!(!dir.path().join("evil").exists());
+    }
+
+    /// Installs `builder`'s wheel into a fresh venv-like layout and returns the error, after
+    /// checking that nothing at all was written into the venv.
+    fn refused_install(builder: WheelBuilder, name: &str) -> WheelError {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = builder.build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename(name, "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let venv = dir.path().join("venv");
+        let layout = layout(&venv);
+        fs_err::create_dir_all(&layout.scripts).unwrap();
+        fs_err::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        fs_err::os::unix::fs::symlink("/usr/bin/python3", &layout.python).unwrap();
+        fs_err::os::unix::fs::symlink("python", layout.scripts.join("python3.11")).unwrap();
+        let before = walk(&venv);
+        let error = install_wheel(
+            &unpacked,
+            &filename(name, "1.0"),
+            &layout,
+            LinkMode::Hardlink,
+            &options(true),
+        )
+        .unwrap_err();
+        assert_eq!(walk(&venv), before, "{error}");
+        assert_eq!(
+            fs_err::read_to_string(venv.join("pyvenv.cfg")).unwrap(),
+            "home = /usr/bin\n"
+        );
+        assert!(fs_err::symlink_metadata(&layout.python)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        error
+    }
+
+    #[test]
+    fn the_venvs_own_files_are_never_replaced() {
+        for (builder, entry) in [
+            (
+                WheelBuilder::new("bad", "1.0")
+                    .file("bad-1.0.data/data/pyvenv.cfg", "home = /evil\n"),
+                "bad-1.0.data/data/pyvenv.cfg",
+            ),
+            (
+                WheelBuilder::new("bad", "1.0").file("bad-1.0.data/scripts/python", "#!/bin/sh\n"),
+                "bad-1.0.data/scripts/python",
+            ),
+            (
+                WheelBuilder::new("bad", "1.0").file("bad-1.0.data/data/bin/python3.11", ""),
+                "bad-1.0.data/data/bin/python3.11",
+            ),
+            (
+                WheelBuilder::new("bad", "1.0")
+                    .file("bad/__init__.py", "def main(): pass\n")
+                    .entry_points("[console_scripts]\npython = bad:main\n"),
+                "bad-1.0.dist-info/entry_points.txt",
+            ),
+        ] {
+            let error = refused_install(builder, "bad");
+            assert!(
+                matches!(&error, WheelError::UnsafeEntry { entry: found, reason, .. }
+                    if found == entry && reason.contains("a file of the environment itself")),
+                "{entry}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_files_at_one_place_are_refused() {
+        for (builder, expected) in [
+            (
+                WheelBuilder::new("bad", "1.0")
+                    .file("bad/x.py", "")
+                    .file("bad-1.0.data/purelib/bad/x.py", ""),
+                "the place of `bad",
+            ),
+            (
+                WheelBuilder::new("bad", "1.0")
+                    .file("bad/X.py", "")
+                    .file("bad-1.0.data/platlib/bad/x.py", ""),
+                "the place of `bad",
+            ),
+            (
+                WheelBuilder::new("bad", "1.0")
+                    .file("bad/__init__.py", "def main(): pass\n")
+                    .file("bad-1.0.data/scripts/tool", "#!/bin/sh\n")
+                    .entry_points("[console_scripts]\ntool = bad:main\n"),
+                "the place of `bad-1.0.data/scripts/tool`",
+            ),
+            (
+                WheelBuilder::new("bad", "1.0")
+                    .file("bad-1.0.data/purelib/bad-1.0.dist-info/INSTALLER", "evil\n"),
+                "the installer's `bad-1.0.dist-info/INSTALLER`",
+            ),
+        ] {
+            let error = refused_install(builder, "bad");
+            assert!(
+                matches!(&error, WheelError::UnsafeEntry { reason, .. } if reason.contains(expected)),
+                "{expected}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_entry_point_installs_nothing() {
+        let builder = WheelBuilder::new("bad", "1.0")
+            .file("bad/__init__.py", "")
+            .entry_points("[console_scripts]\nok = bad:main\nbroken = not a reference\n");
+        let error = refused_install(builder, "bad");
+        assert!(error.to_string().contains("entry_points.txt"), "{error}");
+    }
+
+    #[test]
+    fn a_cached_headers_name_that_escapes_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = WheelBuilder::new("hdr", "1.0")
+            .file("hdr-1.0.data/headers/x.h", "")
+            .build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("hdr", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        // A tree cached by an older tack, which did not check the name when unpacking.
+        fs_err::write(
+            unpacked.join("hdr-1.0.dist-info/METADATA"),
+            "Metadata-Version: 2.1\nName: ../../../../../escaped\nVersion: 1.0\n",
+        )
+        .unwrap();
+        let layout = layout(&dir.path().join("venv"));
+        let error = install_wheel(
+            &unpacked,
+            &filename("hdr", "1.0"),
+            &layout,
+            LinkMode::Copy,
+            &options(false),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("not a valid project name"),
+            "{error}"
+        );
+        assert!(!dir.path().join("escaped").exists());
+        assert!(!dir.path().join("venv").exists());
     }
 
     #[test]

@@ -5,14 +5,15 @@
 //! directory (so a symbolic link inside the venv cannot lead outside), it must lie inside the
 //! venv root. One entry outside refuses the whole removal. Directories are never removed because
 //! `RECORD` lists them, only when removing files left them empty, and never the venv's own
-//! directories (site-packages, `bin`, `include` and their parents).
+//! directories (site-packages, `bin`, `include` and their parents). The venv's own files
+//! (`pyvenv.cfg`, the interpreters in `bin`) are never removed either, whatever `RECORD` says.
 
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::record::{self, normalize};
-use super::WheelError;
+use super::{is_venv_own_file, WheelError};
 use crate::install::site_packages::REMOVING_SUFFIX;
 use crate::install::InstallLayout;
 
@@ -75,6 +76,14 @@ pub fn finish_removal(
     let mut summary = UninstallSummary::default();
     let mut parents = BTreeSet::new();
     for path in targets {
+        if is_venv_own_file(&path, layout) {
+            tracing::warn!(
+                "`{}` lists `{}`, a file of the environment itself; it is left in place",
+                record_path.display(),
+                path.display()
+            );
+            continue;
+        }
         match fs_err::symlink_metadata(&path) {
             // `RECORD` lists files; a directory there is not removed wholesale.
             Ok(metadata) if metadata.is_dir() => continue,
@@ -365,6 +374,27 @@ mod tests {
             assert!(layout.purelib.join("x.py").exists(), "{record}");
             assert!(dist_info.join("RECORD").exists());
         }
+    }
+
+    #[test]
+    fn the_venvs_own_files_are_never_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        let layout = layout(&venv);
+        fs_err::create_dir_all(&layout.scripts).unwrap();
+        fs_err::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        fs_err::write(&layout.python, "").unwrap();
+        fs_err::write(layout.scripts.join("python3.11"), "").unwrap();
+        let dist_info = fake_dist_info(
+            &layout,
+            "x.py,,\n../../../pyvenv.cfg,,\n../../../bin/python,,\n../../../bin/python3.11,,\n",
+        );
+        let summary = uninstall(&dist_info, &layout).unwrap();
+        assert_eq!(summary.files_removed, 1, "{summary:?}");
+        assert!(!layout.purelib.join("x.py").exists());
+        assert!(venv.join("pyvenv.cfg").is_file());
+        assert!(layout.python.is_file());
+        assert!(layout.scripts.join("python3.11").is_file());
     }
 
     #[test]

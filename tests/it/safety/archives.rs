@@ -1,1 +1,740 @@
-//! See `super`.
+//! Hostile wheels are refused before anything from them is installed.
+//!
+//! Each case replaces the bytes of `victim`'s wheel on the fake index and writes a lock whose
+//! sha256 (and size) match those bytes, so that the download passes and only tack's own
+//! archive checks stand between the wheel and the venv. The venv already holds `bystander`.
+//! Every case must:
+//!
+//! - fail `tack sync --frozen` with exit code 1 and an error naming the wheel and the problem;
+//! - leave the venv exactly as it was (every path, file content and link target, tack's own
+//!   notes at its root aside), still able to import `bystander`;
+//! - write no file named with the case's marker anywhere: not in the venv, the cache, the
+//!   project, nor in `/tmp` where escaping paths point;
+//! - leave no temporary directory in the cache.
+//!
+//! Figures (area `bad archives`): the cases tried, venvs broken, files installed from bad data.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest as _, Sha256};
+
+use crate::common::figures;
+use crate::common::wheel::hostile::{self, Compression, HostileWheel};
+use crate::common::wheel::sha256_hex;
+use crate::common::{IndexOptions, Scenario, TestContext};
+use crate::syncing::python3_available;
+
+const AREA: &str = "bad archives";
+const WHEEL: &str = "victim-1.0.0-py3-none-any.whl";
+
+const SCENARIO: &str = r#"
+description = "a victim whose wheel is replaced by hostile bytes, and a bystander installed before"
+
+[packages]
+victim = ["1.0.0"]
+bystander = ["1.0.0"]
+"#;
+
+fn project(dependencies: &[&str]) -> String {
+    let list: Vec<String> = dependencies
+        .iter()
+        .map(|name| format!("\"{name}\""))
+        .collect();
+    format!(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [{}]\n",
+        list.join(", ")
+    )
+}
+
+/// One hostile wheel and the words its error must contain.
+struct Case {
+    what: String,
+    bytes: Vec<u8>,
+    expected: &'static str,
+}
+
+impl Case {
+    fn new(what: impl Into<String>, bytes: Vec<u8>, expected: &'static str) -> Self {
+        Self {
+            what: what.into(),
+            bytes,
+            expected,
+        }
+    }
+}
+
+/// A fake index, a project whose venv holds `bystander`, and the honest lock with `victim`.
+struct Bench {
+    context: TestContext,
+    honest_lock: String,
+    /// The lock of `bystander` alone, to undo a case that installed something.
+    bystander_lock: String,
+    /// The venv as it was before any hostile wheel was tried.
+    baseline: BTreeMap<String, String>,
+}
+
+/// What a group of cases did.
+#[derive(Default)]
+struct Tally {
+    tried: u64,
+    broken_venvs: u64,
+    bad_files: u64,
+    failures: Vec<String>,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let scenario = Scenario::from_toml("hostile", SCENARIO).unwrap();
+        let context = TestContext::new().with_index(&scenario, IndexOptions::default());
+        context.write_pyproject(&project(&["bystander"]));
+        let output = context.run(context.tack().arg("sync"));
+        assert!(output.success(), "{}", context.snapshot(&output));
+        let bystander_lock = context.read_file("pylock.toml");
+        context.write_pyproject(&project(&["bystander", "victim"]));
+        let output = context.run(context.tack().arg("lock"));
+        assert!(output.success(), "{}", context.snapshot(&output));
+        let honest_lock = context.read_file("pylock.toml");
+        let baseline = snapshot(&context.project_dir().join(".venv"));
+        assert!(
+            baseline
+                .keys()
+                .any(|path| path.ends_with("bystander/__init__.py")),
+            "{baseline:?}"
+        );
+        Self {
+            context,
+            honest_lock,
+            bystander_lock,
+            baseline,
+        }
+    }
+
+    fn venv(&self) -> PathBuf {
+        self.context.project_dir().join(".venv")
+    }
+
+    /// Serve `case` as victim's wheel, sync, and check everything the module promises.
+    fn try_case(&self, case: &Case, marker: &str, tally: &mut Tally) {
+        tally.tried += 1;
+        let context = &self.context;
+        context.index().replace_file(WHEEL, case.bytes.clone());
+        context.write_file("pylock.toml", &lock_for(&self.honest_lock, &case.bytes));
+        let output = context.run(context.tack().args(["sync", "--frozen"]));
+        let what = &case.what;
+        if output.code != Some(1) {
+            tally.failures.push(format!(
+                "{what}: expected exit code 1\n{}",
+                context.snapshot(&output)
+            ));
+        }
+        // The error itself, not a warning about an earlier case, must say it.
+        let error = output
+            .stderr
+            .rfind("error:")
+            .map_or("", |start| &output.stderr[start..]);
+        if !error.contains(WHEEL) || !error.contains(case.expected) {
+            tally.failures.push(format!(
+                "{what}: the error should name `{WHEEL}` and say `{}`\n{}",
+                case.expected,
+                context.snapshot(&output)
+            ));
+        }
+
+        // The venv is exactly as it was, and works. tack's own notes at its root (`.tack-*`,
+        // such as the list of installs in progress that a failed install leaves for the next
+        // sync to finish) are bookkeeping, not content of the wheel.
+        let now = snapshot(&self.venv());
+        let changed: Vec<&String> = now
+            .iter()
+            .filter(|(path, state)| self.baseline.get(*path) != Some(state))
+            .map(|(path, _)| path)
+            .chain(self.baseline.keys().filter(|path| !now.contains_key(*path)))
+            .collect();
+        if !changed.is_empty() {
+            tally.bad_files += changed.len() as u64;
+            tally
+                .failures
+                .push(format!("{what}: the venv changed: {changed:?}"));
+            // Undo it, so that the next case starts from the baseline again.
+            context.write_file("pylock.toml", &self.bystander_lock);
+            let undo = context.run(context.tack().args(["sync", "--frozen"]));
+            assert!(undo.success(), "{}", context.snapshot(&undo));
+        }
+        let import = Command::new(self.venv().join("bin/python"))
+            .args(["-B", "-c", "import bystander; print(bystander.__version__)"])
+            .output()
+            .unwrap();
+        if !import.status.success() || String::from_utf8_lossy(&import.stdout).trim() != "1.0.0" {
+            tally.broken_venvs += 1;
+            tally
+                .failures
+                .push(format!("{what}: the venv no longer works: {import:?}"));
+        }
+
+        // Nothing named with the marker anywhere it could have landed.
+        // The test's own tree in full; where `..` and absolute paths lead, the top level.
+        let mut escaped = files_named(context.temp_dir(), marker, true);
+        for dir in [Path::new("/"), Path::new("/tmp"), &std::env::temp_dir()] {
+            escaped.extend(files_named(dir, marker, false));
+        }
+        escaped.sort();
+        escaped.dedup();
+        if !escaped.is_empty() {
+            tally.bad_files += escaped.len() as u64;
+            tally
+                .failures
+                .push(format!("{what}: files were written: {escaped:?}"));
+        }
+        let wheels = context.cache_dir().join("wheels-v1");
+        let leftovers: Vec<String> = fs_err::read_dir(&wheels)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !leftovers.is_empty() {
+            tally.failures.push(format!(
+                "{what}: temporary directories left in the cache: {leftovers:?}"
+            ));
+        }
+    }
+}
+
+/// Run every case on one bench, record the figures, then fail on anything wrong.
+fn run(cases: &[Case], marker: &str) {
+    if !python3_available() {
+        eprintln!("skipped: no python3 on PATH");
+        return;
+    }
+    let bench = Bench::new();
+    let mut tally = Tally::default();
+    for case in cases {
+        bench.try_case(case, marker, &mut tally);
+    }
+    figures::record(AREA, "bad archives tried", tally.tried);
+    figures::record_outcomes(AREA, tally.broken_venvs, tally.bad_files, 0);
+    assert_eq!(tally.tried, cases.len() as u64);
+    assert!(
+        tally.failures.is_empty(),
+        "{} problems in {} cases:\n\n{}",
+        tally.failures.len(),
+        cases.len(),
+        tally.failures.join("\n\n")
+    );
+    assert_eq!((tally.broken_venvs, tally.bad_files), (0, 0));
+}
+
+/// A marker for the file names of one group, unique to this run.
+fn marker(group: &str) -> String {
+    format!("tackescape{}{group}", std::process::id())
+}
+
+/// The honest lock with victim's wheel row rewritten for `bytes`.
+fn lock_for(honest: &str, bytes: &[u8]) -> String {
+    static SIZE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"size = \d+").unwrap());
+    static SHA: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"sha256 = "[0-9a-f]{64}""#).unwrap());
+    let row = format!("name = \"{WHEEL}\"");
+    let sha256 = sha256_hex(bytes);
+    let mut found = false;
+    let mut lock = String::new();
+    for line in honest.lines() {
+        if line.contains(&row) {
+            found = true;
+            let line = SIZE.replace(line, format!("size = {}", bytes.len()));
+            let line = SHA.replace(&line, format!("sha256 = \"{sha256}\""));
+            assert!(line.contains(&sha256), "{line}");
+            lock.push_str(&line);
+        } else {
+            lock.push_str(line);
+        }
+        lock.push('\n');
+    }
+    assert!(found, "no row for `{WHEEL}` in the lock:\n{honest}");
+    lock
+}
+
+/// Every path under `root` (relative), with the sha256 of files and the target of links;
+/// tack's notes at the root (`.tack-*`) are left out.
+fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in fs_err::read_dir(dir).unwrap().filter_map(Result::ok) {
+            let path = entry.path();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if dir == root && relative.starts_with(".tack-") {
+                continue;
+            }
+            let file_type = entry.file_type().unwrap();
+            if file_type.is_symlink() {
+                let target = fs_err::read_link(&path).unwrap();
+                out.insert(relative, format!("link {}", target.display()));
+            } else if file_type.is_dir() {
+                out.insert(relative, "dir".to_string());
+                visit(root, &path, out);
+            } else {
+                let digest = hex::encode(Sha256::digest(fs_err::read(&path).unwrap()));
+                out.insert(relative, format!("file {digest}"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    visit(root, root, &mut out);
+    out
+}
+
+/// Files and directories under `dir` whose name contains `marker`, recursively when asked
+/// (links are not followed).
+fn files_named(dir: &Path, marker: &str, recursive: bool) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().contains(marker) {
+            found.push(path.clone());
+        }
+        if recursive && entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            found.extend(files_named(&path, marker, true));
+        }
+    }
+    found
+}
+
+fn victim() -> HostileWheel {
+    HostileWheel::new("victim", "1.0.0")
+}
+
+fn built(wheel: &HostileWheel, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut bytes = wheel.build();
+    edit(&mut bytes);
+    bytes
+}
+
+#[test]
+fn paths_that_escape_are_refused() {
+    let m = marker("paths");
+    let data = victim().data();
+    let cases = vec![
+        Case::new(
+            "an absolute path",
+            victim().file(&format!("/tmp/{m}-abs.py"), b"x").build(),
+            "an absolute path",
+        ),
+        Case::new(
+            "a path up and out of the cache",
+            victim()
+                .file(&format!("{}tmp/{m}-up.py", "../".repeat(16)), b"x")
+                .build(),
+            "a `..` component",
+        ),
+        Case::new(
+            "a path up from inside the package",
+            victim()
+                .file(&format!("victim/../../{m}-nested.py"), b"x")
+                .build(),
+            "a `..` component",
+        ),
+        Case::new(
+            "a path up from `.data/purelib`",
+            victim()
+                .file(&format!("{data}/purelib/../../../../{m}-purelib.py"), b"x")
+                .build(),
+            "a `..` component",
+        ),
+        Case::new(
+            "a path up from `.data/data`",
+            victim()
+                .file(
+                    &format!("{data}/data/{}tmp/{m}-data.py", "../".repeat(16)),
+                    b"x",
+                )
+                .build(),
+            "a `..` component",
+        ),
+        Case::new(
+            "backslashes",
+            victim()
+                .file(&format!("..\\..\\..\\{m}-backslash.py"), b"x")
+                .build(),
+            "a backslash",
+        ),
+        Case::new(
+            "a drive name",
+            victim().file(&format!("C:/{m}-drive.py"), b"x").build(),
+            "a drive or stream name",
+        ),
+        Case::new(
+            "a newline in a name",
+            victim().file(&format!("victim/{m}\nrow.py"), b"x").build(),
+            "a control character",
+        ),
+        Case::new(
+            "an unknown `.data` scheme",
+            victim()
+                .file(&format!("{data}/elsewhere/{m}.txt"), b"x")
+                .build(),
+            "install schemes",
+        ),
+        Case::new(
+            "a file directly in `.data`",
+            victim().file(&format!("{data}/{m}.txt"), b"x").build(),
+            "install schemes",
+        ),
+        Case::new(
+            "a METADATA name that climbs out of include/",
+            victim()
+                .metadata_name(&format!("../../../../../../../../tmp/{m}"))
+                .file(&format!("{data}/headers/{m}.h"), b"x")
+                .build(),
+            "not a valid project name",
+        ),
+        Case::new(
+            "a RECORD row up and out",
+            victim()
+                .record_row(&format!("../../../../{m}-record.py,,"))
+                .build(),
+            "outside the wheel",
+        ),
+        Case::new(
+            "an absolute RECORD row",
+            victim()
+                .record_row(&format!("/tmp/{m}-record.py,sha256=AAAA,1"))
+                .build(),
+            "outside the wheel",
+        ),
+        Case::new(
+            "another distribution's dist-info",
+            victim()
+                .file(
+                    "bystander-9.0.dist-info/RECORD",
+                    b"bystander/__init__.py,,\n",
+                )
+                .build(),
+            "another distribution",
+        ),
+    ];
+    run(&cases, &m);
+}
+
+#[test]
+fn links_devices_and_duplicates_are_refused() {
+    let m = marker("entries");
+    let special = |what: &str, mode: u32, expected: &'static str| {
+        let name = format!("victim/{m}-{}", what.replace(' ', "-"));
+        let bytes = built(&victim().file(&name, b"/etc/passwd"), |bytes| {
+            hostile::set_mode(bytes, &name, mode);
+        });
+        Case::new(what.to_string(), bytes, expected)
+    };
+    let cases = vec![
+        special("a symbolic link", 0o120_777, "a symbolic link"),
+        special("a character device", 0o020_644, "a device, FIFO or socket"),
+        special("a block device", 0o060_644, "a device, FIFO or socket"),
+        special("a FIFO", 0o010_644, "a device, FIFO or socket"),
+        special("a socket", 0o140_644, "a device, FIFO or socket"),
+        special(
+            "a directory mode on a file",
+            0o040_755,
+            "a directory whose name does not end",
+        ),
+        Case::new(
+            "one name twice",
+            built(
+                &victim()
+                    .file("victim/aa.py", b"good = True\n")
+                    .file("victim/ab.py", format!("{m} = True\n").as_bytes()),
+                |bytes| hostile::replace_all(bytes, "victim/ab.py", "victim/aa.py"),
+            ),
+            "a second entry with the same name",
+        ),
+        Case::new(
+            "one path twice, through `./`",
+            victim()
+                .file("./victim/__init__.py", format!("{m} = True\n").as_bytes())
+                .build(),
+            "the same path as the entry",
+        ),
+        Case::new(
+            "names that differ only in case",
+            victim()
+                .file("victim/Mod.py", b"a = 1\n")
+                .file("victim/mod.py", format!("{m} = True\n").as_bytes())
+                .build(),
+            "only in case",
+        ),
+        Case::new(
+            "a file where a directory must be",
+            victim()
+                .file("victim/sub", b"x")
+                .file(&format!("victim/sub/{m}.py"), b"x")
+                .build(),
+            "path of a directory",
+        ),
+        Case::new(
+            "an entry hidden from the end record",
+            built(
+                &victim().file(&format!("victim/{m}-hidden.py"), b"x"),
+                |bytes| hostile::hide_last_entry(bytes),
+            ),
+            "end record counts",
+        ),
+        Case::new(
+            "two entries sharing data",
+            built(
+                &victim()
+                    .file("victim/a.py", b"a = 1\n")
+                    .file(&format!("victim/{m}.py"), b"a = 1\n"),
+                |bytes| hostile::share_data(bytes, &format!("victim/{m}.py"), "victim/a.py"),
+            ),
+            "overlaps",
+        ),
+        Case::new(
+            "an encrypted entry",
+            built(&victim(), |bytes| {
+                hostile::set_encrypted(bytes, "victim/__init__.py");
+            }),
+            "an encrypted entry",
+        ),
+    ];
+    run(&cases, &m);
+}
+
+#[test]
+fn decompression_bombs_are_refused() {
+    let m = marker("bombs");
+    let zeros = vec![0u8; 64 << 20];
+    let ratio_bomb = victim().file("victim/zeros.bin", &zeros).build();
+    // The precondition of the first case: deflate packs zeros about 1030:1.
+    assert!(
+        zeros.len() / ratio_bomb.len() > 1000,
+        "{} bytes from {}",
+        zeros.len(),
+        ratio_bomb.len()
+    );
+    let mut many = victim();
+    for index in 0..100_001 {
+        many = many.entry(
+            &format!("victim/{m}/{index}.py"),
+            Vec::new(),
+            Compression::Stored,
+            false,
+        );
+    }
+    let cases = vec![
+        Case::new(
+            "64 MiB of zeros",
+            ratio_bomb,
+            "compression ratio over the limit of 1000:1",
+        ),
+        Case::new(
+            "a size declared smaller than the data",
+            built(&victim().file("victim/zeros.bin", &zeros), |bytes| {
+                hostile::set_declared_size(bytes, "victim/zeros.bin", 1024);
+            }),
+            "where the central directory declares 1024",
+        ),
+        Case::new(
+            "a size declared larger than the data",
+            built(&victim().file("victim/data.bin", &[7; 1000]), |bytes| {
+                hostile::set_declared_size(bytes, "victim/data.bin", 3000);
+            }),
+            "unpacks to 1000 bytes where the central directory declares 3000",
+        ),
+        Case::new(
+            "files declared at 4 GiB each",
+            built(
+                &victim()
+                    .file(&format!("victim/{m}-1.bin"), b"x")
+                    .file(&format!("victim/{m}-2.bin"), b"x")
+                    .file(&format!("victim/{m}-3.bin"), b"x"),
+                |bytes| {
+                    for index in 1..=3 {
+                        let name = format!("victim/{m}-{index}.bin");
+                        hostile::set_declared_size(bytes, &name, u32::MAX - 1);
+                    }
+                },
+            ),
+            "too large to unpack safely",
+        ),
+        Case::new(
+            "more than 100000 entries",
+            many.build(),
+            "more than the limit of 100000",
+        ),
+    ];
+    run(&cases, &m);
+}
+
+#[test]
+fn malformed_archives_are_named() {
+    let m = marker("malformed");
+    let honest = victim()
+        .file("victim/data.bin", &b"data ".repeat(20_000))
+        .build();
+    let no_dist_info = {
+        use std::io::Write as _;
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        writer
+            .start_file(
+                format!("victim/{m}.py"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        writer.write_all(b"x = 1\n").unwrap();
+        writer.finish().unwrap().into_inner()
+    };
+    let cases = vec![
+        Case::new(
+            "not a zip archive",
+            format!("{m}: this is not a zip archive").into_bytes(),
+            "is not a readable wheel (zip archive)",
+        ),
+        Case::new(
+            "an empty file",
+            Vec::new(),
+            "is not a readable wheel (zip archive)",
+        ),
+        Case::new(
+            "the first half of a wheel",
+            honest[..honest.len() / 2].to_vec(),
+            "is not a readable wheel (zip archive)",
+        ),
+        Case::new(
+            "damaged compressed data",
+            built(
+                &victim().file("victim/data.bin", &b"data ".repeat(20_000)),
+                |bytes| hostile::damage_data(bytes, "victim/data.bin", 16),
+            ),
+            "victim/data.bin",
+        ),
+        Case::new(
+            "a file that does not match RECORD",
+            victim()
+                .entry(
+                    &format!("victim/{m}.py"),
+                    b"evil = True\n".to_vec(),
+                    Compression::Deflated,
+                    false,
+                )
+                .record_row(&format!(
+                    "victim/{m}.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0"
+                ))
+                .build(),
+            "does not match the hash or size its RECORD lists",
+        ),
+        Case::new(
+            "no dist-info",
+            no_dist_info,
+            "has no `.dist-info` directory for `victim`",
+        ),
+        Case::new(
+            "the dist-info of another project only",
+            HostileWheel::new("other", "1.0.0")
+                .file(&format!("other/{m}.py"), b"x")
+                .build(),
+            "has no `.dist-info` directory for `victim`",
+        ),
+    ];
+    run(&cases, &m);
+}
+
+#[test]
+fn the_venvs_own_files_are_never_replaced() {
+    let m = marker("own");
+    let data = victim().data();
+    let cases = vec![
+        Case::new(
+            "`.data/data/pyvenv.cfg`",
+            victim()
+                .file(
+                    &format!("{data}/data/pyvenv.cfg"),
+                    format!("home = /{m}\n").as_bytes(),
+                )
+                .build(),
+            "a file of the environment itself",
+        ),
+        Case::new(
+            "`.data/scripts/python`",
+            victim()
+                .file(
+                    &format!("{data}/scripts/python"),
+                    format!("#!/bin/sh\necho {m}\n").as_bytes(),
+                )
+                .build(),
+            "a file of the environment itself",
+        ),
+        Case::new(
+            "`.data/data/bin/python3`",
+            victim()
+                .file(
+                    &format!("{data}/data/bin/python3"),
+                    format!("#!/bin/sh\necho {m}\n").as_bytes(),
+                )
+                .build(),
+            "a file of the environment itself",
+        ),
+        Case::new(
+            "a console script named `python`",
+            victim()
+                .entry_points("[console_scripts]\npython = victim:main\n")
+                .build(),
+            "a file of the environment itself",
+        ),
+        Case::new(
+            "a GUI script named `python3`",
+            victim()
+                .entry_points("[gui_scripts]\npython3 = victim:main\n")
+                .build(),
+            "a file of the environment itself",
+        ),
+    ];
+    run(&cases, &m);
+}
+
+#[test]
+fn an_honest_wheel_passes_the_same_checks() {
+    // The control: the same bench with an honest wheel built by the same builder installs,
+    // so the refusals above are about what each case changed.
+    if !python3_available() {
+        eprintln!("skipped: no python3 on PATH");
+        return;
+    }
+    let bench = Bench::new();
+    let data = victim().data();
+    let bytes = victim()
+        .file("victim/data.bin", &vec![0; 1 << 20])
+        .file(&format!("{data}/data/share/victim/readme.txt"), b"readme\n")
+        .file(
+            &format!("{data}/scripts/victim-raw"),
+            b"#!python\nprint('raw')\n",
+        )
+        .directory("victim/empty/")
+        .entry_points("[console_scripts]\nvictim = victim:main\n")
+        .build();
+    let context = &bench.context;
+    context.index().replace_file(WHEEL, bytes.clone());
+    context.write_file("pylock.toml", &lock_for(&bench.honest_lock, &bytes));
+    let output = context.run(context.tack().args(["sync", "--frozen"]));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let run = Command::new(bench.venv().join("bin/victim"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "victim 1.0.0\n",
+        "{run:?}"
+    );
+    assert!(bench.venv().join("share/victim/readme.txt").is_file());
+}

@@ -1,1 +1,465 @@
-//! See `super`.
+//! Corrupt or truncated cache entries are detected and fetched again, never installed.
+//!
+//! A first project installs `victim`, which fills the cache (`wheels-v1/<sha256>/`). Each case
+//! then damages the cache the way a full disk, a crash, a half-finished cleanup, a stray file
+//! or an edit through a venv's hard link would, and syncs a new project from the same cache
+//! and lock. Every case must end with a working venv whose files are exactly the wheel's, a
+//! repaired cache, and (except for the intact control) a new download of the wheel.
+//!
+//! A second test has the index serve other bytes than the lock's sha256: nothing of them is
+//! unpacked or installed.
+//!
+//! Figures (area `cache integrity`): the corruptions tried, bad downloads tried, venvs broken
+//! and files installed from bad data.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::figures;
+use crate::common::wheel::hostile::HostileWheel;
+use crate::common::{IndexOptions, RunOutput, Scenario, TestContext};
+use crate::syncing::python3_available;
+
+const AREA: &str = "cache integrity";
+const WHEEL: &str = "victim-1.0.0-py3-none-any.whl";
+
+const SCENARIO: &str = r#"
+description = "a victim with a script and a data file, installed from a shared cache"
+
+[packages.victim."1.0.0"]
+scripts = { victim = "victim:main" }
+data = { "data/share/victim/readme.txt" = "victim data\n" }
+"#;
+
+const PROJECT: &str = r#"[project]
+name = "project"
+version = "0.1.0"
+requires-python = ">=3.8"
+dependencies = ["victim"]
+"#;
+
+/// What a case does to the cache before the next project syncs.
+enum Damage {
+    /// Nothing: the control, which must not download.
+    None,
+    /// Rewrite a file of the unpacked tree (relative to it).
+    Write(&'static str, Vec<u8>),
+    /// Overwrite the start of a file in place, keeping its size, through the previous
+    /// project's venv (a hard link to the cached file).
+    EditThroughVenv,
+    Remove(&'static str),
+    /// A file the wheel does not have.
+    Add(&'static str),
+    /// A link in place of a cached file, to a file outside the cache.
+    Link(&'static str),
+    /// The tree replaced by an empty directory.
+    Empty,
+    /// The tree replaced by a file.
+    FileInstead,
+    /// No tree, and these bytes left as the downloaded archive.
+    Archive(Vec<u8>),
+    /// No tree, and a half-unpacked temporary directory with other content.
+    Staging,
+}
+
+struct Bench {
+    context: TestContext,
+    lock: String,
+    sha256: String,
+    /// The wheel's files outside its dist-info, by archive name.
+    pristine: BTreeMap<String, Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    tried: u64,
+    broken_venvs: u64,
+    bad_files: u64,
+    failures: Vec<String>,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let scenario = Scenario::from_toml("integrity", SCENARIO).unwrap();
+        let context = TestContext::new().with_index(&scenario, IndexOptions::default());
+        context.write_pyproject(PROJECT);
+        let output = context.run(context.tack().arg("sync"));
+        assert!(output.success(), "{}", context.snapshot(&output));
+        let lock = context.read_file("pylock.toml");
+        let sha256 = context.index().file_sha256(WHEEL);
+        let bytes = context.index().file_bytes(WHEEL);
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut pristine = BTreeMap::new();
+        for index in 0..archive.len() {
+            let mut entry = archive.by_index(index).unwrap();
+            if entry.is_dir() || entry.name().contains(".dist-info/") {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            pristine.insert(entry.name().to_string(), bytes);
+        }
+        assert!(pristine.contains_key("victim/__init__.py"), "{pristine:?}");
+        let bench = Self {
+            context,
+            lock,
+            sha256,
+            pristine,
+        };
+        assert!(bench.tree().join("victim/__init__.py").is_file());
+        bench
+    }
+
+    /// The unpacked wheel in the cache.
+    fn tree(&self) -> PathBuf {
+        self.context
+            .cache_dir()
+            .join("wheels-v1")
+            .join(&self.sha256)
+    }
+
+    fn archive(&self) -> PathBuf {
+        self.context
+            .cache_dir()
+            .join("archives-v1")
+            .join(format!("{}.whl", self.sha256))
+    }
+
+    /// A new project with the lock, synced from the shared cache.
+    fn sync_project(&self, name: &str) -> (PathBuf, RunOutput) {
+        let dir = self.context.temp_dir().join(name);
+        fs_err::create_dir_all(&dir).unwrap();
+        fs_err::write(dir.join("pyproject.toml"), PROJECT).unwrap();
+        fs_err::write(dir.join("pylock.toml"), &self.lock).unwrap();
+        let output = self.context.run(
+            self.context
+                .tack()
+                .args(["sync", "--frozen", "--project"])
+                .arg(&dir),
+        );
+        (dir, output)
+    }
+
+    fn downloads(&self) -> usize {
+        self.context
+            .index()
+            .requests()
+            .iter()
+            .filter(|request| {
+                request.method == "GET"
+                    && request.path.ends_with(&format!("/files/{WHEEL}"))
+                    && request.range.is_none()
+            })
+            .count()
+    }
+
+    fn damage(&self, damage: &Damage, previous_venv: &Path) -> Result<(), String> {
+        self.try_damage(damage, previous_venv)
+            .map_err(|error| format!("could not damage the cache: {error}"))?
+    }
+
+    fn try_damage(
+        &self,
+        damage: &Damage,
+        previous_venv: &Path,
+    ) -> std::io::Result<Result<(), String>> {
+        let tree = self.tree();
+        match damage {
+            Damage::None => {}
+            Damage::Write(path, bytes) => fs_err::write(tree.join(path), bytes)?,
+            Damage::EditThroughVenv => {
+                let installed = site_packages(previous_venv).join("victim/__init__.py");
+                if !same_file(&installed, &tree.join("victim/__init__.py")) {
+                    return Ok(Err(format!(
+                        "`{}` is not a hard link into the cache: the premise of the case fails",
+                        installed.display()
+                    )));
+                }
+                // Later than the unpacking even on file systems with coarse time stamps.
+                std::thread::sleep(Duration::from_millis(1100));
+                let mut file = fs_err::OpenOptions::new().write(true).open(&installed)?;
+                file.seek(SeekFrom::Start(0))?;
+                file.write_all(b"raise SystemExit('edited')\n")?;
+            }
+            Damage::Remove(path) => fs_err::remove_file(tree.join(path))?,
+            Damage::Add(path) => fs_err::write(tree.join(path), "injected = True\n")?,
+            Damage::Link(path) => {
+                let outside = self.context.temp_dir().join("outside.py");
+                fs_err::write(&outside, "linked = True\n")?;
+                fs_err::remove_file(tree.join(path))?;
+                symlink(&outside, &tree.join(path))?;
+            }
+            Damage::Empty => {
+                fs_err::remove_dir_all(&tree)?;
+                fs_err::create_dir_all(&tree)?;
+            }
+            Damage::FileInstead => {
+                fs_err::remove_dir_all(&tree)?;
+                fs_err::write(&tree, "not a directory")?;
+            }
+            Damage::Archive(bytes) => {
+                fs_err::remove_dir_all(&tree)?;
+                fs_err::create_dir_all(self.context.cache_dir().join("archives-v1"))?;
+                fs_err::write(self.archive(), bytes)?;
+            }
+            Damage::Staging => {
+                fs_err::remove_dir_all(&tree)?;
+                let staging = tree.with_file_name(".unpacking-stale").join("victim");
+                fs_err::create_dir_all(&staging)?;
+                fs_err::write(staging.join("__init__.py"), "staged = True\n")?;
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Put a good copy back in the cache after a case that left it damaged, so that the next
+    /// case starts from a whole cache again.
+    fn restore(&self, name: &str) {
+        let tree = self.tree();
+        if tree.is_dir() {
+            fs_err::remove_dir_all(&tree).unwrap();
+        } else if tree.exists() {
+            fs_err::remove_file(&tree).unwrap();
+        }
+        let (_, output) = self.sync_project(name);
+        assert!(output.success(), "{}", self.context.snapshot(&output));
+        assert!(tree.join("victim/__init__.py").is_file());
+    }
+
+    /// Files of the venv's `victim` that differ from the wheel's, or that the wheel lacks.
+    fn bad_files(&self, venv: &Path) -> Vec<String> {
+        let site = site_packages(venv);
+        let mut bad = Vec::new();
+        for (name, content) in &self.pristine {
+            let installed = match name.split_once(".data/data/") {
+                Some((_, rest)) => venv.join(rest),
+                None => site.join(name),
+            };
+            if fs_err::read(&installed).ok().as_ref() != Some(content) {
+                bad.push(installed.display().to_string());
+            }
+            let is_link = fs_err::symlink_metadata(&installed)
+                .is_ok_and(|metadata| metadata.file_type().is_symlink());
+            if is_link {
+                bad.push(format!("{} is a link", installed.display()));
+            }
+        }
+        for entry in fs_err::read_dir(site.join("victim")).into_iter().flatten() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name != "__pycache__" && !self.pristine.contains_key(&format!("victim/{name}")) {
+                bad.push(format!("victim/{name} is not the wheel's"));
+            }
+        }
+        bad
+    }
+}
+
+fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let version = fs_err::read_dir(&lib)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|entry| entry.file_name().to_string_lossy().starts_with("python"))
+        .unwrap();
+    version.path().join("site-packages")
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs_err::metadata(a), fs_err::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &Path, _b: &Path) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    fs_err::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(not(unix))]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    fs_err::copy(target, link).map(drop)
+}
+
+#[test]
+fn damaged_cache_entries_are_fetched_again() {
+    if !python3_available() {
+        eprintln!("skipped: no python3 on PATH");
+        return;
+    }
+    let bench = Bench::new();
+    let wheel_bytes = bench.context.index().file_bytes(WHEEL);
+    let init = bench.pristine["victim/__init__.py"].clone();
+    let other_wheel = HostileWheel::new("victim", "1.0.0")
+        .file("victim/evil.py", b"evil = True\n")
+        .build();
+    let cases: Vec<(&str, Damage)> = vec![
+        ("an intact entry (control)", Damage::None),
+        (
+            "a truncated file",
+            Damage::Write("victim/__init__.py", init[..init.len() / 2].to_vec()),
+        ),
+        (
+            "a file edited in place through a venv",
+            Damage::EditThroughVenv,
+        ),
+        ("a missing file", Damage::Remove("victim/__init__.py")),
+        (
+            "a truncated data file",
+            Damage::Write("victim-1.0.0.data/data/share/victim/readme.txt", Vec::new()),
+        ),
+        ("a file added", Damage::Add("victim/injected.py")),
+        (
+            "a link in place of a file",
+            Damage::Link("victim/__init__.py"),
+        ),
+        (
+            "RECORD missing",
+            Damage::Remove("victim-1.0.0.dist-info/RECORD"),
+        ),
+        (
+            "RECORD emptied",
+            Damage::Write("victim-1.0.0.dist-info/RECORD", Vec::new()),
+        ),
+        ("the tree emptied", Damage::Empty),
+        ("a file in place of the tree", Damage::FileInstead),
+        (
+            "a truncated archive left behind",
+            Damage::Archive(wheel_bytes[..wheel_bytes.len() / 2].to_vec()),
+        ),
+        (
+            "another wheel left behind as the archive",
+            Damage::Archive(other_wheel),
+        ),
+        ("a half-unpacked temporary directory", Damage::Staging),
+    ];
+
+    let mut tally = Tally::default();
+    let mut previous_venv = bench.context.project_dir().join(".venv");
+    for (index, (what, damage)) in cases.iter().enumerate() {
+        tally.tried += 1;
+        if let Err(message) = bench.damage(damage, &previous_venv) {
+            tally.failures.push(format!("{what}: {message}"));
+            continue;
+        }
+        bench.context.index().clear_requests();
+        let (dir, output) = bench.sync_project(&format!("case-{index}"));
+        let venv = dir.join(".venv");
+        let downloads = bench.downloads();
+        let control = matches!(damage, Damage::None);
+        if !output.success() {
+            tally.broken_venvs += 1;
+            tally.failures.push(format!(
+                "{what}: the sync failed\n{}",
+                bench.context.snapshot(&output)
+            ));
+            bench.restore(&format!("restore-{index}"));
+            continue;
+        }
+        if control != (downloads == 0) {
+            tally.failures.push(format!(
+                "{what}: {downloads} downloads of the wheel\n{}",
+                bench.context.snapshot(&output)
+            ));
+        }
+        let warns = output.stderr.contains("is damaged");
+        let expect_warning = !matches!(damage, Damage::None | Damage::Archive(_) | Damage::Staging);
+        if warns != expect_warning {
+            tally.failures.push(format!(
+                "{what}: expected a warning: {expect_warning}\n{}",
+                bench.context.snapshot(&output)
+            ));
+        }
+        let bad = bench.bad_files(&venv);
+        if !bad.is_empty() {
+            tally.bad_files += bad.len() as u64;
+            tally
+                .failures
+                .push(format!("{what}: files from bad data: {bad:?}"));
+        }
+        let import = Command::new(venv.join("bin/python"))
+            .args(["-B", "-c", "import victim; print(victim.__version__)"])
+            .output()
+            .unwrap();
+        let script = Command::new(venv.join("bin/victim")).output().unwrap();
+        if String::from_utf8_lossy(&import.stdout).trim() != "1.0.0"
+            || String::from_utf8_lossy(&script.stdout).trim() != "victim 1.0.0"
+        {
+            tally.broken_venvs += 1;
+            tally.failures.push(format!(
+                "{what}: the venv does not work: {import:?} {script:?}"
+            ));
+        }
+        // The cache is whole again.
+        let cached = fs_err::read(bench.tree().join("victim/__init__.py")).ok();
+        if cached.as_ref() != Some(&init) || bench.tree().join("victim/injected.py").exists() {
+            tally
+                .failures
+                .push(format!("{what}: the cache entry was not repaired"));
+            bench.restore(&format!("restore-{index}"));
+        }
+        previous_venv = venv;
+    }
+
+    figures::record(AREA, "cache corruptions tried", tally.tried - 1);
+    figures::record_outcomes(AREA, tally.broken_venvs, tally.bad_files, 0);
+    assert!(
+        tally.failures.is_empty(),
+        "{} problems in {} cases:\n\n{}",
+        tally.failures.len(),
+        cases.len(),
+        tally.failures.join("\n\n")
+    );
+    assert_eq!((tally.broken_venvs, tally.bad_files), (0, 0));
+}
+
+#[test]
+fn a_download_that_differs_from_the_lock_is_never_unpacked() {
+    if !python3_available() {
+        eprintln!("skipped: no python3 on PATH");
+        return;
+    }
+    let bench = Bench::new();
+    fs_err::remove_dir_all(bench.tree()).unwrap();
+    // A valid wheel, but not the one the lock names.
+    let other = HostileWheel::new("victim", "1.0.0")
+        .file("victim/evil.py", b"evil = True\n")
+        .build();
+    bench.context.index().replace_file(WHEEL, other);
+    let (dir, output) = bench.sync_project("other-bytes");
+
+    let mut broken = 0;
+    let mut bad = 0;
+    assert_eq!(output.code, Some(1), "{}", bench.context.snapshot(&output));
+    assert!(
+        output.stderr.contains(WHEEL) && output.stderr.contains(&bench.sha256),
+        "{}",
+        output.stderr
+    );
+    let venv = dir.join(".venv");
+    if venv.exists() {
+        let site = site_packages(&venv);
+        bad += u64::from(site.join("victim").exists());
+        bad += u64::from(site.join("victim-1.0.0.dist-info").exists());
+        let python = Command::new(venv.join("bin/python"))
+            .args(["-B", "-c", "print('ok')"])
+            .output()
+            .unwrap();
+        broken += u64::from(!python.status.success());
+    }
+    bad += u64::from(bench.tree().exists());
+    bad += u64::from(bench.archive().exists());
+    figures::record(AREA, "bad downloads tried", 1);
+    figures::record_outcomes(AREA, broken, bad, 0);
+    assert_eq!((broken, bad), (0, 0));
+}
