@@ -7,15 +7,19 @@
 //! pylock.toml ─► Plan ─► download ─► cached wheel ─► install ─► .venv          (tack sync)
 //! ```
 //!
-//! - [`project`] reads `pyproject.toml` (PEP 621, PEP 735, `[tool.tack]`) into a `ProjectSpec`.
+//! - [`project`] reads `pyproject.toml` (PEP 621, PEP 735, Poetry's `[tool.poetry]`,
+//!   `[tool.tack]`) into a `ProjectSpec`, named indexes and index pins included.
 //! - [`resolver`] turns a `Manifest` into a universal `Resolution` with PubGrub, asking the
 //!   [`index`] client for project pages (PEP 691 / PEP 503) and core metadata (PEP 658, or HTTP
 //!   range reads of the wheel's central directory).
 //! - [`lock`] turns a `Resolution` into a PEP 751 `pylock.toml`, written deterministically, and
-//!   reads it back (for preferences, `--check`, and sync), evaluating its PEP 751 markers.
+//!   reads it back (for preferences, `--check`, and sync), evaluating its PEP 751 markers; it
+//!   also reads `poetry.lock`, whose versions are the first lock's preferences.
 //! - [`python`] finds and describes interpreters (markers, PEP 425 tags) and knows the index pip
-//!   would use; [`install`] plans a sync without I/O, writes the venv, and unpacks, links and
-//!   removes wheels; [`cache`] holds pages, metadata and unpacked wheels.
+//!   would use; [`install`] plans a sync without I/O, writes the venv, and unpacks (treating
+//!   every archive as hostile), links and removes wheels, journalling installs so that an
+//!   interrupted sync is finished by the next; [`cache`] holds pages, metadata and unpacked
+//!   wheels, each checked before reuse.
 //! - [`cli`] parses arguments, orchestrates one function per subcommand, and is the only code
 //!   that prints.
 
