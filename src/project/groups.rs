@@ -22,7 +22,7 @@ use pep508_rs::Requirement;
 use toml_edit::Value;
 
 use super::error::{ProjectError, ProjectErrorKind};
-use super::pep621::duplicate_name;
+use super::pep621::SeenNames;
 use super::source::{closest, value_type_name, Field, Source};
 use crate::normalize::GroupName;
 
@@ -63,7 +63,7 @@ pub(crate) fn read(
 /// The first pass: names validated, requirements parsed, includes recorded.
 fn parse_groups(source: &Source<'_>, groups: &Field<'_>) -> Result<Vec<RawGroup>, ProjectError> {
     let table = source.table(groups)?;
-    let mut seen: BTreeMap<GroupName, (String, Option<Range<usize>>)> = BTreeMap::new();
+    let mut seen = SeenNames::new("dependency group");
     let mut raw_groups = Vec::new();
     for (key, item) in table.iter() {
         let Some((key, _)) = table.get_key_value(key) else {
@@ -81,19 +81,7 @@ fn parse_groups(source: &Source<'_>, groups: &Field<'_>) -> Result<Vec<RawGroup>
                 )
                 .with_hint(super::pep621::NAME_RULES)
         })?;
-        if let Some((first, first_span)) = seen.get(&name) {
-            let first_line = first_span.as_ref().map(|span| source.location(span).line);
-            return Err(duplicate_name(
-                source,
-                "dependency group",
-                raw,
-                first,
-                first_line,
-                name.as_str(),
-                key_span.as_ref(),
-            ));
-        }
-        seen.insert(name.clone(), (raw.to_string(), key_span));
+        seen.insert(source, name.clone(), raw, key_span)?;
 
         let array = source.array(
             &field,

@@ -204,7 +204,7 @@ fn read_optional_dependencies(
     extras: &Field<'_>,
 ) -> Result<BTreeMap<ExtraName, Vec<Requirement>>, ProjectError> {
     let table = source.table(extras)?;
-    let mut seen: BTreeMap<ExtraName, (String, Option<Range<usize>>)> = BTreeMap::new();
+    let mut seen = SeenNames::new("extra");
     let mut result = BTreeMap::new();
     for (key, item) in table.iter() {
         let Some((key, _)) = table.get_key_value(key) else {
@@ -225,22 +225,51 @@ fn read_optional_dependencies(
                     )
                     .with_hint(NAME_RULES)
             })?;
-        if let Some((first, first_span)) = seen.get(&extra) {
-            let first_line = first_span.as_ref().map(|span| source.location(span).line);
-            return Err(duplicate_name(
-                source,
-                "extra",
-                raw,
-                first,
-                first_line,
-                extra.as_ref(),
-                key_span.as_ref(),
-            ));
-        }
-        seen.insert(extra.clone(), (raw.to_string(), key_span));
+        seen.insert(source, extra.clone(), raw, key_span)?;
         result.insert(extra, source.requirements(&field)?);
     }
     Ok(result)
+}
+
+/// The names met so far in one table, by normalized form, with how and where each was first
+/// written: the second spelling of a name is an error that points at both.
+pub(crate) struct SeenNames<K> {
+    what: &'static str,
+    seen: BTreeMap<K, (String, Option<Range<usize>>)>,
+}
+
+impl<K: Ord + AsRef<str>> SeenNames<K> {
+    /// `what` names the kind of name in messages (`extra`, `dependency group`, ...).
+    pub(crate) fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    /// Notes `name`, written `raw` at `span`; an error when it was met before.
+    pub(crate) fn insert(
+        &mut self,
+        source: &Source<'_>,
+        name: K,
+        raw: &str,
+        span: Option<Range<usize>>,
+    ) -> Result<(), ProjectError> {
+        if let Some((first, first_span)) = self.seen.get(&name) {
+            let first_line = first_span.as_ref().map(|span| source.location(span).line);
+            return Err(duplicate_name(
+                source,
+                self.what,
+                raw,
+                first,
+                first_line,
+                name.as_ref(),
+                span.as_ref(),
+            ));
+        }
+        self.seen.insert(name, (raw.to_string(), span));
+        Ok(())
+    }
 }
 
 /// Two extras or groups whose names normalize to the same name.

@@ -65,7 +65,7 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::error::{ProjectError, ProjectErrorKind};
 use super::index::{IndexSource, SourcePriority};
-use super::pep621::{duplicate_name, NAME_RULES};
+use super::pep621::{SeenNames, NAME_RULES};
 use super::source::{closest, one_line, value_type_name, Field, Source};
 use super::ProjectSpec;
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -343,26 +343,16 @@ impl<'s, 'a> Reader<'s, 'a> {
         // Deprecated `default` sources come before every other, as in Poetry.
         let mut first = Vec::new();
         let mut rest = Vec::new();
-        let mut seen: BTreeMap<String, (String, Option<Range<usize>>)> = BTreeMap::new();
+        let mut seen = SeenNames::new("package source");
         for (table, span) in tables {
             let (source, is_default, name_span) =
                 self.read_source(&field.name, table, span.as_ref())?;
-            let folded = source.name.to_lowercase();
-            if let Some((first_name, first_span)) = seen.get(&folded) {
-                let first_line = first_span
-                    .as_ref()
-                    .map(|span| self.source.location(span).line);
-                return Err(duplicate_name(
-                    self.source,
-                    "package source",
-                    &source.name,
-                    first_name,
-                    first_line,
-                    &folded,
-                    name_span.as_ref(),
-                ));
-            }
-            seen.insert(folded, (source.name.clone(), name_span));
+            seen.insert(
+                self.source,
+                source.name.to_lowercase(),
+                &source.name,
+                name_span,
+            )?;
             if is_default {
                 first.push(source);
             } else {
@@ -924,7 +914,7 @@ impl<'s, 'a> Reader<'s, 'a> {
         reached: &mut [bool],
     ) -> Result<BTreeMap<ExtraName, Vec<Requirement>>, ProjectError> {
         let table = self.source.table(extras)?;
-        let mut seen: BTreeMap<ExtraName, (String, Option<Range<usize>>)> = BTreeMap::new();
+        let mut seen = SeenNames::new("extra");
         let mut result = BTreeMap::new();
         for (key, item) in table.iter() {
             let Some((key, _)) = table.get_key_value(key) else {
@@ -945,21 +935,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                         )
                         .with_hint(NAME_RULES)
                 })?;
-            if let Some((first, first_span)) = seen.get(&extra) {
-                let first_line = first_span
-                    .as_ref()
-                    .map(|span| self.source.location(span).line);
-                return Err(duplicate_name(
-                    self.source,
-                    "extra",
-                    raw,
-                    first,
-                    first_line,
-                    extra.as_ref(),
-                    key_span.as_ref(),
-                ));
-            }
-            seen.insert(extra.clone(), (raw.to_string(), key_span));
+            seen.insert(self.source, extra.clone(), raw, key_span)?;
 
             let mut requirements = Vec::new();
             for (text, span) in self.source.string_array(&field)? {
@@ -1100,7 +1076,7 @@ impl<'s, 'a> Reader<'s, 'a> {
 
     fn read_groups(&mut self, groups: &Field<'_>) -> Result<Vec<PoetryGroup>, ProjectError> {
         let table = self.source.table(groups)?;
-        let mut seen: BTreeMap<GroupName, (String, Option<Range<usize>>)> = BTreeMap::new();
+        let mut seen = SeenNames::new("dependency group");
         let mut result = Vec::new();
         for (key, item) in table.iter() {
             let Some((key, _)) = table.get_key_value(key) else {
@@ -1118,21 +1094,7 @@ impl<'s, 'a> Reader<'s, 'a> {
                     )
                     .with_hint(NAME_RULES)
             })?;
-            if let Some((first, first_span)) = seen.get(&name) {
-                let first_line = first_span
-                    .as_ref()
-                    .map(|span| self.source.location(span).line);
-                return Err(duplicate_name(
-                    self.source,
-                    "dependency group",
-                    raw,
-                    first,
-                    first_line,
-                    name.as_str(),
-                    key_span.as_ref(),
-                ));
-            }
-            seen.insert(name.clone(), (raw.to_string(), key_span));
+            seen.insert(self.source, name.clone(), raw, key_span)?;
 
             let group_table = self.source.table(&field)?;
             reject_unknown_keys(
