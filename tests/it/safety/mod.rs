@@ -7,9 +7,11 @@
 //!   concurrent syncs serialize on the venv and share the cache safely.
 //! - `network`: injected faults are retried within a bound or reported, never half-used.
 //! - `indexes`: private indexes, credentials and dependency confusion.
+//! - `inputs`: broken `pyproject.toml` and `pylock.toml` files give clear errors, lose nothing.
 
 mod archives;
 mod indexes;
+mod inputs;
 mod integrity;
 mod interrupts;
 mod network;

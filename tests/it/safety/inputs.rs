@@ -1,0 +1,130 @@
+//! Bad input everywhere it enters through a file: broken `pyproject.toml` files (PEP 621, PEP
+//! 735, Poetry, `[tool.tack]`) and broken `pylock.toml` files. Each must give exit code 1 with
+//! an error that names the file, never a panic, and must lose nothing: the file is left as it
+//! was and an installed venv keeps working. (Broken index pages and archives are covered by
+//! `network` and `archives`; the parsers themselves are fuzzed in `fuzz/`.)
+
+use crate::common::{figures, IndexOptions, Scenario, TestContext};
+use crate::syncing::{installed, python3_available};
+
+const SCENARIO: &str = r#"
+description = "bad input"
+
+[packages]
+fine = ["1.0.0"]
+"#;
+
+const GOOD: &str = "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"fine\"]\n";
+
+/// Broken `pyproject.toml` files, each with what its error must mention.
+const PYPROJECTS: &[(&str, &str)] = &[
+    ("[project\nname = \"app\"\n", "invalid TOML"),
+    ("", "no `[project]` table"),
+    ("\u{0}\u{1}\u{2}garbage\u{ff}", "pyproject.toml"),
+    ("[project]\nversion = \"1\"\n", "name"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\ndependencies = \"fine\"\n", "dependencies"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\ndependencies = [\"fine >=< 2\"]\n", "fine"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\nrequires-python = \">=3.x\"\n", "requires-python"),
+    ("[project]\nname = \"-app-\"\nversion = \"1\"\n", "name"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\n[dependency-groups]\ndev = [{include-group = \"dev\"}]\n", "dev"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\n[dependency-groups]\nDev = []\ndev = []\n", "normalize"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\n[tool.tack]\nindex-urll = \"https://example.org/simple\"\n", "index-url"),
+    ("[project]\nname = \"app\"\nversion = \"1\"\n[tool.tack]\nindex-url = \"not a url\"\n", "index-url"),
+    ("[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\npython = \"^3.8\"\nfine = \"^^1\"\n", "fine"),
+    ("[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { git = \"https://example.org/fine.git\" }\n", "git"),
+    ("[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { version = \"*\", source = \"nowhere\" }\n", "nowhere"),
+    ("[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { versoin = \"*\" }\n", "versoin"),
+];
+
+/// Edits of a good `pylock.toml` that break it, each with what its error must mention.
+const LOCK_EDITS: &[(&str, &str, &str)] = &[
+    (
+        "lock-version = \"1.0\"",
+        "lock-version = \"9.0\"",
+        "lock-version",
+    ),
+    ("[[packages]]", "[[packages]", "pylock.toml"),
+    ("name = \"fine\"", "name = \"fi ne\"", "fi ne"),
+    ("version = \"1.0.0\"", "version = \"one\"", "one"),
+    ("sha256 = \"", "sha256 = \"zz", "sha256"),
+];
+
+#[test]
+fn bad_input_files_give_clear_errors_and_lose_nothing() {
+    let context = TestContext::new().with_index(
+        &Scenario::from_toml("inputs", SCENARIO).unwrap(),
+        IndexOptions::default(),
+    );
+    let venv_works = python3_available();
+    context.write_pyproject(GOOD);
+    let output = context.run(context.tack().arg(if venv_works { "sync" } else { "lock" }));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let good_lock = context.read_file("pylock.toml");
+    let before = if venv_works {
+        installed(&context)
+    } else {
+        Vec::new()
+    };
+
+    let mut tried = 0;
+    let mut broken_venvs = 0;
+    let mut failures = Vec::new();
+    let mut check =
+        |what: String, output: crate::common::RunOutput, mention: &str, file: &str, text: &str| {
+            tried += 1;
+            if output.code != Some(1) || output.stderr.contains("panicked") {
+                failures.push(format!("{what}: exit {:?}\n{}", output.code, output.stderr));
+            } else if !output.stderr.contains(mention) || !output.stderr.contains(file) {
+                failures.push(format!(
+                    "{what}: the error does not mention `{mention}` and `{file}`:\n{}",
+                    output.stderr
+                ));
+            }
+            if context.read_file(file) != text {
+                failures.push(format!("{what}: `{file}` was changed"));
+            }
+            if venv_works && installed(&context) != before {
+                broken_venvs += 1;
+            }
+        };
+
+    // Broken pyproject.toml: `lock` and `sync` both refuse, the lock and venv stay.
+    for (index, (text, mention)) in PYPROJECTS.iter().enumerate() {
+        context.write_pyproject(text);
+        for command in ["lock", "sync"] {
+            let output = context.run(context.tack().arg(command));
+            check(
+                format!("pyproject #{index} ({command})"),
+                output,
+                mention,
+                "pyproject.toml",
+                text,
+            );
+        }
+        assert_eq!(context.read_file("pylock.toml"), good_lock);
+    }
+
+    // Broken pylock.toml: a frozen sync refuses and leaves the venv as it was.
+    context.write_pyproject(GOOD);
+    for (index, (from, to, mention)) in LOCK_EDITS.iter().enumerate() {
+        assert!(
+            good_lock.contains(from),
+            "the lock has no `{from}`:\n{good_lock}"
+        );
+        let broken = good_lock.replacen(from, to, 1);
+        context.write_file("pylock.toml", &broken);
+        let output = context.run(context.tack().args(["sync", "--frozen"]));
+        check(
+            format!("pylock #{index}"),
+            output,
+            mention,
+            "pylock.toml",
+            &broken,
+        );
+    }
+
+    figures::record("bad input files", "bad inputs tried", tried);
+    figures::record_outcomes("bad input files", broken_venvs, 0, 0);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!(broken_venvs, 0);
+}
