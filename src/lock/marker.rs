@@ -8,8 +8,9 @@
 
 use std::str::FromStr;
 
-use pep508_rs::{MarkerEnvironment, MarkerTree};
+use pep508_rs::MarkerEnvironment;
 
+use crate::index::metadata::parse_marker;
 use crate::normalize::{ExtraName, GroupName};
 
 const TRUE: &str = "python_full_version >= '0'";
@@ -30,9 +31,9 @@ pub fn evaluate(
     groups: &[GroupName],
 ) -> Result<bool, MarkerError> {
     let plain = decide_lists(marker, extras, groups)?;
-    let tree = MarkerTree::from_str(&plain).map_err(|error| MarkerError {
+    let tree = parse_marker(&plain).map_err(|error| MarkerError {
         marker: marker.to_string(),
-        message: error.to_string(),
+        message: error.rendered,
     })?;
     Ok(tree.evaluate(environment, &[]))
 }
@@ -183,5 +184,19 @@ mod tests {
             &[]
         )
         .is_err());
+    }
+
+    #[test]
+    fn an_invalid_marker_with_multi_byte_characters_is_an_error_not_a_panic() {
+        // pep508_rs's own rendering of this error slices inside the `é` (found by the
+        // `metadata` fuzz target, through Requires-Dist; a lock's markers reach it too).
+        let error = evaluate(
+            "python_version >= \"3.8\" a \"é\"",
+            &linux_cpython_311(),
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("a \"é\""), "{error}");
     }
 }

@@ -17,6 +17,7 @@ use toml::value::Datetime;
 use toml::Spanned;
 
 use super::{Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool};
+use crate::index::metadata::parse_requirement;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// Why a parsed lock file cannot be used.
@@ -452,6 +453,38 @@ pub(super) fn is_sha256_hex(digest: &str) -> bool {
 }
 
 fn convert_inputs(inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
+    // The strings are kept as written, but `sync` parses them (skipping what does not parse)
+    // to find the direct dependencies: refuse those the PEP 508 parser would panic on.
+    let lists = std::iter::once(("dependencies".to_string(), &inputs.dependencies))
+        .chain(
+            inputs
+                .optional_dependencies
+                .iter()
+                .map(|(extra, requirements)| {
+                    (format!("optional-dependencies.{extra}"), requirements)
+                }),
+        )
+        .chain(
+            inputs
+                .dependency_groups
+                .iter()
+                .map(|(group, requirements)| (format!("dependency-groups.{group}"), requirements)),
+        );
+    for (key, requirements) in lists {
+        for (position, requirement) in requirements.iter().enumerate() {
+            if let Err(error) = parse_requirement(requirement) {
+                if error.parser_bug {
+                    return Err(InvalidLock::field(
+                        format!("`[tool.tack.inputs]` `{key}[{position}]`"),
+                        format!(
+                            "`{requirement}` is not a valid requirement: {}",
+                            error.message
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     let optional_dependencies = inputs
         .optional_dependencies
         .into_iter()
@@ -735,6 +768,24 @@ mod tests {
             lock.packages[0].marker.as_deref(),
             Some("python_version >>> '3'")
         );
+    }
+
+    #[test]
+    fn input_requirements_the_pep508_parser_would_panic_on_are_refused() {
+        // `sync` parses these strings; pep508_rs panics on a name ending in a separator.
+        let base = one_package(&format!("version = \"1.0\"\n{}", wheel("")));
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs.dependency-groups]\ndev = [\"ok\", \"bad- >=1\"]\n"
+        ));
+        assert!(
+            message.contains("`[tool.tack.inputs]` `dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"),
+            "{message}"
+        );
+        let lock = read(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\ndependencies = [\"fine>=1\", \"not valid but harmless !\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(lock.tool.inputs.dependencies.len(), 2);
     }
 
     #[test]

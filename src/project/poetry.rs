@@ -68,6 +68,7 @@ use super::index::{IndexSource, SourcePriority};
 use super::pep621::{SeenNames, NAME_RULES};
 use super::source::{closest, one_line, value_type_name, Field, Source};
 use super::ProjectSpec;
+use crate::index::metadata::parse_marker;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 use constraint::{Constraint, ConstraintError};
@@ -806,9 +807,8 @@ impl<'s, 'a> Reader<'s, 'a> {
     /// A `markers` string.
     fn marker(&self, field: &Field<'_>) -> Result<MarkerTree, ProjectError> {
         let text = self.source.string(field)?;
-        MarkerTree::from_str(text).map_err(|error| {
-            let error = error.to_string();
-            let reason = one_line(error.lines().next().unwrap_or_default());
+        parse_marker(text).map_err(|error| {
+            let reason = one_line(error.message.lines().next().unwrap_or_default());
             self.source
                 .error(
                     ProjectErrorKind::InvalidMarker,
@@ -827,9 +827,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         text: &str,
         expression: &str,
     ) -> Result<MarkerTree, ProjectError> {
-        MarkerTree::from_str(expression).map_err(|error| {
-            let error = error.to_string();
-            let reason = one_line(error.lines().next().unwrap_or_default());
+        parse_marker(expression).map_err(|error| {
+            let reason = one_line(error.message.lines().next().unwrap_or_default());
             self.source
                 .error(
                     ProjectErrorKind::InvalidMarker,

@@ -11,12 +11,12 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::str::FromStr;
 
 use pep508_rs::{Requirement, VersionOrUrl};
 use toml_edit::{Array, Item, Key, TableLike, Value};
 
 use super::error::{Location, ProjectError, ProjectErrorKind};
+use crate::index::metadata::parse_requirement;
 
 /// The text of `pyproject.toml` with its path and line index.
 pub(crate) struct Source<'a> {
@@ -116,10 +116,9 @@ impl<'a> Source<'a> {
             .map_or(self.text.len(), |next| next - 1);
         let source_line = self.text[line_start..line_end].trim_end_matches('\r');
         let column = self.text[line_start..start].chars().count() + 1;
-        let end = floor_char_boundary(
-            self.text,
-            span.end.clamp(start, line_start + source_line.len()),
-        );
+        // A span may start among the `\r`s trimmed off the line's end, past `source_line`.
+        let line_end = (line_start + source_line.len()).max(start);
+        let end = floor_char_boundary(self.text, span.end.clamp(start, line_end));
         let width = self.text[start..end].chars().count().max(1);
         Location {
             line: line_index + 1,
@@ -242,7 +241,7 @@ impl<'a> Source<'a> {
                 )
                 .with_hint("write each dependency as a quoted string, e.g. \"requests>=2.31\""));
         };
-        match Requirement::from_str(text) {
+        match parse_requirement(text) {
             Ok(requirement) => {
                 if let Some(VersionOrUrl::Url(_)) = requirement.version_or_url {
                     return Err(self.url_requirement(text, span.as_ref()));
@@ -257,10 +256,7 @@ impl<'a> Source<'a> {
                     .error(
                         ProjectErrorKind::InvalidRequirement,
                         span.as_ref(),
-                        format!(
-                            "invalid requirement {text:?}: {}",
-                            one_line(&error.message.to_string())
-                        ),
+                        format!("invalid requirement {text:?}: {}", one_line(&error.message)),
                     )
                     .with_hint(
                         "dependencies are PEP 508 strings such as \"requests>=2.31\", \
@@ -286,7 +282,7 @@ impl<'a> Source<'a> {
 fn looks_like_url_requirement(text: &str) -> bool {
     text.split_once('@').is_some_and(|(name, _)| {
         !name.trim().is_empty()
-            && Requirement::<pep508_rs::VerbatimUrl>::from_str(name.trim())
+            && parse_requirement(name.trim())
                 .is_ok_and(|requirement| requirement.version_or_url.is_none())
     })
 }
@@ -388,6 +384,44 @@ mod tests {
         let text = "a = 1\n";
         let location = Source::new(Path::new("p.toml"), text).location(&(6..6));
         assert_eq!((location.line, location.column), (2, 1));
+    }
+
+    #[test]
+    fn a_span_in_the_carriage_returns_that_end_a_line_is_on_that_line() {
+        // Found by the `pyproject` fuzz target: the line shown drops its trailing `\r`s, and a
+        // span starting among them (TOML rejects a bare carriage return there) lies past it.
+        let text = "a = 1\r\r\r\nb = 2\n";
+        let location = Source::new(Path::new("p.toml"), text).location(&(6..8));
+        assert_eq!((location.line, location.column, location.width), (1, 7, 1));
+        assert_eq!(location.source_line, "a = 1");
+    }
+
+    #[test]
+    fn a_bare_carriage_return_is_a_syntax_error_with_a_location() {
+        let error = crate::project::ProjectSpec::parse(
+            "[project]\nname = \"x\"\ndependencies = [\n  \"a\",\r\r\n]\n",
+            Path::new("pyproject.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(error.kind, ProjectErrorKind::Syntax);
+        assert_eq!(error.location().map(|location| location.line), Some(4));
+        let _ = error.to_string();
+    }
+
+    #[test]
+    fn a_requirement_whose_name_ends_in_a_separator_is_an_error_not_a_panic() {
+        // Found by the `pyproject` fuzz target: pep508_rs panics on `"pydantic-!ettings"`.
+        for (text, line) in [
+            ("[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"pydantic-!ettings\"]\n", 4),
+            ("[project]\nname = \"x\"\nversion = \"1\"\n[dependency-groups]\ndev = [\"a[b_] ; python_version > '3'\"]\n", 5),
+            ("[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"a. @ https://example.org/a.whl\"]\n", 4),
+        ] {
+            let error = crate::project::ProjectSpec::parse(text, Path::new("pyproject.toml"))
+                .unwrap_err();
+            assert_eq!(error.kind, ProjectErrorKind::InvalidRequirement, "{error}");
+            assert_eq!(error.location().map(|location| location.line), Some(line));
+            assert!(error.to_string().contains("must end with an alphanumeric character"));
+        }
     }
 
     #[test]

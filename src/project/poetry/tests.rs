@@ -819,6 +819,17 @@ fn invalid_markers() {
         FIRST_DEPENDENCY_LINE,
         35,
     );
+    // pep508_rs's rendering of this error slices inside the `é` and panics; the message
+    // alone is used (the same bug the `metadata` fuzz target found through Requires-Dist).
+    let error = parse_err(&with_dependencies(
+        "foo = { version = \"1\", markers = \"python_version >= '3.8' a 'é'\" }\n",
+    ));
+    assert_error_at(
+        &error,
+        ProjectErrorKind::InvalidMarker,
+        FIRST_DEPENDENCY_LINE,
+        34,
+    );
 }
 
 // --- sources --------------------------------------------------------------------------------
