@@ -511,54 +511,8 @@ fn read_limited(
 /// The top-level `<dir>/PKG-INFO` of an sdist held in memory (`.tar.gz`, `.tgz`, `.tar` or
 /// `.zip`, chosen by `filename`), or `None` when it has none.
 pub fn read_sdist_pkg_info(filename: &str, bytes: &[u8]) -> Result<Option<Vec<u8>>, MetadataError> {
-    let io_error = |source| MetadataError::Archive {
-        filename: filename.to_string(),
-        source,
-    };
-    match archive_kind(filename) {
-        None => Err(MetadataError::UnsupportedArchive {
-            filename: filename.to_string(),
-        }),
-        Some(ArchiveKind::TarGz) => {
-            read_tar_pkg_info(flate2::read::GzDecoder::new(bytes), filename).map_err(io_error)?
-        }
-        Some(ArchiveKind::Tar) => read_tar_pkg_info(bytes, filename).map_err(io_error)?,
-        Some(ArchiveKind::Zip) => {
-            let zip_error = |source| MetadataError::Zip {
-                filename: filename.to_string(),
-                source,
-            };
-            let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
-            for index in 0..archive.len() {
-                let member = archive.by_index(index).map_err(zip_error)?;
-                let path = member.name().replace('\\', "/");
-                if member.is_file() && is_top_level_pkg_info(&path) {
-                    return read_limited(member, filename, &path)
-                        .map_err(io_error)?
-                        .map(Some);
-                }
-            }
-            Ok(None)
-        }
-    }
-}
-
-fn read_tar_pkg_info(
-    reader: impl Read,
-    filename: &str,
-) -> Result<Result<Option<Vec<u8>>, MetadataError>, std::io::Error> {
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries()? {
-        let entry = entry?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry.path()?.to_string_lossy().replace('\\', "/");
-        if is_top_level_pkg_info(&path) {
-            return Ok(read_limited(entry, filename, &path)?.map(Some));
-        }
-    }
-    Ok(Ok(None))
+    let mut found = read_sdist_members(filename, bytes, is_top_level_pkg_info, 1)?;
+    Ok(found.pop().map(|(_, contents)| contents))
 }
 
 /// Whether an archive path is a setuptools `*.egg-info/<file>` of the sdist's own project:
@@ -574,23 +528,24 @@ fn is_egg_info_member(path: &str, file: &str) -> bool {
     }
 }
 
-/// Every regular member of an sdist whose path `wanted` accepts, each read up to
-/// [`MAX_PKG_INFO_SIZE`] bytes, in archive order.
+/// The regular members of an sdist whose path `wanted` accepts, each read up to
+/// [`MAX_PKG_INFO_SIZE`] bytes, in archive order; the archive is read no further than the
+/// `limit`-th of them.
 fn read_sdist_members(
     filename: &str,
     bytes: &[u8],
     wanted: impl Fn(&str) -> bool,
+    limit: usize,
 ) -> Result<Vec<(String, Vec<u8>)>, MetadataError> {
     let io_error = |source| MetadataError::Archive {
         filename: filename.to_string(),
         source,
     };
-    let mut found = Vec::new();
-    let mut take = |reader: &mut dyn Read, path: String| -> Result<(), MetadataError> {
+    let read = |reader: &mut dyn Read, path: String| -> Result<(String, Vec<u8>), MetadataError> {
         let contents = read_limited(reader, filename, &path).map_err(io_error)??;
-        found.push((path, contents));
-        Ok(())
+        Ok((path, contents))
     };
+    let mut found = Vec::new();
     match archive_kind(filename) {
         None => {
             return Err(MetadataError::UnsupportedArchive {
@@ -614,7 +569,10 @@ fn read_sdist_members(
                     .to_string_lossy()
                     .replace('\\', "/");
                 if wanted(&path) {
-                    take(&mut entry, path)?;
+                    found.push(read(&mut entry, path)?);
+                    if found.len() >= limit {
+                        break;
+                    }
                 }
             }
         }
@@ -628,7 +586,10 @@ fn read_sdist_members(
                 let mut member = archive.by_index(index).map_err(zip_error)?;
                 let path = member.name().replace('\\', "/");
                 if member.is_file() && wanted(&path) {
-                    take(&mut member, path)?;
+                    found.push(read(&mut member, path)?);
+                    if found.len() >= limit {
+                        break;
+                    }
                 }
             }
         }
@@ -646,9 +607,12 @@ pub fn egg_info_metadata(
     bytes: &[u8],
     pkg_info: &CoreMetadata,
 ) -> Result<Option<CoreMetadata>, MetadataError> {
-    let members = read_sdist_members(filename, bytes, |path| {
-        is_egg_info_member(path, "PKG-INFO") || is_egg_info_member(path, "requires.txt")
-    })?;
+    let members = read_sdist_members(
+        filename,
+        bytes,
+        |path| is_egg_info_member(path, "PKG-INFO") || is_egg_info_member(path, "requires.txt"),
+        usize::MAX,
+    )?;
     if members.is_empty() {
         return Ok(None);
     }

@@ -22,7 +22,7 @@ use pep508_rs::Requirement;
 use toml_edit::Value;
 
 use super::error::{ProjectError, ProjectErrorKind};
-use super::pep621::SeenNames;
+use super::pep621::group_entries;
 use super::source::{closest, value_type_name, Field, Source};
 use crate::normalize::GroupName;
 
@@ -62,27 +62,8 @@ pub(crate) fn read(
 
 /// The first pass: names validated, requirements parsed, includes recorded.
 fn parse_groups(source: &Source<'_>, groups: &Field<'_>) -> Result<Vec<RawGroup>, ProjectError> {
-    let table = source.table(groups)?;
-    let mut seen = SeenNames::new("dependency group");
     let mut raw_groups = Vec::new();
-    for (key, item) in table.iter() {
-        let Some((key, _)) = table.get_key_value(key) else {
-            continue;
-        };
-        let field = Field::from_entry(&groups.name, key, item, groups.span.clone());
-        let raw = key.get();
-        let key_span = key.span().or_else(|| field.span.clone());
-        let name = GroupName::new(raw).map_err(|_| {
-            source
-                .error(
-                    ProjectErrorKind::InvalidName,
-                    key_span.as_ref(),
-                    format!("invalid dependency group name {raw:?}"),
-                )
-                .with_hint(super::pep621::NAME_RULES)
-        })?;
-        seen.insert(source, name.clone(), raw, key_span)?;
-
+    for (name, field) in group_entries(source, groups)? {
         let array = source.array(
             &field,
             "an array of requirement strings and `{include-group = \"...\"}` tables",

@@ -23,7 +23,7 @@ use pep508_rs::Requirement;
 use super::error::{ProjectError, ProjectErrorKind};
 use super::source::{one_line, Field, Source};
 use super::ProjectMetadata;
-use crate::normalize::{ExtraName, PackageName};
+use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// The fields that PEP 621 lets a project declare as `dynamic` and that tack reads.
 const STATIC_OR_DYNAMIC: [&str; 4] = [
@@ -203,32 +203,79 @@ fn read_optional_dependencies(
     source: &Source<'_>,
     extras: &Field<'_>,
 ) -> Result<BTreeMap<ExtraName, Vec<Requirement>>, ProjectError> {
-    let table = source.table(extras)?;
-    let mut seen = SeenNames::new("extra");
     let mut result = BTreeMap::new();
+    for (extra, field) in extra_entries(source, extras)? {
+        result.insert(extra, source.requirements(&field)?);
+    }
+    Ok(result)
+}
+
+/// The entries of the table `field` whose keys are extra names: each name validated (PEP 685)
+/// and checked against the others, with the field of its value.
+pub(crate) fn extra_entries<'d>(
+    source: &Source<'_>,
+    field: &Field<'d>,
+) -> Result<Vec<(ExtraName, Field<'d>)>, ProjectError> {
+    named_entries(
+        source,
+        field,
+        "extra",
+        |raw| {
+            ExtraName::from_str(raw)
+                .ok()
+                .filter(|_| !raw.trim().is_empty())
+        },
+        |raw| format!("invalid extra name {raw:?} in `{}`", field.name),
+    )
+}
+
+/// The entries of the table `field` whose keys are dependency group names (PEP 735), as
+/// [`extra_entries`] does for extras.
+pub(crate) fn group_entries<'d>(
+    source: &Source<'_>,
+    field: &Field<'d>,
+) -> Result<Vec<(GroupName, Field<'d>)>, ProjectError> {
+    named_entries(
+        source,
+        field,
+        "dependency group",
+        |raw| GroupName::new(raw).ok(),
+        |raw| format!("invalid dependency group name {raw:?}"),
+    )
+}
+
+/// The entries of a table keyed by names of one kind (`what`): `parse` validates and
+/// normalizes a key, `invalid` says what is wrong with one it refuses.
+fn named_entries<'d, K: Ord + Clone + AsRef<str>>(
+    source: &Source<'_>,
+    field: &Field<'d>,
+    what: &'static str,
+    parse: impl Fn(&str) -> Option<K>,
+    invalid: impl Fn(&str) -> String,
+) -> Result<Vec<(K, Field<'d>)>, ProjectError> {
+    let table = source.table(field)?;
+    let mut seen = SeenNames::new(what);
+    let mut entries = Vec::new();
     for (key, item) in table.iter() {
         let Some((key, _)) = table.get_key_value(key) else {
             continue;
         };
-        let field = Field::from_entry(&extras.name, key, item, extras.span.clone());
+        let entry = Field::from_entry(&field.name, key, item, field.span.clone());
         let raw = key.get();
-        let key_span = key.span().or_else(|| field.span.clone());
-        let extra = ExtraName::from_str(raw)
-            .ok()
-            .filter(|_| !raw.trim().is_empty())
-            .ok_or_else(|| {
-                source
-                    .error(
-                        ProjectErrorKind::InvalidName,
-                        key_span.as_ref(),
-                        format!("invalid extra name {raw:?} in `{}`", extras.name),
-                    )
-                    .with_hint(NAME_RULES)
-            })?;
-        seen.insert(source, extra.clone(), raw, key_span)?;
-        result.insert(extra, source.requirements(&field)?);
+        let key_span = key.span().or_else(|| entry.span.clone());
+        let name = parse(raw).ok_or_else(|| {
+            source
+                .error(
+                    ProjectErrorKind::InvalidName,
+                    key_span.as_ref(),
+                    invalid(raw),
+                )
+                .with_hint(NAME_RULES)
+        })?;
+        seen.insert(source, name.clone(), raw, key_span)?;
+        entries.push((name, entry));
     }
-    Ok(result)
+    Ok(entries)
 }
 
 /// The names met so far in one table, by normalized form, with how and where each was first

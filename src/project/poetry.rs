@@ -65,7 +65,7 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::error::{ProjectError, ProjectErrorKind};
 use super::index::{IndexSource, SourcePriority};
-use super::pep621::{SeenNames, NAME_RULES};
+use super::pep621::{extra_entries, group_entries, SeenNames, NAME_RULES};
 use super::source::{closest, one_line, value_type_name, Field, Source};
 use super::ProjectSpec;
 use crate::index::metadata::parse_marker;
@@ -912,30 +912,8 @@ impl<'s, 'a> Reader<'s, 'a> {
         main: &[PoetryDependency],
         reached: &mut [bool],
     ) -> Result<BTreeMap<ExtraName, Vec<Requirement>>, ProjectError> {
-        let table = self.source.table(extras)?;
-        let mut seen = SeenNames::new("extra");
         let mut result = BTreeMap::new();
-        for (key, item) in table.iter() {
-            let Some((key, _)) = table.get_key_value(key) else {
-                continue;
-            };
-            let field = Field::from_entry(&extras.name, key, item, extras.span.clone());
-            let raw = key.get();
-            let key_span = key.span().or_else(|| field.span.clone());
-            let extra = ExtraName::from_str(raw)
-                .ok()
-                .filter(|_| !raw.trim().is_empty())
-                .ok_or_else(|| {
-                    self.source
-                        .error(
-                            ProjectErrorKind::InvalidName,
-                            key_span.as_ref(),
-                            format!("invalid extra name {raw:?} in `{}`", extras.name),
-                        )
-                        .with_hint(NAME_RULES)
-                })?;
-            seen.insert(self.source, extra.clone(), raw, key_span)?;
-
+        for (extra, field) in extra_entries(self.source, extras)? {
             let mut requirements = Vec::new();
             for (text, span) in self.source.string_array(&field)? {
                 let package = PackageName::from_str(text.trim())
@@ -1074,27 +1052,8 @@ impl<'s, 'a> Reader<'s, 'a> {
     // --- groups ------------------------------------------------------------------------------
 
     fn read_groups(&mut self, groups: &Field<'_>) -> Result<Vec<PoetryGroup>, ProjectError> {
-        let table = self.source.table(groups)?;
-        let mut seen = SeenNames::new("dependency group");
         let mut result = Vec::new();
-        for (key, item) in table.iter() {
-            let Some((key, _)) = table.get_key_value(key) else {
-                continue;
-            };
-            let field = Field::from_entry(&groups.name, key, item, groups.span.clone());
-            let raw = key.get();
-            let key_span = key.span().or_else(|| field.span.clone());
-            let name = GroupName::new(raw).map_err(|_| {
-                self.source
-                    .error(
-                        ProjectErrorKind::InvalidName,
-                        key_span.as_ref(),
-                        format!("invalid dependency group name {raw:?}"),
-                    )
-                    .with_hint(NAME_RULES)
-            })?;
-            seen.insert(self.source, name.clone(), raw, key_span)?;
-
+        for (name, field) in group_entries(self.source, groups)? {
             let group_table = self.source.table(&field)?;
             reject_unknown_keys(
                 self.source,
