@@ -25,6 +25,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod diagnostic;
 pub mod filename;
 pub mod index;
 pub mod install;
@@ -33,3 +34,4 @@ pub mod normalize;
 pub mod project;
 pub mod python;
 pub mod resolver;
+pub mod workflow;

@@ -6,12 +6,19 @@
 //! hint: <what to do next>
 //! ```
 //!
+//! The message of each error says what failed and its `source()` says why, never both: the
+//! whole chain is printed, one `Caused by:` line per link. Hints come from every link of the
+//! chain that implements [`Diagnostic`] (see [`crate::diagnostic`]).
+//!
 //! Exit codes: 0 success; 1 the user's input cannot be satisfied (bad pyproject.toml,
 //! unsatisfiable requirements, stale lock with `--check`, network or index failures); 2 tack
-//! itself failed (a bug) or the command line was malformed.
+//! itself failed (a bug, including a panic) or the command line was malformed.
 
+use std::error::Error;
 use std::fmt;
 use std::fmt::Write as _;
+
+use crate::diagnostic::Diagnostic;
 
 /// Exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +38,13 @@ impl From<ExitStatus> for std::process::ExitCode {
     }
 }
 
-/// An error the user caused, with hints on what to do.
+/// An error the command line itself reports (a bad flag value), with hints on what to do and,
+/// when it wraps one, the error that caused it.
 #[derive(Debug)]
 pub struct UserError {
     pub message: String,
     pub hints: Vec<String>,
+    source: Option<Box<dyn Error + Send + Sync>>,
 }
 
 impl UserError {
@@ -43,12 +52,19 @@ impl UserError {
         Self {
             message: message.into(),
             hints: Vec::new(),
+            source: None,
         }
     }
 
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
+        self
+    }
+
+    #[must_use]
+    pub fn caused_by(mut self, source: impl Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
         self
     }
 }
@@ -59,46 +75,66 @@ impl fmt::Display for UserError {
     }
 }
 
-impl std::error::Error for UserError {}
-
-/// An internal failure: a bug in tack, reported with exit code 2.
-#[derive(Debug)]
-pub struct InternalError(pub String);
-
-impl fmt::Display for InternalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl Error for UserError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn Error + 'static))
     }
 }
 
-impl std::error::Error for InternalError {}
+impl Diagnostic for UserError {
+    fn hints(&self) -> Vec<String> {
+        self.hints.clone()
+    }
+}
+
+/// The [`Diagnostic`] side of one link of an error chain, for the types that have one.
+fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic> {
+    macro_rules! first_of {
+        ($($type:ty),* $(,)?) => {
+            $(
+                if let Some(found) = cause.downcast_ref::<$type>() {
+                    return Some(found);
+                }
+            )*
+        };
+    }
+    first_of!(
+        UserError,
+        crate::workflow::lock::LockFailure,
+        crate::workflow::lock::FrozenLockError,
+        crate::workflow::selection::SelectionError,
+        crate::workflow::sync::SyncFailure,
+        crate::workflow::wheels::PrepareError,
+        crate::index::config::IndexConfigError,
+        crate::project::ProjectError,
+    );
+    None
+}
 
 /// Render `error` (with its causes and hints) for the terminal, and pick the exit status.
 pub fn render(error: &anyhow::Error, printer: &super::printer::Printer) -> (String, ExitStatus) {
     let mut out = String::new();
     let label = printer.red(&printer.bold("error"));
-    let mut chain = error.chain();
-    if let Some(top) = chain.next() {
-        let _ = write!(out, "{label}: {top}");
-    }
     let mut hints: Vec<String> = Vec::new();
     let mut status = ExitStatus::Failure;
-    for cause in error.chain() {
-        if let Some(user) = cause.downcast_ref::<UserError>() {
-            hints.extend(user.hints.iter().cloned());
-        }
-        if cause.downcast_ref::<InternalError>().is_some() {
-            status = ExitStatus::Error;
-        }
-    }
-    for cause in chain {
+    for (depth, cause) in error.chain().enumerate() {
         let text = cause.to_string();
-        let mut lines = text.lines();
-        if let Some(first) = lines.next() {
-            let _ = write!(out, "\n  Caused by: {first}");
+        if depth == 0 {
+            let _ = write!(out, "{label}: {text}");
+        } else {
+            // A cause's own lines stay together under its `Caused by:`.
+            for (index, line) in text.lines().enumerate() {
+                let lead = if index == 0 { "  Caused by: " } else { "  " };
+                let _ = write!(out, "\n{lead}{line}");
+            }
         }
-        for line in lines {
-            let _ = write!(out, "\n  {line}");
+        if let Some(diagnostic) = diagnostic(cause) {
+            hints.extend(diagnostic.hints());
+            if diagnostic.is_bug() {
+                status = ExitStatus::Error;
+            }
         }
     }
     for hint in hints {

@@ -3,6 +3,7 @@
 //! errors only.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -151,6 +152,38 @@ impl Drop for Spinner {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+impl crate::workflow::Progress for Progress {
+    fn inc(&self, amount: u64) {
+        Progress::inc(self, amount);
+    }
+
+    fn finish(&self) {
+        Progress::finish(self);
+    }
+}
+
+/// The workflows' progress, drawn by this printer.
+impl crate::workflow::Reporter for Printer {
+    fn resolving(&self) -> Box<dyn std::any::Any> {
+        Box::new(self.spinner("Resolving dependencies..."))
+    }
+
+    fn waiting_for_venv(&self, venv: &std::path::Path) {
+        self.status(&format!(
+            "Waiting for another tack to finish with `{}`...",
+            venv.display()
+        ));
+    }
+
+    fn downloading(&self, packages: usize, bytes: u64) -> Arc<dyn crate::workflow::Progress> {
+        Arc::new(self.bytes_progress(bytes, &format!("Downloading {packages} packages")))
+    }
+
+    fn installing(&self, packages: usize) -> Arc<dyn crate::workflow::Progress> {
+        Arc::new(self.count_progress(packages as u64, "Installing"))
     }
 }
 

@@ -12,6 +12,7 @@
 //! HTTP.
 
 pub mod client;
+pub mod config;
 pub mod metadata;
 pub mod netrc;
 pub mod simple;

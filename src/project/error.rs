@@ -211,6 +211,12 @@ impl fmt::Display for Rendered<'_> {
     }
 }
 
+impl crate::diagnostic::Diagnostic for ProjectError {
+    fn hints(&self) -> Vec<String> {
+        self.hint().map(str::to_string).into_iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

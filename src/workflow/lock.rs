@@ -1,0 +1,531 @@
+//! The lock workflow: `pyproject.toml` -> [`ProjectSpec`] -> [`Manifest`] -> (resolver <->
+//! [`IndexClient`]) -> [`Resolution`] -> [`Lock`] -> `pylock.toml`.
+//!
+//! 1. The project is read, and the inputs that decide the answer (requirements, indexes,
+//!    resolver settings) are fingerprinted. A lock whose fingerprint matches is up to date and
+//!    is returned without a request.
+//! 2. Otherwise the existing lock's versions are preferences (all but the packages being
+//!    upgraded); a project coming from Poetry without a `pylock.toml` gets poetry.lock's versions
+//!    as preferences instead, and a report of what was kept and why the rest moved.
+//! 3. The resolution becomes a lock, which is written only when its text changed.
+//!
+//! With `check`, nothing is resolved or written: a missing or stale lock is an error that names
+//! what changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Instant;
+
+use pep508_rs::Requirement;
+
+use super::poetry_report::{poetry_preferences, poetry_report};
+use super::Reporter;
+use crate::cache::Cache;
+use crate::diagnostic::Diagnostic;
+use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
+use crate::index::{redact_url, ClientOptions, IndexClient, IndexError, IndexFile, IndexUrl};
+use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
+use crate::lock::{
+    Lock, LockError, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool,
+    CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+};
+use crate::normalize::{ExtraName, PackageName};
+use crate::project::{ProjectError, ProjectSpec};
+use crate::resolver::{self, Activation, Manifest, Resolution, ResolveError, RootRequirement};
+
+/// Resolver settings that change answers; recorded in the lock's inputs.
+const RESOLVER_SETTINGS: [(&str, &str); 2] = [
+    ("fork-strategy", "requires-python"),
+    ("prerelease", "if-necessary-or-explicit"),
+];
+
+/// What the caller wants from [`lock`].
+#[derive(Debug, Clone, Default)]
+pub struct LockOptions {
+    pub index: IndexChoice,
+    /// Take the newest versions of everything.
+    pub upgrade: bool,
+    /// Take the newest versions of these packages.
+    pub upgrade_packages: BTreeSet<PackageName>,
+    /// Fail (and write nothing) when the lock is missing or stale.
+    pub check: bool,
+    /// Use only what the cache holds.
+    pub offline: bool,
+}
+
+/// What [`lock`] did.
+#[derive(Debug)]
+pub struct LockOutcome {
+    /// The lock as it is now on disk.
+    pub lock: Lock,
+    pub status: LockStatus,
+    /// Warnings about the project (unsupported Poetry keys, ...).
+    pub warnings: Vec<String>,
+    /// One line per package that was added, removed or moved against the previous lock.
+    pub changes: Vec<String>,
+    /// The forks the resolution split into (empty or one when it did not fork).
+    pub forks: Vec<String>,
+    /// For a project coming from Poetry: what was kept of poetry.lock, and what moved and why.
+    pub poetry: Option<Vec<String>>,
+    pub started: Instant,
+}
+
+/// Whether [`lock`] resolved and wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockStatus {
+    /// The inputs are those the lock was made from: nothing was resolved.
+    UpToDate,
+    /// Resolved, and the result is the lock already on disk.
+    Unchanged,
+    /// Resolved, and written.
+    Written,
+}
+
+/// Why a lock could not be made or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockFailure {
+    /// The error names pyproject.toml, the line and the column already.
+    #[error(transparent)]
+    Project(ProjectError),
+    #[error("cannot choose the indexes")]
+    Indexes(#[source] IndexConfigError),
+    #[error("cannot read the existing lock")]
+    ReadLock(#[source] LockError),
+    #[error("cannot read `{POETRY_LOCK_FILE_NAME}`")]
+    ReadPoetryLock(#[source] PoetryLockError),
+    #[error("`{LOCK_FILE_NAME}` does not exist")]
+    Missing,
+    #[error("`{LOCK_FILE_NAME}` is out of date with pyproject.toml:\n{}", list(.changes))]
+    Stale { changes: Vec<String> },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot set up the index client")]
+    Client(#[source] IndexError),
+    #[error("no solution found when resolving dependencies of {}:\n{}", project_label(.project.as_ref()), indent(.explanation))]
+    NoSolution {
+        project: Option<PackageName>,
+        /// The derivation, one statement per line.
+        explanation: String,
+        hints: Vec<String>,
+    },
+    #[error("resolution failed")]
+    Resolve(#[source] ResolveError),
+    #[error("cannot lock `{name}=={version}`: the index gives no file with a sha256 hash for it")]
+    NoHashes {
+        name: PackageName,
+        version: pep440_rs::Version,
+    },
+    #[error("cannot write the lock")]
+    Write(#[source] LockError),
+}
+
+impl Diagnostic for LockFailure {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::ReadLock(_) => vec![format!(
+                "delete `{LOCK_FILE_NAME}` and run `tack lock` to start afresh"
+            )],
+            Self::ReadPoetryLock(_) => vec![format!(
+                "tack reads `{POETRY_LOCK_FILE_NAME}` only to keep its versions; move it away to lock without it"
+            )],
+            Self::Project(error) => error.hints(),
+            Self::Missing => vec!["run `tack lock` to create it".into()],
+            Self::Stale { .. } => vec!["run `tack lock` to update it".into()],
+            Self::NoSolution { hints, .. } => hints.clone(),
+            Self::NoHashes { .. } => vec![
+                "use an index that publishes hashes (PEP 503 `#sha256=` fragments or PEP 691 `hashes`)"
+                    .into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    fn is_bug(&self) -> bool {
+        matches!(self, Self::Resolve(ResolveError::Internal(_)))
+    }
+}
+
+fn list(changes: &[String]) -> String {
+    changes
+        .iter()
+        .map(|change| format!("  - {change}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn project_label(name: Option<&PackageName>) -> String {
+    name.map_or_else(|| "the project".to_string(), |name| format!("`{name}`"))
+}
+
+/// Bring `pylock.toml` in `project_dir` up to date with `pyproject.toml` (or, with
+/// `options.check`, check that it is); see the module docs.
+pub fn lock(
+    project_dir: &Path,
+    options: &LockOptions,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+) -> Result<LockOutcome, LockFailure> {
+    let started = Instant::now();
+    let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
+    let index_config =
+        IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
+    let inputs = lock_inputs(&spec, &index_config);
+    let fingerprint = inputs.fingerprint();
+    let lock_path = project_dir.join(LOCK_FILE_NAME);
+    let existing = Lock::read(&lock_path).map_err(LockFailure::ReadLock)?;
+    let upgrading = options.upgrade || !options.upgrade_packages.is_empty();
+
+    let outcome = |lock, status| LockOutcome {
+        lock,
+        status,
+        warnings: spec.warnings.clone(),
+        changes: Vec::new(),
+        forks: Vec::new(),
+        poetry: None,
+        started,
+    };
+    let existing = match existing {
+        Some(lock) if lock.tool.fingerprint == fingerprint && !upgrading => {
+            return Ok(outcome(lock, LockStatus::UpToDate));
+        }
+        other => other,
+    };
+    if options.check {
+        return Err(match existing {
+            None => LockFailure::Missing,
+            Some(existing) => {
+                let mut changes = existing.tool.inputs.diff(&inputs);
+                if changes.is_empty() {
+                    changes.push(
+                        "the lock was written by another tool or another version of tack"
+                            .to_string(),
+                    );
+                }
+                LockFailure::Stale { changes }
+            }
+        });
+    }
+
+    // A project coming from Poetry: its first lock keeps poetry.lock's versions where they fit.
+    let poetry = match &existing {
+        None if !upgrading => PoetryLock::read(&project_dir.join(POETRY_LOCK_FILE_NAME))
+            .map_err(LockFailure::ReadPoetryLock)?,
+        _ => None,
+    };
+    let mut manifest = manifest(
+        &spec,
+        existing.as_ref(),
+        options.upgrade,
+        &options.upgrade_packages,
+    );
+    if let Some(poetry) = &poetry {
+        manifest.preferences = poetry_preferences(poetry);
+    }
+    let resolution = resolve(&manifest, index_config, cache, options.offline, reporter)?;
+
+    let lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
+    let changes = existing
+        .as_ref()
+        .map(|existing| existing.diff_packages(&lock))
+        .unwrap_or_default();
+    let unchanged = existing
+        .as_ref()
+        .is_some_and(|existing| existing.to_toml() == lock.to_toml());
+    if !unchanged {
+        lock.write(&lock_path).map_err(LockFailure::Write)?;
+    }
+    let poetry = poetry.map(|poetry| poetry_report(&poetry, &lock, &spec));
+    let mut outcome = outcome(
+        lock,
+        if unchanged {
+            LockStatus::Unchanged
+        } else {
+            LockStatus::Written
+        },
+    );
+    outcome.changes = changes;
+    outcome.forks = resolution.forks;
+    outcome.poetry = poetry;
+    Ok(outcome)
+}
+
+/// Resolve `manifest` against the configured indexes, on a runtime of its own.
+fn resolve(
+    manifest: &Manifest,
+    index_config: IndexConfig,
+    cache: &Cache,
+    offline: bool,
+    reporter: &dyn Reporter,
+) -> Result<Resolution, LockFailure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(LockFailure::Runtime)?;
+    let mut client_options = ClientOptions::new(index_config.indexes, cache.clone());
+    client_options.pins = index_config.pins;
+    client_options.offline = offline;
+    let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
+    let resolution = {
+        let _resolving = reporter.resolving();
+        resolver::resolve(manifest, &client, runtime.handle())
+    };
+    tracing::debug!("index client: {:?}", client.stats());
+    // Prefetches still in flight (and a DNS lookup stuck in the blocking pool) must not hold
+    // up the exit: the answer is known.
+    drop(client);
+    runtime.shutdown_background();
+    resolution.map_err(|error| match error {
+        ResolveError::NoSolution(explanation) => {
+            let (tree, hints): (Vec<&str>, Vec<&str>) = explanation
+                .lines()
+                .partition(|line| !line.starts_with("hint: "));
+            LockFailure::NoSolution {
+                project: manifest.project_name.clone(),
+                explanation: tree.join("\n"),
+                hints: hints
+                    .iter()
+                    .map(|hint| hint.trim_start_matches("hint: ").to_string())
+                    .collect(),
+            }
+        }
+        other => LockFailure::Resolve(other),
+    })
+}
+
+/// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.
+pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInputs {
+    let strings = |requirements: &[Requirement]| {
+        let mut list: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+        list.sort();
+        list.dedup();
+        list
+    };
+    LockInputs {
+        requires_python: spec.requires_python.as_ref().map(ToString::to_string),
+        dependencies: strings(&spec.dependencies),
+        optional_dependencies: spec
+            .optional_dependencies
+            .iter()
+            .map(|(extra, requirements)| (extra.clone(), strings(requirements)))
+            .collect(),
+        dependency_groups: spec
+            .dependency_groups
+            .iter()
+            .map(|(group, requirements)| (group.clone(), strings(requirements)))
+            .collect(),
+        indexes: config.indexes.iter().map(IndexUrl::redacted).collect(),
+        resolver: resolver_settings(spec, config),
+    }
+}
+
+/// The resolver settings recorded in the lock: the fixed ones, each package pinned to an index
+/// (`index:NAME`), and the packages whose pre-releases are allowed.
+fn resolver_settings(spec: &ProjectSpec, config: &IndexConfig) -> BTreeMap<String, String> {
+    let mut settings: BTreeMap<String, String> = RESOLVER_SETTINGS
+        .iter()
+        .map(|(key, value)| ((*key).to_string(), (*value).to_string()))
+        .collect();
+    for (package, index) in &config.pins {
+        settings.insert(format!("index:{package}"), index.redacted());
+    }
+    if !spec.allow_prereleases.is_empty() {
+        let names: Vec<&str> = spec.allow_prereleases.iter().map(AsRef::as_ref).collect();
+        settings.insert("allow-prereleases".to_string(), names.join(","));
+    }
+    settings
+}
+
+fn manifest(
+    spec: &ProjectSpec,
+    existing: Option<&Lock>,
+    upgrade_all: bool,
+    upgrade_packages: &BTreeSet<PackageName>,
+) -> Manifest {
+    let mut requirements: Vec<RootRequirement> = Vec::new();
+    let mut add = |list: &[Requirement], activation: Activation| {
+        for requirement in expand_self_references(spec, list) {
+            requirements.push(RootRequirement {
+                requirement,
+                activation: activation.clone(),
+            });
+        }
+    };
+    add(&spec.dependencies, Activation::Always);
+    for (extra, list) in &spec.optional_dependencies {
+        add(list, Activation::Extra(extra.clone()));
+    }
+    for (group, list) in &spec.dependency_groups {
+        add(list, Activation::Group(group.clone()));
+    }
+    let mut preferences: BTreeMap<PackageName, Vec<pep440_rs::Version>> = BTreeMap::new();
+    if !upgrade_all {
+        for package in existing
+            .map(|lock| lock.packages.as_slice())
+            .unwrap_or_default()
+        {
+            if upgrade_packages.contains(&package.name) {
+                continue;
+            }
+            preferences
+                .entry(package.name.clone())
+                .or_default()
+                .push(package.version.clone());
+        }
+        // Newest first, so that a package locked at several versions (forks) keeps the newest
+        // where it fits.
+        for versions in preferences.values_mut() {
+            versions.sort_by(|a, b| b.cmp(a));
+        }
+    }
+    Manifest {
+        project_name: spec.name.clone(),
+        requires_python: spec.requires_python.clone(),
+        requirements,
+        preferences,
+        allow_prereleases: spec.allow_prereleases.clone(),
+    }
+}
+
+/// Replace requirements on the project itself (`myproject[cli]` inside an extra or group)
+/// by the requirements of the extras they name, with the markers combined.
+fn expand_self_references(spec: &ProjectSpec, list: &[Requirement]) -> Vec<Requirement> {
+    fn walk(
+        spec: &ProjectSpec,
+        list: &[Requirement],
+        outer: &pep508_rs::MarkerTree,
+        seen: &mut BTreeSet<ExtraName>,
+        out: &mut Vec<Requirement>,
+    ) {
+        for requirement in list {
+            let mut marker = requirement.marker.clone();
+            marker.and(outer.clone());
+            if spec.name.as_ref() != Some(&requirement.name) {
+                let mut requirement = requirement.clone();
+                requirement.marker = marker;
+                out.push(requirement);
+                continue;
+            }
+            for extra in &requirement.extras {
+                if !seen.insert(extra.clone()) {
+                    continue;
+                }
+                if let Some(inner) = spec.optional_dependencies.get(extra) {
+                    walk(spec, inner, &marker, seen, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        spec,
+        list,
+        &pep508_rs::MarkerTree::TRUE,
+        &mut BTreeSet::new(),
+        &mut out,
+    );
+    out
+}
+
+/// The lock's record of a file listed on an index page, its URL redacted; `None` (with a
+/// warning in the log) when the index gives no sha256, as tack locks only files it can verify.
+pub(crate) fn locked_file(file: &IndexFile) -> Option<LockedFile> {
+    let Some(sha256) = file.sha256.as_deref() else {
+        tracing::warn!(
+            "`{}` is left out of the lock: the index gives no sha256 for it",
+            file.filename
+        );
+        return None;
+    };
+    Some(LockedFile {
+        name: file.filename.clone(),
+        url: redact_url(&file.url),
+        size: file.size,
+        upload_time: file.upload_time.clone(),
+        sha256: sha256.to_ascii_lowercase(),
+    })
+}
+
+fn build_lock(
+    resolution: &Resolution,
+    spec: &ProjectSpec,
+    inputs: LockInputs,
+    fingerprint: String,
+) -> Result<Lock, LockFailure> {
+    let mut packages = Vec::with_capacity(resolution.packages.len());
+    for package in &resolution.packages {
+        let sdist = package.sdist.as_ref().and_then(locked_file);
+        let wheels: Vec<LockedFile> = package.wheels.iter().filter_map(locked_file).collect();
+        if sdist.is_none() && wheels.is_empty() {
+            return Err(LockFailure::NoHashes {
+                name: package.name.clone(),
+                version: package.version.clone(),
+            });
+        }
+        packages.push(LockedPackage {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            marker: package.marker.clone(),
+            requires_python: package.requires_python.clone(),
+            dependencies: package
+                .dependencies
+                .iter()
+                .map(|(name, version)| LockedDependency {
+                    name: name.clone(),
+                    version: version.clone(),
+                })
+                .collect(),
+            index: Some(package.index.redacted()),
+            sdist,
+            wheels,
+        });
+    }
+    Ok(Lock {
+        lock_version: LOCK_VERSION.to_string(),
+        environments: Vec::new(),
+        requires_python: spec.requires_python.as_ref().map(ToString::to_string),
+        extras: spec.optional_dependencies.keys().cloned().collect(),
+        dependency_groups: spec.dependency_groups.keys().cloned().collect(),
+        default_groups: spec.default_groups(),
+        created_by: CREATED_BY.to_string(),
+        packages,
+        tool: TackLockTool {
+            fingerprint,
+            inputs,
+        },
+    })
+}
+
+/// The lock of a `--frozen` sync: `pylock.toml` as it is, which must exist.
+pub fn read_frozen(project_dir: &Path) -> Result<Lock, FrozenLockError> {
+    let path = project_dir.join(LOCK_FILE_NAME);
+    Lock::read(&path)
+        .map_err(FrozenLockError::Read)?
+        .ok_or(FrozenLockError::Missing { path })
+}
+
+/// Why a `--frozen` sync has no lock to install.
+#[derive(Debug, thiserror::Error)]
+pub enum FrozenLockError {
+    #[error("cannot read the lock")]
+    Read(#[source] LockError),
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: std::path::PathBuf },
+}
+
+impl Diagnostic for FrozenLockError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Read(_) => Vec::new(),
+            Self::Missing { .. } => {
+                vec!["`--frozen` installs an existing lock: run `tack lock` first".into()]
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The workflows that join the stages: each is a library function that takes plain values,
+//! runs the stages in order, and returns a report of what it did (or a typed error). Nothing
+//! here prints: progress goes through a [`Reporter`] the caller gives, and [`cli`](crate::cli)
+//! turns the returned values into text.
+//!
+//! - [`lock`]: `pyproject.toml` -> `ProjectSpec` -> `Manifest` -> resolver -> `Resolution` ->
+//!   `Lock` -> `pylock.toml`, with preferences from the previous lock or `poetry.lock`, the
+//!   inputs fingerprint, and `--check`.
+//! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
+//!   verify, unpack into the cache) -> installed venv, with the repair of an interrupted sync.
+//!
+//! A new command (`build`, `export`, `fetch`) is one more module here, reusing these steps.
+
+pub mod lock;
+mod poetry_report;
+pub mod selection;
+pub mod sync;
+pub mod wheels;
+
+pub use selection::{Selection, SelectionRequest};
+
+use std::path::Path;
+
+/// Something that counts up to a total: bytes downloaded, packages installed.
+pub trait Progress: Send + Sync {
+    fn inc(&self, amount: u64);
+    fn finish(&self);
+}
+
+/// Where a workflow reports progress while it runs. Every method has a silent default, so a
+/// caller implements only what it shows ([`Silent`] shows nothing).
+pub trait Reporter: Sync {
+    /// Resolution is running until the returned value is dropped.
+    fn resolving(&self) -> Box<dyn std::any::Any> {
+        Box::new(())
+    }
+
+    /// Another process is syncing `venv`; this one waits for it.
+    fn waiting_for_venv(&self, _venv: &Path) {}
+
+    /// `packages` files of `bytes` bytes in all are being downloaded.
+    fn downloading(&self, _packages: usize, _bytes: u64) -> std::sync::Arc<dyn Progress> {
+        std::sync::Arc::new(Silent)
+    }
+
+    /// `packages` packages are being installed.
+    fn installing(&self, _packages: usize) -> std::sync::Arc<dyn Progress> {
+        std::sync::Arc::new(Silent)
+    }
+}
+
+/// A reporter, and a progress, that show nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+impl Progress for Silent {
+    fn inc(&self, _amount: u64) {}
+    fn finish(&self) {}
+}

@@ -1,0 +1,252 @@
+//! What a sync installs: the dependency groups and extras chosen by flags, over the lock's
+//! `default-groups`, in the spellings of uv (`--group`, `--only-group`, `--no-group`) and of
+//! Poetry (`--with`, `--only`, `--without`, and `main` for the project's own dependencies).
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use crate::diagnostic::Diagnostic;
+use crate::lock::Lock;
+use crate::normalize::{ExtraName, GroupName, PackageName};
+
+/// Poetry's name for the project's own dependencies, usable with `--only`, `--with` and
+/// `--without` (unless the lock has a dependency group of that name).
+const MAIN_GROUP: &str = "main";
+
+/// The flags that choose groups and extras, as given.
+#[derive(Debug, Clone, Default)]
+pub struct SelectionRequest {
+    /// `--group` / `--with`.
+    pub groups: Vec<String>,
+    /// `--only-group` / `--only`.
+    pub only_groups: Vec<String>,
+    /// `--no-group` / `--without`.
+    pub no_groups: Vec<String>,
+    pub all_groups: bool,
+    pub no_default_groups: bool,
+    /// `--no-dev`: without the group `dev`.
+    pub no_dev: bool,
+    pub extras: Vec<String>,
+    pub all_extras: bool,
+}
+
+/// The groups and extras a sync installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub groups: Vec<GroupName>,
+    pub extras: Vec<ExtraName>,
+    /// With `--only-group`: install only what these groups reach (not the main dependencies).
+    pub only: Option<Vec<GroupName>>,
+}
+
+/// A flag that names a group or extra the lock does not have.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    #[error("`{flag} {name}`: {message}")]
+    InvalidName {
+        flag: &'static str,
+        name: String,
+        message: String,
+    },
+    #[error("`{flag} {name}`: the lock has no dependency group `{group}`")]
+    UnknownGroup {
+        flag: &'static str,
+        name: String,
+        group: GroupName,
+        available: Vec<String>,
+    },
+    #[error("`--extra {name}`: the lock has no extra `{extra}`")]
+    UnknownExtra {
+        name: String,
+        extra: ExtraName,
+        available: Vec<String>,
+    },
+}
+
+impl Diagnostic for SelectionError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::InvalidName { .. } => Vec::new(),
+            Self::UnknownGroup { available, .. } | Self::UnknownExtra { available, .. } => {
+                vec![if available.is_empty() {
+                    "the lock has none".to_string()
+                } else {
+                    format!("the lock has: {}", available.join(", "))
+                }]
+            }
+        }
+    }
+}
+
+fn quoted<T: std::fmt::Display>(names: &[T]) -> Vec<String> {
+    names.iter().map(|name| format!("`{name}`")).collect()
+}
+
+impl Selection {
+    /// The selection `request` makes from what `lock` offers.
+    pub fn resolve(request: &SelectionRequest, lock: &Lock) -> Result<Self, SelectionError> {
+        let (only_main, only) = split_main(&request.only_groups, lock);
+        let (_, with) = split_main(&request.groups, lock);
+        let (without_main, without) = split_main(&request.no_groups, lock);
+        let only = parse_groups(&only, lock, "--only-group")?;
+        let with = parse_groups(&with, lock, "--group")?;
+        let without = parse_groups(&without, lock, "--no-group")?;
+        let mut groups: BTreeSet<GroupName> = BTreeSet::new();
+        if only.is_empty() && !only_main {
+            if !request.no_default_groups {
+                groups.extend(lock.default_groups.iter().cloned());
+            }
+            if request.all_groups {
+                groups.extend(lock.dependency_groups.iter().cloned());
+            }
+            groups.extend(with);
+        } else {
+            groups.extend(only.iter().cloned());
+        }
+        for group in &without {
+            groups.remove(group);
+        }
+        if request.no_dev {
+            if let Ok(dev) = GroupName::new("dev") {
+                groups.remove(&dev);
+            }
+        }
+        let mut extras: BTreeSet<ExtraName> = BTreeSet::new();
+        if request.all_extras {
+            extras.extend(lock.extras.iter().cloned());
+        }
+        for name in &request.extras {
+            let extra = ExtraName::from_str(name).map_err(|error| SelectionError::InvalidName {
+                flag: "--extra",
+                name: name.clone(),
+                message: error.to_string(),
+            })?;
+            if !lock.extras.contains(&extra) {
+                return Err(SelectionError::UnknownExtra {
+                    name: name.clone(),
+                    extra,
+                    available: quoted(&lock.extras),
+                });
+            }
+            extras.insert(extra);
+        }
+        let groups: Vec<GroupName> = groups.into_iter().collect();
+        // Without the main dependencies: `--only GROUP` (not `--only main`), or `--without main`.
+        let main = (only.is_empty() || only_main) && !without_main;
+        Ok(Selection {
+            only: (!main).then(|| groups.clone()),
+            groups,
+            extras: extras.into_iter().collect(),
+        })
+    }
+
+    /// The lock reduced to what this selection reaches when it leaves out the main
+    /// dependencies (`--only GROUP`): the groups' requirements as recorded in the lock's inputs,
+    /// followed through the packages' dependencies. `None` when nothing is left out.
+    pub fn restrict(&self, lock: &Lock) -> Option<Lock> {
+        let groups = self.only.as_ref()?;
+        let mut reached: BTreeSet<PackageName> = BTreeSet::new();
+        let mut work: Vec<PackageName> = requirement_names(
+            groups
+                .iter()
+                .filter_map(|group| lock.tool.inputs.dependency_groups.get(group))
+                .flatten(),
+        );
+        while let Some(name) = work.pop() {
+            if !reached.insert(name.clone()) {
+                continue;
+            }
+            for package in lock.packages.iter().filter(|package| package.name == name) {
+                work.extend(
+                    package
+                        .dependencies
+                        .iter()
+                        .map(|dependency| dependency.name.clone()),
+                );
+            }
+        }
+        let mut view = lock.clone();
+        view.packages
+            .retain(|package| reached.contains(&package.name));
+        Some(view)
+    }
+
+    /// The project's direct dependencies under this selection: they get a `REQUESTED` file.
+    pub fn direct_dependencies(&self, lock: &Lock) -> BTreeSet<PackageName> {
+        let inputs = &lock.tool.inputs;
+        let main = if self.only.is_some() {
+            None
+        } else {
+            Some(&inputs.dependencies)
+        };
+        requirement_names(
+            main.into_iter()
+                .chain(
+                    self.groups
+                        .iter()
+                        .filter_map(|group| inputs.dependency_groups.get(group)),
+                )
+                .chain(
+                    self.extras
+                        .iter()
+                        .filter_map(|extra| inputs.optional_dependencies.get(extra)),
+                )
+                .flatten(),
+        )
+        .into_iter()
+        .collect()
+    }
+}
+
+/// The names of requirements kept as PEP 508 text in the lock's inputs (which the lock reader
+/// has checked).
+fn requirement_names<'a>(texts: impl Iterator<Item = &'a String>) -> Vec<PackageName> {
+    texts
+        .filter_map(|text| crate::index::metadata::parse_requirement(text).ok())
+        .map(|requirement| requirement.name)
+        .collect()
+}
+
+fn parse_groups(
+    names: &[String],
+    lock: &Lock,
+    flag: &'static str,
+) -> Result<Vec<GroupName>, SelectionError> {
+    names
+        .iter()
+        .map(|name| {
+            let group = GroupName::new(name).map_err(|error| SelectionError::InvalidName {
+                flag,
+                name: name.clone(),
+                message: error.to_string(),
+            })?;
+            if lock.dependency_groups.contains(&group) {
+                Ok(group)
+            } else {
+                Err(SelectionError::UnknownGroup {
+                    flag,
+                    name: name.clone(),
+                    group,
+                    available: quoted(&lock.dependency_groups),
+                })
+            }
+        })
+        .collect()
+}
+
+/// Takes `main` out of `names` when it means the project's dependencies (as in Poetry).
+fn split_main(names: &[String], lock: &Lock) -> (bool, Vec<String>) {
+    let is_group = lock
+        .dependency_groups
+        .iter()
+        .any(|group| group.as_str() == MAIN_GROUP);
+    if is_group {
+        return (false, names.to_vec());
+    }
+    let rest: Vec<String> = names
+        .iter()
+        .filter(|name| name.as_str() != MAIN_GROUP)
+        .cloned()
+        .collect();
+    (rest.len() != names.len(), rest)
+}

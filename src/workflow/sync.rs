@@ -1,0 +1,530 @@
+//! The sync workflow: [`Lock`] + [`Selection`] -> `Plan` -> prepared wheels -> installed venv.
+//!
+//! 1. The interpreter (the lock's `requires-python` decides which fit) and the venv: created,
+//!    reused, or recreated when the interpreter changed; one sync of a venv at a time.
+//! 2. The repair: a sync killed while linking wheels left its list of installs in the venv;
+//!    those are finished first, so that the plan sees complete distributions.
+//! 3. The plan (pure): lock ∩ markers ∩ selection − installed, with the best wheel per package.
+//! 4. Prepared wheels ([`super::wheels`]): downloaded, verified and unpacked into the cache.
+//! 5. Removals, then installs (hard links from the cache by default), noted in the venv first so
+//!    that a kill half way is finished by the next sync; then bytecode, when asked.
+//!
+//! A failure before step 5 leaves the venv untouched.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use pep440_rs::{Version, VersionSpecifiers};
+
+use super::wheels::{self, FetchOptions, PrepareError};
+use super::{Reporter, Selection};
+use crate::cache::Cache;
+use crate::diagnostic::Diagnostic;
+use crate::filename::WheelFilename;
+use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
+use crate::index::IndexError;
+use crate::install::plan::{plan, PlanError, PlannedPackage, TagPolicy, Target};
+use crate::install::site_packages::{self, ScanError};
+use crate::install::venv::{PendingInstall, Venv, VenvError, VenvState};
+use crate::install::wheel::{self, WheelError};
+use crate::install::LinkMode;
+use crate::lock::Lock;
+use crate::normalize::PackageName;
+use crate::project::{ProjectError, ProjectSpec};
+use crate::python::interpreter::{find_interpreter, InterpreterError, Tags};
+
+/// How to sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub selection: Selection,
+    /// `--python`: a path, a command or a version request.
+    pub python: Option<String>,
+    /// The venv to make match the lock.
+    pub venv_dir: PathBuf,
+    /// Remove what the lock does not want (not with `--inexact`).
+    pub exact: bool,
+    pub link_mode: LinkMode,
+    pub compile_bytecode: bool,
+    /// Install pip too (not in the lock).
+    pub seed: bool,
+    /// The indexes named on the command line (for credentials, and for `--seed`).
+    pub index: IndexChoice,
+    pub offline: bool,
+    pub concurrent_downloads: usize,
+}
+
+/// What [`sync`] did.
+#[derive(Debug, Default)]
+pub struct SyncOutcome {
+    /// When the venv was created: the interpreter's version and path.
+    pub created: Option<(Version, PathBuf)>,
+    pub repair: Repair,
+    pub removed: Vec<(PackageName, Version)>,
+    pub added: Vec<(PackageName, Version)>,
+    /// Packages already installed as the lock wants them.
+    pub kept: usize,
+    pub bytecode: Option<Bytecode>,
+}
+
+/// The finishing of an interrupted sync's installs.
+#[derive(Debug, Default)]
+pub struct Repair {
+    pub finished: usize,
+    /// Installs that could not be finished, with the reason; they stay noted in the venv, so
+    /// the next sync tries them again.
+    pub failed: Vec<(String, String)>,
+}
+
+/// `compileall` over site-packages.
+#[derive(Debug)]
+pub struct Bytecode {
+    pub elapsed: Duration,
+    /// Some files could not be compiled (they are installed all the same).
+    pub incomplete: bool,
+}
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncFailure {
+    #[error("cannot find a Python interpreter for the venv")]
+    Interpreter(#[source] InterpreterError),
+    #[error("cannot lock the venv `{}` against other syncs", venv.display())]
+    VenvLock {
+        venv: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot prepare the venv")]
+    Venv(#[source] VenvError),
+    #[error("cannot list what is installed")]
+    Scan(#[source] ScanError),
+    #[error("cannot install the lock here")]
+    Plan(#[source] PlanError),
+    #[error("cannot read the project for `--seed`")]
+    SeedProject(#[source] ProjectError),
+    #[error("cannot choose the indexes")]
+    Indexes(#[source] IndexConfigError),
+    #[error("`--seed`: cannot read pip's project page")]
+    SeedPage(#[source] Box<IndexError>),
+    #[error("`--seed`: {0}")]
+    SeedMissing(&'static str),
+    #[error(transparent)]
+    Prepare(#[from] Box<PrepareError>),
+    #[error("failed to remove `{name}`")]
+    Uninstall {
+        name: PackageName,
+        #[source]
+        source: WheelError,
+    },
+    #[error("failed to install `{wheel}`")]
+    Install {
+        wheel: String,
+        #[source]
+        source: WheelError,
+    },
+    #[error("`{wheel}` was planned but not prepared (this is a bug in tack)")]
+    NotPrepared { wheel: String },
+    #[error("failed to run `{}` to compile bytecode", python.display())]
+    Bytecode {
+        python: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Diagnostic for SyncFailure {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Interpreter(_) => vec![
+                "choose one with `--python` (a path or a version such as `3.12`) or `TACK_PYTHON`"
+                    .into(),
+            ],
+            Self::Prepare(error) => error.hints(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn is_bug(&self) -> bool {
+        match self {
+            Self::NotPrepared { .. } => true,
+            Self::Prepare(error) => error.is_bug(),
+            _ => false,
+        }
+    }
+}
+
+/// Make the venv of `options` match `lock` under `options.selection`; see the module docs.
+/// `project_dir` is read only for `--seed` and for index credentials.
+pub fn sync(
+    project_dir: &Path,
+    lock: &Lock,
+    options: &SyncOptions,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+) -> Result<SyncOutcome, SyncFailure> {
+    let mut outcome = SyncOutcome::default();
+
+    // 1. The interpreter and the venv.
+    let requires_python = lock
+        .requires_python
+        .as_deref()
+        .and_then(|text| VersionSpecifiers::from_str(text).ok());
+    let interpreter = find_interpreter(options.python.as_deref(), requires_python.as_ref(), cache)
+        .map_err(SyncFailure::Interpreter)?;
+    // One sync of a venv at a time; the lock is released when the process ends, however.
+    let _venv_lock = lock_venv(&options.venv_dir, reporter)?;
+    let (venv, state) =
+        Venv::create_or_reuse(&options.venv_dir, &interpreter).map_err(SyncFailure::Venv)?;
+    tracing::debug!("venv at `{}`: {state:?}", options.venv_dir.display());
+    if state != VenvState::Reused {
+        outcome.created = Some((interpreter.version.clone(), interpreter.path.clone()));
+    }
+    let layout = venv.layout.clone();
+
+    // 2. The repair.
+    let unfinished;
+    (outcome.repair, unfinished) = finish_interrupted_installs(&venv, options.link_mode)?;
+
+    // 3. The plan.
+    let target = Target {
+        markers: &interpreter.markers,
+        python_version: &interpreter.version,
+        tags: &TagsPolicy(&interpreter.tags),
+        extras: options.selection.extras.clone(),
+        groups: options.selection.groups.clone(),
+    };
+    let installed = site_packages::scan(&layout)
+        .map_err(SyncFailure::Scan)?
+        .into_iter()
+        .map(|dist| (dist.name.clone(), dist.version.clone(), dist))
+        .collect();
+    let restricted = options.selection.restrict(lock);
+    let mut the_plan = plan(
+        restricted.as_ref().unwrap_or(lock),
+        &target,
+        installed,
+        options.exact,
+    )
+    .map_err(SyncFailure::Plan)?;
+    if options.seed {
+        // pip is not in the lock: an installed one stays; a missing one is fetched.
+        let pip = PackageName::from_str("pip").expect("`pip` is a valid name");
+        if let Some(position) = the_plan.remove.iter().position(|dist| dist.name == pip) {
+            let dist = the_plan.remove.remove(position);
+            the_plan.keep.push(dist);
+        } else if !the_plan.keep.iter().any(|dist| dist.name == pip) {
+            let spec = if project_dir.join("pyproject.toml").exists() {
+                ProjectSpec::read(project_dir).map_err(SyncFailure::SeedProject)?
+            } else {
+                ProjectSpec::default()
+            };
+            let indexes = IndexConfig::resolve(&options.index, &spec, cache)
+                .map_err(SyncFailure::Indexes)?
+                .indexes;
+            the_plan
+                .install
+                .push(newest_pip(indexes, cache, options.offline, &target)?);
+        }
+    }
+    outcome.kept = the_plan.keep.len();
+
+    // 4. Prepared wheels.
+    let wanted: Vec<PlannedPackage> = the_plan
+        .install
+        .iter()
+        .cloned()
+        .chain(
+            the_plan
+                .reinstall
+                .iter()
+                .map(|(_, planned)| planned.clone()),
+        )
+        .collect();
+    let unpacked = if wanted.is_empty() {
+        std::collections::BTreeMap::new()
+    } else {
+        let spec = if project_dir.join("pyproject.toml").exists() {
+            Some(ProjectSpec::read(project_dir).map_err(SyncFailure::SeedProject)?)
+        } else {
+            None
+        };
+        let fetch = FetchOptions {
+            indexes: IndexConfig::for_downloads(&options.index, spec.as_ref())
+                .map_err(SyncFailure::Indexes)?,
+            offline: options.offline,
+            concurrent_downloads: options.concurrent_downloads,
+        };
+        wheels::prepare(&wanted, &fetch, cache, reporter).map_err(Box::new)?
+    };
+    let mut prepared = Vec::with_capacity(wanted.len());
+    for planned in &wanted {
+        let dir = unpacked
+            .get(&planned.wheel.sha256)
+            .ok_or_else(|| SyncFailure::NotPrepared {
+                wheel: planned.wheel.name.clone(),
+            })?;
+        prepared.push((planned, dir.clone()));
+    }
+
+    // 5. Removals, then installs.
+    let direct = options.selection.direct_dependencies(lock);
+    for dist in the_plan
+        .remove
+        .iter()
+        .chain(the_plan.reinstall.iter().map(|(dist, _)| dist))
+    {
+        wheel::uninstall(&dist.dist_info, &layout).map_err(|source| SyncFailure::Uninstall {
+            name: dist.name.clone(),
+            source,
+        })?;
+        outcome
+            .removed
+            .push((dist.name.clone(), dist.version.clone()));
+    }
+    // Noted before the first link, so that the next sync can finish what a kill interrupts;
+    // installs an earlier repair could not finish stay noted.
+    let mut pending: Vec<PendingInstall> = prepared
+        .iter()
+        .map(|(planned, dir)| PendingInstall {
+            unpacked: dir.clone(),
+            filename: planned.wheel.name.clone(),
+            requested: direct.contains(&planned.name),
+        })
+        .collect();
+    pending.extend(unfinished.iter().cloned());
+    if !pending.is_empty() {
+        venv.begin_installs(&pending).map_err(SyncFailure::Venv)?;
+    }
+    let installing = reporter.installing(prepared.len());
+    for (planned, dir) in &prepared {
+        let install_options = wheel::InstallOptions {
+            requested: direct.contains(&planned.name),
+            installer: "tack",
+        };
+        wheel::install_wheel(
+            dir,
+            &planned.filename,
+            &layout,
+            options.link_mode,
+            &install_options,
+        )
+        .map_err(|source| SyncFailure::Install {
+            wheel: planned.wheel.name.clone(),
+            source,
+        })?;
+        installing.inc(1);
+        outcome
+            .added
+            .push((planned.name.clone(), planned.version.clone()));
+    }
+    installing.finish();
+    if unfinished.is_empty() {
+        venv.end_installs().map_err(SyncFailure::Venv)?;
+    } else if !pending.is_empty() {
+        venv.begin_installs(&unfinished)
+            .map_err(SyncFailure::Venv)?;
+    }
+
+    if options.compile_bytecode && !outcome.added.is_empty() {
+        outcome.bytecode = Some(compile_bytecode(&layout.python, &layout.purelib)?);
+    }
+    Ok(outcome)
+}
+
+/// Takes the exclusive lock that serializes syncs of the venv at `venv_dir`, waiting (and
+/// saying so) while another tack holds it. The lock file lives in the temporary directory,
+/// named after the venv's absolute path, so that it survives the venv being replaced and
+/// litters no project; the operating system releases it when the process ends, even killed.
+fn lock_venv(venv_dir: &Path, reporter: &dyn Reporter) -> Result<std::fs::File, SyncFailure> {
+    use sha2::Digest as _;
+    let absolute = std::path::absolute(venv_dir).unwrap_or_else(|_| venv_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+    let path = std::env::temp_dir().join(format!("tack-venv-{}.lock", &hex::encode(digest)[..16]));
+    let failed = |source| SyncFailure::VenvLock {
+        venv: venv_dir.to_path_buf(),
+        source,
+    };
+    let file = fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(failed)?
+        .into_parts()
+        .0;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            reporter.waiting_for_venv(venv_dir);
+            file.lock().map_err(failed)?;
+        }
+        Err(std::fs::TryLockError::Error(error)) => return Err(failed(error)),
+    }
+    Ok(file)
+}
+
+/// Finishes the installs of a sync that was killed while linking wheels into `venv` (see
+/// [`Venv::begin_installs`]): each wheel not fully installed is linked again from its unpacked
+/// copy in the cache. Returns what was done, and the installs that could not be finished (their
+/// copy is gone or damaged), which the caller keeps noted in the venv.
+fn finish_interrupted_installs(
+    venv: &Venv,
+    link_mode: LinkMode,
+) -> Result<(Repair, Vec<PendingInstall>), SyncFailure> {
+    let mut repair = Repair::default();
+    let pending = venv.interrupted_installs();
+    if pending.is_empty() {
+        return Ok((repair, Vec::new()));
+    }
+    let complete: BTreeSet<(PackageName, Version)> = site_packages::scan(&venv.layout)
+        .map_err(SyncFailure::Scan)?
+        .into_iter()
+        .map(|dist| (dist.name, dist.version))
+        .collect();
+    let mut unfinished = Vec::new();
+    for wheel in pending {
+        match finish_install(venv, &wheel, &complete, link_mode) {
+            Ok(true) => repair.finished += 1,
+            Ok(false) => {}
+            Err(reason) => {
+                repair.failed.push((wheel.filename.clone(), reason));
+                unfinished.push(wheel);
+            }
+        }
+    }
+    if unfinished.is_empty() {
+        venv.end_installs().map_err(SyncFailure::Venv)?;
+    }
+    Ok((repair, unfinished))
+}
+
+/// Links one noted wheel again; `Ok(false)` when it was complete already.
+fn finish_install(
+    venv: &Venv,
+    wheel: &PendingInstall,
+    complete: &BTreeSet<(PackageName, Version)>,
+    link_mode: LinkMode,
+) -> Result<bool, String> {
+    let filename = WheelFilename::from_str(&wheel.filename)
+        .map_err(|error| format!("the noted file name is not a wheel's: {error}"))?;
+    if complete.contains(&(filename.name.clone(), filename.version.clone())) {
+        return Ok(false);
+    }
+    let sha256 = wheel
+        .unpacked
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let wheels_dir = wheel.unpacked.parent().unwrap_or(Path::new("."));
+    match wheel::reuse_unpacked(wheels_dir, &sha256, &filename) {
+        Ok(Some(dir)) => {
+            let options = wheel::InstallOptions {
+                requested: wheel.requested,
+                installer: "tack",
+            };
+            wheel::install_wheel(&dir, &filename, &venv.layout, link_mode, &options)
+                .map(|_| true)
+                .map_err(|error| error_chain(&error))
+        }
+        Ok(None) => Err("its unpacked copy is no longer in the cache".to_string()),
+        Err(error) => Err(error_chain(&error)),
+    }
+}
+
+/// An error and its causes on one line, for a report.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+/// The newest pip wheel that fits the target, for `--seed`.
+fn newest_pip(
+    indexes: Vec<crate::index::IndexUrl>,
+    cache: &Cache,
+    offline: bool,
+    target: &Target<'_>,
+) -> Result<PlannedPackage, SyncFailure> {
+    let (runtime, client) = wheels::index_client(indexes, cache, offline).map_err(Box::new)?;
+    let name = PackageName::from_str("pip").expect("`pip` is a valid name");
+    let page = runtime
+        .block_on(client.project(&name))
+        .map_err(|error| SyncFailure::SeedPage(Box::new(error)))?
+        .ok_or(SyncFailure::SeedMissing("no index has pip"))?;
+    let mut best: Option<PlannedPackage> = None;
+    for file in &page.1.files {
+        let Ok(filename) = WheelFilename::from_str(&file.filename) else {
+            continue;
+        };
+        if file.yanked.is_some()
+            || filename.version.any_prerelease()
+            || target.tags.priority(&filename).is_none()
+        {
+            continue;
+        }
+        if let Some(requires) = file
+            .requires_python
+            .as_deref()
+            .and_then(|text| VersionSpecifiers::from_str(text).ok())
+        {
+            if !requires.contains(target.python_version) {
+                continue;
+            }
+        }
+        let Some(locked) = super::lock::locked_file(file) else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_none_or(|current| filename.version > current.version)
+        {
+            best = Some(PlannedPackage {
+                name: name.clone(),
+                version: filename.version.clone(),
+                wheel: locked,
+                filename,
+            });
+        }
+    }
+    runtime.shutdown_background();
+    best.ok_or(SyncFailure::SeedMissing("no pip wheel fits this Python"))
+}
+
+/// `python -m compileall` over site-packages, on every core.
+fn compile_bytecode(python: &Path, site_packages: &Path) -> Result<Bytecode, SyncFailure> {
+    let started = Instant::now();
+    let status = std::process::Command::new(python)
+        .args(["-m", "compileall", "-q", "-j", "0"])
+        .arg(site_packages)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|source| SyncFailure::Bytecode {
+            python: python.to_path_buf(),
+            source,
+        })?;
+    Ok(Bytecode {
+        elapsed: started.elapsed(),
+        incomplete: !status.success(),
+    })
+}
+
+/// Wheel tags through the plan's policy trait.
+struct TagsPolicy<'a>(&'a Tags);
+
+impl TagPolicy for TagsPolicy<'_> {
+    fn priority(&self, wheel: &WheelFilename) -> Option<usize> {
+        self.0.priority(wheel)
+    }
+
+    fn describe(&self) -> String {
+        let shown: Vec<&str> = self.0.iter().take(5).collect();
+        format!("{}, ...", shown.join(", "))
+    }
+}
