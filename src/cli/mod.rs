@@ -19,7 +19,7 @@ use printer::Printer;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
-    init_tracing(cli.global.verbose, cli.global.quiet, printer.color());
+    init_tracing(cli.global.verbose, cli.global.quiet, &printer);
     let result = match &cli.command {
         Command::Lock(args) => commands::lock::lock(args, &cli.global, &printer),
         Command::Sync(args) => commands::sync::sync(args, &cli.global, &printer),
@@ -35,8 +35,8 @@ pub fn main() -> ExitCode {
 }
 
 /// `-v` shows tack's debug log on stderr, `-vv` everything down to trace; `TACK_LOG` (an
-/// `env_logger`-style filter) overrides both.
-fn init_tracing(verbose: u8, quiet: u8, color: bool) {
+/// `env_logger`-style filter) overrides both. An invalid `TACK_LOG` is ignored with a warning.
+fn init_tracing(verbose: u8, quiet: u8, printer: &Printer) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
         (q, _) if q > 0 => "error",
@@ -44,14 +44,11 @@ fn init_tracing(verbose: u8, quiet: u8, color: bool) {
         (_, 1) => "tack=debug,warn",
         _ => "tack=trace,info",
     };
-    let filter = std::env::var("TACK_LOG")
-        .ok()
-        .and_then(|value| EnvFilter::try_new(value).ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
+    let filter = settings::log_filter(printer).unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(color)
+        .with_ansi(printer.color())
         .with_target(false)
         .without_time()
         .try_init();

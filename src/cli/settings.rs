@@ -55,3 +55,19 @@ pub fn positive_number(name: &str, default: usize, printer: &Printer) -> usize {
         }
     }
 }
+
+/// `TACK_LOG`, when it is a valid tracing filter (such as `tack=debug`); an invalid one is
+/// ignored with a warning.
+pub fn log_filter(printer: &Printer) -> Option<tracing_subscriber::EnvFilter> {
+    let raw = std::env::var_os("TACK_LOG")?;
+    let text = raw.to_string_lossy();
+    match tracing_subscriber::EnvFilter::try_new(&*text) {
+        Ok(filter) => Some(filter),
+        Err(error) => {
+            printer.warn(&format!(
+                "ignoring `TACK_LOG={text}`: {error}; it takes a filter such as `tack=debug`"
+            ));
+            None
+        }
+    }
+}

@@ -250,3 +250,130 @@ fn split_main(names: &[String], lock: &Lock) -> (bool, Vec<String>) {
         .collect();
     (rest.len() != names.len(), rest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{TackLockTool, CREATED_BY, LOCK_VERSION};
+
+    fn lock() -> Lock {
+        let groups = ["dev", "docs", "lint"]
+            .map(|g| GroupName::new(g).unwrap())
+            .to_vec();
+        Lock {
+            lock_version: LOCK_VERSION.to_string(),
+            environments: Vec::new(),
+            requires_python: None,
+            extras: vec![ExtraName::from_str("cli").unwrap()],
+            dependency_groups: groups,
+            default_groups: vec![
+                GroupName::new("dev").unwrap(),
+                GroupName::new("lint").unwrap(),
+            ],
+            created_by: CREATED_BY.to_string(),
+            packages: Vec::new(),
+            tool: TackLockTool::default(),
+        }
+    }
+
+    /// `--with`, `--without` and `--only` as lists of names.
+    fn select(with: &[&str], without: &[&str], only: &[&str]) -> Selection {
+        let names = |list: &[&str]| list.iter().map(ToString::to_string).collect();
+        let request = SelectionRequest {
+            groups: names(with),
+            no_groups: names(without),
+            only_groups: names(only),
+            ..SelectionRequest::default()
+        };
+        Selection::resolve(&request, &lock()).unwrap()
+    }
+
+    fn groups(selection: &Selection) -> Vec<&str> {
+        selection.groups.iter().map(GroupName::as_str).collect()
+    }
+
+    #[test]
+    fn flags_select_groups_and_extras() {
+        let lock = lock();
+        assert_eq!(groups(&select(&[], &[], &[])), ["dev", "lint"]);
+        let no_dev = SelectionRequest {
+            no_dev: true,
+            ..SelectionRequest::default()
+        };
+        assert_eq!(
+            groups(&Selection::resolve(&no_dev, &lock).unwrap()),
+            ["lint"]
+        );
+        assert_eq!(groups(&select(&[], &["lint"], &[])), ["dev"]);
+        assert_eq!(
+            groups(&select(&["docs"], &[], &[])),
+            ["dev", "docs", "lint"]
+        );
+        let none = SelectionRequest {
+            no_default_groups: true,
+            ..SelectionRequest::default()
+        };
+        assert!(Selection::resolve(&none, &lock).unwrap().groups.is_empty());
+        let all_but_dev = SelectionRequest {
+            all_groups: true,
+            no_groups: vec!["dev".into()],
+            ..SelectionRequest::default()
+        };
+        assert_eq!(
+            groups(&Selection::resolve(&all_but_dev, &lock).unwrap()),
+            ["docs", "lint"]
+        );
+        let only = select(&[], &[], &["docs"]);
+        assert_eq!(groups(&only), ["docs"]);
+        assert!(only.only.is_some());
+        // Poetry's `main`: the project's own dependencies.
+        let main = select(&[], &[], &["main"]);
+        assert!(main.groups.is_empty());
+        assert!(main.only.is_none());
+        let main_and_docs = select(&[], &[], &["main", "docs"]);
+        assert_eq!(groups(&main_and_docs), ["docs"]);
+        assert!(main_and_docs.only.is_none());
+        let no_main = select(&[], &["main"], &[]);
+        assert_eq!(groups(&no_main), ["dev", "lint"]);
+        assert_eq!(no_main.only.as_ref().map(Vec::len), Some(2));
+        assert_eq!(groups(&select(&["main"], &["dev"], &[])), ["lint"]);
+        let extra = SelectionRequest {
+            extras: vec!["CLI".into()],
+            ..SelectionRequest::default()
+        };
+        assert_eq!(Selection::resolve(&extra, &lock).unwrap().extras.len(), 1);
+        let all_extras = SelectionRequest {
+            all_extras: true,
+            ..SelectionRequest::default()
+        };
+        assert_eq!(
+            Selection::resolve(&all_extras, &lock).unwrap().extras.len(),
+            1
+        );
+    }
+
+    #[test]
+    fn unknown_groups_and_extras_are_errors_that_list_the_known_ones() {
+        let lock = lock();
+        let request = SelectionRequest {
+            groups: vec!["test".into()],
+            ..SelectionRequest::default()
+        };
+        let error = Selection::resolve(&request, &lock).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`--group test`: the lock has no dependency group `test`"
+        );
+        assert_eq!(error.hints(), ["the lock has: `dev`, `docs`, `lint`"]);
+        let request = SelectionRequest {
+            extras: vec!["gui".into()],
+            ..SelectionRequest::default()
+        };
+        let error = Selection::resolve(&request, &lock).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`--extra gui`: the lock has no extra `gui`"
+        );
+        assert_eq!(error.hints(), ["the lock has: `cli`"]);
+    }
+}

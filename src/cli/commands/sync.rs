@@ -138,100 +138,45 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use clap::Parser;
 
     use super::*;
     use crate::cli::args::{Cli, Command};
-    use crate::lock::{Lock, TackLockTool, CREATED_BY, LOCK_VERSION};
-    use crate::normalize::{ExtraName, GroupName};
 
-    fn select(flags: &[&str], lock: &Lock) -> anyhow::Result<Selection> {
+    fn request(flags: &[&str]) -> SelectionRequest {
         let mut argv = vec!["tack", "sync"];
         argv.extend_from_slice(flags);
-        let Command::Sync(sync_args) = Cli::try_parse_from(argv)?.command else {
+        let Command::Sync(sync_args) = Cli::try_parse_from(argv).unwrap().command else {
             unreachable!("a sync command line")
         };
-        Ok(Selection::resolve(&selection_request(&sync_args), lock)?)
+        selection_request(&sync_args)
     }
 
-    fn lock() -> Lock {
-        let groups = ["dev", "docs", "lint"]
-            .map(|g| GroupName::new(g).unwrap())
-            .to_vec();
-        Lock {
-            lock_version: LOCK_VERSION.to_string(),
-            environments: Vec::new(),
-            requires_python: None,
-            extras: vec![ExtraName::from_str("cli").unwrap()],
-            dependency_groups: groups,
-            default_groups: vec![
-                GroupName::new("dev").unwrap(),
-                GroupName::new("lint").unwrap(),
-            ],
-            created_by: CREATED_BY.to_string(),
-            packages: Vec::new(),
-            tool: TackLockTool::default(),
+    #[test]
+    fn poetry_and_uv_spellings_give_the_same_request() {
+        let poetry = request(&["--with", "a", "--without", "b", "--only", "c", "-E", "x"]);
+        let uv = request(&[
+            "--group",
+            "a",
+            "--no-group",
+            "b",
+            "--only-group",
+            "c",
+            "--extra",
+            "x",
+        ]);
+        for request in [&poetry, &uv] {
+            assert_eq!(request.groups, ["a"]);
+            assert_eq!(request.no_groups, ["b"]);
+            assert_eq!(request.only_groups, ["c"]);
+            assert_eq!(request.extras, ["x"]);
         }
-    }
-
-    fn groups(selection: &Selection) -> Vec<&str> {
-        selection.groups.iter().map(GroupName::as_str).collect()
-    }
-
-    #[test]
-    fn flags_select_groups_and_extras() {
-        let lock = lock();
-        assert_eq!(groups(&select(&[], &lock).unwrap()), ["dev", "lint"]);
-        assert_eq!(groups(&select(&["--no-dev"], &lock).unwrap()), ["lint"]);
-        assert_eq!(
-            groups(&select(&["--without", "lint"], &lock).unwrap()),
-            ["dev"]
-        );
-        assert_eq!(
-            groups(&select(&["--with", "docs"], &lock).unwrap()),
-            ["dev", "docs", "lint"]
-        );
-        assert_eq!(
-            groups(&select(&["--no-default-groups"], &lock).unwrap()),
-            Vec::<&str>::new()
-        );
-        assert_eq!(
-            groups(&select(&["--all-groups", "--no-group", "dev"], &lock).unwrap()),
-            ["docs", "lint"]
-        );
-        let only = select(&["--only", "docs"], &lock).unwrap();
-        assert_eq!(groups(&only), ["docs"]);
-        assert!(only.only.is_some());
-        // Poetry's `main`: the project's own dependencies.
-        let main = select(&["--only", "main"], &lock).unwrap();
-        assert_eq!(groups(&main), Vec::<&str>::new());
-        assert!(main.only.is_none());
-        let main_and_docs = select(&["--only", "main", "--only", "docs"], &lock).unwrap();
-        assert_eq!(groups(&main_and_docs), ["docs"]);
-        assert!(main_and_docs.only.is_none());
-        let no_main = select(&["--without", "main"], &lock).unwrap();
-        assert_eq!(groups(&no_main), ["dev", "lint"]);
-        assert_eq!(no_main.only.as_ref().map(Vec::len), Some(2));
-        assert_eq!(
-            groups(&select(&["--with", "main", "--without", "dev"], &lock).unwrap()),
-            ["lint"]
-        );
-        let extras = select(&["--extra", "CLI"], &lock).unwrap();
-        assert_eq!(extras.extras.len(), 1);
-        assert_eq!(select(&["--all-extras"], &lock).unwrap().extras.len(), 1);
-    }
-
-    #[test]
-    fn unknown_groups_and_extras_are_errors() {
-        let lock = lock();
-        let error = select(&["--group", "test"], &lock).unwrap_err().to_string();
-        assert_eq!(
-            error,
-            "`--group test`: the lock has no dependency group `test`"
-        );
-        let error = select(&["--extra", "gui"], &lock).unwrap_err().to_string();
-        assert_eq!(error, "`--extra gui`: the lock has no extra `gui`");
+        let flags = request(&[
+            "--no-dev",
+            "--all-groups",
+            "--no-default-groups",
+            "--all-extras",
+        ]);
+        assert!(flags.no_dev && flags.all_groups && flags.no_default_groups && flags.all_extras);
     }
 }
