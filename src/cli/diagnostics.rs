@@ -124,9 +124,9 @@ pub fn render(error: &anyhow::Error, printer: &super::printer::Printer) -> (Stri
         if depth == 0 {
             let _ = write!(out, "{label}: {text}");
         } else {
-            // A cause's own lines stay together under its `Caused by:`.
+            // A cause's own lines stay together, indented under its `Caused by:`.
             for (index, line) in text.lines().enumerate() {
-                let lead = if index == 0 { "  Caused by: " } else { "  " };
+                let lead = if index == 0 { "  Caused by: " } else { "    " };
                 let _ = write!(out, "\n{lead}{line}");
             }
         }

@@ -108,7 +108,7 @@ pub enum LockFailure {
         explanation: String,
         hints: Vec<String>,
     },
-    #[error("resolution failed")]
+    #[error("failed to resolve the dependencies")]
     Resolve(#[source] ResolveError),
     #[error("cannot lock `{name}=={version}`: the index gives no file with a sha256 hash for it")]
     NoHashes {

@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod errors;
 mod fake_index;
 mod locking;
 mod poetry;
