@@ -82,8 +82,9 @@ use std::path::{Path, PathBuf};
 
 use pep440_rs::Version;
 
-use crate::index::{redact_url, IndexFile};
+use crate::index::IndexFile;
 use crate::normalize::{ExtraName, GroupName, PackageName};
+use crate::redact::redact_url;
 
 pub use wire::InvalidLock;
 
