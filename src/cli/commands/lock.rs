@@ -497,15 +497,23 @@ fn expand_self_references(spec: &ProjectSpec, list: &[Requirement]) -> Vec<Requi
     out
 }
 
+/// The lock's record of a file listed on an index page, its URL redacted; `None` (with a
+/// warning) when the index gives no sha256, as tack locks only files it can verify.
 fn locked_file(file: &IndexFile) -> Option<LockedFile> {
-    let locked = LockedFile::from_index_file(file);
-    if locked.is_none() {
+    let Some(sha256) = file.sha256.as_deref() else {
         tracing::warn!(
             "`{}` is left out of the lock: the index gives no sha256 for it",
             file.filename
         );
-    }
-    locked
+        return None;
+    };
+    Some(LockedFile::new(
+        file.filename.clone(),
+        &file.url,
+        file.size,
+        file.upload_time.clone(),
+        sha256,
+    ))
 }
 
 fn build_lock(
@@ -558,4 +566,40 @@ fn build_lock(
             inputs,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_from_an_index_page() {
+        let sha256 = "a".repeat(64);
+        let mut listed = IndexFile {
+            filename: "foo-1.0-py3-none-any.whl".to_string(),
+            url: url::Url::parse("https://user:secret@example.org/files/foo-1.0-py3-none-any.whl")
+                .unwrap(),
+            sha256: Some(sha256.to_ascii_uppercase()),
+            requires_python: None,
+            yanked: None,
+            size: Some(42),
+            upload_time: Some("2024-05-01T12:34:56.789Z".to_string()),
+            has_metadata_file: false,
+            metadata_sha256: None,
+        };
+        let locked = locked_file(&listed).unwrap();
+        assert_eq!(locked.name, "foo-1.0-py3-none-any.whl");
+        assert_eq!(
+            locked.url,
+            "https://example.org/files/foo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(locked.sha256, sha256);
+        assert_eq!(locked.size, Some(42));
+        assert_eq!(
+            locked.upload_time.as_deref(),
+            Some("2024-05-01T12:34:56.789Z")
+        );
+        listed.sha256 = None;
+        assert_eq!(locked_file(&listed), None);
+    }
 }

@@ -34,7 +34,7 @@ use crate::index::{ClientOptions, IndexClient, IndexUrl};
 use crate::install::plan::{plan, PlannedPackage, TagPolicy, Target};
 use crate::install::venv::{PendingInstall, Venv, VenvState};
 use crate::install::{site_packages, wheel, LinkMode};
-use crate::lock::{Lock, LOCK_FILE_NAME};
+use crate::lock::{Lock, LockedFile, LOCK_FILE_NAME};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::python::interpreter::{find_interpreter, Tags};
 
@@ -686,7 +686,7 @@ fn newest_pip(
                 continue;
             }
         }
-        let Some(locked) = crate::lock::LockedFile::from_index_file(file) else {
+        let Some(sha256) = file.sha256.as_deref() else {
             continue;
         };
         if best
@@ -696,7 +696,13 @@ fn newest_pip(
             best = Some(PlannedPackage {
                 name: name.clone(),
                 version: filename.version.clone(),
-                wheel: locked,
+                wheel: LockedFile::new(
+                    file.filename.clone(),
+                    &file.url,
+                    file.size,
+                    file.upload_time.clone(),
+                    sha256,
+                ),
                 filename,
             });
         }
