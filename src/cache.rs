@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::index::redact_url;
+use crate::redact::redact_url;
 
 /// The environment variable that overrides the cache location.
 pub const CACHE_DIR_ENV: &str = "TACK_CACHE_DIR";

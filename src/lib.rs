@@ -22,6 +22,9 @@
 //!   wheels, each checked before reuse.
 //! - [`cli`] parses arguments, orchestrates one function per subcommand, and is the only code
 //!   that prints.
+//! - Leaves that every stage may use and that use nothing of the crate: [`normalize`] (package,
+//!   extra and group names), [`pep508`] (requirements and markers from untrusted text, without
+//!   the parser's panics) and [`redact`] (URLs without their credentials).
 
 pub mod cache;
 pub mod cli;
@@ -31,7 +34,9 @@ pub mod index;
 pub mod install;
 pub mod lock;
 pub mod normalize;
+pub mod pep508;
 pub mod project;
 pub mod python;
+pub mod redact;
 pub mod resolver;
 pub mod workflow;

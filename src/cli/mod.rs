@@ -17,6 +17,8 @@ use printer::Printer;
 
 /// Parse the arguments, run the command, report any error, and return the exit code.
 pub fn main() -> ExitCode {
+    // A panic of `pep508_rs` that a guarded parse catches becomes an error, not a report.
+    crate::pep508::install_quiet_panic_hook();
     let cli = Cli::parse();
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
     init_tracing(cli.global.verbose, cli.global.quiet, &printer);

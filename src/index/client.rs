@@ -46,7 +46,7 @@
 //!
 //! Credentials in an index URL (`https://user:token@host/simple/`) are sent as HTTP basic auth
 //! to that index's origin only, which includes files it serves from the same host but not a
-//! separate file host. URLs are always redacted ([`super::redact_url`]) before they reach an
+//! separate file host. URLs are always redacted ([`redact_url`]) before they reach an
 //! error, a log line or the cache.
 
 use std::collections::hash_map::RandomState;
@@ -72,10 +72,11 @@ use super::metadata::{
 };
 use super::simple::{parse_html, parse_json, SimpleError};
 use super::zip_range::{self, ZipEntry, ZipRangeError};
-use super::{redact_url, CoreMetadata, IndexFile, IndexUrl, ProjectPage};
+use super::{CoreMetadata, IndexFile, IndexUrl, ProjectPage};
 use crate::cache::{self, Bucket, Cache, CacheError};
 use crate::filename::WheelFilename;
 use crate::normalize::PackageName;
+use crate::redact::redact_url;
 
 /// Requests in flight at most, unless `TACK_CONCURRENT_REQUESTS` says otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 50;

@@ -25,6 +25,7 @@ use pep508_rs::Requirement;
 use url::Url;
 
 use crate::normalize::{ExtraName, PackageName};
+use crate::redact::redact_url;
 
 pub use client::{ClientOptions, IndexClient, IndexError};
 
@@ -78,17 +79,6 @@ impl fmt::Debug for IndexUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IndexUrl({})", self.redacted())
     }
-}
-
-/// `url` as text with any user name and password removed.
-pub fn redact_url(url: &Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut clean = url.clone();
-    let _ = clean.set_username("");
-    let _ = clean.set_password(None);
-    clean.to_string()
 }
 
 /// One project's page on one index: every file it lists.

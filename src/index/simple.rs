@@ -32,8 +32,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use url::Url;
 
-use super::{redact_url, IndexFile, ProjectPage};
+use super::{IndexFile, ProjectPage};
 use crate::filename::{has_sdist_extension, is_wheel};
+use crate::redact::redact_url;
 
 /// A project page that could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use std::str::FromStr;
 
 use pep508_rs::MarkerEnvironment;
 
-use crate::index::metadata::parse_marker;
 use crate::normalize::{ExtraName, GroupName};
+use crate::pep508::parse_marker;
 
 const TRUE: &str = "python_full_version >= '0'";
 const FALSE: &str = "python_full_version < '0'";

@@ -81,9 +81,10 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use pep440_rs::Version;
+use url::Url;
 
-use crate::index::{redact_url, IndexFile};
 use crate::normalize::{ExtraName, GroupName, PackageName};
+use crate::redact::redact_url;
 
 pub use wire::InvalidLock;
 
@@ -163,17 +164,21 @@ pub struct LockedFile {
 }
 
 impl LockedFile {
-    /// The record of a file listed on an index page, its URL redacted; `None` when the index
-    /// gives no sha256, as tack locks only files it can verify.
-    pub fn from_index_file(file: &IndexFile) -> Option<LockedFile> {
-        let sha256 = file.sha256.as_deref()?.to_ascii_lowercase();
-        Some(LockedFile {
-            name: file.filename.clone(),
-            url: redact_url(&file.url),
-            size: file.size,
-            upload_time: file.upload_time.clone(),
-            sha256,
-        })
+    /// The record of one file, its URL redacted and its sha256 lowercased.
+    pub fn new(
+        name: String,
+        url: &Url,
+        size: Option<u64>,
+        upload_time: Option<String>,
+        sha256: &str,
+    ) -> LockedFile {
+        LockedFile {
+            name,
+            url: redact_url(url),
+            size,
+            upload_time,
+            sha256: sha256.to_ascii_lowercase(),
+        }
     }
 }
 
@@ -830,20 +835,17 @@ prerelease = "if-necessary"
     }
 
     #[test]
-    fn files_from_an_index_page() {
-        let mut listed = IndexFile {
-            filename: "foo-1.0-py3-none-any.whl".to_string(),
-            url: url::Url::parse("https://user:secret@example.org/files/foo-1.0-py3-none-any.whl")
-                .unwrap(),
-            sha256: Some(SHA_A.to_ascii_uppercase()),
-            requires_python: None,
-            yanked: None,
-            size: Some(42),
-            upload_time: Some("2024-05-01T12:34:56.789Z".to_string()),
-            has_metadata_file: false,
-            metadata_sha256: None,
-        };
-        let locked = LockedFile::from_index_file(&listed).unwrap();
+    fn file_records_are_redacted_and_lowercase() {
+        let url =
+            Url::parse("https://user:secret@example.org/files/foo-1.0-py3-none-any.whl").unwrap();
+        let locked = LockedFile::new(
+            "foo-1.0-py3-none-any.whl".to_string(),
+            &url,
+            Some(42),
+            Some("2024-05-01T12:34:56.789Z".to_string()),
+            &SHA_A.to_ascii_uppercase(),
+        );
+        assert_eq!(locked.name, "foo-1.0-py3-none-any.whl");
         assert_eq!(
             locked.url,
             "https://example.org/files/foo-1.0-py3-none-any.whl"
@@ -854,8 +856,6 @@ prerelease = "if-necessary"
             locked.upload_time.as_deref(),
             Some("2024-05-01T12:34:56.789Z")
         );
-        listed.sha256 = None;
-        assert_eq!(LockedFile::from_index_file(&listed), None);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use toml::value::Datetime;
 use toml::Spanned;
 
 use super::{Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool};
-use crate::index::metadata::parse_requirement;
 use crate::normalize::{ExtraName, GroupName, PackageName};
+use crate::pep508::parse_requirement;
 
 /// Why a parsed lock file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use url::Url;
 
 use super::{Lock, LockInputs, LockedFile, LockedPackage, CREATED_BY, LOCK_VERSION};
-use crate::index::redact_url;
 use crate::normalize::GroupName;
+use crate::redact::redact_url;
 
 /// Renders `lock`; see [`Lock::to_toml`].
 pub(super) fn render(lock: &Lock) -> String {

@@ -68,8 +68,8 @@ use super::index::{IndexSource, SourcePriority};
 use super::pep621::{extra_entries, group_entries, SeenNames, NAME_RULES};
 use super::source::{closest, one_line, value_type_name, Field, Source};
 use super::ProjectSpec;
-use crate::index::metadata::parse_marker;
 use crate::normalize::{ExtraName, GroupName, PackageName};
+use crate::pep508::parse_marker;
 
 use constraint::{Constraint, ConstraintError};
 

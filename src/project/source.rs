@@ -16,7 +16,7 @@ use pep508_rs::{Requirement, VersionOrUrl};
 use toml_edit::{Array, Item, Key, TableLike, Value};
 
 use super::error::{Location, ProjectError, ProjectErrorKind};
-use crate::index::metadata::parse_requirement;
+use crate::pep508::parse_requirement;
 
 /// The text of `pyproject.toml` with its path and line index.
 pub(crate) struct Source<'a> {

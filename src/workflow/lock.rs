@@ -23,7 +23,7 @@ use super::Reporter;
 use crate::cache::Cache;
 use crate::diagnostic::Diagnostic;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
-use crate::index::{redact_url, ClientOptions, IndexClient, IndexError, IndexFile, IndexUrl};
+use crate::index::{ClientOptions, IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     Lock, LockError, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool,
@@ -443,13 +443,13 @@ pub(crate) fn locked_file(file: &IndexFile) -> Option<LockedFile> {
         );
         return None;
     };
-    Some(LockedFile {
-        name: file.filename.clone(),
-        url: redact_url(&file.url),
-        size: file.size,
-        upload_time: file.upload_time.clone(),
-        sha256: sha256.to_ascii_lowercase(),
-    })
+    Some(LockedFile::new(
+        file.filename.clone(),
+        &file.url,
+        file.size,
+        file.upload_time.clone(),
+        sha256,
+    ))
 }
 
 fn build_lock(
@@ -527,5 +527,41 @@ impl Diagnostic for FrozenLockError {
                 vec!["`--frozen` installs an existing lock: run `tack lock` first".into()]
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_from_an_index_page() {
+        let sha256 = "a".repeat(64);
+        let mut listed = IndexFile {
+            filename: "foo-1.0-py3-none-any.whl".to_string(),
+            url: url::Url::parse("https://user:secret@example.org/files/foo-1.0-py3-none-any.whl")
+                .unwrap(),
+            sha256: Some(sha256.to_ascii_uppercase()),
+            requires_python: None,
+            yanked: None,
+            size: Some(42),
+            upload_time: Some("2024-05-01T12:34:56.789Z".to_string()),
+            has_metadata_file: false,
+            metadata_sha256: None,
+        };
+        let locked = locked_file(&listed).unwrap();
+        assert_eq!(locked.name, "foo-1.0-py3-none-any.whl");
+        assert_eq!(
+            locked.url,
+            "https://example.org/files/foo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(locked.sha256, sha256);
+        assert_eq!(locked.size, Some(42));
+        assert_eq!(
+            locked.upload_time.as_deref(),
+            Some("2024-05-01T12:34:56.789Z")
+        );
+        listed.sha256 = None;
+        assert_eq!(locked_file(&listed), None);
     }
 }

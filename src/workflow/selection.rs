@@ -202,7 +202,7 @@ impl Selection {
 /// has checked).
 fn requirement_names<'a>(texts: impl Iterator<Item = &'a String>) -> Vec<PackageName> {
     texts
-        .filter_map(|text| crate::index::metadata::parse_requirement(text).ok())
+        .filter_map(|text| crate::pep508::parse_requirement(text).ok())
         .map(|requirement| requirement.name)
         .collect()
 }

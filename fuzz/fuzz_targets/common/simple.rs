@@ -22,7 +22,15 @@ pub fn check_page(page: &ProjectPage) {
             );
         }
         let _ = DistFilename::parse(&file.filename, &demo);
-        let _ = LockedFile::from_index_file(file);
+        if let Some(sha256) = &file.sha256 {
+            let _ = LockedFile::new(
+                file.filename.clone(),
+                &file.url,
+                file.size,
+                file.upload_time.clone(),
+                sha256,
+            );
+        }
     }
     // Pages are cached as JSON: what is written must read back the same.
     let cached = serde_json::to_vec(page).expect("a page serializes");
