@@ -1,0 +1,231 @@
+//! Whole files: in memory for metadata, or streamed to disk for installs.
+//!
+//! A body that did not arrive whole is never used. [`IndexClient::download_file`] streams a file
+//! through sha256 into a temporary file beside its destination, which is deleted unless the
+//! whole file arrived and matched its hash; it is retried like any other request (see
+//! `transport`), a connection dropped mid-body included.
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::credentials::credentials_for;
+use super::transport::{
+    describe_failure, is_retryable_error, is_retryable_status, retry_after, status_error,
+};
+use super::{Counters, IndexClient, IndexError};
+use crate::cache::CacheError;
+use crate::index::{IndexFile, IndexUrl};
+use crate::redact::redact_url;
+
+impl IndexClient {
+    /// Download `url` into `destination`, streaming it through sha256 and checking the digest
+    /// against `expected_sha256` before the file appears at `destination` (written to a
+    /// temporary file beside it, then renamed). Credentials go along only when `url` has the
+    /// origin of a configured index. `progress` is told of each chunk's size. Transient
+    /// failures, including a connection dropped mid-body, are retried.
+    pub async fn download_file(
+        &self,
+        url: &Url,
+        expected_sha256: &str,
+        destination: &std::path::Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, IndexError> {
+        use std::io::Write as _;
+
+        if self.inner.offline {
+            return Err(IndexError::OfflineCacheMiss {
+                what: format!("`{}`", redact_url(url)),
+            });
+        }
+        let shown = redact_url(url);
+        let credentials = self
+            .inner
+            .indexes
+            .iter()
+            .find_map(|index| credentials_for(url, index));
+        let mut target = url.clone();
+        let _ = target.set_username("");
+        let _ = target.set_password(None);
+        let parent = destination.parent().unwrap_or(std::path::Path::new("."));
+        let cache_error = |source: std::io::Error| {
+            IndexError::Cache(CacheError::Write {
+                path: destination.to_path_buf(),
+                source,
+            })
+        };
+        fs_err::create_dir_all(parent).map_err(cache_error)?;
+
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let permit = self.inner.permits.acquire().await.ok();
+            Counters::bump(&self.inner.counters.requests, 1);
+            let mut request = self.inner.http.get(target.clone());
+            if let Some(credentials) = &credentials {
+                request = request.basic_auth(&credentials.username, credentials.password.as_ref());
+            }
+            let failure = match request.send().await {
+                Ok(mut response) => {
+                    let status = response.status();
+                    if is_retryable_status(status) && attempts <= self.inner.retries {
+                        let retry_after = retry_after(response.headers());
+                        drop(response);
+                        drop(permit);
+                        self.pause_before_retry(attempts, retry_after).await;
+                        continue;
+                    }
+                    if !status.is_success() {
+                        return Err(match status {
+                            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                                IndexError::Unauthorized {
+                                    url: shown,
+                                    status: status.as_u16(),
+                                    sent_credentials: credentials.is_some(),
+                                }
+                            }
+                            _ => IndexError::Status {
+                                url: shown,
+                                status: status.as_u16(),
+                                attempts,
+                            },
+                        });
+                    }
+                    // Deleted when dropped: a body cut short or with the wrong hash never
+                    // appears at `destination`.
+                    let mut file = tempfile::Builder::new()
+                        .prefix(".download-")
+                        .tempfile_in(parent)
+                        .map_err(cache_error)?;
+                    let mut hasher = Sha256::new();
+                    let mut total = 0u64;
+                    let streamed = loop {
+                        match response.chunk().await {
+                            Ok(Some(chunk)) => {
+                                hasher.update(&chunk);
+                                file.write_all(&chunk).map_err(cache_error)?;
+                                total += chunk.len() as u64;
+                                progress(chunk.len() as u64);
+                            }
+                            Ok(None) => break Ok(()),
+                            Err(err) => break Err(err),
+                        }
+                    };
+                    Counters::bump(&self.inner.counters.bytes_downloaded, total);
+                    match streamed {
+                        Ok(()) => {
+                            let actual = hex::encode(hasher.finalize());
+                            if !actual.eq_ignore_ascii_case(expected_sha256.trim()) {
+                                return Err(IndexError::HashMismatch {
+                                    url: shown,
+                                    expected: expected_sha256.trim().to_ascii_lowercase(),
+                                    actual,
+                                });
+                            }
+                            file.as_file().sync_all().map_err(cache_error)?;
+                            file.persist(destination)
+                                .map_err(|error| cache_error(error.error))?;
+                            tracing::debug!("downloaded {shown} ({total} bytes)");
+                            return Ok(total);
+                        }
+                        Err(err) => err,
+                    }
+                }
+                Err(err) => err,
+            };
+            drop(permit);
+            let failure = failure.without_url();
+            tracing::debug!("GET {shown} failed: {failure}");
+            if is_retryable_error(&failure) && attempts <= self.inner.retries {
+                self.pause_before_retry(attempts, None).await;
+                continue;
+            }
+            return Err(IndexError::Network {
+                url: shown,
+                attempts,
+                cause: describe_failure(&failure, self.inner.timeout),
+                source: failure,
+            });
+        }
+    }
+
+    /// The whole file, checked against the page's sha256 when it gives one.
+    pub(super) async fn download(
+        &self,
+        index: &IndexUrl,
+        file: &IndexFile,
+    ) -> Result<Vec<u8>, IndexError> {
+        let response = self.get(&file.url, HeaderMap::new(), index).await?;
+        if !response.status.is_success() {
+            return Err(status_error(&file.url, &response, response.status));
+        }
+        if let Some(expected) = &file.sha256 {
+            verify_sha256(&file.url, &response.body, expected)?;
+        }
+        Ok(response.body)
+    }
+}
+
+pub(super) fn verify_sha256(url: &Url, body: &[u8], expected: &str) -> Result<(), IndexError> {
+    let actual = hex::encode(Sha256::digest(body));
+    if actual.eq_ignore_ascii_case(expected.trim()) {
+        Ok(())
+    } else {
+        Err(IndexError::HashMismatch {
+            url: redact_url(url),
+            expected: expected.trim().to_ascii_lowercase(),
+            actual,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::index::client::test_support::*;
+
+    #[tokio::test]
+    async fn downloads_honour_retry_after_and_keep_nothing_that_failed() {
+        let wheel = build_wheel(&metadata_text("demo", "1.0"));
+        let calls = Arc::new(AtomicU64::new(0));
+        let server = {
+            let (calls, wheel) = (Arc::clone(&calls), wheel.clone());
+            TestServer::start(move |_| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Reply::new(503, "busy").with("Retry-After", "1")
+                } else {
+                    Reply::new(200, wheel.clone())
+                }
+            })
+            .await
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple/")], cache.path());
+        let url = Url::parse(&server.url(&format!("/files/{WHEEL}"))).unwrap();
+        let dir = cache.path().join("downloads");
+        let destination = dir.join("demo.whl");
+        let started = Instant::now();
+        let size = client
+            .download_file(&url, &sha256_hex(&wheel), &destination, &|_| {})
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(size, wheel.len() as u64);
+        assert_eq!(fs_err::read(&destination).unwrap(), wheel);
+        assert_eq!(client.stats().retries, 1);
+
+        // The wrong hash: an error naming both digests, and no file at all.
+        fs_err::remove_file(&destination).unwrap();
+        let err = client
+            .download_file(&url, &"00".repeat(32), &destination, &|_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IndexError::HashMismatch { .. }), "{err:?}");
+        assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,290 @@
+//! Project pages (PEP 503, PEP 691).
+//!
+//! Indexes are asked in order for `<index>/<name>/`; the first that has the project wins, a 404
+//! means "not here". A package pinned to an index is asked of that index only. The request
+//! prefers PEP 691 JSON and accepts PEP 503 HTML; the response's `Content-Type` picks the
+//! parser. Each page is fetched once per client (concurrent callers share one request) and goes
+//! through the disk cache (see `cache`), which spares the request while a page is fresh and
+//! revalidates it afterwards.
+
+use std::sync::{Arc, PoisonError};
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::StatusCode;
+use tokio::sync::OnceCell;
+
+use super::cache::{read_json, unix_now, write_json, CachedPage};
+use super::transport::{header_str, header_value, status_error, Fetched};
+use super::{Counters, IndexClient, IndexError};
+use crate::cache::Bucket;
+use crate::index::simple::{parse_html, parse_json, SimpleError};
+use crate::index::{IndexUrl, ProjectPage};
+use crate::normalize::PackageName;
+use crate::redact::redact_url;
+
+/// PEP 691 content negotiation: JSON preferred, HTML accepted.
+const SIMPLE_ACCEPT: &str =
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+/// A project page found on an index.
+type FoundPage = (IndexUrl, Arc<ProjectPage>);
+pub(super) type PageCell = Arc<OnceCell<Option<FoundPage>>>;
+
+/// What one index said about one project.
+pub(super) enum PageLookup {
+    Found(Arc<ProjectPage>),
+    Absent,
+    /// Offline, and this index was never asked.
+    NotCached,
+}
+
+impl IndexClient {
+    /// The page of `name` from the first index that has the project, with that index; `None`
+    /// when no index has it. Each name is looked up once per client, however many callers ask.
+    pub async fn project(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<(IndexUrl, Arc<ProjectPage>)>, IndexError> {
+        let cell = {
+            let mut pages = self
+                .inner
+                .pages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(pages.entry(name.clone()).or_default())
+        };
+        cell.get_or_try_init(|| self.find_project(name))
+            .await
+            .cloned()
+    }
+
+    async fn find_project(&self, name: &PackageName) -> Result<Option<FoundPage>, IndexError> {
+        let pinned = self.inner.pins.get(name).map(std::slice::from_ref);
+        for index in pinned.unwrap_or(&self.inner.indexes) {
+            match self.index_page(index, name).await? {
+                PageLookup::Found(page) => return Ok(Some((index.clone(), page))),
+                PageLookup::Absent => {}
+                PageLookup::NotCached => {
+                    return Err(IndexError::OfflineCacheMiss {
+                        what: format!("the page of `{name}` on `{index}`"),
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// One index's answer for one project, through the disk cache.
+    async fn index_page(
+        &self,
+        index: &IndexUrl,
+        name: &PackageName,
+    ) -> Result<PageLookup, IndexError> {
+        let url = index.project_url(name);
+        let path = self.entry_path(Bucket::Simple, &url);
+        let cached: Option<CachedPage> = read_json(&path)?;
+        if self.inner.offline {
+            return Ok(match cached {
+                Some(cached) => {
+                    self.hit();
+                    cached.into_lookup()
+                }
+                None => PageLookup::NotCached,
+            });
+        }
+        let cached = match cached {
+            Some(cached) if cached.is_fresh(unix_now()) => {
+                tracing::debug!("fresh in cache: {}", redact_url(&url));
+                self.hit();
+                return Ok(cached.into_lookup());
+            }
+            cached => cached,
+        };
+
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
+        if let Some(cached) = &cached {
+            if let Some(value) = cached.etag.as_deref().and_then(header_value) {
+                headers.insert(header::IF_NONE_MATCH, value);
+            }
+            if let Some(value) = cached.last_modified.as_deref().and_then(header_value) {
+                headers.insert(header::IF_MODIFIED_SINCE, value);
+            }
+        }
+        let response = self.get(&url, headers, index).await?;
+        match (response.status, cached) {
+            (StatusCode::NOT_MODIFIED, Some(mut cached)) => {
+                Counters::bump(&self.inner.counters.not_modified, 1);
+                cached.update_from(&response.headers);
+                write_json(&path, &cached)?;
+                Ok(cached.into_lookup())
+            }
+            (StatusCode::NOT_FOUND | StatusCode::GONE, _) => {
+                write_json(&path, &CachedPage::received(None, &response.headers))?;
+                Ok(PageLookup::Absent)
+            }
+            (status, _) if status.is_success() => {
+                let page = parse_page(&response).map_err(|source| IndexError::MalformedPage {
+                    url: redact_url(&url),
+                    source,
+                })?;
+                let entry = CachedPage::received(Some(page), &response.headers);
+                write_json(&path, &entry)?;
+                Ok(entry.into_lookup())
+            }
+            (status, _) => Err(status_error(&url, &response, status)),
+        }
+    }
+}
+
+/// Parses a page by its content type: PEP 691 JSON, else PEP 503 HTML.
+fn parse_page(response: &Fetched) -> Result<ProjectPage, SimpleError> {
+    let content_type = header_str(&response.headers, header::CONTENT_TYPE).unwrap_or_default();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/vnd.pypi.simple.v1+json" || media_type == "application/json" {
+        parse_json(&response.body, &response.final_url)
+    } else {
+        parse_html(
+            &String::from_utf8_lossy(&response.body),
+            &response.final_url,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::index::client::test_support::*;
+
+    #[tokio::test]
+    async fn json_page_is_parsed_and_fetched_once() {
+        let server = TestServer::start(|request| {
+            if request.path == "/simple/demo/" {
+                json_reply(json_page(
+                    "../../files/demo-1.0-py3-none-any.whl",
+                    &"ab".repeat(32),
+                ))
+            } else {
+                Reply::new(404, "")
+            }
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple")], cache.path());
+        let name = demo();
+        let (first, second) = tokio::join!(client.project(&name), client.project(&name));
+        let (index, page) = first.unwrap().unwrap();
+        assert_eq!(index.to_string(), server.url("/simple/"));
+        assert_eq!(page.files.len(), 1);
+        assert_eq!(
+            page.files[0].url.as_str(),
+            server.url("/files/demo-1.0-py3-none-any.whl")
+        );
+        assert!(Arc::ptr_eq(&page, &second.unwrap().unwrap().1));
+        client.project(&name).await.unwrap().unwrap();
+        assert_eq!(server.hits("/simple/demo/"), 1);
+        let seen = &server.seen()[0];
+        assert_eq!(seen.header("accept"), Some(SIMPLE_ACCEPT));
+        assert!(seen.header("user-agent").unwrap().starts_with("tack/"));
+        assert_eq!(client.stats().requests, 1);
+    }
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[tokio::test]
+    async fn html_page_is_parsed_when_the_index_sends_html() {
+        let server = TestServer::start(|_| {
+            Reply::new(
+                200,
+                format!(
+                    r#"<!DOCTYPE html><html><body><a href="/files/{WHEEL}#sha256={HASH}" data-requires-python="&gt;=3.8">{WHEEL}</a></body></html>"#
+                ),
+            )
+            .with("Content-Type", "text/html; charset=utf-8")
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let (_, page) = client(&[server.url("/simple/")], cache.path())
+            .project(&demo())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(page.files[0].filename, WHEEL);
+        assert_eq!(page.files[0].sha256.as_deref(), Some(HASH));
+        assert_eq!(page.files[0].requires_python.as_deref(), Some(">=3.8"));
+    }
+
+    #[tokio::test]
+    async fn a_404_moves_on_to_the_next_index_and_none_when_no_index_has_it() {
+        let empty = TestServer::start(|_| Reply::new(404, "not here")).await;
+        let full = TestServer::start(|request| {
+            if request.path == "/simple/demo/" {
+                json_reply(json_page("/files/x.whl", &"ab".repeat(32)))
+            } else {
+                Reply::new(404, "")
+            }
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[empty.url("/simple/"), full.url("/simple/")], cache.path());
+        let (index, _) = client.project(&demo()).await.unwrap().unwrap();
+        assert_eq!(index.to_string(), full.url("/simple/"));
+        let missing = PackageName::from_str("missing").unwrap();
+        assert!(client.project(&missing).await.unwrap().is_none());
+        assert_eq!(empty.hits("/simple/missing/"), 1);
+        assert_eq!(full.hits("/simple/missing/"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pinned_package_is_asked_of_its_index_only() {
+        let serves_demo = |request: &Seen| {
+            if request.path == "/simple/demo/" {
+                json_reply(json_page("/files/x.whl", &"ab".repeat(32)))
+            } else {
+                Reply::new(404, "")
+            }
+        };
+        let public = TestServer::start(serves_demo).await;
+        let private = TestServer::start(serves_demo).await;
+        let cache = tempfile::tempdir().unwrap();
+        let mut options = options(&[public.url("/simple/")], cache.path());
+        let private_index = IndexUrl::parse(&private.url("/simple/")).unwrap();
+        options.pins.insert(demo(), private_index.clone());
+        let client = IndexClient::new(options).unwrap();
+        let (index, _) = client.project(&demo()).await.unwrap().unwrap();
+        assert_eq!(index, private_index);
+        assert_eq!(public.hits("/simple/demo/"), 0);
+        // Packages not pinned never reach the pinned (explicit) index.
+        let other = PackageName::from_str("other").unwrap();
+        assert!(client.project(&other).await.unwrap().is_none());
+        assert_eq!(private.hits("/simple/other/"), 0);
+        assert_eq!(public.hits("/simple/other/"), 1);
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_and_links_resolve_against_the_final_page() {
+        let server = TestServer::start(|request| match request.path.as_str() {
+            "/simple/demo/" => Reply::new(301, "").with("Location", "/moved/demo/"),
+            "/moved/demo/" => json_reply(json_page("files/x.whl", &"ab".repeat(32))),
+            _ => Reply::new(404, ""),
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let (_, page) = client(&[server.url("/simple/")], cache.path())
+            .project(&demo())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            page.files[0].url.as_str(),
+            server.url("/moved/demo/files/x.whl")
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! HTTP: one client, a bound on requests in flight, retries with backoff.
+//!
+//! One `reqwest` client (rustls with the platform's roots, which honour `SSL_CERT_FILE`;
+//! pooled connections; HTTP/2 when offered; gzip) serves all requests. A semaphore bounds the
+//! requests in flight. Connection failures, timeouts, resets, bodies cut short and the statuses
+//! 429, 500, 502, 503 and 504 are retried with exponential backoff and jitter, `DEFAULT_RETRIES`
+//! times: each wait is at most `BACKOFF_CAP`, a server's `Retry-After` (in seconds) included, so
+//! a request gives up after a bounded time. A read that waits longer than the timeout
+//! (`TACK_HTTP_TIMEOUT`) for the next bytes counts as a failure, so a stalled connection cannot
+//! hang a run. The error that ends the retries names the URL and the cause. A body that did not
+//! arrive whole is never used: pages and metadata are parsed only from complete bodies.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::StatusCode;
+use url::Url;
+
+use super::credentials::credentials_for;
+use super::{Counters, IndexClient, IndexError};
+use crate::index::IndexUrl;
+use crate::redact::redact_url;
+
+const USER_AGENT: &str = concat!("tack/", env!("CARGO_PKG_VERSION"));
+
+/// The first retry waits about this long, each further one twice as long.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// No single wait is longer than this (a server's `Retry-After` included).
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+
+/// The one HTTP client of an [`IndexClient`]: `timeout` bounds connecting and each wait for
+/// data, and up to `concurrency` idle connections are kept per host.
+pub(super) fn http_client(
+    timeout: Duration,
+    concurrency: usize,
+) -> Result<reqwest::Client, IndexError> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+        .pool_max_idle_per_host(concurrency)
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .map_err(IndexError::ClientSetup)
+}
+
+/// A complete response, body read.
+pub(super) struct Fetched {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Vec<u8>,
+    /// The URL after redirects, which relative links on a page resolve against.
+    pub(super) final_url: Url,
+    pub(super) sent_credentials: bool,
+    pub(super) attempts: u32,
+}
+
+impl IndexClient {
+    /// One GET with the body read, under the concurrency bound, retried on transient failures.
+    /// Any final status is returned; only transport failures and exhausted retries are errors.
+    pub(super) async fn get(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        index: &IndexUrl,
+    ) -> Result<Fetched, IndexError> {
+        let shown = redact_url(url);
+        let credentials = credentials_for(url, index);
+        let mut target = url.clone();
+        let _ = target.set_username("");
+        let _ = target.set_password(None);
+
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let started = Instant::now();
+            let outcome = {
+                // The semaphore is never closed, so `acquire` cannot fail; were it to, the
+                // request would simply go unbounded.
+                let _permit = self.inner.permits.acquire().await.ok();
+                Counters::bump(&self.inner.counters.requests, 1);
+                let mut request = self.inner.http.get(target.clone()).headers(headers.clone());
+                if let Some(credentials) = &credentials {
+                    request =
+                        request.basic_auth(&credentials.username, credentials.password.as_ref());
+                }
+                match request.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let response_headers = response.headers().clone();
+                        let final_url = response.url().clone();
+                        if is_retryable_status(status) && attempts <= self.inner.retries {
+                            Ok((status, response_headers, final_url, Vec::new()))
+                        } else {
+                            response
+                                .bytes()
+                                .await
+                                .map(|body| (status, response_headers, final_url, body.to_vec()))
+                        }
+                    }
+                    Err(err) => Err(err),
+                }
+            };
+            let elapsed = started.elapsed();
+            match outcome {
+                Ok((status, response_headers, final_url, body)) => {
+                    let bytes = body.len() as u64;
+                    Counters::bump(&self.inner.counters.bytes_downloaded, bytes);
+                    tracing::debug!(
+                        "GET {shown} -> {} ({bytes} bytes in {elapsed:.2?}, attempt {attempts})",
+                        status.as_u16()
+                    );
+                    if is_retryable_status(status) {
+                        if attempts <= self.inner.retries {
+                            self.pause_before_retry(attempts, retry_after(&response_headers))
+                                .await;
+                            continue;
+                        }
+                        return Err(IndexError::Status {
+                            url: shown,
+                            status: status.as_u16(),
+                            attempts,
+                        });
+                    }
+                    return Ok(Fetched {
+                        status,
+                        headers: response_headers,
+                        body,
+                        final_url,
+                        sent_credentials: credentials.is_some(),
+                        attempts,
+                    });
+                }
+                Err(err) => {
+                    let err = err.without_url();
+                    tracing::debug!("GET {shown} failed after {elapsed:.2?}: {err}");
+                    if is_retryable_error(&err) && attempts <= self.inner.retries {
+                        self.pause_before_retry(attempts, None).await;
+                        continue;
+                    }
+                    return Err(IndexError::Network {
+                        url: shown,
+                        attempts,
+                        cause: describe_failure(&err, self.inner.timeout),
+                        source: err,
+                    });
+                }
+            }
+        }
+    }
+
+    pub(super) async fn pause_before_retry(&self, attempt: u32, retry_after: Option<Duration>) {
+        Counters::bump(&self.inner.counters.retries, 1);
+        let delay = backoff(attempt, retry_after);
+        tracing::debug!("retrying in {delay:.2?}");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+pub(super) fn status_error(url: &Url, response: &Fetched, status: StatusCode) -> IndexError {
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => IndexError::Unauthorized {
+            url: redact_url(url),
+            status: status.as_u16(),
+            sent_credentials: response.sent_credentials,
+        },
+        _ => IndexError::Status {
+            url: redact_url(url),
+            status: status.as_u16(),
+            attempts: response.attempts,
+        },
+    }
+}
+
+pub(super) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// A server's `Retry-After` in seconds (the HTTP-date form is not used: the backoff applies).
+pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    header_str(headers, header::RETRY_AFTER)
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// Why a request failed, in words: timeouts, resets, refused connections and bodies cut short
+/// are named as such, with the lowest-level message of the error's chain.
+pub(super) fn describe_failure(err: &reqwest::Error, timeout: Duration) -> String {
+    let mut innermost: &dyn std::error::Error = err;
+    let mut io_kind = None;
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            io_kind = io_kind.or(Some(io.kind()));
+        }
+        innermost = cause;
+        source = cause.source();
+    }
+    let detail = innermost.to_string();
+    if err.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        return format!(
+            "no data arrived for {}s (raise the limit with `TACK_HTTP_TIMEOUT`)",
+            timeout.as_secs_f64()
+        );
+    }
+    let what = match io_kind {
+        Some(std::io::ErrorKind::ConnectionReset) => "the connection was reset",
+        Some(std::io::ErrorKind::ConnectionRefused) => "the connection was refused",
+        Some(std::io::ErrorKind::ConnectionAborted) => "the connection was aborted",
+        Some(std::io::ErrorKind::UnexpectedEof) => "the connection closed mid-response",
+        _ if err.is_connect() => "could not connect",
+        _ if err.is_body() || err.is_decode() => "the response body was cut short",
+        _ if err.is_request() => "no complete answer came",
+        _ => "the request failed",
+    };
+    format!("{what} ({detail})")
+}
+
+/// Connection failures, timeouts, resets and truncated bodies are worth another try; a bad URL
+/// or a redirect loop is not.
+pub(super) fn is_retryable_error(err: &reqwest::Error) -> bool {
+    !(err.is_builder() || err.is_redirect() || err.is_status())
+}
+
+/// Exponential backoff with jitter: about 200ms, 400ms, 800ms, ... plus up to half as much
+/// again at random, capped; a server's `Retry-After` is honoured up to the cap.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(16);
+    let base = BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_CAP);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let jitter_millis = hasher.finish() % (u64::try_from(base.as_millis()).unwrap_or(1) / 2 + 1);
+    let delay = base + Duration::from_millis(jitter_millis);
+    delay.max(retry_after.unwrap_or_default()).min(BACKOFF_CAP)
+}
+
+pub(super) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+pub(super) fn header_value(value: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(value).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::index::client::test_support::*;
+    use crate::normalize::PackageName;
+
+    #[tokio::test]
+    async fn requests_in_flight_are_bounded() {
+        let server = TestServer::start(|_| {
+            json_reply(json_page("/files/x.whl", &"ab".repeat(32))).after(Duration::from_millis(50))
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let mut options = options(&[server.url("/simple/")], cache.path());
+        options.concurrency = 2;
+        let client = IndexClient::new(options).unwrap();
+        let names: Vec<PackageName> = (0..8)
+            .map(|i| PackageName::from_str(&format!("p{i}")).unwrap())
+            .collect();
+        let pages = futures::future::join_all(names.iter().map(|name| client.project(name))).await;
+        assert!(pages.into_iter().all(|page| page.unwrap().is_some()));
+        assert_eq!(server.seen().len(), 8);
+        assert_eq!(server.peak_in_flight(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_503_is_retried_then_succeeds() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let server = {
+            let calls = Arc::clone(&calls);
+            TestServer::start(move |_| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Reply::new(503, "busy")
+                } else {
+                    json_reply(json_page("/files/x.whl", &"ab".repeat(32)))
+                }
+            })
+            .await
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple/")], cache.path());
+        assert!(client.project(&demo()).await.unwrap().is_some());
+        let stats = client.stats();
+        assert_eq!((stats.requests, stats.retries), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_retries_and_names_the_url() {
+        let server = TestServer::start(|_| Reply::new(502, "bad gateway")).await;
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple/")], cache.path());
+        let err = client.project(&demo()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IndexError::Status {
+                    status: 502,
+                    attempts: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&server.url("/simple/demo/")), "{message}");
+        assert!(
+            message.contains("502") && message.contains("3 attempt"),
+            "{message}"
+        );
+        assert_eq!(server.hits("/simple/demo/"), 3);
+        // The failure is not memoized: a later call asks again.
+        assert!(client.project(&demo()).await.is_err());
+        assert_eq!(server.hits("/simple/demo/"), 6);
+    }
+
+    #[tokio::test]
+    async fn connection_failures_are_network_errors_with_a_hint() {
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/simple/", closed.local_addr().unwrap());
+        drop(closed);
+        let cache = tempfile::tempdir().unwrap();
+        let mut options = options(std::slice::from_ref(&base), cache.path());
+        options.retries = 1;
+        let client = IndexClient::new(options).unwrap();
+        let err = client.project(&demo()).await.unwrap_err();
+        assert!(
+            matches!(err, IndexError::Network { attempts: 2, .. }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&format!("{base}demo/")), "{message}");
+        assert!(message.contains("connection was refused"), "{message}");
+        assert!(message.contains("--offline"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_server_times_out_with_the_cause_named() {
+        let server = TestServer::start(|_| {
+            json_reply(json_page("/files/x.whl", &"ab".repeat(32))).after(Duration::from_secs(3))
+        })
+        .await;
+        let cache = tempfile::tempdir().unwrap();
+        let mut options = options(&[server.url("/simple/")], cache.path());
+        options.retries = 1;
+        options.timeout = Duration::from_millis(300);
+        let client = IndexClient::new(options).unwrap();
+        let started = Instant::now();
+        let err = client.project(&demo()).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        let message = err.to_string();
+        assert!(
+            matches!(err, IndexError::Network { attempts: 2, .. }),
+            "{err:?}"
+        );
+        assert!(message.contains("no data arrived for 0.3s"), "{message}");
+        assert!(message.contains("TACK_HTTP_TIMEOUT"), "{message}");
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        for attempt in 1..=3 {
+            let base = BACKOFF_BASE * (1 << (attempt - 1));
+            let delay = backoff(attempt, None);
+            assert!(
+                delay >= base && delay <= base + base / 2,
+                "{attempt}: {delay:?}"
+            );
+        }
+        assert_eq!(backoff(30, None), BACKOFF_CAP);
+        assert!(backoff(1, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
+        assert_eq!(backoff(1, Some(Duration::from_secs(3600))), BACKOFF_CAP);
+    }
+}
