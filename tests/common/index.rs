@@ -374,6 +374,41 @@ impl FakeIndex {
         }
     }
 
+    /// Adds files built elsewhere (see [`super::recorded`]) to the page of `project`, each with
+    /// its version and upload time.
+    pub fn add_artifacts(
+        &self,
+        project: &PackageName,
+        files: impl IntoIterator<Item = (Artifact, pep440_rs::Version, String)>,
+    ) {
+        let mut catalog = self.catalog_mut();
+        for (artifact, version, upload_time) in files {
+            let file = IndexedFile {
+                artifact: Arc::new(artifact),
+                version,
+                upload_time,
+            };
+            let filename = file.artifact.filename.clone();
+            assert!(
+                catalog
+                    .files
+                    .insert(filename.clone(), file.clone())
+                    .is_none(),
+                "`{filename}` is already on the index"
+            );
+            catalog
+                .projects
+                .entry(project.clone())
+                .or_default()
+                .files
+                .push(file);
+        }
+        if let Some(page) = catalog.projects.get_mut(project) {
+            page.files
+                .sort_by(|a, b| a.artifact.filename.cmp(&b.artifact.filename));
+        }
+    }
+
     /// Replaces the bytes of a file on the index (a hostile wheel with the name of a good one,
     /// say); its listed sha256 and `.metadata` follow, so only tack's own checks can refuse it.
     pub fn replace_file(&self, filename: &str, bytes: Vec<u8>) {

@@ -4,6 +4,7 @@
 //! - [`wheel`]: deterministic wheels and sdists built in memory from a scenario.
 //! - [`index`]: [`index::FakeIndex`], an HTTP Simple API index (PEP 503 / 691 / 658 / 714)
 //!   on 127.0.0.1 with faults on demand.
+//! - [`recorded`]: a recording of a real index's pages and metadata, served by the fake index.
 //! - [`context`]: [`context::TestContext`], a temp project with a fixed environment for
 //!   running the `tack` binary, and snapshot filters.
 
@@ -13,6 +14,7 @@
 pub mod context;
 pub mod figures;
 pub mod index;
+pub mod recorded;
 pub mod scenario;
 pub mod wheel;
 

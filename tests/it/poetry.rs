@@ -1,6 +1,9 @@
 //! Poetry projects as they are: `[tool.poetry]` tables locked and synced against the fake
-//! index, Poetry's group rules, extras, allowed pre-releases, and sources pinned by name.
+//! index, Poetry's group rules, extras, allowed pre-releases, and sources pinned by name; and
+//! real Poetry projects against a recording of the default index, checked against what Poetry
+//! itself installed.
 
+use crate::common::recorded::RecordedIndex;
 use crate::common::{FakeIndex, IndexOptions, Scenario, TestContext};
 use crate::syncing::{installed, python3_available};
 
@@ -232,18 +235,44 @@ priority = "explicit"
         .all(|request| !request.path.contains("/shared/") && !request.path.contains("internal")));
 }
 
-/// The real Poetry projects of `../shared/poetry-projects` against the default index (the one
-/// pip would use here): the first lock keeps poetry.lock's versions, and a frozen sync
-/// installs exactly what Poetry itself installed (`expected-*-freeze.txt`). Opt-in: it needs
-/// the network. `cargo test --test it -- --ignored poetry_projects --nocapture` prints, per
-/// project, what moved from poetry.lock and why.
+/// Where the packages of the real Poetry projects come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Packages {
+    /// The recording of `test-index/recorded/poetry-projects.json.gz`, served on 127.0.0.1.
+    Recorded,
+    /// The default index (the one pip would use here), over the network.
+    DefaultIndex,
+}
+
+/// The real Poetry projects of `../shared/poetry-projects`, offline: the first lock keeps
+/// poetry.lock's versions, and a frozen sync installs exactly what Poetry itself installed
+/// (`expected-*-freeze.txt`). The packages come from a recording of the default index
+/// (`scripts/record-poetry-index` says how and when to re-record it), so the real dependency
+/// graphs are met without the network. `cargo test --test it poetry_projects -- --nocapture`
+/// prints, per project, what moved from poetry.lock and why.
+#[test]
+fn poetry_projects_install_what_poetry_installs() {
+    poetry_projects_install(Packages::Recorded);
+}
+
+/// The same against the default index itself, which the recording stands for. Opt-in: it
+/// needs the network; a failure here and not offline means the recording is out of date.
 #[test]
 #[ignore = "needs the default index over the network"]
-fn poetry_projects_install_what_poetry_installs() {
+fn poetry_projects_install_what_poetry_installs_from_the_default_index() {
+    poetry_projects_install(Packages::DefaultIndex);
+}
+
+fn poetry_projects_install(packages: Packages) {
     if !python3_available() {
         return;
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/poetry-projects");
+    assert!(
+        root.is_dir(),
+        "`{}` is missing: this test needs the Poetry projects of `../shared` beside the clone",
+        root.display()
+    );
     let cases: &[(&str, &str, &[&str])] = &[
         ("rich", "expected-main-freeze.txt", &["--without", "dev"]),
         (
@@ -274,41 +303,53 @@ fn poetry_projects_install_what_poetry_installs() {
             &["--without", "dev"],
         ),
     ];
-    let scratch = tempfile::tempdir().unwrap();
-    let cache = scratch.path().join("cache");
+    let context = TestContext::new();
+    let index = (packages == Packages::Recorded).then(|| {
+        RecordedIndex::poetry_projects().start(IndexOptions {
+            metadata_files: true,
+            ..IndexOptions::default()
+        })
+    });
+    // Offline: the fixed environment of `TestContext::tack` and the recording as the only
+    // index. Online: the developer's environment, whose pip settings choose the default index.
+    let tack = |dir: &std::path::Path| {
+        let mut command = if let Some(index) = &index {
+            let mut command = context.tack();
+            command.env("TACK_INDEX_URL", index.url());
+            command
+        } else {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tack"));
+            command.env("TACK_CACHE_DIR", context.cache_dir());
+            command
+        };
+        command.current_dir(dir);
+        command
+    };
     let mut failures = Vec::new();
     let mut locked = std::collections::BTreeSet::new();
     for (project, expected_file, args) in cases {
-        let dir = scratch.path().join(project);
+        let dir = context.temp_dir().join(project);
         if locked.insert(*project) {
             fs_err::create_dir_all(&dir).unwrap();
             for file in ["pyproject.toml", "poetry.lock"] {
                 fs_err::copy(root.join(project).join(file), dir.join(file)).unwrap();
             }
-            let output = std::process::Command::new(env!("CARGO_BIN_EXE_tack"))
-                .arg("lock")
-                .env("TACK_CACHE_DIR", &cache)
-                .current_dir(&dir)
-                .output()
-                .unwrap();
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            eprintln!("== {project}: tack lock\n{stderr}");
-            if !output.status.success() {
-                failures.push(format!("{project}: tack lock failed"));
+            let output = context.run(tack(&dir).arg("lock"));
+            eprintln!("== {project}: tack lock\n{}", output.stderr);
+            if !output.success() {
+                failures.push(format!("{project}: tack lock failed:\n{}", output.stderr));
                 continue;
             }
         }
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tack"))
-            .args(["sync", "--frozen", "--no-root"])
-            .args(*args)
-            .env("TACK_CACHE_DIR", &cache)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        if !output.status.success() {
+        let output = context.run(
+            tack(&dir)
+                .args(["sync", "--frozen", "--no-root"])
+                .args(*args),
+        );
+        if !output.success() {
             failures.push(format!(
                 "{project} {args:?}: sync failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
+                output.stderr
             ));
             continue;
         }
@@ -363,6 +404,22 @@ fn poetry_projects_install_what_poetry_installs() {
         if !missing.is_empty() || !extra.is_empty() {
             failures.push(format!(
                 "{project} {args:?}: missing {missing:?}, extra {extra:?}"
+            ));
+        }
+    }
+    if let Some(index) = &index {
+        // A page or file asked for and not recorded: the recording is out of date.
+        let mut unrecorded: Vec<String> = index
+            .requests()
+            .into_iter()
+            .filter(|request| request.status == 404)
+            .map(|request| request.path)
+            .collect();
+        unrecorded.sort();
+        unrecorded.dedup();
+        if !unrecorded.is_empty() {
+            failures.push(format!(
+                "not in the recording (re-record with `scripts/record-poetry-index`): {unrecorded:?}"
             ));
         }
     }
