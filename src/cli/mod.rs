@@ -17,9 +17,14 @@ use printer::Printer;
 
 /// Parse the arguments, run the command, report any error, and return the exit code.
 pub fn main() -> ExitCode {
-    // A panic of `pep508_rs` that a guarded parse catches becomes an error, not a report.
-    crate::pep508::install_quiet_panic_hook();
+    install_panic_handler();
     let cli = Cli::parse();
+    // A way for tests to prove the panic handler works; not in release builds.
+    #[cfg(debug_assertions)]
+    assert!(
+        std::env::var_os("TACK_DEBUG_PANIC").is_none(),
+        "`TACK_DEBUG_PANIC` is set"
+    );
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
     init_tracing(cli.global.verbose, cli.global.quiet, &printer);
     let result = match &cli.command {
@@ -34,6 +39,40 @@ pub fn main() -> ExitCode {
             status.into()
         }
     }
+}
+
+/// A panic anywhere (any thread) is a bug in tack: it is reported as one, with where it
+/// happened, and the process exits with code 2 at once. The one exception is a panic of
+/// `pep508_rs` inside a guarded parse ([`crate::pep508`]), which that parse turns into an error.
+fn install_panic_handler() {
+    use std::io::Write as _;
+    std::panic::set_hook(Box::new(|info| {
+        if crate::pep508::inside_guarded_parse() {
+            return;
+        }
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info.location().map_or_else(
+            || "an unknown place".to_string(),
+            |location| format!("{}:{}", location.file(), location.line()),
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: tack stopped on an internal error; this is a bug in tack\n  Caused by: {message}\n  at {location}\nhint: please report it with the command you ran and its output with `-vv` (`RUST_BACKTRACE=1` adds a backtrace)"
+        );
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|value| value != "0") {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                std::backtrace::Backtrace::force_capture()
+            );
+        }
+        std::process::exit(2);
+    }));
 }
 
 /// `-v` shows tack's debug log on stderr, `-vv` everything down to trace; `TACK_LOG` (an

@@ -12,6 +12,7 @@ use super::diagnostics::UserError;
 use super::printer::Printer;
 use crate::cache::Cache;
 use crate::index::config::IndexChoice;
+use crate::index::HttpSettings;
 
 /// The project directory: `--project`, else the current directory.
 pub fn project_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
@@ -41,19 +42,52 @@ pub fn index_choice(args: &IndexArgs) -> IndexChoice {
 /// The whole number greater than 0 in the environment variable `name`, else `default`; a
 /// value that is not one is ignored with a warning.
 pub fn positive_number(name: &str, default: usize, printer: &Printer) -> usize {
-    let Some(raw) = std::env::var_os(name) else {
-        return default;
-    };
-    let text = raw.to_string_lossy();
-    match text.trim().parse::<usize>() {
-        Ok(value) if value > 0 => value,
-        _ => {
-            printer.warn(&format!(
-                "ignoring `{name}={text}`: expected a whole number greater than 0; using {default}"
-            ));
-            default
-        }
+    from_env(
+        name,
+        |text| text.parse::<usize>().ok().filter(|value| *value > 0),
+        "a whole number greater than 0",
+        printer,
+    )
+    .unwrap_or(default)
+}
+
+/// `TACK_CONCURRENT_REQUESTS` and `TACK_HTTP_TIMEOUT` (seconds) over the defaults.
+pub fn http(printer: &Printer) -> HttpSettings {
+    let defaults = HttpSettings::default();
+    HttpSettings {
+        concurrency: positive_number("TACK_CONCURRENT_REQUESTS", defaults.concurrency, printer),
+        timeout: from_env(
+            "TACK_HTTP_TIMEOUT",
+            |text| {
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds < 1e9)
+                    .map(std::time::Duration::from_secs_f64)
+            },
+            "a number of seconds greater than 0",
+            printer,
+        )
+        .unwrap_or(defaults.timeout),
     }
+}
+
+/// The value of the environment variable `name` as `parse` reads it (trimmed); `None` when it
+/// is unset, or when `parse` refuses it, which is reported with a warning naming what it takes.
+fn from_env<T>(
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    expected: &str,
+    printer: &Printer,
+) -> Option<T> {
+    let raw = std::env::var_os(name)?;
+    let text = raw.to_string_lossy();
+    let value = parse(text.trim());
+    if value.is_none() {
+        printer.warn(&format!(
+            "ignoring `{name}={text}`: expected {expected}; using the default"
+        ));
+    }
+    value
 }
 
 /// `TACK_LOG`, when it is a valid tracing filter (such as `tack=debug`); an invalid one is

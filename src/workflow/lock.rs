@@ -23,7 +23,7 @@ use super::Reporter;
 use crate::cache::Cache;
 use crate::diagnostic::Diagnostic;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
-use crate::index::{ClientOptions, IndexClient, IndexError, IndexFile, IndexUrl};
+use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     Lock, LockError, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool,
@@ -51,6 +51,7 @@ pub struct LockOptions {
     pub check: bool,
     /// Use only what the cache holds.
     pub offline: bool,
+    pub http: HttpSettings,
 }
 
 /// What [`lock`] did.
@@ -228,7 +229,7 @@ pub fn lock(
     if let Some(poetry) = &poetry {
         manifest.preferences = poetry_preferences(poetry);
     }
-    let resolution = resolve(&manifest, index_config, cache, options.offline, reporter)?;
+    let resolution = resolve(&manifest, index_config, cache, options, reporter)?;
 
     let lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
     let changes = existing
@@ -261,16 +262,17 @@ fn resolve(
     manifest: &Manifest,
     index_config: IndexConfig,
     cache: &Cache,
-    offline: bool,
+    options: &LockOptions,
     reporter: &dyn Reporter,
 ) -> Result<Resolution, LockFailure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(LockFailure::Runtime)?;
-    let mut client_options = ClientOptions::new(index_config.indexes, cache.clone());
+    let mut client_options =
+        ClientOptions::new(index_config.indexes, cache.clone()).with_http(options.http);
     client_options.pins = index_config.pins;
-    client_options.offline = offline;
+    client_options.offline = options.offline;
     let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
     let resolution = {
         let _resolving = reporter.resolving();

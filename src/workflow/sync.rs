@@ -24,7 +24,7 @@ use crate::cache::Cache;
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
-use crate::index::IndexError;
+use crate::index::{HttpSettings, IndexError};
 use crate::install::plan::{plan, PlanError, PlannedPackage, TagPolicy, Target};
 use crate::install::site_packages::{self, ScanError};
 use crate::install::venv::{PendingInstall, Venv, VenvError, VenvState};
@@ -53,6 +53,7 @@ pub struct SyncOptions {
     pub index: IndexChoice,
     pub offline: bool,
     pub concurrent_downloads: usize,
+    pub http: HttpSettings,
 }
 
 /// What [`sync`] did.
@@ -225,7 +226,7 @@ pub fn sync(
                 .indexes;
             the_plan
                 .install
-                .push(newest_pip(indexes, cache, options.offline, &target)?);
+                .push(newest_pip(indexes, cache, options, &target)?);
         }
     }
     outcome.kept = the_plan.keep.len();
@@ -255,6 +256,7 @@ pub fn sync(
                 .map_err(SyncFailure::Indexes)?,
             offline: options.offline,
             concurrent_downloads: options.concurrent_downloads,
+            http: options.http,
         };
         wheels::prepare(&wanted, &fetch, cache, reporter).map_err(Box::new)?
     };
@@ -449,10 +451,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn newest_pip(
     indexes: Vec<crate::index::IndexUrl>,
     cache: &Cache,
-    offline: bool,
+    options: &SyncOptions,
     target: &Target<'_>,
 ) -> Result<PlannedPackage, SyncFailure> {
-    let (runtime, client) = wheels::index_client(indexes, cache, offline).map_err(Box::new)?;
+    let (runtime, client) =
+        wheels::index_client(indexes, cache, options.offline, options.http).map_err(Box::new)?;
     let name = PackageName::from_str("pip").expect("`pip` is a valid name");
     let page = runtime
         .block_on(client.project(&name))

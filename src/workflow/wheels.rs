@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::Reporter;
 use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
-use crate::index::{ClientOptions, IndexClient, IndexError, IndexUrl};
+use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexUrl};
 use crate::install::plan::PlannedPackage;
 use crate::install::wheel::{self, WheelError};
 
@@ -28,6 +28,7 @@ pub struct FetchOptions {
     pub indexes: Vec<IndexUrl>,
     pub offline: bool,
     pub concurrent_downloads: usize,
+    pub http: HttpSettings,
 }
 
 /// Why a wheel could not be prepared.
@@ -79,12 +80,13 @@ pub(super) fn index_client(
     indexes: Vec<IndexUrl>,
     cache: &Cache,
     offline: bool,
+    http: HttpSettings,
 ) -> Result<(tokio::runtime::Runtime, IndexClient), PrepareError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(PrepareError::Runtime)?;
-    let mut options = ClientOptions::new(indexes, cache.clone());
+    let mut options = ClientOptions::new(indexes, cache.clone()).with_http(http);
     options.offline = offline;
     let client =
         IndexClient::new(options).map_err(|error| PrepareError::Client(Box::new(error)))?;
@@ -126,7 +128,12 @@ pub fn prepare(
     if missing.is_empty() {
         return Ok(unpacked);
     }
-    let (runtime, client) = index_client(options.indexes.clone(), cache, options.offline)?;
+    let (runtime, client) = index_client(
+        options.indexes.clone(),
+        cache,
+        options.offline,
+        options.http,
+    )?;
     let total: u64 = missing
         .iter()
         .filter_map(|planned| planned.wheel.size)

@@ -98,3 +98,24 @@ fn a_tls_setup_failure_names_the_certificate_problem() {
       Caused by: zero valid certificates found in native root store
     ");
 }
+
+#[test]
+fn a_panic_is_reported_as_a_bug_with_exit_code_2() {
+    let context = TestContext::new();
+    let output = context.run(context.tack().arg("lock").env("TACK_DEBUG_PANIC", "1"));
+    let location = regex::Regex::new(r"at src/cli/mod\.rs:\d+").unwrap();
+    let text = location
+        .replace(&context.snapshot(&output), "at src/cli/mod.rs:[LINE]")
+        .into_owned();
+    insta::assert_snapshot!(text, @r"
+    success: false
+    exit_code: 2
+    ----- stdout -----
+
+    ----- stderr -----
+    error: tack stopped on an internal error; this is a bug in tack
+      Caused by: `TACK_DEBUG_PANIC` is set
+      at src/cli/mod.rs:[LINE]
+    hint: please report it with the command you ran and its output with `-vv` (`RUST_BACKTRACE=1` adds a backtrace)
+    ");
+}

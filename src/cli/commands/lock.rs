@@ -28,6 +28,7 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         upgrade_packages,
         check: args.check,
         offline: global.offline,
+        http: settings::http(printer),
     };
     let project_dir = settings::project_dir(global)?;
     let cache = settings::cache(global)?;

@@ -20,6 +20,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
     let project_dir = settings::project_dir(global)?;
     let cache = settings::cache(global)?;
     let index = settings::index_choice(&args.index);
+    let http = settings::http(printer);
 
     let lock = if args.frozen {
         lock::read_frozen(&project_dir)?
@@ -28,6 +29,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             index: index.clone(),
             check: args.locked,
             offline: global.offline,
+            http,
             ..LockOptions::default()
         };
         let outcome = lock::lock(&project_dir, &options, &cache, printer)?;
@@ -45,6 +47,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         seed: args.seed,
         index,
         offline: global.offline,
+        http,
         concurrent_downloads: settings::positive_number(
             "TACK_CONCURRENT_DOWNLOADS",
             DEFAULT_CONCURRENT_DOWNLOADS,

@@ -54,11 +54,8 @@ use crate::normalize::PackageName;
 pub const DEFAULT_CONCURRENCY: usize = 50;
 /// Retries after the first attempt of a request that failed in a transient way.
 pub const DEFAULT_RETRIES: u32 = 3;
-/// How long a read may wait for data, unless `TACK_HTTP_TIMEOUT` says otherwise.
+/// How long a read may wait for data, unless [`HttpSettings`] say otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-const CONCURRENCY_ENV: &str = "TACK_CONCURRENT_REQUESTS";
-const TIMEOUT_ENV: &str = "TACK_HTTP_TIMEOUT";
 
 /// Settings for an [`IndexClient`].
 #[derive(Debug, Clone)]
@@ -80,10 +77,9 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
-    /// The defaults, with `TACK_CONCURRENT_REQUESTS` and `TACK_HTTP_TIMEOUT` (seconds) applied
-    /// when set. An invalid value is reported with a warning and ignored.
+    /// The defaults: [`HttpSettings::default`], no pins, online.
     pub fn new(indexes: Vec<IndexUrl>, cache: Cache) -> Self {
-        let mut options = Self {
+        Self {
             indexes,
             pins: BTreeMap::new(),
             cache,
@@ -91,29 +87,32 @@ impl ClientOptions {
             concurrency: DEFAULT_CONCURRENCY,
             retries: DEFAULT_RETRIES,
             timeout: DEFAULT_TIMEOUT,
-        };
-        options.apply_env(|name| std::env::var(name).ok());
-        options
+        }
     }
 
-    fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
-        if let Some(raw) = lookup(CONCURRENCY_ENV) {
-            match raw.trim().parse::<usize>() {
-                Ok(concurrency) if concurrency > 0 => self.concurrency = concurrency,
-                _ => tracing::warn!(
-                    "ignoring `{CONCURRENCY_ENV}={raw}`: expected a whole number of requests greater than 0"
-                ),
-            }
-        }
-        if let Some(raw) = lookup(TIMEOUT_ENV) {
-            match raw.trim().parse::<f64>() {
-                Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds < 1e9 => {
-                    self.timeout = Duration::from_secs_f64(seconds);
-                }
-                _ => tracing::warn!(
-                    "ignoring `{TIMEOUT_ENV}={raw}`: expected a number of seconds greater than 0"
-                ),
-            }
+    /// These options with the concurrency and timeout of `http`.
+    #[must_use]
+    pub fn with_http(mut self, http: HttpSettings) -> Self {
+        self.concurrency = http.concurrency;
+        self.timeout = http.timeout;
+        self
+    }
+}
+
+/// The HTTP settings a user can change (`TACK_CONCURRENT_REQUESTS`, `TACK_HTTP_TIMEOUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Connect timeout, and the longest wait for the next bytes of a response.
+    pub timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -218,42 +217,5 @@ impl IndexClient {
             not_modified: counters.not_modified.load(Ordering::Relaxed),
             retries: counters.retries.load(Ordering::Relaxed),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn environment_overrides_apply_and_bad_values_are_ignored() {
-        let mut options = ClientOptions {
-            indexes: Vec::new(),
-            pins: BTreeMap::new(),
-            cache: Cache::new("cache"),
-            offline: false,
-            concurrency: DEFAULT_CONCURRENCY,
-            retries: DEFAULT_RETRIES,
-            timeout: DEFAULT_TIMEOUT,
-        };
-        options.apply_env(|name| match name {
-            CONCURRENCY_ENV => Some("8".to_string()),
-            TIMEOUT_ENV => Some("2.5".to_string()),
-            _ => None,
-        });
-        assert_eq!(options.concurrency, 8);
-        assert_eq!(options.timeout, Duration::from_millis(2500));
-        options.apply_env(|name| match name {
-            CONCURRENCY_ENV => Some("0".to_string()),
-            TIMEOUT_ENV => Some("-1".to_string()),
-            _ => None,
-        });
-        assert_eq!(options.concurrency, 8);
-        assert_eq!(options.timeout, Duration::from_millis(2500));
-        options.apply_env(|_| Some("many".to_string()));
-        assert_eq!(
-            (options.concurrency, options.timeout),
-            (8, Duration::from_millis(2500))
-        );
     }
 }
