@@ -33,3 +33,5 @@ pub mod normalize;
 pub mod project;
 pub mod python;
 pub mod resolver;
+#[cfg(test)]
+pub mod test_support;
