@@ -16,6 +16,11 @@ pub mod index;
 pub mod scenario;
 pub mod wheel;
 
+/// The library's `src/test_support.rs`, compiled here too: the integration tests need the
+/// same tools and the same rules for a missing one.
+#[path = "../../src/test_support.rs"]
+pub mod test_support;
+
 pub use context::{RunOutput, TestContext};
 pub use index::{FakeIndex, Fault, FaultKind, Format, IndexOptions, LoggedRequest};
 pub use scenario::Scenario;

@@ -26,7 +26,7 @@ use crate::common::figures;
 use crate::common::wheel::hostile::{self, Compression, HostileWheel};
 use crate::common::wheel::sha256_hex;
 use crate::common::{IndexOptions, Scenario, TestContext};
-use crate::syncing::python3_available;
+use crate::test_support::require_tool;
 
 const AREA: &str = "bad archives";
 const WHEEL: &str = "victim-1.0.0-py3-none-any.whl";
@@ -209,10 +209,7 @@ impl Bench {
 
 /// Run every case on one bench, record the figures, then fail on anything wrong.
 fn run(cases: &[Case], marker: &str) {
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     let mut tally = Tally::default();
     for case in cases {
@@ -707,10 +704,7 @@ fn the_venvs_own_files_are_never_replaced() {
 fn an_honest_wheel_passes_the_same_checks() {
     // The control: the same bench with an honest wheel built by the same builder installs,
     // so the refusals above are about what each case changed.
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     let data = victim().data();
     let bytes = victim()

@@ -5,7 +5,8 @@
 //!
 //! pypiserver comes from PyPI: `.ci/run` installs it into `target/pypiserver-venv`
 //! (`TACK_PYPISERVER` may name another `pypi-server`). Without it the test is skipped with a
-//! message, unless `TACK_REQUIRE_PYPISERVER=1` (as in CI), which makes its absence a failure.
+//! message, unless `TACK_REQUIRE_TOOLS=1` (as in CI) or `TACK_REQUIRE_PYPISERVER=1`, which make
+//! its absence a failure (see `crate::test_support`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 use crate::common::figures;
 use crate::common::wheel::{build_release, ArtifactKind};
 use crate::common::{IndexOptions, RunOutput, Scenario, TestContext};
-use crate::syncing::{installed, python3_available};
+use crate::syncing::installed;
+use crate::test_support::{require_tool, Tool};
 
 const USER: &str = "deploy";
 const PASSWORD: &str = "pa55-w0rd-8c1f";
@@ -38,26 +40,6 @@ description = "the public index"
 shared-name = ["9.0.0"]
 public-lib = ["1.0.0"]
 "#;
-
-fn pypi_server() -> Option<PathBuf> {
-    let candidate = std::env::var_os("TACK_PYPISERVER").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pypiserver-venv/bin/pypi-server"),
-        PathBuf::from,
-    );
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    assert!(
-        std::env::var_os("TACK_REQUIRE_PYPISERVER").is_none(),
-        "TACK_REQUIRE_PYPISERVER is set but there is no pypi-server at {}",
-        candidate.display()
-    );
-    eprintln!(
-        "skipped: no pypi-server at {} (install it with `.ci/run`, or set TACK_PYPISERVER)",
-        candidate.display()
-    );
-    None
-}
 
 /// A pypiserver on a free port of 127.0.0.1, stopped when dropped.
 struct PypiServer {
@@ -189,9 +171,8 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn private_indexes_with_credentials_and_no_confusion() {
-    let Some(binary) = pypi_server() else {
-        return;
-    };
+    let binary = require_tool!(Tool::PypiServer);
+    require_tool!("python3");
     let context = TestContext::new().with_index(
         &Scenario::from_toml("public", PUBLIC).unwrap(),
         IndexOptions::default(),
@@ -267,23 +248,21 @@ fn private_indexes_with_credentials_and_no_confusion() {
                 && !request.path.contains("internal-lib")),
         "pinned packages were asked of the public index"
     );
-    if python3_available() {
-        let mut sync = context.tack();
-        sync.args(["sync", "--frozen", "-v"]);
-        with_env(&mut sync);
-        let synced = context.run(&mut sync);
-        tried += 1;
-        assert!(synced.success(), "{}", context.snapshot(&synced));
-        assert_eq!(
-            installed(&context),
-            [
-                "internal-lib==1.0.0",
-                "public-lib==1.0.0",
-                "shared-name==1.0.0"
-            ]
-        );
-        outputs.push(synced);
-    }
+    let mut sync = context.tack();
+    sync.args(["sync", "--frozen", "-v"]);
+    with_env(&mut sync);
+    let synced = context.run(&mut sync);
+    tried += 1;
+    assert!(synced.success(), "{}", context.snapshot(&synced));
+    assert_eq!(
+        installed(&context),
+        [
+            "internal-lib==1.0.0",
+            "public-lib==1.0.0",
+            "shared-name==1.0.0"
+        ]
+    );
+    outputs.push(synced);
 
     // From `.netrc`, for a non-explicit index, with a fresh cache.
     fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();

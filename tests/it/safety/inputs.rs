@@ -5,7 +5,8 @@
 //! `network` and `archives`; the parsers themselves are fuzzed in `fuzz/`.)
 
 use crate::common::{figures, IndexOptions, Scenario, TestContext};
-use crate::syncing::{installed, python3_available};
+use crate::syncing::installed;
+use crate::test_support::require_tool;
 
 const SCENARIO: &str = r#"
 description = "bad input"
@@ -55,16 +56,12 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
         &Scenario::from_toml("inputs", SCENARIO).unwrap(),
         IndexOptions::default(),
     );
-    let venv_works = python3_available();
+    require_tool!("python3");
     context.write_pyproject(GOOD);
-    let output = context.run(context.tack().arg(if venv_works { "sync" } else { "lock" }));
+    let output = context.run(context.tack().arg("sync"));
     assert!(output.success(), "{}", context.snapshot(&output));
     let good_lock = context.read_file("pylock.toml");
-    let before = if venv_works {
-        installed(&context)
-    } else {
-        Vec::new()
-    };
+    let before = installed(&context);
 
     let mut tried = 0;
     let mut broken_venvs = 0;
@@ -83,7 +80,7 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
             if context.read_file(file) != text {
                 failures.push(format!("{what}: `{file}` was changed"));
             }
-            if venv_works && installed(&context) != before {
+            if installed(&context) != before {
                 broken_venvs += 1;
             }
         };

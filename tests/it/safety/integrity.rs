@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::common::figures;
 use crate::common::wheel::hostile::HostileWheel;
 use crate::common::{IndexOptions, RunOutput, Scenario, TestContext};
-use crate::syncing::python3_available;
+use crate::test_support::require_tool;
 
 const AREA: &str = "cache integrity";
 const WHEEL: &str = "victim-1.0.0-py3-none-any.whl";
@@ -293,10 +293,7 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
 
 #[test]
 fn damaged_cache_entries_are_fetched_again() {
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     let wheel_bytes = bench.context.index().file_bytes(WHEEL);
     let init = bench.pristine["victim/__init__.py"].clone();
@@ -425,10 +422,7 @@ fn damaged_cache_entries_are_fetched_again() {
 
 #[test]
 fn a_download_that_differs_from_the_lock_is_never_unpacked() {
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     fs_err::remove_dir_all(bench.tree()).unwrap();
     // A valid wheel, but not the one the lock names.

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::wheel::record_hash;
 use crate::common::{figures, Fault, FaultKind, IndexOptions, Scenario, TestContext};
-use crate::syncing::python3_available;
+use crate::test_support::require_tool;
 
 // -------------------------------------------------------------------------------------------
 // Shared with `network`: checking a venv, listing directories, running cases in parallel.
@@ -620,9 +620,7 @@ impl Sweep {
 
 #[test]
 fn a_fresh_sync_killed_anywhere_is_repaired_by_the_next() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let started = Instant::now();
     let projects = Projects::new();
     projects.slow_downloads();
@@ -685,9 +683,7 @@ fn a_fresh_sync_killed_anywhere_is_repaired_by_the_next() {
 
 #[test]
 fn an_upgrade_killed_anywhere_is_repaired_by_the_next_sync() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let started = Instant::now();
     let projects = Projects::new();
     projects.slow_downloads();
@@ -826,9 +822,7 @@ impl Concurrent {
 
 #[test]
 fn two_syncs_of_one_project_at_once_both_succeed() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let projects = Projects::new();
     let mut concurrent = Concurrent::default();
     let cache = projects.cold_cache("one-project-cache");
@@ -845,9 +839,7 @@ fn two_syncs_of_one_project_at_once_both_succeed() {
 
 #[test]
 fn projects_syncing_at_once_through_one_cache_all_end_correct() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let projects = Projects::new();
     let mut concurrent = Concurrent::default();
     let cache = projects.cold_cache("shared-cache");

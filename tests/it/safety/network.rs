@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::interrupts::{check_venv, entries, run_cases};
 use crate::common::{figures, Fault, FaultKind, IndexOptions, RunOutput, Scenario, TestContext};
-use crate::syncing::python3_available;
+use crate::test_support::require_tool;
 
 /// What the fake index serves: `beta` has a dependency so that the resolver needs its metadata.
 const SCENARIO: &str = r#"
@@ -191,8 +191,8 @@ fn scenario() -> Scenario {
 }
 
 fn run_target(target: Target) {
-    if target == Target::Download && !python3_available() {
-        return;
+    if target == Target::Download {
+        require_tool!("python3");
     }
     let started = Instant::now();
     let tally = Mutex::new(Tally::default());
