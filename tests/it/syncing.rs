@@ -1,8 +1,10 @@
 //! `tack sync` end to end: a real venv (from the `python3` on PATH) filled from the fake index.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+pub(crate) use crate::common::venv::installed;
+use crate::common::venv::{self, files_under};
 use crate::common::{Fault, FaultKind, IndexOptions, RunOutput, Scenario, TestContext};
 use crate::test_support::{self, require_tool, Tool};
 
@@ -69,29 +71,7 @@ fn venv(context: &TestContext) -> PathBuf {
 }
 
 fn site_packages(context: &TestContext) -> PathBuf {
-    let lib = venv(context).join("lib");
-    let version = fs_err::read_dir(&lib)
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|entry| entry.file_name().to_string_lossy().starts_with("python"))
-        .unwrap();
-    version.path().join("site-packages")
-}
-
-/// Installed distributions, as `name==version`, by their dist-info directories.
-pub(crate) fn installed(context: &TestContext) -> Vec<String> {
-    let mut names: Vec<String> = fs_err::read_dir(site_packages(context))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().to_string())
-        .filter_map(|name| name.strip_suffix(".dist-info").map(str::to_string))
-        .map(|stem| {
-            let (name, version) = stem.rsplit_once('-').unwrap();
-            format!("{}=={version}", name.replace('_', "-"))
-        })
-        .collect();
-    names.sort();
-    names
+    venv::site_packages(&venv(context)).expect("the venv has a site-packages")
 }
 
 fn python(context: &TestContext, code: &str) -> std::process::Output {
@@ -326,29 +306,16 @@ fn uninstall_leaves_nothing_behind() {
     require_tool!("python3");
     let context = context();
     assert!(sync(&context, &[]).success());
-    let before: Vec<PathBuf> = walk(&site_packages(&context));
+    let before = files_under(&site_packages(&context));
     assert!(before.iter().any(|p| p.ends_with("devtool/__init__.py")));
     assert!(sync(&context, &["--no-dev"]).success());
-    let after = walk(&site_packages(&context));
+    let after = files_under(&site_packages(&context));
     assert!(
         after
             .iter()
             .all(|p| !p.to_string_lossy().contains("devtool")),
         "{after:?}"
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs_err::read_dir(dir).unwrap().filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]
