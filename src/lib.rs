@@ -39,4 +39,6 @@ pub mod project;
 pub mod python;
 pub mod redact;
 pub mod resolver;
+#[cfg(test)]
+pub mod test_support;
 pub mod workflow;

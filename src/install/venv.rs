@@ -754,17 +754,21 @@ mod tests {
 
     use super::*;
     use crate::cache::Cache;
-    use crate::python::interpreter::find_interpreter;
+    use crate::test_support::{self, require_tool, Tool};
 
-    /// The `python3` on PATH (and a cache in `dir`), or `None` to skip on machines without one.
+    /// The `python3` on PATH (with a cache in `dir`); `None`, with the skip reported (or the
+    /// test failed when python3 is required), on a machine without one.
     fn base(dir: &Path) -> Option<Interpreter> {
-        find_interpreter(None, None, &Cache::new(dir.join("cache"))).ok()
+        let python = test_support::tool(Tool::Program("python3"))?;
+        Some(Interpreter::query(&python, &Cache::new(dir.join("cache"))).unwrap())
     }
 
-    fn pyenv(version: &str, dir: &Path) -> Option<Interpreter> {
-        let cache = Cache::new(dir.join("cache"));
-        let found = find_interpreter(Some(version), None, &cache).ok()?;
-        (found.major_minor() == version).then_some(found)
+    /// pyenv's Python `version` (`3.12`), reported like [`base`] when it is missing.
+    fn pyenv(version: &'static str, dir: &Path) -> Option<Interpreter> {
+        let python = test_support::tool(Tool::Pyenv(version))?;
+        let found = Interpreter::query(&python, &Cache::new(dir.join("cache"))).unwrap();
+        assert_eq!(found.major_minor(), version, "{}", python.display());
+        Some(found)
     }
 
     fn run_python(python: &Path, code: &str) -> String {
@@ -867,7 +871,8 @@ mod tests {
         // A quote and a space in the path must survive the shell.
         let root = dir.path().join("it's a project").join(".venv");
         let (venv, _) = Venv::create_or_reuse(&root, &base).unwrap();
-        let Ok(output) = Command::new("bash")
+        let shell = require_tool!("bash");
+        let output = Command::new(shell)
             .arg("-c")
             .arg(
                 r#"old="$PATH"; source "$1/activate" || exit 9
@@ -878,9 +883,7 @@ deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""
             .arg(&venv.layout.scripts)
             .env("PS1", "$ ")
             .output()
-        else {
-            return;
-        };
+            .unwrap();
         assert!(output.status.success(), "{output:?}");
         let text = String::from_utf8(output.stdout).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -980,11 +983,10 @@ deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""
         assert!(empty.join("pyvenv.cfg").is_file());
     }
 
+    /// Linux only, where liveness is read from `/proc`.
+    #[cfg(target_os = "linux")]
     #[test]
     fn stale_temporary_directories_of_dead_processes_are_removed() {
-        if !cfg!(target_os = "linux") {
-            return;
-        }
         let dir = tempfile::tempdir().unwrap();
         let Some(base) = base(dir.path()) else { return };
         let root = dir.path().join(".venv");

@@ -342,17 +342,16 @@ mod tests {
 
         use super::test_support::{filename, WheelBuilder};
         use crate::install::{InstallLayout, LinkMode};
+        use crate::test_support::{require_tool, Tool};
 
+        let python3 = require_tool!("python3");
         let dir = tempfile::tempdir().unwrap();
         let venv = dir.path().join("venv");
-        let Ok(created) = Command::new("python3")
+        let created = Command::new(&python3)
             .args(["-m", "venv", "--without-pip"])
             .arg(&venv)
             .output()
-        else {
-            eprintln!("skipped: no python3 on PATH");
-            return;
-        };
+            .unwrap();
         assert!(created.status.success(), "{created:?}");
         let python = venv.join("bin/python");
         let paths = Command::new(&python)
@@ -419,8 +418,9 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&raw.stdout), "raw 1.0\n", "{raw:?}");
 
         // pip (from the base interpreter, driving the venv) sees it and can remove it.
+        require_tool!(Tool::Pip);
         let pip = |args: &[&str]| {
-            Command::new("python3")
+            Command::new(&python3)
                 .args(["-m", "pip", "--disable-pip-version-check", "--python"])
                 .arg(&python)
                 .args(args)
@@ -428,13 +428,7 @@ mod tests {
                 .unwrap()
         };
         let list = pip(&["list", "--format=freeze"]);
-        if !list.status.success() {
-            eprintln!(
-                "skipped the pip checks: {}",
-                String::from_utf8_lossy(&list.stderr)
-            );
-            return;
-        }
+        assert!(list.status.success(), "{list:?}");
         let listed = String::from_utf8_lossy(&list.stdout);
         assert!(
             listed.contains("demo-pkg==1.0") || listed.contains("demo_pkg==1.0"),

@@ -142,6 +142,7 @@ impl PoetryLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{require_tool, Tool};
 
     fn parse(text: &str) -> PoetryLock {
         PoetryLock::parse(text, Path::new("poetry.lock")).unwrap()
@@ -263,14 +264,11 @@ lock-version = "2.1"
         );
     }
 
-    /// The real locks in `../shared/poetry-projects` (when present) all read.
+    /// The real locks in `../shared/poetry-projects` (optional test data) all read.
     #[test]
     fn the_sample_poetry_locks_read() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/poetry-projects");
-        let Ok(entries) = fs_err::read_dir(&dir) else {
-            eprintln!("no {}: skipped", dir.display());
-            return;
-        };
+        let dir = require_tool!(Tool::Shared("poetry-projects"));
+        let entries = fs_err::read_dir(&dir).unwrap();
         let mut read = 0;
         for entry in entries.flatten().filter(|entry| entry.path().is_dir()) {
             let path = entry.path().join(POETRY_LOCK_FILE_NAME);

@@ -843,16 +843,7 @@ fn pyenv_versions() -> Vec<Candidate> {
 mod tests {
     use super::*;
     use crate::python::tags::OsFacts;
-
-    /// The pyenv interpreters of this machine, by version directory name.
-    fn pyenv_python(version: &str) -> Option<PathBuf> {
-        let root = pyenv_root()?;
-        let dir = root.join("versions").join(version).join("bin");
-        ["python3", "python"]
-            .iter()
-            .map(|name| dir.join(name))
-            .find(|path| path.is_file())
-    }
+    use crate::test_support::{self, require_tool, Tool};
 
     #[test]
     fn requests_are_parsed() {
@@ -920,7 +911,7 @@ mod tests {
     fn a_program_that_is_not_python_gives_a_readable_error() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"));
-        let Some(sh) = search_path("sh") else { return };
+        let sh = require_tool!("sh");
         let error = Interpreter::query(&sh, &cache).unwrap_err();
         assert!(
             matches!(error, InterpreterError::Failed { .. }),
@@ -930,9 +921,7 @@ mod tests {
 
     #[test]
     fn the_python_on_path_is_queried_once_then_cached() {
-        let Some(python) = search_path("python3") else {
-            return;
-        };
+        let python = require_tool!("python3");
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"));
         let interpreter = Interpreter::query(&python, &cache).unwrap();
@@ -1024,9 +1013,7 @@ mod tests {
 
     #[test]
     fn python_2_is_refused_clearly() {
-        let Some(python2) = pyenv_python("2.7.18") else {
-            return;
-        };
+        let python2 = require_tool!(Tool::Pyenv("2.7.18"));
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"));
         let error = Interpreter::query(&python2, &cache).unwrap_err();
@@ -1048,7 +1035,7 @@ mod tests {
         for version in [
             "3.6.15", "3.7.16", "3.8.18", "3.9.18", "3.10.13", "3.11.7", "3.12.1", "3.13.0",
         ] {
-            let Some(python) = pyenv_python(version) else {
+            let Some(python) = test_support::tool(Tool::Pyenv(version)) else {
                 continue;
             };
             let interpreter = Interpreter::query(&python, &cache)
@@ -1067,29 +1054,49 @@ mod tests {
     }
 
     /// The tags computed here equal those of `packaging.tags.sys_tags()` (pip's vendored
-    /// copy, or `packaging` itself) on every interpreter of this machine that has one.
+    /// copy, or `packaging` itself) on the `python3` on PATH, which must have one (pip is a
+    /// required tool), and on every pyenv interpreter of this machine that has one.
     #[test]
     fn tags_match_packaging_on_this_machine() {
+        let python3 = require_tool!("python3");
+        require_tool!(Tool::Pip);
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"));
-        let mut pythons: Vec<PathBuf> = search_path("python3").into_iter().collect();
-        pythons.extend(pyenv_versions().into_iter().map(|candidate| candidate.path));
         let script = "import json\n\
             try:\n    from packaging import tags\n\
             except ImportError:\n    from pip._vendor.packaging import tags\n\
             import sys\n\
             old = 'cp' + tags.interpreter_version() + '-none-any' not in map(str, tags.sys_tags())\n\
             print(json.dumps({'old': old, 'tags': [str(tag) for tag in tags.sys_tags()]}))";
-        let mut compared = 0;
-        for python in pythons {
-            let Ok(output) = Command::new(&python).args(["-I", "-c", script]).output() else {
-                continue;
-            };
+        let pyenv: Vec<PathBuf> = pyenv_versions()
+            .into_iter()
+            .map(|candidate| candidate.path)
+            .collect();
+        if pyenv.is_empty() {
+            // Reported (and never required): the comparison then covers `python3` alone.
+            let _ = test_support::tool(Tool::Pyenv("3"));
+        }
+        let mut compared = Vec::new();
+        let mut tags_compared = 0;
+        for (python, must_have_packaging) in
+            std::iter::once((python3, true)).chain(pyenv.into_iter().map(|python| (python, false)))
+        {
+            let output = Command::new(&python)
+                .args(["-I", "-c", script])
+                .output()
+                .unwrap_or_else(|error| panic!("{}: {error}", python.display()));
             if !output.status.success() {
-                continue; // No packaging (Python 2, 3.6's old pip).
+                // No packaging: Python 2, or 3.6 with an old pip.
+                assert!(!must_have_packaging, "{}: {output:?}", python.display());
+                continue;
             }
             let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
             let expected: Vec<String> = serde_json::from_value(answer["tags"].clone()).unwrap();
+            assert!(
+                !expected.is_empty(),
+                "{}: no tags from packaging",
+                python.display()
+            );
             let interpreter = Interpreter::query(&python, &cache).unwrap();
             let mut ours: Vec<&str> = interpreter.tags.iter().collect();
             if answer["old"] == serde_json::Value::Bool(true) {
@@ -1110,16 +1117,22 @@ mod tests {
                 first_difference.map(|at| ours[at]),
                 first_difference.map(|at| &expected[at]),
             );
-            compared += 1;
+            tags_compared += expected.len();
+            compared.push(python);
         }
-        eprintln!("compared the tags of {compared} interpreters with packaging");
+        // The `python3` on PATH at least: a comparison of nothing must not pass.
+        assert!(!compared.is_empty() && tags_compared > 0);
+        eprintln!(
+            "compared {tags_compared} tags of {} interpreters with packaging",
+            compared.len()
+        );
     }
 
     #[test]
     fn find_interpreter_honours_requests_and_requires_python() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().join("cache"));
-        if pyenv_python("3.12.1").is_some() {
+        if test_support::tool(Tool::Pyenv("3.12")).is_some() {
             let found = find_interpreter(Some("3.12"), None, &cache).unwrap();
             assert_eq!(found.major_minor(), "3.12");
             let range = VersionSpecifiers::from_str(">=3.12,<3.13").unwrap();
@@ -1131,7 +1144,7 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("requires-python `>=9`"), "{message}");
         assert!(message.contains("--python"), "{message}");
-        if search_path("python3").is_some() {
+        if test_support::tool(Tool::Program("python3")).is_some() {
             assert!(message.contains("(Python 3."), "{message}");
         }
         let error = find_interpreter(Some("3.99"), None, &cache).unwrap_err();

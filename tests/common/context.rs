@@ -198,6 +198,19 @@ impl Default for TestContext {
     }
 }
 
+/// A `pyproject.toml` for a project named `project` (requires-python `>=3.8`) with these
+/// dependencies.
+pub fn pyproject(dependencies: &[&str]) -> String {
+    let list: Vec<String> = dependencies
+        .iter()
+        .map(|requirement| format!("\"{requirement}\""))
+        .collect();
+    format!(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [{}]\n",
+        list.join(", ")
+    )
+}
+
 fn null_device() -> &'static str {
     if cfg!(windows) {
         "nul"

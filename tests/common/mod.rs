@@ -7,17 +7,29 @@
 //! - [`recorded`]: a recording of a real index's pages and metadata, served by the fake index.
 //! - [`context`]: [`context::TestContext`], a temp project with a fixed environment for
 //!   running the `tack` binary, and snapshot filters.
-
-// Each test module uses a different part of this support code and of its re-exports.
-#![allow(dead_code, unused_imports)]
+//! - [`venv`]: what a sync made: installed distributions, a venv checked against a lock.
+//! - [`secrets`]: an index password, and the search for it in outputs and files.
+//! - [`figures`]: the figures of the safety suite.
+//! - [`test_support`]: `require_tool!`, shared with the unit tests of `src/`.
 
 pub mod context;
 pub mod figures;
 pub mod index;
 pub mod recorded;
 pub mod scenario;
+pub mod secrets;
+pub mod venv;
 pub mod wheel;
 
-pub use context::{RunOutput, TestContext};
-pub use index::{FakeIndex, Fault, FaultKind, Format, IndexOptions, LoggedRequest};
+/// The library's `src/test_support.rs`, compiled here too: the integration tests need the
+/// same tools and the same rules for a missing one.
+#[allow(
+    dead_code,
+    reason = "the pyenv and `../shared` tools serve the unit tests of src/ only"
+)]
+#[path = "../../src/test_support.rs"]
+pub mod test_support;
+
+pub use context::{pyproject, RunOutput, TestContext};
+pub use index::{FakeIndex, Fault, FaultKind, Format, IndexOptions};
 pub use scenario::Scenario;

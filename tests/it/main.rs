@@ -3,6 +3,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+// At the crate root, where `require_tool!` looks for it (`$crate::test_support`).
+use common::test_support;
+
 mod errors;
 mod fake_index;
 mod locking;

@@ -5,7 +5,8 @@
 
 use crate::common::recorded::RecordedIndex;
 use crate::common::{FakeIndex, IndexOptions, Scenario, TestContext};
-use crate::syncing::{installed, python3_available};
+use crate::syncing::installed;
+use crate::test_support::require_tool;
 
 const SCENARIO: &str = r#"
 description = "a Poetry 1 project"
@@ -116,9 +117,7 @@ fn a_poetry_project_locks_with_poetrys_constraints() {
 
 #[test]
 fn poetry_groups_select_what_sync_installs() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     let sync = |args: &[&str]| {
         let output = context.run(context.tack().arg("sync").args(args));
@@ -264,9 +263,7 @@ fn poetry_projects_install_what_poetry_installs_from_the_default_index() {
 }
 
 fn poetry_projects_install(packages: Packages) {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/poetry-projects");
     assert!(
         root.is_dir(),

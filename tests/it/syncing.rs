@@ -1,9 +1,12 @@
 //! `tack sync` end to end: a real venv (from the `python3` on PATH) filled from the fake index.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+pub(crate) use crate::common::venv::installed;
+use crate::common::venv::{self, files_under};
 use crate::common::{Fault, FaultKind, IndexOptions, RunOutput, Scenario, TestContext};
+use crate::test_support::{require_tool, Tool};
 
 /// A project using the `wheels` scenario's packages plus groups and an extra.
 const PROJECT: &str = r#"[project]
@@ -42,13 +45,6 @@ winonly = { "1.0.0" = { tags = ["cp311-cp311-win_amd64"] } }
 pip = ["24.0", "25.0"]
 "#;
 
-pub(crate) fn python3_available() -> bool {
-    Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn context_with(options: IndexOptions) -> TestContext {
     let scenario = Scenario::from_toml("sync", SCENARIO).unwrap();
     let context = TestContext::new().with_index(&scenario, options);
@@ -69,29 +65,7 @@ fn venv(context: &TestContext) -> PathBuf {
 }
 
 fn site_packages(context: &TestContext) -> PathBuf {
-    let lib = venv(context).join("lib");
-    let version = fs_err::read_dir(&lib)
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|entry| entry.file_name().to_string_lossy().starts_with("python"))
-        .unwrap();
-    version.path().join("site-packages")
-}
-
-/// Installed distributions, as `name==version`, by their dist-info directories.
-pub(crate) fn installed(context: &TestContext) -> Vec<String> {
-    let mut names: Vec<String> = fs_err::read_dir(site_packages(context))
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().to_string())
-        .filter_map(|name| name.strip_suffix(".dist-info").map(str::to_string))
-        .map(|stem| {
-            let (name, version) = stem.rsplit_once('-').unwrap();
-            format!("{}=={version}", name.replace('_', "-"))
-        })
-        .collect();
-    names.sort();
-    names
+    venv::site_packages(&venv(context)).expect("the venv has a site-packages")
 }
 
 fn python(context: &TestContext, code: &str) -> std::process::Output {
@@ -103,9 +77,7 @@ fn python(context: &TestContext, code: &str) -> std::process::Output {
 
 #[test]
 fn sync_selects_groups_and_extras_and_removes_the_rest() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     let output = sync(&context, &[]);
     assert!(output.success(), "{}", context.snapshot(&output));
@@ -166,9 +138,7 @@ fn sync_selects_groups_and_extras_and_removes_the_rest() {
 
 #[test]
 fn installed_packages_work_and_look_normal_to_pip() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     let output = sync(&context, &["--no-dev"]);
     assert!(output.success(), "{}", context.snapshot(&output));
@@ -210,16 +180,18 @@ fn installed_packages_work_and_look_normal_to_pip() {
     assert!(fast_record.contains("fast/__init__.py"));
 
     // pip agrees.
-    let pip_check = Command::new("python3")
-        .args(["-m", "pip", "--python"])
+    let python3 = require_tool!(Tool::Pip);
+    let pip_check = Command::new(python3)
+        .args(["-m", "pip", "--disable-pip-version-check", "--python"])
         .arg(venv(&context).join("bin/python"))
         .arg("check")
-        .output();
-    if let Ok(pip_check) = pip_check {
-        if pip_check.status.success() {
-            assert!(String::from_utf8_lossy(&pip_check.stdout).contains("No broken requirements"));
-        }
-    }
+        .output()
+        .unwrap();
+    assert!(pip_check.status.success(), "{pip_check:?}");
+    assert!(
+        String::from_utf8_lossy(&pip_check.stdout).contains("No broken requirements"),
+        "{pip_check:?}"
+    );
     // A second sync does nothing.
     let output = sync(&context, &["--no-dev"]);
     assert!(
@@ -231,9 +203,7 @@ fn installed_packages_work_and_look_normal_to_pip() {
 
 #[test]
 fn frozen_needs_only_the_lock_and_locked_fails_when_stale() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     assert!(context.run(context.tack().arg("lock")).success());
     fs_err::remove_file(context.project_dir().join("pyproject.toml")).unwrap();
@@ -254,9 +224,7 @@ fn frozen_needs_only_the_lock_and_locked_fails_when_stale() {
 
 #[test]
 fn a_package_without_a_fitting_wheel_is_named() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     context.write_pyproject(&PROJECT.replace("\"tool\",", "\"tool\", \"winonly\","));
     let output = sync(&context, &[]);
@@ -273,9 +241,7 @@ fn a_package_without_a_fitting_wheel_is_named() {
 
 #[test]
 fn a_hash_mismatch_installs_nothing() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     // Lock against an honest index, then install from one that corrupts `tool`'s wheel.
     let honest = context();
     assert!(honest.run(honest.tack().arg("lock")).success());
@@ -313,9 +279,7 @@ fn a_hash_mismatch_installs_nothing() {
 
 #[test]
 fn each_link_mode_installs_a_working_package() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     for mode in ["hardlink", "copy", "symlink"] {
         let context = context();
         let output = sync(&context, &["--no-dev", "--link-mode", mode]);
@@ -333,15 +297,13 @@ fn each_link_mode_installs_a_working_package() {
 
 #[test]
 fn uninstall_leaves_nothing_behind() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     assert!(sync(&context, &[]).success());
-    let before: Vec<PathBuf> = walk(&site_packages(&context));
+    let before = files_under(&site_packages(&context));
     assert!(before.iter().any(|p| p.ends_with("devtool/__init__.py")));
     assert!(sync(&context, &["--no-dev"]).success());
-    let after = walk(&site_packages(&context));
+    let after = files_under(&site_packages(&context));
     assert!(
         after
             .iter()
@@ -350,24 +312,9 @@ fn uninstall_leaves_nothing_behind() {
     );
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs_err::read_dir(dir).unwrap().filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[test]
 fn the_best_wheel_for_the_interpreter_is_chosen() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     assert!(sync(&context, &["--no-dev"]).success());
     let wheel =
@@ -391,9 +338,7 @@ fn the_best_wheel_for_the_interpreter_is_chosen() {
 
 #[test]
 fn seed_installs_pip_and_bytecode_is_compiled() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     let output = sync(&context, &["--no-dev", "--seed", "--compile-bytecode"]);
     assert!(output.success(), "{}", context.snapshot(&output));
@@ -413,9 +358,7 @@ fn seed_installs_pip_and_bytecode_is_compiled() {
 
 #[test]
 fn two_projects_sync_at_once_through_one_cache() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let context = context();
     let other = context.temp_dir().join("other");
     fs_err::create_dir_all(&other).unwrap();

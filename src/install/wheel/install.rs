@@ -506,6 +506,7 @@ mod tests {
     use super::super::test_support::{filename, layout, walk, WheelBuilder};
     use super::super::unpack_wheel;
     use super::*;
+    use crate::test_support::require_tool;
 
     const DIGEST: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
 
@@ -533,13 +534,6 @@ mod tests {
             requested,
             installer: "tack",
         }
-    }
-
-    fn python3() -> Option<PathBuf> {
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("python3"))
-            .find(|candidate| candidate.is_file())
     }
 
     /// Every hashed RECORD row matches the installed file.
@@ -1063,10 +1057,7 @@ mod tests {
 
     #[test]
     fn launchers_and_rewritten_scripts_run() {
-        let Some(python) = python3() else {
-            eprintln!("skipped: no python3 on PATH");
-            return;
-        };
+        let python = require_tool!("python3");
         let dir = tempfile::tempdir().unwrap();
         let wheel = demo_wheel(dir.path());
         let unpacked = unpack_wheel(
@@ -1107,10 +1098,7 @@ mod tests {
 
     #[test]
     fn a_python_path_with_spaces_runs_through_sh() {
-        let Some(python) = python3() else {
-            eprintln!("skipped: no python3 on PATH");
-            return;
-        };
+        let python = require_tool!("python3");
         let dir = tempfile::tempdir().unwrap();
         let spaced = dir.path().join("my venv/bin");
         fs_err::create_dir_all(&spaced).unwrap();

@@ -1,6 +1,6 @@
 //! `[tool.poetry]` end to end: five real Poetry projects, then every rule and error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
@@ -8,6 +8,7 @@ use pep508_rs::Requirement;
 
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::project::{IndexSource, ProjectError, ProjectErrorKind, ProjectSpec, SourcePriority};
+use crate::test_support::{self, Tool};
 
 fn parse(text: &str) -> Result<ProjectSpec, ProjectError> {
     ProjectSpec::parse(text, Path::new("pyproject.toml"))
@@ -92,19 +93,10 @@ fn names(list: &[Requirement]) -> Vec<String> {
 
 // --- the five real projects -------------------------------------------------------------------
 
-/// `../shared/poetry-projects/<name>/pyproject.toml`, read; `None` (with a message) when the
-/// test data is not there.
+/// `../shared/poetry-projects/<name>/pyproject.toml`, read; `None` when the shared test data
+/// is absent (an optional tool: the skip is reported, see `crate::test_support`).
 fn real_project(name: &str) -> Option<ProjectSpec> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/poetry-projects")
-        .join(name);
-    if !dir.join("pyproject.toml").is_file() {
-        eprintln!(
-            "skipped: no Poetry test project at {} (the shared test data is absent)",
-            dir.display()
-        );
-        return None;
-    }
+    let dir = test_support::tool(Tool::Shared("poetry-projects"))?.join(name);
     match ProjectSpec::read(&dir) {
         Ok(spec) => Some(spec),
         Err(error) => panic!("{name}: {error}\nhint: {:?}", error.hint),

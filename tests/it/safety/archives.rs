@@ -10,9 +10,12 @@
 //!   notes at its root aside), still able to import `bystander`;
 //! - write no file named with the case's marker anywhere: not in the venv, the cache, the
 //!   project, nor in `/tmp` where escaping paths point;
-//! - leave no temporary directory in the cache.
+//! - leave no temporary directory in the cache;
+//! - show the index's password nowhere: not in the output, nor in any file written.
 //!
-//! Figures (area `bad archives`): the cases tried, venvs broken, files installed from bad data.
+//! Figures (area `bad archives`): the cases tried (the hostile bytes were downloaded), venvs
+//! broken (checked against the lock of `bystander`), files installed from bad data, and places
+//! where the password showed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,13 +23,14 @@ use std::process::Command;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use sha2::{Digest as _, Sha256};
 
-use crate::common::figures;
+use crate::common::figures::{self, Outcome};
+use crate::common::secrets::{written_dirs, INDEX_SECRET};
+use crate::common::venv::{self, check_venv};
 use crate::common::wheel::hostile::{self, Compression, HostileWheel};
 use crate::common::wheel::sha256_hex;
-use crate::common::{IndexOptions, Scenario, TestContext};
-use crate::syncing::python3_available;
+use crate::common::{pyproject, Scenario, TestContext};
+use crate::test_support::require_tool;
 
 const AREA: &str = "bad archives";
 const WHEEL: &str = "victim-1.0.0-py3-none-any.whl";
@@ -38,17 +42,6 @@ description = "a victim whose wheel is replaced by hostile bytes, and a bystande
 victim = ["1.0.0"]
 bystander = ["1.0.0"]
 "#;
-
-fn project(dependencies: &[&str]) -> String {
-    let list: Vec<String> = dependencies
-        .iter()
-        .map(|name| format!("\"{name}\""))
-        .collect();
-    format!(
-        "[project]\nname = \"project\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [{}]\n",
-        list.join(", ")
-    )
-}
 
 /// One hostile wheel and the words its error must contain.
 struct Case {
@@ -80,25 +73,32 @@ struct Bench {
 /// What a group of cases did.
 #[derive(Default)]
 struct Tally {
+    /// Cases whose hostile bytes tack downloaded.
     tried: u64,
     broken_venvs: u64,
     bad_files: u64,
+    leaks: u64,
     failures: Vec<String>,
 }
 
 impl Bench {
     fn new() -> Self {
         let scenario = Scenario::from_toml("hostile", SCENARIO).unwrap();
-        let context = TestContext::new().with_index(&scenario, IndexOptions::default());
-        context.write_pyproject(&project(&["bystander"]));
+        let context = TestContext::new().with_index(&scenario, INDEX_SECRET.index_options());
+        context.write_pyproject(&pyproject(&["bystander"]));
         let output = context.run(context.tack().arg("sync"));
         assert!(output.success(), "{}", context.snapshot(&output));
         let bystander_lock = context.read_file("pylock.toml");
-        context.write_pyproject(&project(&["bystander", "victim"]));
+        context.write_pyproject(&pyproject(&["bystander", "victim"]));
         let output = context.run(context.tack().arg("lock"));
         assert!(output.success(), "{}", context.snapshot(&output));
         let honest_lock = context.read_file("pylock.toml");
         let baseline = snapshot(&context.project_dir().join(".venv"));
+        let check = check_venv(&context.project_dir(), &bystander_lock);
+        assert!(
+            check.broken.is_empty() && check.bad_files.is_empty(),
+            "{check:?}"
+        );
         assert!(
             baseline
                 .keys()
@@ -119,12 +119,25 @@ impl Bench {
 
     /// Serve `case` as victim's wheel, sync, and check everything the module promises.
     fn try_case(&self, case: &Case, marker: &str, tally: &mut Tally) {
-        tally.tried += 1;
         let context = &self.context;
         context.index().replace_file(WHEEL, case.bytes.clone());
         context.write_file("pylock.toml", &lock_for(&self.honest_lock, &case.bytes));
+        context.index().clear_requests();
         let output = context.run(context.tack().args(["sync", "--frozen"]));
         let what = &case.what;
+        // A case counts once tack has the hostile bytes; a cached copy would test nothing.
+        let fetched = context
+            .index()
+            .requests()
+            .iter()
+            .any(|request| request.path == format!("/files/{WHEEL}") && request.status == 200);
+        if fetched {
+            tally.tried += 1;
+        } else {
+            tally
+                .failures
+                .push(format!("{what}: the hostile wheel was never downloaded"));
+        }
         if output.code != Some(1) {
             tally.failures.push(format!(
                 "{what}: expected exit code 1\n{}",
@@ -147,32 +160,39 @@ impl Bench {
         // The venv is exactly as it was, and works. tack's own notes at its root (`.tack-*`,
         // such as the list of installs in progress that a failed install leaves for the next
         // sync to finish) are bookkeeping, not content of the wheel.
-        let now = snapshot(&self.venv());
-        let changed: Vec<&String> = now
-            .iter()
-            .filter(|(path, state)| self.baseline.get(*path) != Some(state))
-            .map(|(path, _)| path)
-            .chain(self.baseline.keys().filter(|path| !now.contains_key(*path)))
-            .collect();
+        let changed = venv::changed(&self.baseline, &snapshot(&self.venv()));
         if !changed.is_empty() {
             tally.bad_files += changed.len() as u64;
             tally
                 .failures
                 .push(format!("{what}: the venv changed: {changed:?}"));
+        }
+        let check = check_venv(&context.project_dir(), &self.bystander_lock);
+        if !check.broken.is_empty() {
+            tally.broken_venvs += 1;
+            tally
+                .failures
+                .push(format!("{what}: the venv is broken: {:?}", check.broken));
+        }
+        if !check.bad_files.is_empty() {
+            tally.bad_files += check.bad_files.len() as u64;
+            tally.failures.push(format!(
+                "{what}: files differ from their RECORD: {:?}",
+                check.bad_files
+            ));
+        }
+        if !changed.is_empty() || !check.broken.is_empty() {
             // Undo it, so that the next case starts from the baseline again.
             context.write_file("pylock.toml", &self.bystander_lock);
             let undo = context.run(context.tack().args(["sync", "--frozen"]));
             assert!(undo.success(), "{}", context.snapshot(&undo));
         }
-        let import = Command::new(self.venv().join("bin/python"))
-            .args(["-B", "-c", "import bystander; print(bystander.__version__)"])
-            .output()
-            .unwrap();
-        if !import.status.success() || String::from_utf8_lossy(&import.stdout).trim() != "1.0.0" {
-            tally.broken_venvs += 1;
+        let leaks = INDEX_SECRET.leaks(&[&output], &written_dirs(context));
+        if !leaks.is_empty() {
+            tally.leaks += leaks.len() as u64;
             tally
                 .failures
-                .push(format!("{what}: the venv no longer works: {import:?}"));
+                .push(format!("{what}: the password shows in {leaks:?}"));
         }
 
         // Nothing named with the marker anywhere it could have landed.
@@ -209,18 +229,16 @@ impl Bench {
 
 /// Run every case on one bench, record the figures, then fail on anything wrong.
 fn run(cases: &[Case], marker: &str) {
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     let mut tally = Tally::default();
     for case in cases {
         bench.try_case(case, marker, &mut tally);
     }
-    figures::record(AREA, "bad archives tried", tally.tried);
-    figures::record_outcomes(AREA, tally.broken_venvs, tally.bad_files, 0);
-    assert_eq!(tally.tried, cases.len() as u64);
+    figures::record_tried(AREA, "bad archives tried", tally.tried);
+    figures::record_outcome(AREA, Outcome::BrokenVenvs, tally.broken_venvs);
+    figures::record_outcome(AREA, Outcome::BadFilesInstalled, tally.bad_files);
+    figures::record_outcome(AREA, Outcome::CredentialsLeaked, tally.leaks);
     assert!(
         tally.failures.is_empty(),
         "{} problems in {} cases:\n\n{}",
@@ -228,7 +246,6 @@ fn run(cases: &[Case], marker: &str) {
         cases.len(),
         tally.failures.join("\n\n")
     );
-    assert_eq!((tally.broken_venvs, tally.bad_files), (0, 0));
 }
 
 /// A marker for the file names of one group, unique to this run.
@@ -261,36 +278,12 @@ fn lock_for(honest: &str, bytes: &[u8]) -> String {
     lock
 }
 
-/// Every path under `root` (relative), with the sha256 of files and the target of links;
-/// tack's notes at the root (`.tack-*`) are left out.
+/// Every path under the venv `root` (relative), with the sha256 of files and the target of
+/// links; tack's notes at the root (`.tack-*`) are left out.
 fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in fs_err::read_dir(dir).unwrap().filter_map(Result::ok) {
-            let path = entry.path();
-            let relative = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if dir == root && relative.starts_with(".tack-") {
-                continue;
-            }
-            let file_type = entry.file_type().unwrap();
-            if file_type.is_symlink() {
-                let target = fs_err::read_link(&path).unwrap();
-                out.insert(relative, format!("link {}", target.display()));
-            } else if file_type.is_dir() {
-                out.insert(relative, "dir".to_string());
-                visit(root, &path, out);
-            } else {
-                let digest = hex::encode(Sha256::digest(fs_err::read(&path).unwrap()));
-                out.insert(relative, format!("file {digest}"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    visit(root, root, &mut out);
-    out
+    venv::tree(root, |relative| {
+        relative.parent() == Some(Path::new("")) && relative.to_string_lossy().starts_with(".tack-")
+    })
 }
 
 /// Files and directories under `dir` whose name contains `marker`, recursively when asked
@@ -707,10 +700,7 @@ fn the_venvs_own_files_are_never_replaced() {
 fn an_honest_wheel_passes_the_same_checks() {
     // The control: the same bench with an honest wheel built by the same builder installs,
     // so the refusals above are about what each case changed.
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     let data = victim().data();
     let bytes = victim()

@@ -5,20 +5,33 @@
 //!
 //! pypiserver comes from PyPI: `.ci/run` installs it into `target/pypiserver-venv`
 //! (`TACK_PYPISERVER` may name another `pypi-server`). Without it the test is skipped with a
-//! message, unless `TACK_REQUIRE_PYPISERVER=1` (as in CI), which makes its absence a failure.
+//! message, unless `TACK_REQUIRE_TOOLS=1` (as in CI) or `TACK_REQUIRE_PYPISERVER=1`, which make
+//! its absence a failure (see `crate::test_support`).
+//!
+//! Figures (area `private indexes`): the credential scenarios tried, venvs broken (checked
+//! against the lock), files installed from the public index in place of the private one, and
+//! places where the password showed (every output, and every file of the project, cache and
+//! HOME, searched before each fresh start).
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::figures;
+use crate::common::figures::{self, Outcome};
+use crate::common::secrets::{written_dirs, Secret};
+use crate::common::venv::{check_project_venv, installed, site_packages};
 use crate::common::wheel::{build_release, ArtifactKind};
-use crate::common::{IndexOptions, RunOutput, Scenario, TestContext};
-use crate::syncing::{installed, python3_available};
+use crate::common::{IndexOptions, Scenario, TestContext};
+use crate::test_support::{require_tool, Tool};
 
+const AREA: &str = "private indexes";
 const USER: &str = "deploy";
 const PASSWORD: &str = "pa55-w0rd-8c1f";
+const SECRET: Secret = Secret {
+    user: USER,
+    password: PASSWORD,
+};
 
 /// What the private index serves.
 const PRIVATE: &str = r#"
@@ -38,26 +51,6 @@ description = "the public index"
 shared-name = ["9.0.0"]
 public-lib = ["1.0.0"]
 "#;
-
-fn pypi_server() -> Option<PathBuf> {
-    let candidate = std::env::var_os("TACK_PYPISERVER").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pypiserver-venv/bin/pypi-server"),
-        PathBuf::from,
-    );
-    if candidate.exists() {
-        return Some(candidate);
-    }
-    assert!(
-        std::env::var_os("TACK_REQUIRE_PYPISERVER").is_none(),
-        "TACK_REQUIRE_PYPISERVER is set but there is no pypi-server at {}",
-        candidate.display()
-    );
-    eprintln!(
-        "skipped: no pypi-server at {} (install it with `.ci/run`, or set TACK_PYPISERVER)",
-        candidate.display()
-    );
-    None
-}
 
 /// A pypiserver on a free port of 127.0.0.1, stopped when dropped.
 struct PypiServer {
@@ -149,49 +142,35 @@ shared-name = {{ index = "corp" }}
     )
 }
 
-/// Whether the password shows anywhere it must not: outputs, the lock, the cache's file names
-/// and contents.
-fn leaks(context: &TestContext, outputs: &[&RunOutput]) -> u64 {
-    let mut leaked = outputs
-        .iter()
-        .filter(|output| output.stdout.contains(PASSWORD) || output.stderr.contains(PASSWORD))
-        .count() as u64;
-    let lock = context.project_dir().join("pylock.toml");
-    if lock.exists() && fs_err::read_to_string(&lock).unwrap().contains(PASSWORD) {
-        leaked += 1;
-    }
-    for entry in walk(&context.cache_dir()) {
-        let bytes = fs_err::read(&entry).unwrap_or_default();
-        if entry.to_string_lossy().contains(PASSWORD)
-            || String::from_utf8_lossy(&bytes).contains(PASSWORD)
-        {
-            leaked += 1;
-        }
-    }
-    leaked
-}
+/// The distributions only the public index has: installing one of them is installing bad
+/// data (dependency confusion).
+const PUBLIC_ONLY: &[&str] = &["shared-name==9.0.0"];
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = fs_err::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
+/// Files of the venv that came from a distribution of [`PUBLIC_ONLY`] (its `RECORD` rows, or
+/// its dist-info when that has none).
+fn files_from_the_public_index(context: &TestContext) -> u64 {
+    let site = site_packages(&context.project_dir().join(".venv")).expect("a site-packages");
+    let mut files = 0;
+    for dist in installed(context) {
+        if !PUBLIC_ONLY.contains(&dist.as_str()) {
+            continue;
         }
+        let (name, version) = dist.split_once("==").unwrap_or_default();
+        let record = site
+            .join(format!("{}-{version}.dist-info", name.replace('-', "_")))
+            .join("RECORD");
+        let rows = fs_err::read_to_string(record).map_or(1, |text| {
+            text.lines().filter(|line| !line.trim().is_empty()).count()
+        });
+        files += rows as u64;
     }
     files
 }
 
 #[test]
 fn private_indexes_with_credentials_and_no_confusion() {
-    let Some(binary) = pypi_server() else {
-        return;
-    };
+    let binary = require_tool!(Tool::PypiServer);
+    require_tool!("python3");
     let context = TestContext::new().with_index(
         &Scenario::from_toml("public", PUBLIC).unwrap(),
         IndexOptions::default(),
@@ -199,7 +178,7 @@ fn private_indexes_with_credentials_and_no_confusion() {
     let server = PypiServer::start(&binary, &context.temp_dir().join("pypiserver"));
     context.write_pyproject(&pyproject(&server.url(), true));
     let mut tried = 0;
-    let mut outputs = Vec::new();
+    let mut leaks = Vec::new();
 
     // No credentials: refused, and the error says which index and what to set.
     let refused = context.run(context.tack().args(["lock", "-v"]));
@@ -267,23 +246,35 @@ fn private_indexes_with_credentials_and_no_confusion() {
                 && !request.path.contains("internal-lib")),
         "pinned packages were asked of the public index"
     );
-    if python3_available() {
-        let mut sync = context.tack();
-        sync.args(["sync", "--frozen", "-v"]);
-        with_env(&mut sync);
-        let synced = context.run(&mut sync);
-        tried += 1;
-        assert!(synced.success(), "{}", context.snapshot(&synced));
-        assert_eq!(
-            installed(&context),
-            [
-                "internal-lib==1.0.0",
-                "public-lib==1.0.0",
-                "shared-name==1.0.0"
-            ]
-        );
-        outputs.push(synced);
-    }
+    let mut sync = context.tack();
+    sync.args(["sync", "--frozen", "-v"]);
+    with_env(&mut sync);
+    let synced = context.run(&mut sync);
+    tried += 1;
+    assert!(synced.success(), "{}", context.snapshot(&synced));
+    let check = check_project_venv(&context.project_dir());
+    let broken_venvs = u64::from(!check.broken.is_empty());
+    let bad_files = files_from_the_public_index(&context) + check.bad_files.len() as u64;
+    figures::record_outcome(AREA, Outcome::BrokenVenvs, broken_venvs);
+    figures::record_outcome(AREA, Outcome::BadFilesInstalled, bad_files);
+    assert!(
+        check.broken.is_empty() && check.bad_files.is_empty(),
+        "{check:?}"
+    );
+    assert_eq!(
+        installed(&context),
+        [
+            "internal-lib==1.0.0",
+            "public-lib==1.0.0",
+            "shared-name==1.0.0"
+        ]
+    );
+    assert_eq!(bad_files, 0);
+    // Everything written so far, before the cache goes for the next part.
+    leaks.extend(SECRET.leaks(
+        &[&refused, &wrong, &locked, &synced],
+        &written_dirs(&context),
+    ));
 
     // From `.netrc`, for a non-explicit index, with a fresh cache.
     fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();
@@ -302,10 +293,14 @@ fn private_indexes_with_credentials_and_no_confusion() {
         .read_file("pylock.toml")
         .contains("name = \"shared-name\"\nversion = \"1.0.0\""));
 
-    let mut all = vec![&refused, &wrong, &locked, &from_netrc];
-    all.extend(outputs.iter());
-    let leaked = leaks(&context, &all);
-    figures::record("private indexes", "credential scenarios tried", tried);
-    figures::record_outcomes("private indexes", 0, 0, leaked);
-    assert_eq!(leaked, 0, "the password leaked");
+    // The `.netrc` file itself holds the password, and lies outside these directories.
+    leaks.extend(SECRET.leaks(
+        &[&refused, &wrong, &locked, &synced, &from_netrc],
+        &written_dirs(&context),
+    ));
+    leaks.sort();
+    leaks.dedup();
+    figures::record_tried(AREA, "credential scenarios tried", tried);
+    figures::record_outcome(AREA, Outcome::CredentialsLeaked, leaks.len() as u64);
+    assert!(leaks.is_empty(), "the password shows in {leaks:?}");
 }

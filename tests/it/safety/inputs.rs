@@ -3,9 +3,16 @@
 //! an error that names the file, never a panic, and must lose nothing: the file is left as it
 //! was and an installed venv keeps working. (Broken index pages and archives are covered by
 //! `network` and `archives`; the parsers themselves are fuzzed in `fuzz/`.)
+//!
+//! Figures (area `bad input files`): the bad inputs tried, venvs broken (checked against the
+//! good lock), files of the venv changed by a bad input, and places where the index's password
+//! showed (outputs, and every file of the project, cache and HOME).
 
-use crate::common::{figures, IndexOptions, Scenario, TestContext};
-use crate::syncing::{installed, python3_available};
+use crate::common::figures::{self, Outcome};
+use crate::common::secrets::{written_dirs, INDEX_SECRET};
+use crate::common::venv::{self, check_venv};
+use crate::common::{RunOutput, Scenario, TestContext};
+use crate::test_support::require_tool;
 
 const SCENARIO: &str = r#"
 description = "bad input"
@@ -49,44 +56,68 @@ const LOCK_EDITS: &[(&str, &str, &str)] = &[
     ("sha256 = \"", "sha256 = \"zz", "sha256"),
 ];
 
+/// The venv's files, without the bytecode that importing writes.
+fn venv_tree(context: &TestContext) -> std::collections::BTreeMap<String, String> {
+    venv::tree(&context.project_dir().join(".venv"), |relative| {
+        relative.file_name() == Some(std::ffi::OsStr::new("__pycache__"))
+    })
+}
+
 #[test]
 fn bad_input_files_give_clear_errors_and_lose_nothing() {
+    require_tool!("python3");
     let context = TestContext::new().with_index(
         &Scenario::from_toml("inputs", SCENARIO).unwrap(),
-        IndexOptions::default(),
+        INDEX_SECRET.index_options(),
     );
-    let venv_works = python3_available();
     context.write_pyproject(GOOD);
-    let output = context.run(context.tack().arg(if venv_works { "sync" } else { "lock" }));
+    let output = context.run(context.tack().arg("sync"));
     assert!(output.success(), "{}", context.snapshot(&output));
     let good_lock = context.read_file("pylock.toml");
-    let before = if venv_works {
-        installed(&context)
-    } else {
-        Vec::new()
-    };
+    let check = check_venv(&context.project_dir(), &good_lock);
+    assert!(
+        check.broken.is_empty() && check.bad_files.is_empty(),
+        "{check:?}"
+    );
+    let before = venv_tree(&context);
 
     let mut tried = 0;
     let mut broken_venvs = 0;
+    let mut bad_files = 0;
+    let mut leaks = 0;
     let mut failures = Vec::new();
-    let mut check =
-        |what: String, output: crate::common::RunOutput, mention: &str, file: &str, text: &str| {
-            tried += 1;
-            if output.code != Some(1) || output.stderr.contains("panicked") {
-                failures.push(format!("{what}: exit {:?}\n{}", output.code, output.stderr));
-            } else if !output.stderr.contains(mention) || !output.stderr.contains(file) {
-                failures.push(format!(
-                    "{what}: the error does not mention `{mention}` and `{file}`:\n{}",
-                    output.stderr
-                ));
-            }
-            if context.read_file(file) != text {
-                failures.push(format!("{what}: `{file}` was changed"));
-            }
-            if venv_works && installed(&context) != before {
-                broken_venvs += 1;
-            }
-        };
+    let mut check = |what: String, output: RunOutput, mention: &str, file: &str, text: &str| {
+        tried += 1;
+        if output.code != Some(1) || output.stderr.contains("panicked") {
+            failures.push(format!("{what}: exit {:?}\n{}", output.code, output.stderr));
+        } else if !output.stderr.contains(mention) || !output.stderr.contains(file) {
+            failures.push(format!(
+                "{what}: the error does not mention `{mention}` and `{file}`:\n{}",
+                output.stderr
+            ));
+        }
+        if context.read_file(file) != text {
+            failures.push(format!("{what}: `{file}` was changed"));
+        }
+        let venv_check = check_venv(&context.project_dir(), &good_lock);
+        if !venv_check.broken.is_empty() {
+            broken_venvs += 1;
+            failures.push(format!(
+                "{what}: the venv is broken: {:?}",
+                venv_check.broken
+            ));
+        }
+        let changed = venv::changed(&before, &venv_tree(&context));
+        if !changed.is_empty() {
+            bad_files += changed.len() as u64;
+            failures.push(format!("{what}: the venv changed: {changed:?}"));
+        }
+        let found = INDEX_SECRET.leaks(&[&output], &written_dirs(&context));
+        if !found.is_empty() {
+            leaks += found.len() as u64;
+            failures.push(format!("{what}: the password shows in {found:?}"));
+        }
+    };
 
     // Broken pyproject.toml: `lock` and `sync` both refuse, the lock and venv stay.
     for (index, (text, mention)) in PYPROJECTS.iter().enumerate() {
@@ -123,8 +154,10 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
         );
     }
 
-    figures::record("bad input files", "bad inputs tried", tried);
-    figures::record_outcomes("bad input files", broken_venvs, 0, 0);
+    let area = "bad input files";
+    figures::record_tried(area, "bad inputs tried", tried);
+    figures::record_outcome(area, Outcome::BrokenVenvs, broken_venvs);
+    figures::record_outcome(area, Outcome::BadFilesInstalled, bad_files);
+    figures::record_outcome(area, Outcome::CredentialsLeaked, leaks);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(broken_venvs, 0);
 }

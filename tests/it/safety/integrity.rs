@@ -9,8 +9,9 @@
 //! A second test has the index serve other bytes than the lock's sha256: nothing of them is
 //! unpacked or installed.
 //!
-//! Figures (area `cache integrity`): the corruptions tried, bad downloads tried, venvs broken
-//! and files installed from bad data.
+//! Figures (area `cache integrity`): the corruptions and bad downloads tried, venvs broken
+//! (checked against the lock), files installed from bad data (compared with the wheel's), and
+//! places where the index's password showed (every output and every file written).
 
 use std::collections::BTreeMap;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
@@ -18,10 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::figures;
+use crate::common::figures::{self, Outcome};
+use crate::common::secrets::INDEX_SECRET;
+use crate::common::venv::{self, check_venv};
 use crate::common::wheel::hostile::HostileWheel;
-use crate::common::{IndexOptions, RunOutput, Scenario, TestContext};
-use crate::syncing::python3_available;
+use crate::common::{pyproject, RunOutput, Scenario, TestContext};
+use crate::test_support::require_tool;
 
 const AREA: &str = "cache integrity";
 const WHEEL: &str = "victim-1.0.0-py3-none-any.whl";
@@ -34,12 +37,8 @@ scripts = { victim = "victim:main" }
 data = { "data/share/victim/readme.txt" = "victim data\n" }
 "#;
 
-const PROJECT: &str = r#"[project]
-name = "project"
-version = "0.1.0"
-requires-python = ">=3.8"
-dependencies = ["victim"]
-"#;
+/// The project's dependencies.
+const DEPENDENCIES: &[&str] = &["victim"];
 
 /// What a case does to the cache before the next project syncs.
 enum Damage {
@@ -78,14 +77,39 @@ struct Tally {
     tried: u64,
     broken_venvs: u64,
     bad_files: u64,
+    leaks: u64,
     failures: Vec<String>,
 }
+
+impl Tally {
+    fn record(&self, tried: &str) {
+        figures::record_tried(AREA, tried, self.tried);
+        figures::record_outcome(AREA, Outcome::BrokenVenvs, self.broken_venvs);
+        figures::record_outcome(AREA, Outcome::BadFilesInstalled, self.bad_files);
+        figures::record_outcome(AREA, Outcome::CredentialsLeaked, self.leaks);
+    }
+
+    /// Counts where the password shows: `output`, the project `dir`, the cache, HOME.
+    fn search_leaks(&mut self, what: &str, bench: &Bench, output: &RunOutput, dir: &Path) {
+        let context = &bench.context;
+        let leaks =
+            INDEX_SECRET.leaks(&[output], &[dir, &context.cache_dir(), &context.home_dir()]);
+        if !leaks.is_empty() {
+            self.leaks += leaks.len() as u64;
+            self.failures
+                .push(format!("{what}: the password shows in {leaks:?}"));
+        }
+    }
+}
+
+/// A lock of nothing: what a venv must match after a sync that failed.
+const EMPTY_LOCK: &str = "lock-version = \"1.0\"\ncreated-by = \"tack tests\"\n";
 
 impl Bench {
     fn new() -> Self {
         let scenario = Scenario::from_toml("integrity", SCENARIO).unwrap();
-        let context = TestContext::new().with_index(&scenario, IndexOptions::default());
-        context.write_pyproject(PROJECT);
+        let context = TestContext::new().with_index(&scenario, INDEX_SECRET.index_options());
+        context.write_pyproject(&pyproject(DEPENDENCIES));
         let output = context.run(context.tack().arg("sync"));
         assert!(output.success(), "{}", context.snapshot(&output));
         let lock = context.read_file("pylock.toml");
@@ -132,7 +156,7 @@ impl Bench {
     fn sync_project(&self, name: &str) -> (PathBuf, RunOutput) {
         let dir = self.context.temp_dir().join(name);
         fs_err::create_dir_all(&dir).unwrap();
-        fs_err::write(dir.join("pyproject.toml"), PROJECT).unwrap();
+        fs_err::write(dir.join("pyproject.toml"), pyproject(DEPENDENCIES)).unwrap();
         fs_err::write(dir.join("pylock.toml"), &self.lock).unwrap();
         let output = self.context.run(
             self.context
@@ -258,13 +282,7 @@ impl Bench {
 }
 
 fn site_packages(venv: &Path) -> PathBuf {
-    let lib = venv.join("lib");
-    let version = fs_err::read_dir(&lib)
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|entry| entry.file_name().to_string_lossy().starts_with("python"))
-        .unwrap();
-    version.path().join("site-packages")
+    venv::site_packages(venv).expect("the venv has a site-packages")
 }
 
 #[cfg(unix)]
@@ -293,10 +311,7 @@ fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
 
 #[test]
 fn damaged_cache_entries_are_fetched_again() {
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
     let wheel_bytes = bench.context.index().file_bytes(WHEEL);
     let init = bench.pristine["victim/__init__.py"].clone();
@@ -354,6 +369,7 @@ fn damaged_cache_entries_are_fetched_again() {
         }
         bench.context.index().clear_requests();
         let (dir, output) = bench.sync_project(&format!("case-{index}"));
+        tally.search_leaks(what, &bench, &output, &dir);
         let venv = dir.join(".venv");
         let downloads = bench.downloads();
         let control = matches!(damage, Damage::None);
@@ -387,17 +403,16 @@ fn damaged_cache_entries_are_fetched_again() {
                 .failures
                 .push(format!("{what}: files from bad data: {bad:?}"));
         }
-        let import = Command::new(venv.join("bin/python"))
-            .args(["-B", "-c", "import victim; print(victim.__version__)"])
-            .output()
-            .unwrap();
+        let check = check_venv(&dir, &bench.lock);
+        tally.bad_files += check.bad_files.len() as u64;
         let script = Command::new(venv.join("bin/victim")).output().unwrap();
-        if String::from_utf8_lossy(&import.stdout).trim() != "1.0.0"
+        if !check.broken.is_empty()
+            || !check.bad_files.is_empty()
             || String::from_utf8_lossy(&script.stdout).trim() != "victim 1.0.0"
         {
-            tally.broken_venvs += 1;
+            tally.broken_venvs += u64::from(!check.broken.is_empty() || !script.status.success());
             tally.failures.push(format!(
-                "{what}: the venv does not work: {import:?} {script:?}"
+                "{what}: the venv does not work: {check:?} {script:?}"
             ));
         }
         // The cache is whole again.
@@ -411,8 +426,9 @@ fn damaged_cache_entries_are_fetched_again() {
         previous_venv = venv;
     }
 
-    figures::record(AREA, "cache corruptions tried", tally.tried - 1);
-    figures::record_outcomes(AREA, tally.broken_venvs, tally.bad_files, 0);
+    // The control is not a corruption.
+    tally.tried -= 1;
+    tally.record("cache corruptions tried");
     assert!(
         tally.failures.is_empty(),
         "{} problems in {} cases:\n\n{}",
@@ -420,46 +436,92 @@ fn damaged_cache_entries_are_fetched_again() {
         cases.len(),
         tally.failures.join("\n\n")
     );
-    assert_eq!((tally.broken_venvs, tally.bad_files), (0, 0));
 }
 
 #[test]
 fn a_download_that_differs_from_the_lock_is_never_unpacked() {
-    if !python3_available() {
-        eprintln!("skipped: no python3 on PATH");
-        return;
-    }
+    require_tool!("python3");
     let bench = Bench::new();
-    fs_err::remove_dir_all(bench.tree()).unwrap();
-    // A valid wheel, but not the one the lock names.
-    let other = HostileWheel::new("victim", "1.0.0")
-        .file("victim/evil.py", b"evil = True\n")
-        .build();
-    bench.context.index().replace_file(WHEEL, other);
-    let (dir, output) = bench.sync_project("other-bytes");
-
-    let mut broken = 0;
-    let mut bad = 0;
-    assert_eq!(output.code, Some(1), "{}", bench.context.snapshot(&output));
-    assert!(
-        output.stderr.contains(WHEEL) && output.stderr.contains(&bench.sha256),
-        "{}",
-        output.stderr
-    );
-    let venv = dir.join(".venv");
-    if venv.exists() {
-        let site = site_packages(&venv);
-        bad += u64::from(site.join("victim").exists());
-        bad += u64::from(site.join("victim-1.0.0.dist-info").exists());
-        let python = Command::new(venv.join("bin/python"))
-            .args(["-B", "-c", "print('ok')"])
-            .output()
-            .unwrap();
-        broken += u64::from(!python.status.success());
+    let honest = bench.context.index().file_bytes(WHEEL);
+    // Bytes the index serves instead of the locked wheel.
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a valid wheel, but not the locked one",
+            HostileWheel::new("victim", "1.0.0")
+                .file("victim/evil.py", b"evil = True\n")
+                .build(),
+        ),
+        (
+            "the first half of the wheel",
+            honest[..honest.len() / 2].to_vec(),
+        ),
+        (
+            "the wheel with one more byte",
+            [honest.as_slice(), b"\0"].concat(),
+        ),
+        ("nothing", Vec::new()),
+        (
+            "an HTML page",
+            b"<html><body>maintenance</body></html>".to_vec(),
+        ),
+    ];
+    let mut tally = Tally::default();
+    for (index, (what, bytes)) in cases.iter().enumerate() {
+        fs_err::remove_dir_all(bench.tree()).unwrap();
+        bench.context.index().replace_file(WHEEL, bytes.clone());
+        bench.context.index().clear_requests();
+        let (dir, output) = bench.sync_project(&format!("bad-download-{index}"));
+        if bench.downloads() > 0 {
+            tally.tried += 1;
+        } else {
+            tally
+                .failures
+                .push(format!("{what}: the bad bytes were never downloaded"));
+        }
+        tally.search_leaks(what, &bench, &output, &dir);
+        if output.code != Some(1)
+            || !output.stderr.contains(WHEEL)
+            || !output.stderr.contains(&bench.sha256)
+        {
+            tally.failures.push(format!(
+                "{what}: expected exit code 1 and an error naming the wheel and its sha256\n{}",
+                bench.context.snapshot(&output)
+            ));
+        }
+        let venv = dir.join(".venv");
+        if venv.exists() {
+            // An empty venv that works: nothing of the bad bytes, nothing broken.
+            let check = check_venv(&dir, EMPTY_LOCK);
+            tally.broken_venvs += u64::from(!check.broken.is_empty());
+            tally.bad_files += check.bad_files.len() as u64;
+            let site = site_packages(&venv);
+            let unpacked = venv::files_under(&site.join("victim")).len()
+                + venv::files_under(&site.join("victim-1.0.0.dist-info")).len();
+            tally.bad_files += unpacked as u64;
+            if !check.broken.is_empty() || !check.bad_files.is_empty() || unpacked > 0 {
+                tally.failures.push(format!(
+                    "{what}: the venv is not an intact empty one: {check:?}, {unpacked} files of victim"
+                ));
+            }
+        }
+        // Nothing of the bytes is kept in the cache.
+        let kept = u64::from(bench.tree().exists()) + u64::from(bench.archive().exists());
+        if kept > 0 {
+            tally.bad_files += kept;
+            tally
+                .failures
+                .push(format!("{what}: the cache keeps the bad bytes"));
+        }
+        // Put the honest wheel back in the cache for the next case.
+        bench.context.index().replace_file(WHEEL, honest.clone());
+        bench.restore(&format!("restore-{index}"));
     }
-    bad += u64::from(bench.tree().exists());
-    bad += u64::from(bench.archive().exists());
-    figures::record(AREA, "bad downloads tried", 1);
-    figures::record_outcomes(AREA, broken, bad, 0);
-    assert_eq!((broken, bad), (0, 0));
+    tally.record("bad downloads tried");
+    assert!(
+        tally.failures.is_empty(),
+        "{} problems in {} cases:\n\n{}",
+        tally.failures.len(),
+        cases.len(),
+        tally.failures.join("\n\n")
+    );
 }

@@ -13,8 +13,10 @@
 //!   wheel being unpacked, a dist-info being removed, a package half linked, a dist-info
 //!   without its `RECORD`).
 //!
-//! After each kill, `tack sync --frozen` runs again and must succeed, and [`check_venv`] must
-//! find the venv exactly as the lock says. Two sweeps: a fresh install (lock A into no venv),
+//! After each kill, `tack sync --frozen` runs again and must succeed,
+//! [`crate::common::venv::check_venv`] must find the venv exactly as the lock says, and the
+//! index's password must show neither in the output nor in any file of the project, cache or
+//! HOME. Two sweeps: a fresh install (lock A into no venv),
 //! and an upgrade (lock A installed, then lock B, which removes `delta`, upgrades `alpha` and
 //! `gamma` and adds `epsilon`); after a killed upgrade the repair alternates between lock B and
 //! going back to lock A. `gamma` has a few hundred files, so that unpacking, linking and removing
@@ -24,267 +26,20 @@
 //! # Concurrent syncs
 //!
 //! Two syncs of one project at once must both succeed and leave a correct venv; so must
-//! several projects syncing at once through one cache.
+//! several projects syncing at once through one cache. The password is searched for the same
+//! way.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::common::wheel::record_hash;
-use crate::common::{figures, Fault, FaultKind, IndexOptions, Scenario, TestContext};
-use crate::syncing::python3_available;
-
-// -------------------------------------------------------------------------------------------
-// Shared with `network`: checking a venv, listing directories, running cases in parallel.
-// -------------------------------------------------------------------------------------------
-
-/// What [`check_venv`] found wrong.
-#[derive(Debug, Default)]
-pub(super) struct VenvCheck {
-    /// The venv does not match the lock, has leftovers of an interrupted step, or does not
-    /// import what the lock lists.
-    pub broken: Vec<String>,
-    /// Installed files whose content is not what their `RECORD` says.
-    pub bad_files: Vec<String>,
-}
-
-/// Checks `<project>/.venv` against `<project>/pylock.toml`: the dist-infos (names and
-/// versions from `METADATA`) are exactly the lock's packages, each complete with a `RECORD`
-/// whose every file exists with its recorded hash; site-packages holds no file that no
-/// `RECORD` lists; nothing is left of an interrupted step (`*.tack-removing`, `RECORD.tmp`,
-/// temporary files, `.venv.tmp-*` or `.venv.old-*` beside the venv); and the venv's Python
-/// imports every locked package at its locked version.
-pub(super) fn check_venv(project: &Path) -> VenvCheck {
-    let mut check = VenvCheck::default();
-    let venv = project.join(".venv");
-    let locked = locked_packages(project);
-    for name in entries(project) {
-        if name.starts_with(".venv.tmp-") || name.starts_with(".venv.old-") {
-            check
-                .broken
-                .push(format!("`{name}` is left beside the venv"));
-        }
-    }
-    leftovers(&venv, &mut check.broken);
-    let Some(site) = site_packages(&venv) else {
-        check
-            .broken
-            .push("the venv has no site-packages".to_string());
-        return check;
-    };
-
-    let mut installed = BTreeSet::new();
-    let mut recorded: BTreeSet<PathBuf> = BTreeSet::new();
-    for name in entries(&site) {
-        if !name.ends_with(".dist-info") {
-            continue;
-        }
-        let dist_info = site.join(&name);
-        let metadata = fs_err::read_to_string(dist_info.join("METADATA")).unwrap_or_default();
-        let field = |key: &str| {
-            metadata
-                .lines()
-                .find_map(|line| line.strip_prefix(key))
-                .map(|value| value.trim().to_string())
-                .unwrap_or_default()
-        };
-        installed.insert((normalize_name(&field("Name:")), field("Version:")));
-        let Ok(record) = fs_err::read_to_string(dist_info.join("RECORD")) else {
-            check
-                .broken
-                .push(format!("`{name}` has no RECORD (a half-done install)"));
-            continue;
-        };
-        for line in record.lines().filter(|line| !line.trim().is_empty()) {
-            let mut fields = line.rsplitn(3, ',');
-            let (_size, hash, path) = (fields.next(), fields.next(), fields.next());
-            let (Some(hash), Some(path)) = (hash, path) else {
-                check
-                    .broken
-                    .push(format!("`{name}/RECORD` has a bad row: {line}"));
-                continue;
-            };
-            let file = lexical(&site.join(path));
-            recorded.insert(file.clone());
-            if hash.is_empty() {
-                continue;
-            }
-            match fs_err::read(&file) {
-                Ok(bytes) if record_hash(&bytes) == hash => {}
-                Ok(_) => check.bad_files.push(format!(
-                    "`{path}` of `{name}` does not match its RECORD hash"
-                )),
-                Err(_) => check
-                    .broken
-                    .push(format!("`{path}` of `{name}` is missing")),
-            }
-        }
-    }
-    if installed != locked {
-        check.broken.push(format!(
-            "installed {installed:?}, but the lock has {locked:?}"
-        ));
-    }
-    for file in files(&site) {
-        if !recorded.contains(&lexical(&file)) {
-            check.broken.push(format!(
-                "`{}` is in site-packages but in no RECORD",
-                file.strip_prefix(&site).unwrap_or(&file).display()
-            ));
-        }
-    }
-
-    let mut code = String::from("import importlib\n");
-    for (name, version) in &locked {
-        let module = name.replace('-', "_");
-        let _ = writeln!(
-            code,
-            "assert importlib.import_module('{module}').__version__ == '{version}', '{module}'"
-        );
-    }
-    match Command::new(venv.join("bin").join("python"))
-        .args(["-c", &code])
-        .env_remove("PYTHONPATH")
-        .env_remove("PYTHONHOME")
-        .output()
-    {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => check.broken.push(format!(
-            "importing the locked packages failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )),
-        Err(error) => check
-            .broken
-            .push(format!("the venv's Python does not run: {error}")),
-    }
-    check
-}
-
-/// The `(normalized name, version)` of every package of `<project>/pylock.toml`.
-fn locked_packages(project: &Path) -> BTreeSet<(String, String)> {
-    let text = fs_err::read_to_string(project.join("pylock.toml")).expect("read pylock.toml");
-    let lock: toml::Table = text.parse().expect("pylock.toml is TOML");
-    lock.get("packages")
-        .and_then(toml::Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|package| {
-            let field = |key| {
-                package
-                    .get(key)
-                    .and_then(toml::Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            (normalize_name(&field("name")), field("version"))
-        })
-        .collect()
-}
-
-/// PEP 503 normalization.
-fn normalize_name(name: &str) -> String {
-    let mut normalized = String::new();
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !normalized.ends_with('-') {
-                normalized.push('-');
-            }
-        } else {
-            normalized.push(c.to_ascii_lowercase());
-        }
-    }
-    normalized
-}
-
-/// Names of what an interrupted step leaves, anywhere in `dir`.
-fn leftovers(dir: &Path, found: &mut Vec<String>) {
-    for name in entries(dir) {
-        let path = dir.join(&name);
-        let is_leftover = name.ends_with(".tack-removing")
-            || name == "RECORD.tmp"
-            || name.starts_with(".tmp")
-            || name.starts_with(".unpacking-")
-            || name.starts_with(".download-");
-        if is_leftover {
-            found.push(format!("`{}` is left in the venv", path.display()));
-        }
-        if path.is_dir() && !path.is_symlink() {
-            leftovers(&path, found);
-        }
-    }
-}
-
-/// Every regular file under `dir`, outside `__pycache__`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for name in entries(dir) {
-        let path = dir.join(&name);
-        if path.is_dir() && !path.is_symlink() {
-            if name != "__pycache__" {
-                found.extend(files(&path));
-            }
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
-/// `path` with `.` and `..` resolved without asking the file system.
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// The names in `dir`, sorted; none when it does not exist.
-pub(super) fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs_err::read_dir(dir)
-        .map(|read| {
-            read.filter_map(Result::ok)
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// `<venv>/lib/pythonX.Y/site-packages`, when the venv has one.
-pub(super) fn site_packages(venv: &Path) -> Option<PathBuf> {
-    let lib = venv.join("lib");
-    entries(&lib)
-        .into_iter()
-        .find(|name| name.starts_with("python"))
-        .map(|name| lib.join(name).join("site-packages"))
-        .filter(|site| site.is_dir())
-}
-
-/// Runs `work` on every case, `parallel` at a time.
-pub(super) fn run_cases<T: Send>(cases: Vec<T>, parallel: usize, work: impl Fn(T) + Sync) {
-    let queue = Mutex::new(cases.into_iter());
-    std::thread::scope(|scope| {
-        for _ in 0..parallel.max(1) {
-            scope.spawn(|| loop {
-                let Some(case) = queue.lock().unwrap().next() else {
-                    return;
-                };
-                work(case);
-            });
-        }
-    });
-}
+use crate::common::figures::{self, Outcome};
+use crate::common::secrets::INDEX_SECRET;
+use crate::common::venv::{check_project_venv, site_packages};
+use crate::common::{pyproject, Fault, FaultKind, RunOutput, Scenario, TestContext};
+use crate::test_support::require_tool;
 
 // -------------------------------------------------------------------------------------------
 // The projects: lock A and lock B over one index.
@@ -294,8 +49,8 @@ pub(super) fn run_cases<T: Send>(cases: Vec<T>, parallel: usize, work: impl Fn(T
 const GAMMA_FILES: usize = 300;
 /// How long the index waits before answering each file request during the sweeps.
 const DOWNLOAD_DELAY: Duration = Duration::from_millis(60);
-const DEPENDENCIES_A: &str = r#""alpha==1.0.0", "beta", "gamma==1.0.0", "delta""#;
-const DEPENDENCIES_B: &str = r#""alpha==2.0.0", "beta", "gamma==2.0.0", "epsilon""#;
+const DEPENDENCIES_A: &[&str] = &["alpha==1.0.0", "beta", "gamma==1.0.0", "delta"];
+const DEPENDENCIES_B: &[&str] = &["alpha==2.0.0", "beta", "gamma==2.0.0", "epsilon"];
 
 fn scenario() -> Scenario {
     let mut text = String::from(
@@ -316,12 +71,6 @@ fn scenario() -> Scenario {
     Scenario::from_toml("interrupts", &text).expect("a valid scenario")
 }
 
-fn pyproject(dependencies: &str) -> String {
-    format!(
-        "[project]\nname = \"project\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [{dependencies}]\n"
-    )
-}
-
 /// Lock A and lock B over one fake index, and projects made from them.
 struct Projects {
     context: TestContext,
@@ -337,7 +86,7 @@ enum Which {
 
 impl Projects {
     fn new() -> Self {
-        let context = TestContext::new().with_index(&scenario(), IndexOptions::default());
+        let context = TestContext::new().with_index(&scenario(), INDEX_SECRET.index_options());
         let mut locks = Vec::new();
         for dependencies in [DEPENDENCIES_A, DEPENDENCIES_B] {
             context.write_pyproject(&pyproject(dependencies));
@@ -406,15 +155,22 @@ impl Projects {
         command
     }
 
-    /// Runs `tack sync --frozen` to the end; returns its stderr on failure.
-    fn sync_to_end(&self, project: &Path, cache: &Path) -> Result<Duration, String> {
+    /// Runs `tack sync --frozen` to the end: how long it took and its output; its output as a
+    /// snapshot on failure.
+    fn sync_to_end(&self, project: &Path, cache: &Path) -> Result<(Duration, RunOutput), String> {
         let started = Instant::now();
         let output = self.context.run(&mut self.sync(project, cache));
         if output.success() {
-            Ok(started.elapsed())
+            Ok((started.elapsed(), output))
         } else {
             Err(self.context.snapshot(&output))
         }
+    }
+
+    /// Where the index's password shows: in `outputs`, or in what tack wrote to `project`,
+    /// `cache` and HOME.
+    fn leaks(&self, outputs: &[&RunOutput], project: &Path, cache: &Path) -> Vec<String> {
+        INDEX_SECRET.leaks(outputs, &[project, cache, &self.context.home_dir()])
     }
 }
 
@@ -561,15 +317,23 @@ struct Sweep {
     finished_first: u64,
     broken_venvs: u64,
     bad_files_installed: u64,
+    leaks: u64,
     problems: Vec<String>,
 }
 
 impl Sweep {
-    /// After a kill at `point`: the repair sync must succeed and leave a correct venv.
+    /// After a kill at `point`: the repair sync must succeed and leave a correct venv, and the
+    /// password must show nowhere.
     fn repair(&mut self, projects: &Projects, project: &Path, cache: &Path, point: &str) {
         match projects.sync_to_end(project, cache) {
-            Ok(_) => {
-                let check = check_venv(project);
+            Ok((_, output)) => {
+                let leaks = projects.leaks(&[&output], project, cache);
+                if !leaks.is_empty() {
+                    self.leaks += leaks.len() as u64;
+                    self.problems
+                        .push(format!("{point}: the password shows in {leaks:?}"));
+                }
+                let check = check_project_venv(project);
                 if !check.broken.is_empty() || !check.bad_files.is_empty() {
                     self.problems
                         .push(format!("{point}: {:?} {:?}", check.broken, check.bad_files));
@@ -595,13 +359,15 @@ impl Sweep {
 
     fn finish(self, started: Instant) {
         let area = "interrupted syncs";
-        figures::record(area, "kill points tried", self.kills);
-        figures::record(
+        figures::record_tried(area, "kill points tried", self.kills);
+        figures::record_tried(
             area,
             "syncs that ended before their kill",
             self.finished_first,
         );
-        figures::record_outcomes(area, self.broken_venvs, self.bad_files_installed, 0);
+        figures::record_outcome(area, Outcome::BrokenVenvs, self.broken_venvs);
+        figures::record_outcome(area, Outcome::BadFilesInstalled, self.bad_files_installed);
+        figures::record_outcome(area, Outcome::CredentialsLeaked, self.leaks);
         eprintln!(
             "{} kills ({} syncs ended first) in {:.1?}",
             self.kills,
@@ -620,9 +386,7 @@ impl Sweep {
 
 #[test]
 fn a_fresh_sync_killed_anywhere_is_repaired_by_the_next() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let started = Instant::now();
     let projects = Projects::new();
     projects.slow_downloads();
@@ -630,7 +394,7 @@ fn a_fresh_sync_killed_anywhere_is_repaired_by_the_next() {
     let per_sweep = timed_points().div_ceil(4);
 
     // How long uninterrupted syncs take, cold and warm.
-    let cold = projects
+    let (cold, _) = projects
         .sync_to_end(
             &projects.project("calibrate-cold", Which::A),
             &projects.cold_cache("calibrate-cold-cache"),
@@ -640,7 +404,7 @@ fn a_fresh_sync_killed_anywhere_is_repaired_by_the_next() {
     projects
         .sync_to_end(&projects.project("calibrate-warm", Which::A), &warm_cache)
         .unwrap();
-    let warm = projects
+    let (warm, _) = projects
         .sync_to_end(&projects.project("calibrate-warm", Which::A), &warm_cache)
         .unwrap();
 
@@ -685,9 +449,7 @@ fn a_fresh_sync_killed_anywhere_is_repaired_by_the_next() {
 
 #[test]
 fn an_upgrade_killed_anywhere_is_repaired_by_the_next_sync() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let started = Instant::now();
     let projects = Projects::new();
     projects.slow_downloads();
@@ -704,14 +466,14 @@ fn an_upgrade_killed_anywhere_is_repaired_by_the_next_sync() {
     let cold = {
         let cache = projects.cold_cache("upgrade-cache");
         let project = upgrading(&cache);
-        projects.sync_to_end(&project, &cache).unwrap()
+        projects.sync_to_end(&project, &cache).unwrap().0
     };
     let warm_cache = projects.warm_cache();
     let warm = {
         let project = upgrading(&warm_cache);
         projects.sync_to_end(&project, &warm_cache).unwrap();
         let project = upgrading(&warm_cache);
-        projects.sync_to_end(&project, &warm_cache).unwrap()
+        projects.sync_to_end(&project, &warm_cache).unwrap().0
     };
 
     // (kill point, cold cache, the lock of the repair: B finishes the upgrade, A goes back).
@@ -765,6 +527,7 @@ struct Concurrent {
     syncs: u64,
     broken_venvs: u64,
     bad_files_installed: u64,
+    leaks: u64,
     problems: Vec<String>,
 }
 
@@ -776,28 +539,39 @@ impl Concurrent {
             .map(|(project, cache)| {
                 projects
                     .sync(project, cache)
-                    .stdout(Stdio::null())
+                    .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
                     .expect("start tack")
             })
             .collect();
         self.syncs += children.len() as u64;
+        let mut outputs = Vec::new();
         for child in children {
             let output = child.wait_with_output().expect("wait for tack");
-            if !output.status.success() {
-                self.problems.push(format!(
-                    "{what}: a sync failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
+            let output = RunOutput {
+                code: output.status.code(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            };
+            if !output.success() {
+                self.problems
+                    .push(format!("{what}: a sync failed: {}", output.stderr));
             }
+            outputs.push(output);
         }
         let mut checked = BTreeSet::new();
-        for (project, _) in runs {
+        for (index, (project, cache)) in runs.iter().enumerate() {
+            let leaks = projects.leaks(&[&outputs[index]], project, cache);
+            if !leaks.is_empty() {
+                self.leaks += leaks.len() as u64;
+                self.problems
+                    .push(format!("{what}: the password shows in {leaks:?}"));
+            }
             if !checked.insert(project) {
                 continue;
             }
-            let check = check_venv(project);
+            let check = check_project_venv(project);
             self.broken_venvs += u64::from(!check.broken.is_empty());
             self.bad_files_installed += check.bad_files.len() as u64;
             if !check.broken.is_empty() || !check.bad_files.is_empty() {
@@ -813,8 +587,10 @@ impl Concurrent {
 
     fn finish(self) {
         let area = "concurrent syncs";
-        figures::record(area, "concurrent syncs run", self.syncs);
-        figures::record_outcomes(area, self.broken_venvs, self.bad_files_installed, 0);
+        figures::record_tried(area, "concurrent syncs run", self.syncs);
+        figures::record_outcome(area, Outcome::BrokenVenvs, self.broken_venvs);
+        figures::record_outcome(area, Outcome::BadFilesInstalled, self.bad_files_installed);
+        figures::record_outcome(area, Outcome::CredentialsLeaked, self.leaks);
         assert!(
             self.problems.is_empty(),
             "{} problem(s):\n{}",
@@ -826,9 +602,7 @@ impl Concurrent {
 
 #[test]
 fn two_syncs_of_one_project_at_once_both_succeed() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let projects = Projects::new();
     let mut concurrent = Concurrent::default();
     let cache = projects.cold_cache("one-project-cache");
@@ -845,9 +619,7 @@ fn two_syncs_of_one_project_at_once_both_succeed() {
 
 #[test]
 fn projects_syncing_at_once_through_one_cache_all_end_correct() {
-    if !python3_available() {
-        return;
-    }
+    require_tool!("python3");
     let projects = Projects::new();
     let mut concurrent = Concurrent::default();
     let cache = projects.cold_cache("shared-cache");
