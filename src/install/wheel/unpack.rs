@@ -38,9 +38,9 @@ pub(super) const DATA_SCHEMES: [&str; 5] = ["purelib", "platlib", "scripts", "he
 /// Unpack `wheel_file` into `<wheels_dir>/<sha256>/` and return that directory.
 ///
 /// An existing directory is reused when it passes the integrity check of
-/// [`super::integrity`], and replaced when it does not. Concurrent callers, in this process or
-/// others, each extract into their own temporary directory; the first rename wins and the
-/// others discard their copy.
+/// [`reuse_unpacked`](super::reuse_unpacked), and replaced when it does not. Concurrent
+/// callers, in this process or others, each extract into their own temporary directory; the
+/// first rename wins and the others discard their copy.
 pub fn unpack_wheel(
     wheel_file: &Path,
     filename: &WheelFilename,
