@@ -1,0 +1,680 @@
+//! Tests of unpacking: safe and unsafe names, reuse of the cache, `RECORD` checks, and the
+//! limits that stop decompression bombs. Unix only: some check file modes.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::PermissionsExt as _;
+
+use super::super::test_support::{build_wheel, filename, patch, WheelBuilder};
+use super::*;
+
+const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Unpack `wheel` (of `demo_pkg` 1.0) with `limits` and return the error, checking that
+/// nothing was left in the bucket.
+fn refused_with(dir: &Path, wheel: &Path, limits: &Limits) -> WheelError {
+    let bucket = dir.join("refused-wheels");
+    let error = unpack_wheel_with(wheel, &filename("demo_pkg", "1.0"), DIGEST, &bucket, limits)
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("`demo_pkg-1.0-py3-none-any.whl`"),
+        "the wheel is named: {error}"
+    );
+    if bucket.exists() {
+        let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+    error
+}
+
+fn refused(dir: &Path, wheel: &Path) -> WheelError {
+    refused_with(dir, wheel, &Limits::DEFAULT)
+}
+
+fn demo() -> WheelBuilder {
+    WheelBuilder::new("demo_pkg", "1.0").file("demo_pkg/__init__.py", "x = 1\n")
+}
+
+fn unsafe_reason(error: &WheelError) -> (&str, &str) {
+    match error {
+        WheelError::UnsafeEntry { entry, reason, .. } => (entry, reason),
+        other => panic!("not an unsafe entry: {other}"),
+    }
+}
+
+#[test]
+fn names_are_validated() {
+    assert_eq!(
+        safe_relative_path("pkg/mod.py").unwrap(),
+        PathBuf::from("pkg/mod.py")
+    );
+    assert_eq!(
+        safe_relative_path("./pkg//mod.py").unwrap(),
+        PathBuf::from("pkg/mod.py")
+    );
+    assert_eq!(safe_relative_path("pkg/").unwrap(), PathBuf::from("pkg"));
+    for bad in [
+        "",
+        "/etc/passwd",
+        "../evil.py",
+        "pkg/../../evil.py",
+        "pkg/../x.py",
+        "C:/x.py",
+        "pkg\\..\\x.py",
+        ".",
+        "a\0b",
+        "pkg/a\nb.py",
+        "pkg/\u{7}.py",
+    ] {
+        assert!(safe_relative_path(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(printable("pkg/a\nb\u{7}.py"), "pkg/a\\nb\\u{7}.py");
+}
+
+#[test]
+fn unpacks_once_and_reuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = WheelBuilder::new("demo_pkg", "1.0")
+        .file("demo_pkg/__init__.py", "x = 1\n")
+        .executable("demo_pkg/run.sh", "#!/bin/sh\necho hi\n")
+        .build(dir.path());
+    let bucket = dir.path().join("wheels");
+    let unpacked = unpack_wheel(&wheel, &filename("demo_pkg", "1.0"), DIGEST, &bucket).unwrap();
+    assert_eq!(unpacked, bucket.join(DIGEST));
+    assert_eq!(
+        fs_err::read_to_string(unpacked.join("demo_pkg/__init__.py")).unwrap(),
+        "x = 1\n"
+    );
+    let mode = fs_err::metadata(unpacked.join("demo_pkg/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111 & (mode >> 2 & 0o111), "{mode:o}");
+    assert_ne!(mode & 0o100, 0, "{mode:o}");
+    let plain = fs_err::metadata(unpacked.join("demo_pkg/__init__.py"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(plain & 0o111, 0, "{plain:o}");
+
+    // The second call neither extracts again nor fails, even when the archive is gone.
+    let inode = fs_err::metadata(unpacked.join("demo_pkg/__init__.py"))
+        .unwrap()
+        .ino();
+    fs_err::remove_file(&wheel).unwrap();
+    let again = unpack_wheel(&wheel, &filename("demo_pkg", "1.0"), DIGEST, &bucket).unwrap();
+    assert_eq!(again, unpacked);
+    assert_eq!(
+        fs_err::metadata(again.join("demo_pkg/__init__.py"))
+            .unwrap()
+            .ino(),
+        inode
+    );
+    // No temporary directories are left behind.
+    let leftovers: Vec<_> = fs_err::read_dir(&bucket)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, vec![std::ffi::OsString::from(DIGEST)]);
+}
+
+#[test]
+fn the_cached_record_lists_verified_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = WheelBuilder::new("demo_pkg", "1.0")
+        .file("demo_pkg/__init__.py", "x = 1\n")
+        .build(dir.path());
+    let unpacked = unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("wheels"),
+    )
+    .unwrap();
+    let rows = record::parse(
+        &fs_err::read_to_string(unpacked.join("demo_pkg-1.0.dist-info/RECORD")).unwrap(),
+    );
+    assert!(rows
+        .iter()
+        .any(|row| row.path == "demo_pkg-1.0.dist-info/RECORD" && row.hash.is_none()));
+    for row in rows.iter().filter(|row| row.hash.is_some()) {
+        let actual = FileDigest::of_file(&unpacked.join(&row.path)).unwrap();
+        assert_eq!(row.sha256(), Some(actual.hash.as_str()), "{}", row.path);
+        assert_eq!(row.size, Some(actual.size), "{}", row.path);
+    }
+    assert!(rows.iter().any(|row| row.path == "demo_pkg/__init__.py"));
+}
+
+#[test]
+fn concurrent_unpacks_end_with_one_good_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = WheelBuilder::new("demo_pkg", "1.0");
+    for index in 0..200 {
+        builder = builder.file(
+            &format!("demo_pkg/mod{index}.py"),
+            &format!("value = {index}\n").repeat(50),
+        );
+    }
+    let wheel = builder.build(dir.path());
+    let bucket = dir.path().join("wheels");
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| unpack_wheel(&wheel, &filename("demo_pkg", "1.0"), DIGEST, &bucket))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    for result in results {
+        assert_eq!(result.unwrap(), bucket.join(DIGEST));
+    }
+    let entries: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
+    assert_eq!(entries.len(), 1);
+    for index in 0..200 {
+        assert_eq!(
+            fs_err::read_to_string(bucket.join(DIGEST).join(format!("demo_pkg/mod{index}.py")))
+                .unwrap(),
+            format!("value = {index}\n").repeat(50)
+        );
+    }
+}
+
+#[test]
+fn escaping_entries_are_refused() {
+    for name in ["../evil.py", "/tmp/evil.py", "demo_pkg/../../evil.py"] {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = build_wheel(
+            dir.path(),
+            "demo_pkg-1.0-py3-none-any.whl",
+            &[(name, "boom")],
+        );
+        let bucket = dir.path().join("sub/wheels");
+        let error =
+            unpack_wheel(&wheel, &filename("demo_pkg", "1.0"), DIGEST, &bucket).unwrap_err();
+        assert!(
+            matches!(&error, WheelError::UnsafeEntry { entry, .. } if entry == name),
+            "{error}"
+        );
+        assert!(error.to_string().contains(name), "{error}");
+        assert!(!dir.path().join("sub/evil.py").exists());
+        assert!(!dir.path().join("evil.py").exists());
+        assert!(!bucket.join(DIGEST).exists());
+        // The temporary directory is cleaned up.
+        assert_eq!(fs_err::read_dir(&bucket).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn symlink_entries_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo_pkg-1.0-py3-none-any.whl");
+    let mut writer = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
+    writer
+        .add_symlink(
+            "demo_pkg/link",
+            "/etc/passwd",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+    writer.finish().unwrap();
+    let error = unpack_wheel(
+        &path,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("wheels"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, WheelError::UnsafeEntry { reason, .. } if reason.contains("link")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_tampered_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = WheelBuilder::new("demo_pkg", "1.0")
+        .file("demo_pkg/__init__.py", "x = 1\n")
+        .tamper("demo_pkg/__init__.py", "x = 2\n")
+        .build(dir.path());
+    let error = unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("wheels"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, WheelError::RecordMismatch { entry, .. } if entry == "demo_pkg/__init__.py"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_digests_and_archives_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = unpack_wheel(
+        &dir.path().join("x.whl"),
+        &filename("demo_pkg", "1.0"),
+        "../../etc",
+        dir.path(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, WheelError::BadDigest { .. }), "{error}");
+
+    let not_a_zip = dir.path().join("demo_pkg-1.0-py3-none-any.whl");
+    fs_err::write(&not_a_zip, "this is not a zip archive").unwrap();
+    let error = unpack_wheel(
+        &not_a_zip,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("wheels"),
+    )
+    .unwrap_err();
+    assert!(matches!(error, WheelError::Archive { .. }), "{error}");
+    assert!(error.to_string().contains("demo_pkg-1.0-py3-none-any.whl"));
+
+    // A zip without a dist-info is not a wheel.
+    let no_dist_info = build_wheel(
+        dir.path(),
+        "demo_pkg-1.0-py3-none-any.whl",
+        &[("demo_pkg/__init__.py", "")],
+    );
+    let error = unpack_wheel(
+        &no_dist_info,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("wheels"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&error, WheelError::InvalidWheel { message, .. } if message.contains("dist-info")),
+        "{error}"
+    );
+}
+
+#[test]
+fn devices_fifos_and_misleading_directories_are_refused() {
+    for (mode, expected) in [
+        (0o020_644, "device"),
+        (0o060_644, "device"),
+        (0o010_644, "FIFO"),
+        (0o140_644, "socket"),
+        (0o040_755, "directory"),
+        (0o120_777, "symbolic link"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo().file("demo_pkg/odd", "x").build(dir.path());
+        patch::file(&wheel, |bytes| patch::set_mode(bytes, "demo_pkg/odd", mode));
+        let error = refused(dir.path(), &wheel);
+        let (entry, reason) = unsafe_reason(&error);
+        assert_eq!(entry, "demo_pkg/odd");
+        assert!(reason.contains(expected), "{mode:o}: {error}");
+    }
+}
+
+#[test]
+fn duplicate_names_are_refused_in_every_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    // The same bytes twice: the zip writer refuses, so the archive is patched.
+    let wheel = demo()
+        .file("demo_pkg/a.py", "a = 1\n")
+        .file("demo_pkg/b.py", "b = 2\n")
+        .build(dir.path());
+    patch::file(&wheel, |bytes| {
+        patch::replace_all(bytes, "demo_pkg/b.py", "demo_pkg/a.py");
+    });
+    let error = refused(dir.path(), &wheel);
+    assert_eq!(
+        unsafe_reason(&error),
+        ("demo_pkg/a.py", "a second entry with the same name")
+    );
+
+    for (first, second, expected) in [
+        ("demo_pkg/a.py", "./demo_pkg/a.py", "the same path"),
+        ("demo_pkg/a.py", "demo_pkg//a.py", "the same path"),
+        ("demo_pkg/a.py", "demo_pkg/A.py", "only in case"),
+        ("demo_pkg/sub", "demo_pkg/sub/x.py", "path of a directory"),
+        ("demo_pkg/sub/x.py", "demo_pkg/Sub", "path of a directory"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo().file(first, "1").file(second, "2").build(dir.path());
+        let error = refused(dir.path(), &wheel);
+        let (_, reason) = unsafe_reason(&error);
+        assert!(reason.contains(expected), "{first} + {second}: {error}");
+    }
+    // A directory entry and a file of the same path.
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .directory("demo_pkg/data/")
+        .file("demo_pkg/data", "1")
+        .build(dir.path());
+    let error = refused(dir.path(), &wheel);
+    assert!(
+        unsafe_reason(&error).1.contains("path of a directory"),
+        "{error}"
+    );
+}
+
+#[test]
+fn hidden_overlapping_and_encrypted_entries_are_refused() {
+    // The end record counts one entry fewer than the directory holds.
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo().file("demo_pkg/hidden.py", "").build(dir.path());
+    patch::file(&wheel, |bytes| {
+        let end = patch::end_record(bytes);
+        for field in [patch::ENTRIES_ON_DISK, patch::ENTRIES_TOTAL] {
+            let count = patch::u16_at(bytes, end + field);
+            patch::put_u16(bytes, end + field, count - 1);
+        }
+    });
+    let error = refused(dir.path(), &wheel);
+    assert!(
+        matches!(&error, WheelError::InvalidWheel { message, .. } if message.contains("end record counts")),
+        "{error}"
+    );
+
+    // Two entries whose data are the same bytes of the archive.
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .file("demo_pkg/a.py", "same\n")
+        .file("demo_pkg/b.py", "same\n")
+        .build(dir.path());
+    patch::file(&wheel, |bytes| {
+        let a = patch::central_header(bytes, "demo_pkg/a.py");
+        let b = patch::central_header(bytes, "demo_pkg/b.py");
+        let offset = patch::u32_at(bytes, a + patch::LOCAL_HEADER_OFFSET);
+        patch::put_u32(bytes, b + patch::LOCAL_HEADER_OFFSET, offset);
+    });
+    let error = refused(dir.path(), &wheel);
+    assert!(unsafe_reason(&error).1.contains("overlaps"), "{error}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo().build(dir.path());
+    patch::file(&wheel, |bytes| {
+        let header = patch::central_header(bytes, "demo_pkg/__init__.py");
+        let flags = patch::u16_at(bytes, header + patch::FLAGS);
+        patch::put_u16(bytes, header + patch::FLAGS, flags | 1);
+    });
+    let error = refused(dir.path(), &wheel);
+    assert_eq!(
+        unsafe_reason(&error),
+        ("demo_pkg/__init__.py", "an encrypted entry")
+    );
+}
+
+#[test]
+fn data_files_stay_in_their_schemes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = demo()
+        .file("demo_pkg-1.0.data/purelib/p.py", "")
+        .file("demo_pkg-1.0.data/platlib/q.py", "")
+        .file("demo_pkg-1.0.data/scripts/s", "")
+        .file("demo_pkg-1.0.data/headers/h.h", "")
+        .file("demo_pkg-1.0.data/data/share/d.txt", "")
+        .build(dir.path());
+    unpack_wheel(
+        &good,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("ok"),
+    )
+    .unwrap();
+    for name in [
+        "demo_pkg-1.0.data/elsewhere/x.txt",
+        "demo_pkg-1.0.data/x.txt",
+        "demo_pkg-1.0.data/data",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo().file(name, "").build(dir.path());
+        let error = refused(dir.path(), &wheel);
+        assert!(
+            unsafe_reason(&error).1.contains("install schemes"),
+            "{name}: {error}"
+        );
+    }
+    // Through `..` the scheme directories are left by name, which is refused first.
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = build_wheel(
+        dir.path(),
+        "demo_pkg-1.0-py3-none-any.whl",
+        &[("demo_pkg-1.0.data/purelib/../../../evil.py", "")],
+    );
+    let error = refused(dir.path(), &wheel);
+    assert_eq!(unsafe_reason(&error).1, "a `..` component");
+}
+
+#[test]
+fn another_distributions_metadata_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .file("pip-99.0.dist-info/RECORD", "pip/__init__.py,,\n")
+        .build(dir.path());
+    let error = refused(dir.path(), &wheel);
+    assert_eq!(unsafe_reason(&error).0, "pip-99.0.dist-info/");
+}
+
+#[test]
+fn record_rows_outside_the_wheel_are_refused() {
+    for row in [
+        "../../../../etc/passwd,,",
+        "/etc/passwd,sha256=AAAA,1",
+        "demo_pkg/../../x,,",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo().record_row(row).build(dir.path());
+        let error = refused(dir.path(), &wheel);
+        let (entry, reason) = unsafe_reason(&error);
+        assert_eq!(entry, "demo_pkg-1.0.dist-info/RECORD", "{row}");
+        assert!(reason.contains("outside the wheel"), "{row}: {error}");
+    }
+}
+
+#[test]
+fn a_headers_directory_name_must_be_a_project_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .file("demo_pkg-1.0.data/headers/x.h", "")
+        .build(dir.path());
+    unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("ok"),
+    )
+    .unwrap();
+    let wheel = build_wheel(
+        dir.path(),
+        "demo_pkg-1.0-py3-none-any.whl",
+        &[
+            (
+                "demo_pkg-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: ../../../../x\nVersion: 1.0\n",
+            ),
+            (
+                "demo_pkg-1.0.dist-info/WHEEL",
+                "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n",
+            ),
+            ("demo_pkg-1.0.data/headers/x.h", ""),
+        ],
+    );
+    let error = refused(dir.path(), &wheel);
+    let (entry, reason) = unsafe_reason(&error);
+    assert_eq!(entry, "demo_pkg-1.0.dist-info/METADATA");
+    assert!(reason.contains("not a valid project name"), "{error}");
+}
+
+#[test]
+fn limits_stop_decompression_bombs() {
+    let small = Limits {
+        max_entries: 1000,
+        max_file_size: 64 << 10,
+        max_total_size: 256 << 10,
+        max_ratio: 20,
+        ratio_applies_above: 8 << 10,
+    };
+    let noise = |len: usize, seed: u64| -> Vec<u8> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                state.to_be_bytes()[0]
+            })
+            .collect()
+    };
+    let detail = |error: &WheelError| match error {
+        WheelError::TooLarge { detail, .. } => detail.clone(),
+        other => panic!("not too large: {other}"),
+    };
+
+    // Within every limit.
+    let dir = tempfile::tempdir().unwrap();
+    let fine = demo()
+        .binary("demo_pkg/noise.bin", noise(32 << 10, 1))
+        .build(dir.path());
+    unpack_wheel_with(
+        &fine,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("ok"),
+        &small,
+    )
+    .unwrap();
+
+    let mut builder = demo();
+    for index in 0..1000 {
+        builder = builder.file(&format!("demo_pkg/m{index}.py"), "");
+    }
+    let wheel = builder.build(dir.path());
+    let error = refused_with(dir.path(), &wheel, &small);
+    assert!(
+        detail(&error).contains("entries, more than the limit of 1000"),
+        "{error}"
+    );
+
+    let wheel = demo()
+        .binary("demo_pkg/big.bin", noise(65 << 10, 2))
+        .build(dir.path());
+    let error = refused_with(dir.path(), &wheel, &small);
+    assert!(detail(&error).contains("for one file"), "{error}");
+
+    let mut builder = demo();
+    for index in 0..5 {
+        builder = builder.binary(&format!("demo_pkg/n{index}.bin"), noise(60 << 10, index));
+    }
+    let wheel = builder.build(dir.path());
+    let error = refused_with(dir.path(), &wheel, &small);
+    assert!(
+        detail(&error).contains("the limit for one wheel"),
+        "{error}"
+    );
+
+    // One large file of zeros: deflate packs it about 1000:1.
+    let wheel = demo()
+        .binary("demo_pkg/zeros.bin", vec![0; 60 << 10])
+        .build(dir.path());
+    let error = refused_with(dir.path(), &wheel, &small);
+    assert!(
+        detail(&error).contains("`demo_pkg/zeros.bin` unpacks to 60 KiB"),
+        "{error}"
+    );
+
+    // Many small ones, each below the size where the ratio counts, together over it.
+    let mut builder = demo();
+    for index in 0..20 {
+        builder = builder.binary(&format!("demo_pkg/z{index}.bin"), vec![0; 8 << 10]);
+    }
+    let wheel = builder.build(dir.path());
+    let error = refused_with(dir.path(), &wheel, &small);
+    assert!(detail(&error).contains("from an archive of"), "{error}");
+
+    // The default limits let all of these through.
+    let wheel = demo()
+        .binary("demo_pkg/zeros.bin", vec![0; 1 << 20])
+        .build(dir.path());
+    unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("default"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn entries_must_unpack_to_their_declared_size() {
+    for (declared, expected) in [
+        (100u32, "more than 100"),
+        (1 << 20, "where the central directory declares 1048576"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = demo()
+            .binary("demo_pkg/data.bin", vec![7; 4096])
+            .build(dir.path());
+        patch::file(&wheel, |bytes| {
+            let header = patch::central_header(bytes, "demo_pkg/data.bin");
+            patch::put_u32(bytes, header + patch::UNCOMPRESSED_SIZE, declared);
+        });
+        let error = refused(dir.path(), &wheel);
+        let (entry, reason) = unsafe_reason(&error);
+        assert_eq!(entry, "demo_pkg/data.bin");
+        assert!(reason.contains(expected), "{declared}: {error}");
+    }
+}
+
+#[test]
+fn damaged_archives_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .binary("demo_pkg/data.bin", vec![b'x'; 64 << 10])
+        .build(dir.path());
+    let bytes = fs_err::read(&wheel).unwrap();
+
+    // Cut short: no end record.
+    fs_err::write(&wheel, &bytes[..bytes.len() / 2]).unwrap();
+    let error = refused(dir.path(), &wheel);
+    assert!(matches!(error, WheelError::Archive { .. }), "{error}");
+
+    // Compressed data overwritten: the inflater or the CRC check notices.
+    let mut damaged = bytes.clone();
+    let header = patch::central_header(&damaged, "demo_pkg/data.bin");
+    let local = patch::u32_at(&damaged, header + patch::LOCAL_HEADER_OFFSET) as usize;
+    for byte in &mut damaged[local + 60..local + 80] {
+        *byte ^= 0x5a;
+    }
+    fs_err::write(&wheel, &damaged).unwrap();
+    let error = refused(dir.path(), &wheel);
+    assert!(
+        matches!(
+            &error,
+            WheelError::Extract { entry, .. } | WheelError::UnsafeEntry { entry, .. }
+                if entry == "demo_pkg/data.bin"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn odd_but_harmless_spellings_unpack_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .file("./demo_pkg//sub/./mod.py", "y = 2\n")
+        .build(dir.path());
+    let tree = unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("w"),
+    )
+    .unwrap();
+    assert!(tree.join("demo_pkg/sub/mod.py").is_file());
+    let record = fs_err::read_to_string(tree.join("demo_pkg-1.0.dist-info/RECORD")).unwrap();
+    assert!(record.contains("\ndemo_pkg/sub/mod.py,sha256="), "{record}");
+    super::super::integrity::verify_unpacked(&tree, &filename("demo_pkg", "1.0")).unwrap();
+}
