@@ -40,7 +40,7 @@ use url::Url;
 use crate::redact::redact_url;
 
 /// The environment variable that overrides the cache location.
-pub const CACHE_DIR_ENV: &str = "TACK_CACHE_DIR";
+const CACHE_DIR_ENV: &str = "TACK_CACHE_DIR";
 
 /// An error reading or writing the cache.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub enum Bucket {
 
 impl Bucket {
     /// The directory name, version included.
-    pub fn dir_name(self) -> &'static str {
+    fn dir_name(self) -> &'static str {
         match self {
             Self::Simple => "simple-v1",
             Self::Metadata => "metadata-v1",

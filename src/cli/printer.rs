@@ -49,14 +49,6 @@ impl Printer {
         self.paint("1", text)
     }
 
-    pub fn dim(&self, text: &str) -> String {
-        self.paint("2", text)
-    }
-
-    pub fn green(&self, text: &str) -> String {
-        self.paint("32", text)
-    }
-
     pub fn red(&self, text: &str) -> String {
         self.paint("31", text)
     }
@@ -82,7 +74,7 @@ impl Printer {
     }
 
     /// A progress bar over `total` bytes.
-    pub fn bytes_progress(&self, total: u64, message: &str) -> Progress {
+    fn bytes_progress(&self, total: u64, message: &str) -> Progress {
         if self.quiet || !self.terminal {
             return Progress(None);
         }
@@ -98,7 +90,7 @@ impl Printer {
     }
 
     /// A progress bar over `total` items.
-    pub fn count_progress(&self, total: u64, message: &str) -> Progress {
+    fn count_progress(&self, total: u64, message: &str) -> Progress {
         if self.quiet || !self.terminal || total == 0 {
             return Progress(None);
         }
@@ -112,7 +104,7 @@ impl Printer {
     }
 
     /// A spinner with a message, drawn only on a terminal and when not quiet.
-    pub fn spinner(&self, message: &str) -> Spinner {
+    fn spinner(&self, message: &str) -> Spinner {
         if self.quiet || !self.terminal {
             return Spinner(None);
         }
@@ -145,7 +137,7 @@ impl Progress {
 }
 
 /// A running spinner; cleared when dropped.
-pub struct Spinner(Option<ProgressBar>);
+struct Spinner(Option<ProgressBar>);
 
 impl Drop for Spinner {
     fn drop(&mut self) {

@@ -256,7 +256,7 @@ fn named_indexes(
 }
 
 /// `index` with credentials, unless its URL already carries some; see the module docs.
-pub fn with_credentials(index: IndexUrl, name: Option<&str>) -> IndexUrl {
+fn with_credentials(index: IndexUrl, name: Option<&str>) -> IndexUrl {
     if has_credentials(&index) {
         return index;
     }

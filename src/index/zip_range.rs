@@ -45,7 +45,7 @@ pub const LOCAL_HEADER_SLACK: u64 = LOCAL_HEADER_LEN as u64 + 1024;
 
 /// The largest member [`extract_member`] inflates: a `METADATA` beyond this is refused rather
 /// than read into memory.
-pub const MAX_MEMBER_SIZE: u64 = 10 * 1024 * 1024;
+const MAX_MEMBER_SIZE: u64 = 10 * 1024 * 1024;
 
 const EOCD_SIGNATURE: u32 = 0x0605_4b50;
 const EOCD_LEN: usize = 22;

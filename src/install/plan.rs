@@ -57,12 +57,6 @@ pub struct Plan<T> {
     pub keep: Vec<T>,
 }
 
-impl<T> Plan<T> {
-    pub fn is_noop(&self) -> bool {
-        self.install.is_empty() && self.reinstall.is_empty() && self.remove.is_empty()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(

@@ -61,7 +61,7 @@ pub fn scan(layout: &InstallLayout) -> Result<Vec<InstalledDist>, ScanError> {
 
 /// The distributions whose dist-info directories are in `purelib` or `platlib` (once when they
 /// are the same directory), sorted by name and version. A missing directory holds nothing.
-pub fn scan_dirs(purelib: &Path, platlib: &Path) -> Result<Vec<InstalledDist>, ScanError> {
+fn scan_dirs(purelib: &Path, platlib: &Path) -> Result<Vec<InstalledDist>, ScanError> {
     let mut found = Vec::new();
     for dir in site_dirs(purelib, platlib) {
         for path in entries(dir)? {

@@ -369,7 +369,8 @@ impl Lock {
     }
 
     /// The entries of one package (several when the resolver forked).
-    pub fn packages_named(&self, name: &PackageName) -> impl Iterator<Item = &LockedPackage> {
+    #[cfg(test)]
+    fn packages_named(&self, name: &PackageName) -> impl Iterator<Item = &LockedPackage> {
         let name = name.clone();
         self.packages
             .iter()

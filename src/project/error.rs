@@ -161,7 +161,7 @@ impl ProjectError {
     }
 
     /// `path:line:column`, or just the path when the error has no position.
-    pub fn location_string(&self) -> String {
+    fn location_string(&self) -> String {
         match &self.location {
             Some(location) => format!(
                 "{}:{}:{}",
@@ -175,7 +175,7 @@ impl ProjectError {
 
     /// The source line and a caret line under the offending value, each prefixed with a gutter
     /// holding the line number, or `None` when the error has no position.
-    pub fn snippet(&self) -> Option<String> {
+    fn snippet(&self) -> Option<String> {
         let location = self.location.as_ref()?;
         let number = location.line.to_string();
         let gutter = " ".repeat(number.len());

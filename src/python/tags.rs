@@ -137,7 +137,8 @@ impl Tags {
 
     /// Tags given as `python-abi-platform` strings, most preferred first (for tags another
     /// tool computed, and for tests). Strings that are not three parts are skipped.
-    pub fn from_strings<S: AsRef<str>>(tags: &[S]) -> Self {
+    #[cfg(test)]
+    fn from_strings<S: AsRef<str>>(tags: &[S]) -> Self {
         Self::from_triples(tags.iter().filter_map(|tag| {
             let mut parts = tag.as_ref().splitn(3, '-');
             let python = parts.next()?;
@@ -194,7 +195,8 @@ impl Tags {
     }
 
     /// Whether the interpreter accepts the wheel at all.
-    pub fn is_compatible(&self, wheel: &WheelFilename) -> bool {
+    #[cfg(test)]
+    fn is_compatible(&self, wheel: &WheelFilename) -> bool {
         self.priority(wheel).is_some()
     }
 

@@ -47,7 +47,7 @@ pub(crate) struct VersionMap {
 }
 
 impl VersionMap {
-    pub fn from_page(name: &PackageName, index: IndexUrl, page: Arc<ProjectPage>) -> Self {
+    fn from_page(name: &PackageName, index: IndexUrl, page: Arc<ProjectPage>) -> Self {
         let mut versions: BTreeMap<Version, VersionEntry> = BTreeMap::new();
         for (position, file) in page.files.iter().enumerate() {
             let Some(filename) = DistFilename::parse(&file.filename, name) else {

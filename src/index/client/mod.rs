@@ -51,11 +51,11 @@ use crate::cache::Cache;
 use crate::normalize::PackageName;
 
 /// Requests in flight at most, unless `TACK_CONCURRENT_REQUESTS` says otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 50;
+const DEFAULT_CONCURRENCY: usize = 50;
 /// Retries after the first attempt of a request that failed in a transient way.
 pub const DEFAULT_RETRIES: u32 = 3;
 /// How long a read may wait for data, unless [`HttpSettings`] say otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings for an [`IndexClient`].
 #[derive(Debug, Clone)]
