@@ -20,11 +20,19 @@
 //!   every archive as hostile), links and removes wheels, journalling installs so that an
 //!   interrupted sync is finished by the next; [`cache`] holds pages, metadata and unpacked
 //!   wheels, each checked before reuse.
-//! - [`cli`] parses arguments, orchestrates one function per subcommand, and is the only code
-//!   that prints.
+//! - [`workflow`] joins the stages: `workflow::lock` (pyproject.toml to pylock.toml) and
+//!   `workflow::sync` (pylock.toml to a venv) take plain options and return a report of what
+//!   they did; nothing below [`cli`] prints.
+//! - [`cli`] parses arguments, reads settings, calls one workflow per subcommand and prints its
+//!   report; it is the only code that prints, and it renders errors with their whole chain of
+//!   causes and the hints of [`diagnostic`].
 //! - Leaves that every stage may use and that use nothing of the crate: [`normalize`] (package,
-//!   extra and group names), [`pep508`] (requirements and markers from untrusted text, without
-//!   the parser's panics) and [`redact`] (URLs without their credentials).
+//!   extra and group names), [`filename`] (wheel and sdist file names), [`pep508`]
+//!   (requirements and markers from untrusted text, without the parser's panics), [`redact`]
+//!   (URLs without their credentials) and [`diagnostic`] (hints of errors).
+//!
+//! ARCHITECTURE.md at the top of the repository is the map of the code: what each module owns,
+//! the invariants, and where a new command or build step goes.
 
 pub mod cache;
 pub mod cli;

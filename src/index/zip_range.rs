@@ -408,7 +408,7 @@ pub fn find_metadata_entry<'a>(
 ///
 /// Sizes, method and CRC come from the central directory (the local header may leave them
 /// zero when a data descriptor follows the data). The result is checked against the
-/// uncompressed size and CRC-32, and refused beyond [`MAX_MEMBER_SIZE`].
+/// uncompressed size and CRC-32, and refused beyond `MAX_MEMBER_SIZE` (10 MiB).
 pub fn extract_member(local: &[u8], entry: &ZipEntry) -> Result<Vec<u8>, ZipRangeError> {
     let name = || entry.name.clone();
     if entry.flags & FLAG_ENCRYPTED != 0 {
