@@ -14,10 +14,13 @@ use crate::cache::Cache;
 use crate::index::config::IndexChoice;
 use crate::index::HttpSettings;
 
-/// The project directory: `--project`, else the current directory.
+/// The project directory, absolute: `--project` (relative to the current directory), else the
+/// current directory. Absolute, because paths derived from it end up in files: a venv's
+/// scripts name their interpreter by its full path.
 pub fn project_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
     match &global.project {
-        Some(dir) => Ok(dir.clone()),
+        Some(dir) => std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve the project directory `{}`", dir.display())),
         None => std::env::current_dir().context("cannot read the current directory"),
     }
 }

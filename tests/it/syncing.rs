@@ -380,3 +380,30 @@ fn two_projects_sync_at_once_through_one_cache() {
         assert!(out.status.success(), "{out:?}");
     }
 }
+
+/// `--project` given as a relative path still gives a venv whose scripts name their
+/// interpreter by its full path, so they run from anywhere.
+#[test]
+fn a_relative_project_path_gives_scripts_that_run_from_anywhere() {
+    require_tool!("python3");
+    let context = context();
+    let output = context.run(
+        context
+            .tack()
+            .args(["sync", "--project", "project"])
+            .current_dir(context.temp_dir()),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let script = context.project_dir().join(".venv/bin/tool");
+    let text = fs_err::read_to_string(&script).unwrap();
+    let shebang = text.lines().next().unwrap();
+    assert!(
+        shebang.starts_with("#!/") && shebang.ends_with("/project/.venv/bin/python"),
+        "{shebang}"
+    );
+    let run = std::process::Command::new(&script)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+}
