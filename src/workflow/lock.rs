@@ -366,26 +366,18 @@ fn manifest(
     for (group, list) in &spec.dependency_groups {
         add(list, Activation::Group(group.clone()));
     }
-    let mut preferences: BTreeMap<PackageName, Vec<pep440_rs::Version>> = BTreeMap::new();
-    if !upgrade_all {
-        for package in existing
-            .map(|lock| lock.packages.as_slice())
-            .unwrap_or_default()
-        {
-            if upgrade_packages.contains(&package.name) {
-                continue;
-            }
-            preferences
-                .entry(package.name.clone())
-                .or_default()
-                .push(package.version.clone());
-        }
-        // Newest first, so that a package locked at several versions (forks) keeps the newest
-        // where it fits.
-        for versions in preferences.values_mut() {
-            versions.sort_by(|a, b| b.cmp(a));
-        }
-    }
+    let preferences = if upgrade_all {
+        BTreeMap::new()
+    } else {
+        preferences(
+            existing
+                .map(|lock| lock.packages.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter(|package| !upgrade_packages.contains(&package.name))
+                .map(|package| (&package.name, &package.version)),
+        )
+    };
     Manifest {
         project_name: spec.name.clone(),
         requires_python: spec.requires_python.clone(),
@@ -393,6 +385,25 @@ fn manifest(
         preferences,
         allow_prereleases: spec.allow_prereleases.clone(),
     }
+}
+
+/// Versions to prefer, by name, newest first: a package locked at several versions (forks)
+/// keeps the newest where it fits.
+pub(super) fn preferences<'a>(
+    versions: impl Iterator<Item = (&'a PackageName, &'a pep440_rs::Version)>,
+) -> BTreeMap<PackageName, Vec<pep440_rs::Version>> {
+    let mut preferences: BTreeMap<PackageName, Vec<pep440_rs::Version>> = BTreeMap::new();
+    for (name, version) in versions {
+        preferences
+            .entry(name.clone())
+            .or_default()
+            .push(version.clone());
+    }
+    for versions in preferences.values_mut() {
+        versions.sort_by(|a, b| b.cmp(a));
+        versions.dedup();
+    }
+    preferences
 }
 
 /// Replace requirements on the project itself (`myproject[cli]` inside an extra or group)

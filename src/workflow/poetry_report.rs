@@ -13,22 +13,13 @@ use crate::project::ProjectSpec;
 pub(super) fn poetry_preferences(
     poetry: &PoetryLock,
 ) -> BTreeMap<PackageName, Vec<pep440_rs::Version>> {
-    let mut preferences: BTreeMap<PackageName, Vec<pep440_rs::Version>> = BTreeMap::new();
-    for package in poetry
-        .packages
-        .iter()
-        .filter(|package| package.direct_source.is_none())
-    {
-        preferences
-            .entry(package.name.clone())
-            .or_default()
-            .push(package.version.clone());
-    }
-    for versions in preferences.values_mut() {
-        versions.sort_by(|a, b| b.cmp(a));
-        versions.dedup();
-    }
-    preferences
+    super::lock::preferences(
+        poetry
+            .packages
+            .iter()
+            .filter(|package| package.direct_source.is_none())
+            .map(|package| (&package.name, &package.version)),
+    )
 }
 
 /// What the first lock of a Poetry project kept of poetry.lock, and what moved and why.
