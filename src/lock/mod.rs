@@ -14,7 +14,8 @@
 //!   wheels by file name, `\n` line endings, strings escaped by one small encoder, and
 //!   `upload-time` written as a TOML datetime with the precision of its input;
 //! - `wire`: serde structs that mirror the file as written by any PEP 751 tool, validated
-//!   into the model by `TryFrom`, with errors that name the file, the package and the field.
+//!   into the model by `TryFrom`, with errors ([`InvalidLock`]) that name the file, the line,
+//!   the field and the package.
 //!
 //! Credentials never reach the file: the caller gives redacted URLs, [`Lock::write`] refuses a
 //! URL that still carries a user name or password, and the writer strips one if it slips past.
@@ -70,6 +71,7 @@
 //! `archive` sources and files given by `path` (each is a clear error naming the package).
 //! `attestation-identities` and other tools' `[tool.*]` tables are dropped.
 
+mod error;
 mod inputs;
 pub mod marker;
 pub mod poetry;
@@ -78,7 +80,7 @@ mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pep440_rs::Version;
 use url::Url;
@@ -86,7 +88,7 @@ use url::Url;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::redact::redact_url;
 
-pub use wire::InvalidLock;
+pub use error::{InvalidLock, InvalidLockKind, LockError};
 
 /// The file name PEP 751 gives a project's single lock file.
 pub const LOCK_FILE_NAME: &str = "pylock.toml";
@@ -205,46 +207,6 @@ pub struct LockInputs {
     pub resolver: BTreeMap<String, String>,
 }
 
-/// Errors reading or writing a lock file.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Reading or writing failed; `fs_err` names the path.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    /// Not TOML, or not the shape PEP 751 gives (a missing key, a value of the wrong type).
-    #[error(
-        "`{}` is not a valid lock file: {message}\nFix the file, or delete it and run `tack lock` to create it again.",
-        path.display()
-    )]
-    Parse { path: PathBuf, message: String },
-    #[error("`{}`: {source}; {}", path.display(), source.hint())]
-    Invalid { path: PathBuf, source: InvalidLock },
-    #[error(
-        "refusing to write `{}`: the URL `{url}` of {location} carries credentials, which must never be written to a lock file (this is a bug in tack)",
-        path.display()
-    )]
-    Credentials {
-        path: PathBuf,
-        location: String,
-        /// The URL with its credentials removed.
-        url: String,
-    },
-    #[error("refusing to write `{}`: {location}: {message} (this is a bug in tack)", path.display())]
-    BadValue {
-        path: PathBuf,
-        location: String,
-        message: String,
-    },
-    #[error(
-        "failed to write `{}`: {source}; check that its directory exists and is writable",
-        path.display()
-    )]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
 impl Lock {
     /// Renders the lock as PEP 751 TOML: deterministic, `\n` line endings, sorted.
     ///
@@ -256,14 +218,12 @@ impl Lock {
 
     /// Parses and validates the text of a lock file; `path` is only used in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Lock, LockError> {
-        let document: wire::WireLock = toml::from_str(text).map_err(|error| LockError::Parse {
-            path: path.to_path_buf(),
-            message: error.to_string().trim_end().to_string(),
-        })?;
-        Lock::try_from(wire::WireDocument { document, text }).map_err(|source| LockError::Invalid {
-            path: path.to_path_buf(),
-            source,
-        })
+        let document = wire::parse(text, path)?;
+        Ok(Lock::try_from(wire::WireDocument {
+            document,
+            text,
+            path,
+        })?)
     }
 
     /// Reads the lock at `path`; `None` when there is no such file.

@@ -2,13 +2,17 @@
 //!
 //! The wire structs accept anything PEP 751 allows (and ignore keys they do not know, as a
 //! newer minor `lock-version` may add some); `TryFrom<WireDocument>` then checks what tack
-//! needs and names the package (by position and name) and the field of every problem.
+//! needs. Every value that can be wrong is read as a [`Spanned`] value, so that an error names
+//! the line and column of the value, its key path (`packages[2].wheels[0].url`) and the
+//! package it belongs to.
 //!
-//! `upload-time` is read as a spanned TOML datetime and taken from the source text, because
-//! the `toml` crate's own rendering drops trailing zeros of the fraction: this way a lock
-//! written by tack reads back to the very same strings.
+//! `upload-time` is taken from the source text through its span, because the `toml` crate's
+//! own rendering drops trailing zeros of the fraction: this way a lock written by tack reads
+//! back to the very same strings.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
@@ -16,70 +20,34 @@ use serde::Deserialize;
 use toml::value::Datetime;
 use toml::Spanned;
 
+use super::error::{InvalidLock, InvalidLockKind};
 use super::{Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::pep508::parse_requirement;
 
-/// Why a parsed lock file cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidLock {
-    #[error("lock-version `{0}` is not supported; this version of tack reads lock-version 1.x")]
-    UnsupportedVersion(String),
-    #[error("{location}: {message}")]
-    Field { location: String, message: String },
-    #[error(
-        "{location}: package `{name}` comes from a `{source_kind}` source, which tack does not support yet"
-    )]
-    UnsupportedSource {
-        location: String,
-        name: String,
-        source_kind: &'static str,
-    },
-}
-
-impl InvalidLock {
-    /// What the user can do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            Self::UnsupportedVersion(_) => {
-                "upgrade tack, or run `tack lock` to replace the file with a lock-version 1.0 lock"
-            }
-            Self::Field { .. } => "fix the entry, or run `tack lock` to write a new lock file",
-            Self::UnsupportedSource { .. } => {
-                "run `tack lock` to lock the project with tack, which locks packages from indexes"
-            }
-        }
-    }
-
-    fn field(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Field {
-            location: location.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// A parsed file together with its text (for the raw `upload-time` values).
+/// A parsed file together with its text (for positions and the raw `upload-time` values)
+/// and its path (for errors).
 pub(super) struct WireDocument<'a> {
     pub(super) document: WireLock,
     pub(super) text: &'a str,
+    pub(super) path: &'a Path,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct WireLock {
-    lock_version: String,
+    lock_version: Spanned<String>,
     #[serde(default)]
     environments: Vec<String>,
-    requires_python: Option<String>,
+    requires_python: Option<Spanned<String>>,
     #[serde(default)]
-    extras: Vec<String>,
+    extras: Vec<Spanned<String>>,
     #[serde(default)]
-    dependency_groups: Vec<String>,
+    dependency_groups: Vec<Spanned<String>>,
     #[serde(default)]
-    default_groups: Vec<String>,
+    default_groups: Vec<Spanned<String>>,
     created_by: String,
-    packages: Vec<WirePackage>,
+    packages: Vec<Spanned<WirePackage>>,
     #[serde(default)]
     tool: WireTool,
 }
@@ -87,35 +55,35 @@ pub(super) struct WireLock {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct WirePackage {
-    name: String,
-    version: Option<String>,
+    name: Spanned<String>,
+    version: Option<Spanned<String>>,
     marker: Option<String>,
-    requires_python: Option<String>,
+    requires_python: Option<Spanned<String>>,
     #[serde(default)]
-    dependencies: Vec<WireDependency>,
-    vcs: Option<toml::Value>,
-    directory: Option<toml::Value>,
-    archive: Option<toml::Value>,
+    dependencies: Vec<Spanned<WireDependency>>,
+    vcs: Option<Spanned<toml::Value>>,
+    directory: Option<Spanned<toml::Value>>,
+    archive: Option<Spanned<toml::Value>>,
     index: Option<String>,
-    sdist: Option<WireFile>,
-    wheels: Option<Vec<WireFile>>,
+    sdist: Option<Spanned<WireFile>>,
+    wheels: Option<Vec<Spanned<WireFile>>>,
 }
 
 #[derive(Deserialize)]
 struct WireDependency {
-    name: Option<String>,
-    version: Option<String>,
+    name: Option<Spanned<String>>,
+    version: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct WireFile {
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     upload_time: Option<Spanned<Datetime>>,
-    url: Option<String>,
-    path: Option<String>,
+    url: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
     size: Option<u64>,
-    hashes: Option<BTreeMap<String, String>>,
+    hashes: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -133,38 +101,98 @@ struct WireTackTool {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "kebab-case", default)]
 struct WireInputs {
-    requires_python: Option<String>,
-    dependencies: Vec<String>,
-    optional_dependencies: BTreeMap<String, Vec<String>>,
-    dependency_groups: BTreeMap<String, Vec<String>>,
+    requires_python: Option<Spanned<String>>,
+    dependencies: Vec<Spanned<String>>,
+    optional_dependencies: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    dependency_groups: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
     indexes: Vec<String>,
     resolver: BTreeMap<String, String>,
+}
+
+/// Parses the text of a lock file into its wire form; a TOML error names its line.
+pub(super) fn parse(text: &str, path: &Path) -> Result<WireLock, InvalidLock> {
+    toml::from_str(text).map_err(|error| {
+        let message = error.message().trim_end().lines().collect::<Vec<_>>();
+        InvalidLock::new(
+            InvalidLockKind::Syntax,
+            path,
+            text,
+            error.span(),
+            message.join("; "),
+        )
+    })
+}
+
+/// The file's text and path, to build errors that point into it.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Source<'_> {
+    /// An [`InvalidLockKind::Field`] error about the value at `span`, at key path `field`.
+    fn invalid(
+        self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> InvalidLock {
+        InvalidLock::new(
+            InvalidLockKind::Field,
+            self.path,
+            self.text,
+            Some(span),
+            problem,
+        )
+        .field(field)
+    }
 }
 
 impl TryFrom<WireDocument<'_>> for Lock {
     type Error = InvalidLock;
 
     fn try_from(wire: WireDocument<'_>) -> Result<Self, Self::Error> {
-        let WireDocument { document, text } = wire;
-        check_lock_version(&document.lock_version)?;
-        if let Some(requires_python) = &document.requires_python {
-            check_specifiers("`requires-python`", requires_python)?;
-        }
-        let extras = sorted_names(&document.extras, "extras", |name| {
-            ExtraName::from_str(name).map_err(|error| error.to_string())
-        })?;
-        let dependency_groups =
-            sorted_names(&document.dependency_groups, "dependency-groups", |name| {
-                GroupName::new(name).map_err(|error| error.to_string())
-            })?;
-        let default_groups = sorted_names(&document.default_groups, "default-groups", |name| {
-            GroupName::new(name).map_err(|error| error.to_string())
-        })?;
+        let WireDocument {
+            document,
+            text,
+            path,
+        } = wire;
+        let source = Source { text, path };
+        check_lock_version(source, &document.lock_version)?;
+        let requires_python = document
+            .requires_python
+            .map(|specifiers| {
+                check_specifiers(source, "requires-python", &specifiers)?;
+                Ok::<_, InvalidLock>(specifiers.into_inner())
+            })
+            .transpose()?;
+        let extras = sorted_names(
+            source,
+            &document.extras,
+            "extras",
+            "extra name",
+            ExtraName::from_str,
+        )?;
+        let dependency_groups = sorted_names(
+            source,
+            &document.dependency_groups,
+            "dependency-groups",
+            "dependency group name",
+            GroupName::new,
+        )?;
+        let default_groups = sorted_names(
+            source,
+            &document.default_groups,
+            "default-groups",
+            "dependency group name",
+            GroupName::new,
+        )?;
         let mut packages = document
             .packages
             .into_iter()
             .enumerate()
-            .map(|(position, package)| convert_package(position, package, text))
+            .map(|(position, package)| convert_package(source, position, package))
             .collect::<Result<Vec<_>, _>>()?;
         packages.sort_by(|a, b| {
             (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
@@ -172,14 +200,14 @@ impl TryFrom<WireDocument<'_>> for Lock {
         let tool = match document.tool.tack {
             Some(tack) => TackLockTool {
                 fingerprint: tack.fingerprint,
-                inputs: convert_inputs(tack.inputs)?,
+                inputs: convert_inputs(source, tack.inputs)?,
             },
             None => TackLockTool::default(),
         };
         Ok(Lock {
-            lock_version: document.lock_version,
+            lock_version: document.lock_version.into_inner(),
             environments: document.environments,
-            requires_python: document.requires_python,
+            requires_python,
             extras,
             dependency_groups,
             default_groups,
@@ -191,39 +219,76 @@ impl TryFrom<WireDocument<'_>> for Lock {
 }
 
 /// PEP 751: a reader must refuse an unknown major version and may read a newer minor one.
-fn check_lock_version(lock_version: &str) -> Result<(), InvalidLock> {
-    let version = Version::from_str(lock_version.trim())
-        .map_err(|_| InvalidLock::UnsupportedVersion(lock_version.to_string()))?;
+fn check_lock_version(
+    source: Source<'_>,
+    lock_version: &Spanned<String>,
+) -> Result<(), InvalidLock> {
+    let unsupported = || {
+        InvalidLock::new(
+            InvalidLockKind::UnsupportedVersion,
+            source.path,
+            source.text,
+            Some(lock_version.span()),
+            format!(
+                "lock-version `{}` is not supported; this version of tack reads lock-version 1.x",
+                lock_version.get_ref()
+            ),
+        )
+    };
+    let version = Version::from_str(lock_version.get_ref().trim()).map_err(|_| unsupported())?;
     if version.release().first() != Some(&1) {
-        return Err(InvalidLock::UnsupportedVersion(lock_version.to_string()));
+        return Err(unsupported());
     }
     if version.release().get(1).is_some_and(|minor| *minor > 0) {
-        tracing::debug!("reading a lock-version {lock_version} file as lock-version 1.0");
+        tracing::debug!(
+            "reading a lock-version {} file as lock-version 1.0",
+            lock_version.get_ref()
+        );
     }
     Ok(())
 }
 
-fn check_specifiers(location: &str, specifiers: &str) -> Result<(), InvalidLock> {
-    VersionSpecifiers::from_str(specifiers)
+fn check_specifiers(
+    source: Source<'_>,
+    field: &str,
+    specifiers: &Spanned<String>,
+) -> Result<(), InvalidLock> {
+    VersionSpecifiers::from_str(specifiers.get_ref())
         .map(|_| ())
         .map_err(|error| {
-            InvalidLock::field(
-                location,
-                format!("`{specifiers}` is not a valid version specifier: {error}"),
-            )
+            source
+                .invalid(
+                    specifiers.span(),
+                    field,
+                    format!(
+                        "`{}` is not a valid version specifier",
+                        specifiers.get_ref()
+                    ),
+                )
+                .because(error)
         })
 }
 
-fn sorted_names<T: Ord>(
-    names: &[String],
+fn sorted_names<T: Ord, E: std::error::Error + Send + Sync + 'static>(
+    source: Source<'_>,
+    names: &[Spanned<String>],
     key: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, InvalidLock> {
     let mut parsed = names
         .iter()
         .enumerate()
         .map(|(position, name)| {
-            parse(name).map_err(|error| InvalidLock::field(format!("`{key}[{position}]`"), error))
+            parse(name.get_ref()).map_err(|error| {
+                source
+                    .invalid(
+                        name.span(),
+                        format!("{key}[{position}]"),
+                        format!("`{}` is not a valid {what}", name.get_ref()),
+                    )
+                    .because(error)
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     parsed.sort();
@@ -231,85 +296,116 @@ fn sorted_names<T: Ord>(
     Ok(parsed)
 }
 
+/// A package name that is valid and not empty.
+fn package_name(text: &str) -> Option<PackageName> {
+    PackageName::from_str(text)
+        .ok()
+        .filter(|_| !text.trim().is_empty())
+}
+
 fn convert_package(
+    source: Source<'_>,
     position: usize,
-    package: WirePackage,
-    text: &str,
+    package: Spanned<WirePackage>,
 ) -> Result<LockedPackage, InvalidLock> {
-    let mut location = format!("packages[{position}]");
-    let name = match PackageName::from_str(&package.name) {
-        Ok(name) if !package.name.trim().is_empty() => name,
-        _ => {
-            return Err(InvalidLock::field(
-                location,
-                format!("`name` `{}` is not a valid package name", package.name),
-            ))
-        }
+    let package_span = package.span();
+    let package = package.into_inner();
+    let field = format!("packages[{position}]");
+    let name = package_name(package.name.get_ref()).ok_or_else(|| {
+        source.invalid(
+            package.name.span(),
+            format!("{field}.name"),
+            format!("`{}` is not a valid package name", package.name.get_ref()),
+        )
+    })?;
+    let named = name.to_string();
+    // An error about a value of this package, at key `key` under it.
+    let invalid = |span: Range<usize>, key: &str, problem: String| {
+        source
+            .invalid(span, format!("{field}.{key}"), problem)
+            .package(Some(&named))
     };
-    location = format!("{location} (`{name}`)");
-    for (present, source_kind) in [
-        (package.vcs.is_some(), "vcs"),
-        (package.directory.is_some(), "directory"),
-        (package.archive.is_some(), "archive"),
+    for (table, source_kind) in [
+        (&package.vcs, "vcs"),
+        (&package.directory, "directory"),
+        (&package.archive, "archive"),
     ] {
-        if present {
-            return Err(InvalidLock::UnsupportedSource {
-                location,
-                name: name.to_string(),
-                source_kind,
-            });
+        if let Some(table) = table {
+            return Err(InvalidLock::new(
+                InvalidLockKind::UnsupportedSource,
+                source.path,
+                source.text,
+                Some(table.span()),
+                format!(
+                    "the package comes from a `{source_kind}` source, which tack does not support yet"
+                ),
+            )
+            .field(format!("{field}.{source_kind}"))
+            .package(Some(&named)));
         }
     }
     let version = match &package.version {
         None => {
-            return Err(InvalidLock::field(
-                location,
-                "`version` is missing; tack needs the version of every package from an index",
+            return Err(invalid(
+                package_span,
+                "version",
+                "`version` is missing; tack needs the version of every package from an index"
+                    .to_string(),
             ))
         }
-        Some(version) => Version::from_str(version).map_err(|error| {
-            InvalidLock::field(
-                &location,
-                format!("`version` `{version}` is not a valid PEP 440 version: {error}"),
+        Some(version) => Version::from_str(version.get_ref()).map_err(|error| {
+            invalid(
+                version.span(),
+                "version",
+                format!("`{}` is not a valid PEP 440 version", version.get_ref()),
             )
+            .because(error)
         })?,
     };
-    if let Some(requires_python) = &package.requires_python {
-        check_specifiers(&format!("{location}, `requires-python`"), requires_python)?;
-    }
+    let requires_python = package
+        .requires_python
+        .map(|specifiers| {
+            check_specifiers(source, &format!("{field}.requires-python"), &specifiers)
+                .map_err(|error| error.package(Some(&named)))?;
+            Ok::<_, InvalidLock>(specifiers.into_inner())
+        })
+        .transpose()?;
     let mut dependencies = package
         .dependencies
         .into_iter()
         .enumerate()
         .map(|(index, dependency)| {
-            convert_dependency(&format!("{location}, `dependencies[{index}]`"), dependency)
+            convert_dependency(&invalid, &format!("dependencies[{index}]"), dependency)
         })
         .collect::<Result<Vec<_>, _>>()?;
     dependencies.sort();
     dependencies.dedup();
     let sdist = package
         .sdist
-        .map(|file| convert_file(&format!("{location}, `sdist`"), file, text))
+        .map(|file| convert_file(source, &invalid, "sdist", file))
         .transpose()?;
     let mut wheels = package
         .wheels
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(index, file)| convert_file(&format!("{location}, `wheels[{index}]`"), file, text))
+        .map(|(index, file)| convert_file(source, &invalid, &format!("wheels[{index}]"), file))
         .collect::<Result<Vec<_>, _>>()?;
     wheels.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
     if sdist.is_none() && wheels.is_empty() {
-        return Err(InvalidLock::field(
-            location,
-            "the package has neither an `sdist` nor `wheels`, so there is nothing to install",
-        ));
+        return Err(source
+            .invalid(
+                package_span,
+                field,
+                "the package has neither an `sdist` nor `wheels`, so there is nothing to install",
+            )
+            .package(Some(&named)));
     }
     Ok(LockedPackage {
         name,
         version,
         marker: package.marker,
-        requires_python: package.requires_python,
+        requires_python,
         dependencies,
         index: package.index,
         sdist,
@@ -318,81 +414,110 @@ fn convert_package(
 }
 
 fn convert_dependency(
-    location: &str,
-    dependency: WireDependency,
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    key: &str,
+    dependency: Spanned<WireDependency>,
 ) -> Result<LockedDependency, InvalidLock> {
+    let span = dependency.span();
+    let dependency = dependency.into_inner();
     let Some(raw_name) = dependency.name else {
-        return Err(InvalidLock::field(
-            location,
-            "the entry has no `name`; tack identifies dependencies by name (and version)",
+        return Err(invalid(
+            span,
+            key,
+            "the entry has no `name`; tack identifies dependencies by name (and version)"
+                .to_string(),
         ));
     };
-    let name = match PackageName::from_str(&raw_name) {
-        Ok(name) if !raw_name.trim().is_empty() => name,
-        _ => {
-            return Err(InvalidLock::field(
-                location,
-                format!("`name` `{raw_name}` is not a valid package name"),
-            ))
-        }
-    };
+    let name = package_name(raw_name.get_ref()).ok_or_else(|| {
+        invalid(
+            raw_name.span(),
+            &format!("{key}.name"),
+            format!("`{}` is not a valid package name", raw_name.get_ref()),
+        )
+    })?;
     let version = dependency
         .version
         .map(|version| {
-            Version::from_str(&version).map_err(|error| {
-                InvalidLock::field(
-                    location,
-                    format!("`version` `{version}` is not a valid PEP 440 version: {error}"),
+            Version::from_str(version.get_ref()).map_err(|error| {
+                invalid(
+                    version.span(),
+                    &format!("{key}.version"),
+                    format!("`{}` is not a valid PEP 440 version", version.get_ref()),
                 )
+                .because(error)
             })
         })
         .transpose()?;
     Ok(LockedDependency { name, version })
 }
 
-fn convert_file(location: &str, file: WireFile, text: &str) -> Result<LockedFile, InvalidLock> {
+fn convert_file(
+    source: Source<'_>,
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    key: &str,
+    file: Spanned<WireFile>,
+) -> Result<LockedFile, InvalidLock> {
+    let file_span = file.span();
+    let file = file.into_inner();
     let Some(url) = file.url else {
-        let message = if file.path.is_some() {
-            "files given by a local `path` are not supported yet; tack installs files by `url`"
-        } else {
-            "the file has no `url`"
-        };
-        return Err(InvalidLock::field(location, message));
+        return Err(match &file.path {
+            Some(path) => invalid(
+                path.span(),
+                &format!("{key}.path"),
+                "files given by a local `path` are not supported yet; tack installs files by `url`"
+                    .to_string(),
+            ),
+            None => invalid(file_span, key, "the file has no `url`".to_string()),
+        });
     };
     let name = match file.name {
-        Some(name) => name,
-        None => file_name_from_url(&url).ok_or_else(|| {
-            InvalidLock::field(
-                location,
-                format!("the file has no `name` and its URL `{url}` does not end in one"),
+        Some(name) => name.into_inner(),
+        None => file_name_from_url(url.get_ref()).ok_or_else(|| {
+            invalid(
+                url.span(),
+                &format!("{key}.url"),
+                format!(
+                    "the file has no `name` and its URL `{}` does not end in one",
+                    url.get_ref()
+                ),
             )
         })?,
     };
-    let location = format!("{location} (`{name}`)");
-    let sha256 = file
-        .hashes
-        .as_ref()
-        .and_then(|hashes| hashes.get("sha256"))
-        .ok_or_else(|| {
-            InvalidLock::field(
-                &location,
-                "the file has no `sha256` hash; tack verifies every file it installs by sha256",
-            )
-        })?
-        .to_ascii_lowercase();
+    let Some(hashes) = file.hashes else {
+        return Err(invalid(
+            file_span,
+            key,
+            "the file has no `hashes`; tack verifies every file it installs by sha256".to_string(),
+        ));
+    };
+    let hashes_span = hashes.span();
+    let Some(sha256) = hashes.into_inner().remove("sha256") else {
+        return Err(invalid(
+            hashes_span,
+            &format!("{key}.hashes"),
+            "the file has no `sha256` hash; tack verifies every file it installs by sha256"
+                .to_string(),
+        ));
+    };
+    let sha256_span = sha256.span();
+    let sha256 = sha256.into_inner().to_ascii_lowercase();
     if !is_sha256_hex(&sha256) {
-        return Err(InvalidLock::field(
-            &location,
-            format!("the sha256 hash `{sha256}` is not 64 hexadecimal digits"),
+        return Err(invalid(
+            sha256_span,
+            &format!("{key}.hashes.sha256"),
+            format!("`{sha256}` is not a sha256 digest (64 hexadecimal digits)"),
         ));
     }
     let upload_time = file
         .upload_time
-        .map(|spanned| raw_upload_time(&location, &spanned, text))
+        .map(|spanned| {
+            raw_upload_time(&spanned, source.text)
+                .map_err(|problem| invalid(spanned.span(), &format!("{key}.upload-time"), problem))
+        })
         .transpose()?;
     Ok(LockedFile {
         name,
-        url,
+        url: url.into_inner(),
         size: file.size,
         upload_time,
         sha256,
@@ -400,18 +525,11 @@ fn convert_file(location: &str, file: WireFile, text: &str) -> Result<LockedFile
 }
 
 /// The upload time as the file spells it, when that is a strict RFC 3339 form the writer
-/// keeps; otherwise the `toml` crate's canonical form.
-fn raw_upload_time(
-    location: &str,
-    spanned: &Spanned<Datetime>,
-    text: &str,
-) -> Result<String, InvalidLock> {
+/// keeps; otherwise the `toml` crate's canonical form. `Err` says what is wrong.
+fn raw_upload_time(spanned: &Spanned<Datetime>, text: &str) -> Result<String, String> {
     let datetime = spanned.get_ref();
     if datetime.date.is_none() || datetime.time.is_none() {
-        return Err(InvalidLock::field(
-            location,
-            format!("`upload-time` `{datetime}` is not a date with a time"),
-        ));
+        return Err(format!("`{datetime}` is not a date with a time"));
     }
     let canonical = datetime.to_string();
     let raw = text.get(spanned.span()).unwrap_or(&canonical);
@@ -452,67 +570,68 @@ pub(super) fn is_sha256_hex(digest: &str) -> bool {
             .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }
 
-fn convert_inputs(inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
+fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
+    const TABLE: &str = "tool.tack.inputs";
     // The strings are kept as written, but `sync` parses them (skipping what does not parse)
     // to find the direct dependencies: refuse those the PEP 508 parser would panic on.
-    let lists = std::iter::once(("dependencies".to_string(), &inputs.dependencies))
-        .chain(
-            inputs
-                .optional_dependencies
-                .iter()
-                .map(|(extra, requirements)| {
-                    (format!("optional-dependencies.{extra}"), requirements)
-                }),
-        )
-        .chain(
-            inputs
-                .dependency_groups
-                .iter()
-                .map(|(group, requirements)| (format!("dependency-groups.{group}"), requirements)),
-        );
-    for (key, requirements) in lists {
-        for (position, requirement) in requirements.iter().enumerate() {
-            if let Err(error) = parse_requirement(requirement) {
-                if error.parser_bug {
-                    return Err(InvalidLock::field(
-                        format!("`[tool.tack.inputs]` `{key}[{position}]`"),
-                        format!(
-                            "`{requirement}` is not a valid requirement: {}",
-                            error.message
-                        ),
-                    ));
+    let requirements = |key: String, list: Vec<Spanned<String>>| {
+        list.into_iter()
+            .enumerate()
+            .map(|(position, requirement)| {
+                if let Err(error) = parse_requirement(requirement.get_ref()) {
+                    if error.parser_bug {
+                        return Err(source
+                            .invalid(
+                                requirement.span(),
+                                format!("{TABLE}.{key}[{position}]"),
+                                format!("`{}` is not a valid requirement", requirement.get_ref()),
+                            )
+                            .because(error));
+                    }
                 }
-            }
-        }
-    }
+                Ok(requirement.into_inner())
+            })
+            .collect::<Result<Vec<_>, InvalidLock>>()
+    };
+    let requires_python = inputs.requires_python.map(Spanned::into_inner);
+    let dependencies = requirements("dependencies".to_string(), inputs.dependencies)?;
     let optional_dependencies = inputs
         .optional_dependencies
         .into_iter()
-        .map(|(extra, requirements)| {
-            ExtraName::from_str(&extra)
-                .map(|extra| (extra, requirements))
-                .map_err(|error| {
-                    InvalidLock::field(
-                        "`[tool.tack.inputs.optional-dependencies]`",
-                        error.to_string(),
+        .map(|(extra, list)| {
+            let name = ExtraName::from_str(extra.get_ref()).map_err(|error| {
+                source
+                    .invalid(
+                        extra.span(),
+                        format!("{TABLE}.optional-dependencies"),
+                        format!("`{}` is not a valid extra name", extra.get_ref()),
                     )
-                })
+                    .because(error)
+            })?;
+            let list = requirements(format!("optional-dependencies.{}", extra.get_ref()), list)?;
+            Ok((name, list))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, InvalidLock>>()?;
     let dependency_groups = inputs
         .dependency_groups
         .into_iter()
-        .map(|(group, requirements)| {
-            GroupName::new(&group)
-                .map(|group| (group, requirements))
-                .map_err(|error| {
-                    InvalidLock::field("`[tool.tack.inputs.dependency-groups]`", error.to_string())
-                })
+        .map(|(group, list)| {
+            let name = GroupName::new(group.get_ref()).map_err(|error| {
+                source
+                    .invalid(
+                        group.span(),
+                        format!("{TABLE}.dependency-groups"),
+                        format!("`{}` is not a valid dependency group name", group.get_ref()),
+                    )
+                    .because(error)
+            })?;
+            let list = requirements(format!("dependency-groups.{}", group.get_ref()), list)?;
+            Ok((name, list))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, InvalidLock>>()?;
     Ok(LockInputs {
-        requires_python: inputs.requires_python,
-        dependencies: inputs.dependencies,
+        requires_python,
+        dependencies,
         optional_dependencies,
         dependency_groups,
         indexes: inputs.indexes,
@@ -522,9 +641,11 @@ fn convert_inputs(inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
     use std::path::Path;
 
     use super::*;
+    use crate::diagnostic::Diagnostic as _;
     use crate::lock::LockError;
 
     const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -537,6 +658,14 @@ mod tests {
         read(text).unwrap_err().to_string()
     }
 
+    /// The message of the error, and the message of its source (why), if any.
+    fn error_and_cause(text: &str) -> (String, Option<String>) {
+        let error = read(text).unwrap_err();
+        let cause = error.source().map(ToString::to_string);
+        (error.to_string(), cause)
+    }
+
+    /// A lock with one package `foo` whose table holds `body`, which starts on line 6.
     fn one_package(body: &str) -> String {
         format!("lock-version = \"1.0\"\ncreated-by = \"other\"\n\n[[packages]]\nname = \"foo\"\n{body}\n")
     }
@@ -578,39 +707,48 @@ mod tests {
     fn accepts_newer_minor_versions_and_refuses_other_majors() {
         let text = one_package(&format!("version = \"1.0\"\n{}", wheel("")));
         assert!(read(&text.replace("\"1.0\"\ncreated", "\"1.3\"\ncreated")).is_ok());
-        let message = error(&text.replace("\"1.0\"\ncreated", "\"2.0\"\ncreated"));
+        let refused = read(&text.replace("\"1.0\"\ncreated", "\"2.0\"\ncreated")).unwrap_err();
         assert_eq!(
-            message,
-            "`project/pylock.toml`: lock-version `2.0` is not supported; this version of tack reads lock-version 1.x; upgrade tack, or run `tack lock` to replace the file with a lock-version 1.0 lock"
+            refused.to_string(),
+            "project/pylock.toml:1:16: lock-version `2.0` is not supported; this version of tack reads lock-version 1.x"
+        );
+        assert_eq!(
+            refused.hints(),
+            ["upgrade tack, or delete the file and run `tack lock` to write a lock-version 1.0 lock"]
         );
         assert!(error(&text.replace("\"1.0\"\ncreated", "\"one\"\ncreated"))
             .contains("lock-version `one` is not supported"));
     }
 
     #[test]
-    fn missing_or_bad_versions_name_the_package() {
+    fn missing_or_bad_versions_name_the_package_and_line() {
+        let error = read(&one_package(&wheel(""))).unwrap_err();
         assert_eq!(
-            error(&one_package(&wheel(""))),
-            "`project/pylock.toml`: packages[0] (`foo`): `version` is missing; tack needs the version of every package from an index; fix the entry, or run `tack lock` to write a new lock file"
+            error.to_string(),
+            "project/pylock.toml:4:1: `packages[0].version` (package `foo`): `version` is missing; tack needs the version of every package from an index"
         );
-        let message = error(&one_package(&format!(
+        assert_eq!(
+            error.hints(),
+            ["fix the entry, or delete the file and run `tack lock` to create it again"]
+        );
+        let (message, cause) = error_and_cause(&one_package(&format!(
             "version = \"1.0-bogus\"\n{}",
             wheel("")
         )));
-        assert!(
-            message.contains(
-                "packages[0] (`foo`): `version` `1.0-bogus` is not a valid PEP 440 version"
-            ),
-            "{message}"
+        assert_eq!(
+            message,
+            "project/pylock.toml:6:11: `packages[0].version` (package `foo`): `1.0-bogus` is not a valid PEP 440 version"
         );
+        assert!(cause.is_some_and(|cause| !cause.contains("packages[0]")));
     }
 
     #[test]
     fn a_package_needs_files_with_sha256() {
         let message = error(&one_package("version = \"1.0\""));
         assert!(
-            message
-                .contains("packages[0] (`foo`): the package has neither an `sdist` nor `wheels`"),
+            message.contains(
+                "pylock.toml:4:1: `packages[0]` (package `foo`): the package has neither an `sdist` nor `wheels`"
+            ),
             "{message}"
         );
         let message = error(&one_package(
@@ -618,7 +756,7 @@ mod tests {
         ));
         assert!(
             message.contains(
-                "packages[0] (`foo`), `sdist` (`foo-1.0.tar.gz`): the file has no `sha256` hash"
+                "pylock.toml:7:64: `packages[0].sdist.hashes` (package `foo`): the file has no `sha256` hash"
             ),
             "{message}"
         );
@@ -626,14 +764,16 @@ mod tests {
             "version = \"1.0\"\nsdist = { url = \"https://example.org/foo-1.0.tar.gz\", hashes = { sha256 = \"abc\" } }",
         ));
         assert!(
-            message.contains("`abc` is not 64 hexadecimal digits"),
+            message.contains(
+                "pylock.toml:7:75: `packages[0].sdist.hashes.sha256` (package `foo`): `abc` is not a sha256 digest (64 hexadecimal digits)"
+            ),
             "{message}"
         );
         let message = error(&one_package(&format!(
             "version = \"1.0\"\nsdist = {{ path = \"dist/foo-1.0.tar.gz\", hashes = {{ sha256 = \"{SHA}\" }} }}"
         )));
         assert!(
-            message.contains("local `path` are not supported yet"),
+            message.contains("7:18: `packages[0].sdist.path` (package `foo`): files given by a local `path` are not supported yet"),
             "{message}"
         );
     }
@@ -645,10 +785,15 @@ mod tests {
             ("directory = { path = \"../foo\" }", "directory"),
             ("archive = { url = \"https://example.org/foo.zip\", hashes = { sha256 = \"x\" } }", "archive"),
         ] {
-            let message = error(&one_package(table));
+            let error = read(&one_package(table)).unwrap_err();
+            let column = kind.len() + 4;
             assert_eq!(
-                message,
-                format!("`project/pylock.toml`: packages[0] (`foo`): package `foo` comes from a `{kind}` source, which tack does not support yet; run `tack lock` to lock the project with tack, which locks packages from indexes")
+                error.to_string(),
+                format!("project/pylock.toml:6:{column}: `packages[0].{kind}` (package `foo`): the package comes from a `{kind}` source, which tack does not support yet")
+            );
+            assert_eq!(
+                error.hints(),
+                ["delete the file and run `tack lock` to lock the project with tack, which locks packages from indexes"]
             );
         }
     }
@@ -660,7 +805,9 @@ mod tests {
             wheel("")
         )));
         assert!(
-            message.contains("packages[0] (`foo`), `dependencies[0]`: the entry has no `name`"),
+            message.contains(
+                "7:17: `packages[0].dependencies[0]` (package `foo`): the entry has no `name`"
+            ),
             "{message}"
         );
         let message = error(&one_package(&format!(
@@ -668,7 +815,9 @@ mod tests {
             wheel("")
         )));
         assert!(
-            message.contains("`dependencies[0]`: `version` `x!y` is not a valid"),
+            message.contains(
+                "7:43: `packages[0].dependencies[0].version` (package `foo`): `x!y` is not a valid"
+            ),
             "{message}"
         );
     }
@@ -678,7 +827,7 @@ mod tests {
         let base = format!("version = \"1.0\"\n{}", wheel(", upload-time = 2024-05-01"));
         let message = error(&one_package(&base));
         assert!(
-            message.contains("`upload-time` `2024-05-01` is not a date with a time"),
+            message.contains("`packages[0].wheels[0].upload-time` (package `foo`): `2024-05-01` is not a date with a time"),
             "{message}"
         );
         // A quoted string is not a TOML datetime, as PEP 751 requires one.
@@ -686,10 +835,7 @@ mod tests {
             "version = \"1.0\"\n{}",
             wheel(", upload-time = \"2024-05-01T00:00:00Z\"")
         )));
-        assert!(
-            message.starts_with("`project/pylock.toml` is not a valid lock file"),
-            "{message}"
-        );
+        assert!(message.starts_with("project/pylock.toml:7:"), "{message}");
     }
 
     #[test]
@@ -716,23 +862,23 @@ mod tests {
 
     #[test]
     fn syntax_and_type_errors_name_the_file_and_line() {
-        let message = error("lock-version = \"1.0\"\ncreated-by = \n");
+        let syntax = read("lock-version = \"1.0\"\ncreated-by = \n").unwrap_err();
+        let message = syntax.to_string();
         assert!(
-            message.starts_with("`project/pylock.toml` is not a valid lock file"),
+            message.starts_with("project/pylock.toml:2:14: "),
             "{message}"
         );
-        assert!(message.contains("line 2"), "{message}");
-        assert!(
-            message.ends_with("run `tack lock` to create it again."),
-            "{message}"
+        assert!(!message.contains('\n'), "{message}");
+        assert_eq!(
+            syntax.hints(),
+            ["fix the file, or delete it and run `tack lock` to create it again"]
         );
         let message = error("lock-version = \"1.0\"\npackages = []\n");
         assert!(message.contains("missing field `created-by`"), "{message}");
         let message = error(&one_package("version = 1"));
-        assert!(message.contains("line 6"), "{message}");
-        assert!(
-            message.contains("invalid type: integer `1`, expected a string"),
-            "{message}"
+        assert_eq!(
+            message,
+            "project/pylock.toml:6:11: invalid type: integer `1`, expected a string"
         );
     }
 
@@ -745,16 +891,19 @@ mod tests {
         .unwrap();
         let extras: Vec<&str> = lock.extras.iter().map(AsRef::as_ref).collect();
         assert_eq!(extras, ["http2", "socks"]);
-        let message = error(&format!("dependency-groups = [\"dev\", \"-bad\"]\n{base}"));
-        assert!(
-            message.contains("`dependency-groups[1]`: invalid dependency group name `-bad`"),
-            "{message}"
+        let (message, cause) =
+            error_and_cause(&format!("dependency-groups = [\"dev\", \"-bad\"]\n{base}"));
+        assert_eq!(
+            message,
+            "project/pylock.toml:1:29: `dependency-groups[1]`: `-bad` is not a valid dependency group name"
         );
-        let message = error(&format!("requires-python = \">=3.9,<<4\"\n{base}"));
-        assert!(
-            message.contains("`requires-python`: `>=3.9,<<4` is not a valid version specifier"),
-            "{message}"
+        assert!(cause.is_some_and(|cause| cause.contains("names start and end with")));
+        let (message, cause) = error_and_cause(&format!("requires-python = \">=3.9,<<4\"\n{base}"));
+        assert_eq!(
+            message,
+            "project/pylock.toml:1:19: `requires-python`: `>=3.9,<<4` is not a valid version specifier"
         );
+        assert!(cause.is_some());
     }
 
     #[test]
@@ -778,7 +927,7 @@ mod tests {
             "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs.dependency-groups]\ndev = [\"ok\", \"bad- >=1\"]\n"
         ));
         assert!(
-            message.contains("`[tool.tack.inputs]` `dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"),
+            message.contains("pylock.toml:12:14: `tool.tack.inputs.dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"),
             "{message}"
         );
         let lock = read(&format!(

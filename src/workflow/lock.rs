@@ -122,9 +122,6 @@ pub enum LockFailure {
 impl Diagnostic for LockFailure {
     fn hints(&self) -> Vec<String> {
         match self {
-            Self::ReadLock(_) => vec![format!(
-                "delete `{LOCK_FILE_NAME}` and run `tack lock` to start afresh"
-            )],
             Self::ReadPoetryLock(_) => vec![format!(
                 "tack reads `{POETRY_LOCK_FILE_NAME}` only to keep its versions; move it away to lock without it"
             )],
