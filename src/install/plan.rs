@@ -20,7 +20,7 @@ use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::MarkerEnvironment;
 
 use crate::filename::WheelFilename;
-use crate::lock::{marker, Lock, LockedFile};
+use crate::lock::{Lock, LockedFile};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// How well a wheel fits the target: lower is better, `None` is incompatible.
@@ -77,11 +77,6 @@ pub enum PlanError {
     },
     #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent: run `tack lock` again")]
     Ambiguous { name: PackageName, versions: String },
-    #[error("package `{name}` in the lock: {source}")]
-    Marker {
-        name: PackageName,
-        source: marker::MarkerError,
-    },
     #[error("the lock requires Python {requires_python}, but the interpreter is Python {python}")]
     RequiresPython {
         requires_python: String,
@@ -109,15 +104,12 @@ pub fn plan<T>(
 
     let mut wanted: BTreeMap<PackageName, PlannedPackage> = BTreeMap::new();
     for package in &lock.packages {
-        if let Some(text) = &package.marker {
-            let applies = marker::evaluate(text, target.markers, &target.extras, &target.groups)
-                .map_err(|source| PlanError::Marker {
-                    name: package.name.clone(),
-                    source,
-                })?;
-            if !applies {
-                continue;
-            }
+        let applies = package
+            .marker
+            .as_ref()
+            .is_none_or(|marker| marker.evaluate(target.markers, &target.extras, &target.groups));
+        if !applies {
+            continue;
         }
         let best = package
             .wheels
@@ -182,7 +174,7 @@ pub fn plan<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lock::{LockedPackage, TackLockTool, CREATED_BY, LOCK_VERSION};
+    use crate::lock::{LockMarker, LockedPackage, TackLockTool, CREATED_BY, LOCK_VERSION};
 
     struct Linux;
 
@@ -222,7 +214,7 @@ mod tests {
         LockedPackage {
             name: PackageName::from_str(name).unwrap(),
             version: Version::from_str(version).unwrap(),
-            marker: marker.map(str::to_string),
+            marker: marker.map(|text| LockMarker::from_str(text).unwrap()),
             requires_python: None,
             dependencies: Vec::new(),
             index: None,

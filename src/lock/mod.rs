@@ -88,6 +88,8 @@ use url::Url;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::redact::redact_url;
 
+pub use marker::{InvalidMarker, LockMarker};
+
 pub use error::{InvalidLock, InvalidLockKind, LockError};
 
 /// The file name PEP 751 gives a project's single lock file.
@@ -106,7 +108,7 @@ pub struct Lock {
     pub lock_version: String,
     /// PEP 751 `environments`: markers, one of which the target must match. tack writes none
     /// (its locks are universal); a lock from another tool may carry some.
-    pub environments: Vec<String>,
+    pub environments: Vec<LockMarker>,
     /// A version specifier string, such as `>=3.9`.
     pub requires_python: Option<String>,
     /// Every extra the lock covers, sorted.
@@ -128,9 +130,9 @@ pub struct Lock {
 pub struct LockedPackage {
     pub name: PackageName,
     pub version: Version,
-    /// PEP 751 marker (may use `'x' in extras` / `'g' in dependency_groups`). Kept as written;
-    /// whoever evaluates it parses it and reports an error.
-    pub marker: Option<String>,
+    /// When the package is installed (PEP 751: may use `'x' in extras` and
+    /// `'g' in dependency_groups`); `None` means always.
+    pub marker: Option<LockMarker>,
     /// The version's `Requires-Python`, a specifier string.
     pub requires_python: Option<String>,
     /// Sorted by name, then version.
@@ -413,6 +415,10 @@ mod tests {
         Version::from_str(raw).unwrap()
     }
 
+    fn marker(raw: &str) -> LockMarker {
+        LockMarker::from_str(raw).unwrap()
+    }
+
     fn file(name: &str, sha256: &str, upload_time: Option<&str>) -> LockedFile {
         LockedFile {
             name: name.to_string(),
@@ -467,11 +473,11 @@ mod tests {
             file("anyio-4.6.0-cp39-abi3-win_amd64.whl", SHA_B, None),
         ];
         let mut pytest = package("pytest", "8.3.3");
-        pytest.marker = Some("'dev' in dependency_groups".to_string());
+        pytest.marker = Some(marker("'dev' in dependency_groups"));
         let mut numpy_old = package("numpy", "1.26.4");
-        numpy_old.marker = Some("python_full_version < \"3.10\"".to_string());
+        numpy_old.marker = Some(marker("python_full_version < \"3.10\""));
         let mut numpy_new = package("numpy", "2.1.0");
-        numpy_new.marker = Some("python_full_version >= \"3.10\"".to_string());
+        numpy_new.marker = Some(marker("python_full_version >= \"3.10\""));
         let mut app = package("app-deps", "1.0");
         app.dependencies = vec![
             LockedDependency {
@@ -650,7 +656,9 @@ prerelease = "if-necessary"
     #[test]
     fn odd_strings_survive_a_round_trip() {
         let mut lock = sample_with_fingerprint();
-        lock.packages[0].marker = Some("a'b\"c\\d\te\u{1}\u{7f} é".to_string());
+        lock.packages[0].marker = Some(marker(
+            "'x' not in extras or platform_version == \"b\\d\te\u{1}\u{7f} é\"",
+        ));
         lock.packages[0].requires_python = Some(">=3.9, !=3.9.1".to_string());
         lock.tool.inputs.resolver.insert(
             "odd key.with \"quotes\"".to_string(),
@@ -670,7 +678,7 @@ prerelease = "if-necessary"
     fn an_empty_lock_still_has_packages() {
         let lock = Lock {
             lock_version: LOCK_VERSION.to_string(),
-            environments: vec!["sys_platform == 'linux'".to_string()],
+            environments: vec![marker("sys_platform == 'linux'")],
             requires_python: None,
             extras: Vec::new(),
             dependency_groups: Vec::new(),

@@ -21,7 +21,9 @@ use toml::value::Datetime;
 use toml::Spanned;
 
 use super::error::{InvalidLock, InvalidLockKind};
-use super::{Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool};
+use super::{
+    Lock, LockInputs, LockMarker, LockedDependency, LockedFile, LockedPackage, TackLockTool,
+};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::pep508::parse_requirement;
 
@@ -38,7 +40,7 @@ pub(super) struct WireDocument<'a> {
 pub(super) struct WireLock {
     lock_version: Spanned<String>,
     #[serde(default)]
-    environments: Vec<String>,
+    environments: Vec<Spanned<String>>,
     requires_python: Option<Spanned<String>>,
     #[serde(default)]
     extras: Vec<Spanned<String>>,
@@ -57,7 +59,7 @@ pub(super) struct WireLock {
 struct WirePackage {
     name: Spanned<String>,
     version: Option<Spanned<String>>,
-    marker: Option<String>,
+    marker: Option<Spanned<String>>,
     requires_python: Option<Spanned<String>>,
     #[serde(default)]
     dependencies: Vec<Spanned<WireDependency>>,
@@ -160,6 +162,14 @@ impl TryFrom<WireDocument<'_>> for Lock {
         } = wire;
         let source = Source { text, path };
         check_lock_version(source, &document.lock_version)?;
+        let environments = document
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(position, marker)| {
+                read_marker(source, &format!("environments[{position}]"), marker)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let requires_python = document
             .requires_python
             .map(|specifiers| {
@@ -206,7 +216,7 @@ impl TryFrom<WireDocument<'_>> for Lock {
         };
         Ok(Lock {
             lock_version: document.lock_version.into_inner(),
-            environments: document.environments,
+            environments,
             requires_python,
             extras,
             dependency_groups,
@@ -246,6 +256,22 @@ fn check_lock_version(
         );
     }
     Ok(())
+}
+
+fn read_marker(
+    source: Source<'_>,
+    field: &str,
+    marker: &Spanned<String>,
+) -> Result<LockMarker, InvalidLock> {
+    LockMarker::from_str(marker.get_ref()).map_err(|error| {
+        source
+            .invalid(
+                marker.span(),
+                field,
+                format!("`{}` is not a valid marker", marker.get_ref()),
+            )
+            .because(error)
+    })
 }
 
 fn check_specifiers(
@@ -362,6 +388,13 @@ fn convert_package(
             .because(error)
         })?,
     };
+    let marker = package
+        .marker
+        .map(|marker| {
+            read_marker(source, &format!("{field}.marker"), &marker)
+                .map_err(|error| error.package(Some(&named)))
+        })
+        .transpose()?;
     let requires_python = package
         .requires_python
         .map(|specifiers| {
@@ -404,7 +437,7 @@ fn convert_package(
     Ok(LockedPackage {
         name,
         version,
-        marker: package.marker,
+        marker,
         requires_python,
         dependencies,
         index: package.index,
@@ -907,15 +940,34 @@ mod tests {
     }
 
     #[test]
-    fn unparsable_markers_are_kept_for_their_user() {
+    fn markers_are_parsed_when_read() {
         let lock = read(&one_package(&format!(
-            "version = \"1.0\"\nmarker = \"python_version >>> '3'\"\n{}",
+            "version = \"1.0\"\nmarker = \"'dev' in dependency_groups and python_version >= '3.9'\"\n{}",
             wheel("")
         )))
         .unwrap();
         assert_eq!(
-            lock.packages[0].marker.as_deref(),
-            Some("python_version >>> '3'")
+            lock.packages[0].marker.as_ref().map(LockMarker::as_str),
+            Some("'dev' in dependency_groups and python_version >= '3.9'")
+        );
+        let (message, cause) = error_and_cause(&one_package(&format!(
+            "version = \"1.0\"\nmarker = \"python_version >>> '3'\"\n{}",
+            wheel("")
+        )));
+        assert_eq!(
+            message,
+            "project/pylock.toml:7:10: `packages[0].marker` (package `foo`): `python_version >>> '3'` is not a valid marker"
+        );
+        assert!(cause.is_some_and(|cause| cause.contains(">>>")));
+        let message = error(&format!(
+            "environments = [\"sys_platform == 'linux'\", \"os_name ==\"]\n{}",
+            one_package(&format!("version = \"1.0\"\n{}", wheel("")))
+        ));
+        assert!(
+            message.starts_with(
+                "project/pylock.toml:1:44: `environments[1]`: `os_name ==` is not a valid marker"
+            ),
+            "{message}"
         );
     }
 

@@ -24,7 +24,11 @@ pub(super) fn render(lock: &Lock) -> String {
         key_value(
             &mut out,
             "environments",
-            &inline_array(lock.environments.iter().map(|marker| toml_string(marker))),
+            &inline_array(
+                lock.environments
+                    .iter()
+                    .map(|marker| toml_string(marker.as_str())),
+            ),
         );
     }
     if let Some(requires_python) = &lock.requires_python {
@@ -75,7 +79,7 @@ fn render_package(out: &mut String, package: &LockedPackage) {
     key_value(out, "name", &toml_string(package.name.as_ref()));
     key_value(out, "version", &toml_string(&package.version.to_string()));
     if let Some(marker) = &package.marker {
-        key_value(out, "marker", &toml_string(marker));
+        key_value(out, "marker", &toml_string(marker.as_str()));
     }
     if let Some(requires_python) = &package.requires_python {
         key_value(out, "requires-python", &toml_string(requires_python));

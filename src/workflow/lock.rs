@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Instant;
 
 use pep508_rs::Requirement;
@@ -26,8 +27,8 @@ use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
 use crate::index::{ClientOptions, IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
-    Lock, LockError, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool,
-    CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    InvalidMarker, Lock, LockError, LockInputs, LockMarker, LockedDependency, LockedFile,
+    LockedPackage, TackLockTool, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
@@ -115,6 +116,14 @@ pub enum LockFailure {
         name: PackageName,
         version: pep440_rs::Version,
     },
+    #[error("cannot lock `{name}=={version}`: its marker `{marker}` does not parse (this is a bug in tack)")]
+    Marker {
+        name: PackageName,
+        version: pep440_rs::Version,
+        marker: String,
+        #[source]
+        source: InvalidMarker,
+    },
     #[error("cannot write the lock")]
     Write(#[source] LockError),
 }
@@ -138,7 +147,10 @@ impl Diagnostic for LockFailure {
     }
 
     fn is_bug(&self) -> bool {
-        matches!(self, Self::Resolve(ResolveError::Internal(_)))
+        matches!(
+            self,
+            Self::Resolve(ResolveError::Internal(_)) | Self::Marker { .. }
+        )
     }
 }
 
@@ -468,7 +480,18 @@ fn build_lock(
         packages.push(LockedPackage {
             name: package.name.clone(),
             version: package.version.clone(),
-            marker: package.marker.clone(),
+            marker: package
+                .marker
+                .as_deref()
+                .map(|marker| {
+                    LockMarker::from_str(marker).map_err(|source| LockFailure::Marker {
+                        name: package.name.clone(),
+                        version: package.version.clone(),
+                        marker: marker.to_string(),
+                        source,
+                    })
+                })
+                .transpose()?,
             requires_python: package.requires_python.clone(),
             dependencies: package
                 .dependencies

@@ -70,7 +70,8 @@ fn marker_of<'a>(lock: &'a Lock, name: &str, version: &str) -> Option<&'a str> {
         .find(|p| p.name.as_ref() == name && p.version.to_string() == version)
         .unwrap_or_else(|| panic!("{name}=={version} is not in the lock"))
         .marker
-        .as_deref()
+        .as_ref()
+        .map(tack::lock::LockMarker::as_str)
 }
 
 /// Each package a scenario's `[expected]` names is locked at exactly those versions.
