@@ -21,9 +21,13 @@ use toml::value::Datetime;
 use toml::Spanned;
 
 use super::error::{InvalidLock, InvalidLockKind};
+use url::Url;
+
 use super::{
-    Lock, LockInputs, LockMarker, LockedDependency, LockedFile, LockedPackage, TackLockTool,
+    Lock, LockInputs, LockMarker, LockedDependency, LockedFile, LockedPackage, Sha256Digest,
+    TackLockTool, Verbatim,
 };
+use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::pep508::parse_requirement;
 
@@ -66,7 +70,7 @@ struct WirePackage {
     vcs: Option<Spanned<toml::Value>>,
     directory: Option<Spanned<toml::Value>>,
     archive: Option<Spanned<toml::Value>>,
-    index: Option<String>,
+    index: Option<Spanned<String>>,
     sdist: Option<Spanned<WireFile>>,
     wheels: Option<Vec<Spanned<WireFile>>>,
 }
@@ -107,7 +111,7 @@ struct WireInputs {
     dependencies: Vec<Spanned<String>>,
     optional_dependencies: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
     dependency_groups: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
-    indexes: Vec<String>,
+    indexes: Vec<Spanned<String>>,
     resolver: BTreeMap<String, String>,
 }
 
@@ -172,10 +176,7 @@ impl TryFrom<WireDocument<'_>> for Lock {
             .collect::<Result<Vec<_>, _>>()?;
         let requires_python = document
             .requires_python
-            .map(|specifiers| {
-                check_specifiers(source, "requires-python", &specifiers)?;
-                Ok::<_, InvalidLock>(specifiers.into_inner())
-            })
+            .map(|specifiers| read_specifiers(source, "requires-python", &specifiers))
             .transpose()?;
         let extras = sorted_names(
             source,
@@ -274,25 +275,35 @@ fn read_marker(
     })
 }
 
-fn check_specifiers(
+fn read_specifiers(
     source: Source<'_>,
     field: &str,
     specifiers: &Spanned<String>,
-) -> Result<(), InvalidLock> {
-    VersionSpecifiers::from_str(specifiers.get_ref())
-        .map(|_| ())
-        .map_err(|error| {
-            source
-                .invalid(
-                    specifiers.span(),
-                    field,
-                    format!(
-                        "`{}` is not a valid version specifier",
-                        specifiers.get_ref()
-                    ),
-                )
-                .because(error)
-        })
+) -> Result<VersionSpecifiers, InvalidLock> {
+    VersionSpecifiers::from_str(specifiers.get_ref()).map_err(|error| {
+        source
+            .invalid(
+                specifiers.span(),
+                field,
+                format!(
+                    "`{}` is not a valid version specifier",
+                    specifiers.get_ref()
+                ),
+            )
+            .because(error)
+    })
+}
+
+fn read_url(source: Source<'_>, field: &str, url: &Spanned<String>) -> Result<Url, InvalidLock> {
+    Url::parse(url.get_ref()).map_err(|error| {
+        source
+            .invalid(
+                url.span(),
+                field,
+                format!("`{}` is not a valid URL", url.get_ref()),
+            )
+            .because(error)
+    })
 }
 
 fn sorted_names<T: Ord, E: std::error::Error + Send + Sync + 'static>(
@@ -398,9 +409,15 @@ fn convert_package(
     let requires_python = package
         .requires_python
         .map(|specifiers| {
-            check_specifiers(source, &format!("{field}.requires-python"), &specifiers)
-                .map_err(|error| error.package(Some(&named)))?;
-            Ok::<_, InvalidLock>(specifiers.into_inner())
+            read_specifiers(source, &format!("{field}.requires-python"), &specifiers)
+                .map_err(|error| error.package(Some(&named)))
+        })
+        .transpose()?;
+    let index = package
+        .index
+        .map(|index| {
+            read_url(source, &format!("{field}.index"), &index)
+                .map_err(|error| error.package(Some(&named)))
         })
         .transpose()?;
     let mut dependencies = package
@@ -415,14 +432,26 @@ fn convert_package(
     dependencies.dedup();
     let sdist = package
         .sdist
-        .map(|file| convert_file(source, &invalid, "sdist", file))
+        .map(|file| {
+            convert_file(source, &invalid, "sdist", file, |name| {
+                Ok::<_, std::convert::Infallible>(name.to_string())
+            })
+        })
         .transpose()?;
     let mut wheels = package
         .wheels
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(index, file)| convert_file(source, &invalid, &format!("wheels[{index}]"), file))
+        .map(|(index, file)| {
+            convert_file(
+                source,
+                &invalid,
+                &format!("wheels[{index}]"),
+                file,
+                |name| Verbatim::parse(name, WheelFilename::from_str),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     wheels.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
     if sdist.is_none() && wheels.is_empty() {
@@ -440,7 +469,7 @@ fn convert_package(
         marker,
         requires_python,
         dependencies,
-        index: package.index,
+        index,
         sdist,
         wheels,
     })
@@ -484,15 +513,20 @@ fn convert_dependency(
     Ok(LockedDependency { name, version })
 }
 
-fn convert_file(
+/// A file of a package at key `key`; `parse_name` reads its file name.
+fn convert_file<Name, E>(
     source: Source<'_>,
     invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
     key: &str,
     file: Spanned<WireFile>,
-) -> Result<LockedFile, InvalidLock> {
+    parse_name: impl FnOnce(&str) -> Result<Name, E>,
+) -> Result<LockedFile<Name>, InvalidLock>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let file_span = file.span();
     let file = file.into_inner();
-    let Some(url) = file.url else {
+    let Some(raw_url) = file.url else {
         return Err(match &file.path {
             Some(path) => invalid(
                 path.span(),
@@ -503,19 +537,38 @@ fn convert_file(
             None => invalid(file_span, key, "the file has no `url`".to_string()),
         });
     };
-    let name = match file.name {
-        Some(name) => name.into_inner(),
-        None => file_name_from_url(url.get_ref()).ok_or_else(|| {
+    let url = Url::parse(raw_url.get_ref()).map_err(|error| {
+        invalid(
+            raw_url.span(),
+            &format!("{key}.url"),
+            format!("`{}` is not a valid URL", raw_url.get_ref()),
+        )
+        .because(error)
+    })?;
+    let (name_span, name_key, raw_name) = if let Some(name) = file.name {
+        (name.span(), format!("{key}.name"), name.into_inner())
+    } else {
+        let name = file_name_from_url(&url).ok_or_else(|| {
             invalid(
-                url.span(),
+                raw_url.span(),
                 &format!("{key}.url"),
                 format!(
                     "the file has no `name` and its URL `{}` does not end in one",
-                    url.get_ref()
+                    raw_url.get_ref()
                 ),
             )
-        })?,
+        })?;
+        (raw_url.span(), format!("{key}.url"), name)
     };
+    // Only a wheel's name is parsed (an sdist's stays text), so only a wheel's can fail.
+    let name = parse_name(&raw_name).map_err(|error| {
+        invalid(
+            name_span,
+            &name_key,
+            format!("`{raw_name}` is not a valid wheel file name"),
+        )
+        .because(error)
+    })?;
     let Some(hashes) = file.hashes else {
         return Err(invalid(
             file_span,
@@ -532,15 +585,13 @@ fn convert_file(
                 .to_string(),
         ));
     };
-    let sha256_span = sha256.span();
-    let sha256 = sha256.into_inner().to_ascii_lowercase();
-    if !is_sha256_hex(&sha256) {
-        return Err(invalid(
-            sha256_span,
+    let sha256 = Sha256Digest::from_str(sha256.get_ref()).map_err(|error| {
+        invalid(
+            sha256.span(),
             &format!("{key}.hashes.sha256"),
-            format!("`{sha256}` is not a sha256 digest (64 hexadecimal digits)"),
-        ));
-    }
+            error.to_string(),
+        )
+    })?;
     let upload_time = file
         .upload_time
         .map(|spanned| {
@@ -550,7 +601,7 @@ fn convert_file(
         .transpose()?;
     Ok(LockedFile {
         name,
-        url: url.into_inner(),
+        url,
         size: file.size,
         upload_time,
         sha256,
@@ -570,9 +621,8 @@ fn raw_upload_time(spanned: &Spanned<Datetime>, text: &str) -> Result<String, St
 }
 
 /// The last path segment of `url`, percent-decoded.
-fn file_name_from_url(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    let segment = parsed.path_segments()?.next_back()?;
+fn file_name_from_url(url: &Url) -> Option<String> {
+    let segment = url.path_segments()?.next_back()?;
     if segment.is_empty() {
         return None;
     }
@@ -596,37 +646,30 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
-pub(super) fn is_sha256_hex(digest: &str) -> bool {
-    digest.len() == 64
-        && digest
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
-}
-
 fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
     const TABLE: &str = "tool.tack.inputs";
-    // The strings are kept as written, but `sync` parses them (skipping what does not parse)
-    // to find the direct dependencies: refuse those the PEP 508 parser would panic on.
     let requirements = |key: String, list: Vec<Spanned<String>>| {
         list.into_iter()
             .enumerate()
             .map(|(position, requirement)| {
-                if let Err(error) = parse_requirement(requirement.get_ref()) {
-                    if error.parser_bug {
-                        return Err(source
-                            .invalid(
-                                requirement.span(),
-                                format!("{TABLE}.{key}[{position}]"),
-                                format!("`{}` is not a valid requirement", requirement.get_ref()),
-                            )
-                            .because(error));
-                    }
-                }
-                Ok(requirement.into_inner())
+                let span = requirement.span();
+                let text = requirement.into_inner();
+                Verbatim::parse(text.clone(), parse_requirement).map_err(|error| {
+                    source
+                        .invalid(
+                            span,
+                            format!("{TABLE}.{key}[{position}]"),
+                            format!("`{text}` is not a valid requirement"),
+                        )
+                        .because(error)
+                })
             })
             .collect::<Result<Vec<_>, InvalidLock>>()
     };
-    let requires_python = inputs.requires_python.map(Spanned::into_inner);
+    let requires_python = inputs
+        .requires_python
+        .map(|specifiers| read_specifiers(source, &format!("{TABLE}.requires-python"), &specifiers))
+        .transpose()?;
     let dependencies = requirements("dependencies".to_string(), inputs.dependencies)?;
     let optional_dependencies = inputs
         .optional_dependencies
@@ -662,12 +705,18 @@ fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, 
             Ok((name, list))
         })
         .collect::<Result<_, InvalidLock>>()?;
+    let indexes = inputs
+        .indexes
+        .iter()
+        .enumerate()
+        .map(|(position, url)| read_url(source, &format!("{TABLE}.indexes[{position}]"), url))
+        .collect::<Result<_, _>>()?;
     Ok(LockInputs {
         requires_python,
         dependencies,
         optional_dependencies,
         dependency_groups,
-        indexes: inputs.indexes,
+        indexes,
         resolver: inputs.resolver,
     })
 }
@@ -716,7 +765,7 @@ mod tests {
         assert_eq!(lock.tool, TackLockTool::default());
         let package = &lock.packages[0];
         assert_eq!(package.name.as_ref(), "foo");
-        assert_eq!(package.wheels[0].name, "foo-1.0-py3-none-any.whl");
+        assert_eq!(package.wheels[0].name.as_str(), "foo-1.0-py3-none-any.whl");
         assert_eq!(package.wheels[0].upload_time, None);
     }
 
@@ -729,11 +778,10 @@ mod tests {
         .replace("name = \"foo\"", "name = \"Foo_Bar\"");
         let lock = read(&text).unwrap();
         assert_eq!(lock.packages[0].name.as_ref(), "foo-bar");
-        assert_eq!(
-            lock.packages[0].wheels[0].name,
-            "Foo-1.0+local-py3-none-any.whl"
-        );
-        assert_eq!(lock.packages[0].wheels[0].sha256, SHA);
+        let wheel = &lock.packages[0].wheels[0];
+        assert_eq!(wheel.name.as_str(), "Foo-1.0+local-py3-none-any.whl");
+        assert_eq!(wheel.name.value().name.as_ref(), "foo");
+        assert_eq!(wheel.sha256.as_str(), SHA);
     }
 
     #[test]
@@ -972,21 +1020,105 @@ mod tests {
     }
 
     #[test]
-    fn input_requirements_the_pep508_parser_would_panic_on_are_refused() {
-        // `sync` parses these strings; pep508_rs panics on a name ending in a separator.
+    fn input_requirements_are_parsed_when_read() {
         let base = one_package(&format!("version = \"1.0\"\n{}", wheel("")));
-        let message = error(&format!(
-            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs.dependency-groups]\ndev = [\"ok\", \"bad- >=1\"]\n"
-        ));
-        assert!(
-            message.contains("pylock.toml:12:14: `tool.tack.inputs.dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"),
-            "{message}"
-        );
         let lock = read(&format!(
-            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\ndependencies = [\"fine>=1\", \"not valid but harmless !\"]\n"
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\nrequires-python = \">=3.9\"\ndependencies = [\"Fine>=1\"]\nindexes = [\"https://example.org/simple/\"]\n"
         ))
         .unwrap();
-        assert_eq!(lock.tool.inputs.dependencies.len(), 2);
+        let inputs = &lock.tool.inputs;
+        assert_eq!(inputs.dependencies[0].as_str(), "Fine>=1");
+        assert_eq!(inputs.dependencies[0].value().name.as_ref(), "fine");
+        assert_eq!(inputs.indexes[0].as_str(), "https://example.org/simple/");
+        // pep508_rs panics on a name ending in a separator: refused, not a crash.
+        let (message, cause) = error_and_cause(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs.dependency-groups]\ndev = [\"ok\", \"bad- >=1\"]\n"
+        ));
+        assert_eq!(
+            message,
+            "project/pylock.toml:12:14: `tool.tack.inputs.dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"
+        );
+        assert!(cause.is_some());
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\ndependencies = [\"fine>=1\", \"not valid !\"]\n"
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:12:28: `tool.tack.inputs.dependencies[1]`: `not valid !` is not a valid requirement"),
+            "{message}"
+        );
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\nrequires-python = \"3.9+\"\n"
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:12:19: `tool.tack.inputs.requires-python`: `3.9+` is not a valid version specifier"),
+            "{message}"
+        );
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\nindexes = [\"example.org/simple\"]\n"
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:12:12: `tool.tack.inputs.indexes[0]`: `example.org/simple` is not a valid URL"),
+            "{message}"
+        );
+    }
+
+    /// Each bad field is an error that names its line, its field and its package; the
+    /// parser's reason is the error's source, not repeated in its message.
+    #[test]
+    fn bad_fields_name_their_line() {
+        let cases = [
+            (
+                format!("version = \"1.0\"\nrequires-python = \">=3.x\"\n{}", wheel("")),
+                "project/pylock.toml:7:19: `packages[0].requires-python` (package `foo`): `>=3.x` is not a valid version specifier",
+            ),
+            (
+                format!("version = \"1.0\"\nmarker = \"sys_platform == 'linux' and\"\n{}", wheel("")),
+                "project/pylock.toml:7:10: `packages[0].marker` (package `foo`): `sys_platform == 'linux' and` is not a valid marker",
+            ),
+            (
+                format!("version = \"1.0\"\nindex = \"/simple/\"\n{}", wheel("")),
+                "project/pylock.toml:7:9: `packages[0].index` (package `foo`): `/simple/` is not a valid URL",
+            ),
+            (
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ name = \"foo-1.0-py3-none-any.whl\", url = \"files/foo-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{SHA}\" }} }},\n]"
+                ),
+                "project/pylock.toml:8:48: `packages[0].wheels[0].url` (package `foo`): `files/foo-1.0-py3-none-any.whl` is not a valid URL",
+            ),
+            (
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ url = \"https://example.org/foo-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{}\" }} }},\n]",
+                    &SHA[1..]
+                ),
+                "project/pylock.toml:8:81: `packages[0].wheels[0].hashes.sha256` (package `foo`): `123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef` is not a sha256 digest (64 hexadecimal digits)",
+            ),
+            (
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ name = \"foo-1.0.tar.gz\", url = \"https://example.org/foo-1.0.tar.gz\", hashes = {{ sha256 = \"{SHA}\" }} }},\n]"
+                ),
+                "project/pylock.toml:8:14: `packages[0].wheels[0].name` (package `foo`): `foo-1.0.tar.gz` is not a valid wheel file name",
+            ),
+            (
+                // Without a `name`, the wheel's name comes from its URL, which the error names.
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ url = \"https://example.org/foo-1.0-any.whl\", hashes = {{ sha256 = \"{SHA}\" }} }},\n]"
+                ),
+                "project/pylock.toml:8:13: `packages[0].wheels[0].url` (package `foo`): `foo-1.0-any.whl` is not a valid wheel file name",
+            ),
+        ];
+        for (body, expected) in cases {
+            let error = read(&one_package(&body)).unwrap_err();
+            assert_eq!(error.to_string(), expected);
+            let LockError::Invalid(invalid) = &error else {
+                panic!("{error:?}");
+            };
+            assert_eq!(invalid.kind(), InvalidLockKind::Field);
+            let line: usize = expected.split(':').nth(1).unwrap().parse().unwrap();
+            assert_eq!(invalid.line(), Some(line));
+            if let Some(cause) = error.source() {
+                assert!(!expected.contains(&cause.to_string()), "{cause}");
+            }
+        }
     }
 
     #[test]
@@ -994,6 +1126,7 @@ mod tests {
         assert_eq!(percent_decode("a%2Bb%20c").as_deref(), Some("a+b c"));
         assert_eq!(percent_decode("bad%2"), None);
         assert_eq!(percent_decode("bad%zz"), None);
-        assert_eq!(file_name_from_url("https://example.org/dir/"), None);
+        let url = Url::parse("https://example.org/dir/").unwrap();
+        assert_eq!(file_name_from_url(&url), None);
     }
 }
