@@ -107,6 +107,8 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::selection::SelectionError,
         crate::workflow::sync::SyncFailure,
         crate::workflow::wheels::PrepareError,
+        crate::lock::LockError,
+        crate::lock::InvalidLock,
         crate::index::config::IndexConfigError,
         crate::project::ProjectError,
     );

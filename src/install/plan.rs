@@ -14,13 +14,12 @@
 //! sdists comes later).
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::MarkerEnvironment;
 
 use crate::filename::WheelFilename;
-use crate::lock::{marker, Lock, LockedFile};
+use crate::lock::{Lock, LockedWheel};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// How well a wheel fits the target: lower is better, `None` is incompatible.
@@ -44,7 +43,8 @@ pub struct Target<'a> {
 pub struct PlannedPackage {
     pub name: PackageName,
     pub version: Version,
-    pub wheel: LockedFile,
+    pub wheel: LockedWheel,
+    /// The wheel's parsed file name (`wheel.name`'s value).
     pub filename: WheelFilename,
 }
 
@@ -71,14 +71,9 @@ pub enum PlanError {
     },
     #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent: run `tack lock` again")]
     Ambiguous { name: PackageName, versions: String },
-    #[error("package `{name}` in the lock: {source}")]
-    Marker {
-        name: PackageName,
-        source: marker::MarkerError,
-    },
     #[error("the lock requires Python {requires_python}, but the interpreter is Python {python}")]
     RequiresPython {
-        requires_python: String,
+        requires_python: VersionSpecifiers,
         python: Version,
     },
 }
@@ -91,38 +86,29 @@ pub fn plan<T>(
     exact: bool,
 ) -> Result<Plan<T>, PlanError> {
     if let Some(requires_python) = &lock.requires_python {
-        if let Ok(specifiers) = VersionSpecifiers::from_str(requires_python) {
-            if !specifiers.contains(target.python_version) {
-                return Err(PlanError::RequiresPython {
-                    requires_python: requires_python.clone(),
-                    python: target.python_version.clone(),
-                });
-            }
+        if !requires_python.contains(target.python_version) {
+            return Err(PlanError::RequiresPython {
+                requires_python: requires_python.clone(),
+                python: target.python_version.clone(),
+            });
         }
     }
 
     let mut wanted: BTreeMap<PackageName, PlannedPackage> = BTreeMap::new();
     for package in &lock.packages {
-        if let Some(text) = &package.marker {
-            let applies = marker::evaluate(text, target.markers, &target.extras, &target.groups)
-                .map_err(|source| PlanError::Marker {
-                    name: package.name.clone(),
-                    source,
-                })?;
-            if !applies {
-                continue;
-            }
+        let applies = package
+            .marker
+            .as_ref()
+            .is_none_or(|marker| marker.evaluate(target.markers, &target.extras, &target.groups));
+        if !applies {
+            continue;
         }
         let best = package
             .wheels
             .iter()
-            .filter_map(|wheel| {
-                let filename = WheelFilename::from_str(&wheel.name).ok()?;
-                let priority = target.tags.priority(&filename)?;
-                Some((priority, wheel, filename))
-            })
+            .filter_map(|wheel| Some((target.tags.priority(wheel.name.value())?, wheel)))
             .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-        let Some((_, wheel, filename)) = best else {
+        let Some((_, wheel)) = best else {
             let available = if package.wheels.is_empty() {
                 "none (only a source distribution)".to_string()
             } else {
@@ -145,7 +131,7 @@ pub fn plan<T>(
             name: package.name.clone(),
             version: package.version.clone(),
             wheel: wheel.clone(),
-            filename,
+            filename: wheel.name.value().clone(),
         };
         if let Some(previous) = wanted.insert(package.name.clone(), planned) {
             return Err(PlanError::Ambiguous {
@@ -175,8 +161,12 @@ pub fn plan<T>(
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
-    use crate::lock::{LockedPackage, TackLockTool, CREATED_BY, LOCK_VERSION};
+    use crate::lock::{
+        LockMarker, LockedPackage, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_VERSION,
+    };
 
     struct Linux;
 
@@ -202,13 +192,13 @@ mod tests {
         crate::lock::marker::linux_cpython_311()
     }
 
-    fn file(name: &str) -> LockedFile {
-        LockedFile {
-            name: name.to_string(),
-            url: format!("https://example.org/files/{name}"),
+    fn file(name: &str) -> LockedWheel {
+        LockedWheel {
+            name: Verbatim::parse(name, WheelFilename::from_str).unwrap(),
+            url: url::Url::parse(&format!("https://example.org/files/{name}")).unwrap(),
             size: Some(1),
             upload_time: None,
-            sha256: "0".repeat(64),
+            sha256: Sha256Digest::from_str(&"0".repeat(64)).unwrap(),
         }
     }
 
@@ -216,7 +206,7 @@ mod tests {
         LockedPackage {
             name: PackageName::from_str(name).unwrap(),
             version: Version::from_str(version).unwrap(),
-            marker: marker.map(str::to_string),
+            marker: marker.map(|text| LockMarker::from_str(text).unwrap()),
             requires_python: None,
             dependencies: Vec::new(),
             index: None,
@@ -229,7 +219,7 @@ mod tests {
         Lock {
             lock_version: LOCK_VERSION.to_string(),
             environments: Vec::new(),
-            requires_python: Some(">=3.9".to_string()),
+            requires_python: Some(VersionSpecifiers::from_str(">=3.9").unwrap()),
             extras: Vec::new(),
             dependency_groups: vec![GroupName::new("dev").unwrap()],
             default_groups: vec![GroupName::new("dev").unwrap()],
@@ -329,7 +319,7 @@ mod tests {
             .find(|p| p.name.as_ref() == "numpy")
             .unwrap();
         assert_eq!(
-            numpy.wheel.name,
+            numpy.wheel.name.as_str(),
             "numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
         );
     }
@@ -370,7 +360,7 @@ mod tests {
         assert!(text.contains("winonly==1.0"), "{text}");
         assert!(text.contains("win_amd64"), "{text}");
         let too_new = Lock {
-            requires_python: Some(">=3.12".to_string()),
+            requires_python: Some(VersionSpecifiers::from_str(">=3.12").unwrap()),
             ..lock(vec![])
         };
         assert!(matches!(

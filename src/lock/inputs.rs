@@ -8,14 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
-use std::str::FromStr;
 
 use pep440_rs::VersionSpecifiers;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use url::Url;
 
-use super::LockInputs;
-use crate::normalize::PackageName;
+use super::{InputRequirement, LockInputs};
 
 /// Versions the canonical rendering hashed by [`LockInputs::fingerprint`].
 const FINGERPRINT_FORMAT: &str = "tack-lock-inputs/1";
@@ -23,7 +22,7 @@ const FINGERPRINT_FORMAT: &str = "tack-lock-inputs/1";
 impl LockInputs {
     /// Lowercase hex sha256 of the canonical inputs.
     pub fn fingerprint(&self) -> String {
-        let named_lists = |lists: Vec<(String, &Vec<String>)>| -> Value {
+        let named_lists = |lists: Vec<(String, &Vec<InputRequirement>)>| -> Value {
             Value::Object(
                 lists
                     .into_iter()
@@ -33,7 +32,7 @@ impl LockInputs {
         };
         let canonical = json!({
             "format": FINGERPRINT_FORMAT,
-            "requires-python": self.requires_python.as_deref().map(canonical_specifiers),
+            "requires-python": self.requires_python.as_ref().map(canonical_specifiers),
             "dependencies": canonical_list(&self.dependencies),
             "optional-dependencies": named_lists(
                 self.optional_dependencies.iter().map(|(extra, list)| (extra.to_string(), list)).collect()
@@ -41,7 +40,7 @@ impl LockInputs {
             "dependency-groups": named_lists(
                 self.dependency_groups.iter().map(|(group, list)| (group.to_string(), list)).collect()
             ),
-            "indexes": self.indexes,
+            "indexes": self.indexes.iter().map(Url::as_str).collect::<Vec<_>>(),
             "resolver": self.resolver,
         });
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
@@ -53,8 +52,8 @@ impl LockInputs {
     /// changed that the fingerprint sees.
     pub fn diff(&self, newer: &LockInputs) -> Vec<String> {
         let mut lines = Vec::new();
-        let old_python = self.requires_python.as_deref().map(canonical_specifiers);
-        let new_python = newer.requires_python.as_deref().map(canonical_specifiers);
+        let old_python = self.requires_python.as_ref().map(canonical_specifiers);
+        let new_python = newer.requires_python.as_ref().map(canonical_specifiers);
         match (old_python, new_python) {
             (None, Some(new)) => lines.push(format!("requires-python `{new}` added")),
             (Some(old), None) => lines.push(format!("requires-python `{old}` removed")),
@@ -102,48 +101,38 @@ impl LockInputs {
     }
 }
 
-fn canonical_list(requirements: &[String]) -> Vec<&str> {
-    let mut list: Vec<&str> = requirements.iter().map(|r| r.trim()).collect();
+fn canonical_list(requirements: &[InputRequirement]) -> Vec<&str> {
+    let mut list: Vec<&str> = requirements
+        .iter()
+        .map(|requirement| requirement.as_str().trim())
+        .collect();
     list.sort_unstable();
     list.dedup();
     list
 }
 
-/// `>= 3.9 ,<4` and `<4,>=3.9` are one constraint; a string that does not parse stays as is.
-fn canonical_specifiers(specifiers: &str) -> String {
-    match VersionSpecifiers::from_str(specifiers) {
-        Ok(parsed) => {
-            let mut parts: Vec<String> = parsed.iter().map(ToString::to_string).collect();
-            parts.sort_unstable();
-            parts.join(", ")
-        }
-        Err(_) => specifiers.trim().to_string(),
-    }
-}
-
-/// The normalized package name a PEP 508 string starts with (the whole string when it does
-/// not start with one), to pair an old requirement with its new form.
-fn requirement_name(requirement: &str) -> String {
-    let requirement = requirement.trim_start();
-    let end = requirement
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(requirement.len());
-    match PackageName::from_str(&requirement[..end]) {
-        Ok(name) if end > 0 => name.to_string(),
-        _ => requirement.to_string(),
-    }
+/// `>= 3.9 ,<4` and `<4,>=3.9` are one constraint.
+fn canonical_specifiers(specifiers: &VersionSpecifiers) -> String {
+    let mut parts: Vec<String> = specifiers.iter().map(ToString::to_string).collect();
+    parts.sort_unstable();
+    parts.join(", ")
 }
 
 /// Lines for requirement changes, paired by package name. `label` starts each line:
 /// `dependency` or `group `dev`:`.
-fn diff_requirements(label: &str, old: &[String], new: &[String], lines: &mut Vec<String>) {
-    let by_name = |requirements: &[String]| {
+fn diff_requirements(
+    label: &str,
+    old: &[InputRequirement],
+    new: &[InputRequirement],
+    lines: &mut Vec<String>,
+) {
+    let by_name = |requirements: &[InputRequirement]| {
         let mut grouped: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for requirement in canonical_list(requirements) {
+        for requirement in requirements {
             grouped
-                .entry(requirement_name(requirement))
+                .entry(requirement.value().name.to_string())
                 .or_default()
-                .insert(requirement.to_string());
+                .insert(requirement.as_str().trim().to_string());
         }
         grouped
     };
@@ -181,8 +170,8 @@ fn diff_requirements(label: &str, old: &[String], new: &[String], lines: &mut Ve
 /// Lines for extras or groups: whole entries added or removed, else their requirements.
 fn diff_named_lists<K: Ord + Display>(
     kind: &str,
-    old: &BTreeMap<K, Vec<String>>,
-    new: &BTreeMap<K, Vec<String>>,
+    old: &BTreeMap<K, Vec<InputRequirement>>,
+    new: &BTreeMap<K, Vec<InputRequirement>>,
     lines: &mut Vec<String>,
 ) {
     let names: BTreeSet<&K> = old.keys().chain(new.keys()).collect();
@@ -198,17 +187,17 @@ fn diff_named_lists<K: Ord + Display>(
     }
 }
 
-fn diff_indexes(old: &[String], new: &[String], lines: &mut Vec<String>) {
+fn diff_indexes(old: &[Url], new: &[Url], lines: &mut Vec<String>) {
     for url in new.iter().filter(|url| !old.contains(url)) {
         lines.push(format!("index `{url}` added"));
     }
     for url in old.iter().filter(|url| !new.contains(url)) {
         lines.push(format!("index `{url}` removed"));
     }
-    let kept_old: Vec<&String> = old.iter().filter(|url| new.contains(url)).collect();
-    let kept_new: Vec<&String> = new.iter().filter(|url| old.contains(url)).collect();
+    let kept_old: Vec<&Url> = old.iter().filter(|url| new.contains(url)).collect();
+    let kept_new: Vec<&Url> = new.iter().filter(|url| old.contains(url)).collect();
     if kept_old != kept_new {
-        let order = |urls: &[&String]| {
+        let order = |urls: &[&Url]| {
             urls.iter()
                 .map(|url| format!("`{url}`"))
                 .collect::<Vec<_>>()
@@ -224,26 +213,42 @@ fn diff_indexes(old: &[String], new: &[String], lines: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::normalize::{ExtraName, GroupName};
+    use std::str::FromStr;
 
-    fn strings(items: &[&str]) -> Vec<String> {
-        items.iter().map(ToString::to_string).collect()
+    use super::*;
+    use crate::lock::Verbatim;
+    use crate::normalize::{ExtraName, GroupName};
+    use crate::pep508::parse_requirement;
+
+    fn requirement(text: &str) -> InputRequirement {
+        Verbatim::parse(text, parse_requirement).unwrap()
+    }
+
+    fn requirements(items: &[&str]) -> Vec<InputRequirement> {
+        items.iter().map(|text| requirement(text)).collect()
+    }
+
+    fn urls(items: &[&str]) -> Vec<Url> {
+        items.iter().map(|text| Url::parse(text).unwrap()).collect()
+    }
+
+    fn specifiers(text: &str) -> VersionSpecifiers {
+        VersionSpecifiers::from_str(text).unwrap()
     }
 
     fn sample() -> LockInputs {
         LockInputs {
-            requires_python: Some(">=3.9".to_string()),
-            dependencies: strings(&["anyio>=4", "httpx>=0.27"]),
+            requires_python: Some(specifiers(">=3.9")),
+            dependencies: requirements(&["anyio>=4", "httpx>=0.27"]),
             optional_dependencies: BTreeMap::from([(
                 ExtraName::from_str("socks").unwrap(),
-                strings(&["pysocks>=1.5"]),
+                requirements(&["pysocks>=1.5"]),
             )]),
             dependency_groups: BTreeMap::from([(
                 GroupName::new("dev").unwrap(),
-                strings(&["pytest>=8", "ruff"]),
+                requirements(&["pytest>=8", "ruff"]),
             )]),
-            indexes: strings(&["https://example.org/simple/", "https://127.0.0.1/extra/"]),
+            indexes: urls(&["https://example.org/simple/", "https://127.0.0.1/extra/"]),
             resolver: BTreeMap::from([("prerelease".to_string(), "if-necessary".to_string())]),
         }
     }
@@ -256,6 +261,12 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(fingerprint, sample().fingerprint());
+        // The canonical rendering is part of every existing lock: a change must bump
+        // FINGERPRINT_FORMAT. (This is the sha256 of the compact, key-sorted JSON.)
+        assert_eq!(
+            fingerprint,
+            "f93cd119cc9e7e49c7b1b9cdd14cac69e9d2961c7638cd65be8045d8c051a282"
+        );
         assert_ne!(fingerprint, LockInputs::default().fingerprint());
     }
 
@@ -263,10 +274,10 @@ mod tests {
     fn fingerprint_changes_with_each_input() {
         let base = sample().fingerprint();
         let edits: Vec<fn(&mut LockInputs)> = vec![
-            |inputs| inputs.requires_python = Some(">=3.10".to_string()),
+            |inputs| inputs.requires_python = Some(specifiers(">=3.10")),
             |inputs| inputs.requires_python = None,
-            |inputs| inputs.dependencies.push("idna".to_string()),
-            |inputs| inputs.dependencies[1] = "httpx>=0.28".to_string(),
+            |inputs| inputs.dependencies.push(requirement("idna")),
+            |inputs| inputs.dependencies[1] = requirement("httpx>=0.28"),
             |inputs| {
                 inputs
                     .optional_dependencies
@@ -281,7 +292,7 @@ mod tests {
             |inputs| {
                 inputs
                     .dependency_groups
-                    .insert(GroupName::new("lint").unwrap(), strings(&["ruff"]));
+                    .insert(GroupName::new("lint").unwrap(), requirements(&["ruff"]));
             },
             |inputs| inputs.indexes.reverse(),
             |inputs| {
@@ -328,12 +339,12 @@ mod tests {
     fn fingerprint_ignores_the_order_of_unordered_lists() {
         let mut reordered = sample();
         reordered.dependencies.reverse();
-        reordered.dependencies.push("anyio>=4".to_string());
+        reordered.dependencies.push(requirement("anyio>=4"));
         reordered
             .dependency_groups
             .values_mut()
             .for_each(|list| list.reverse());
-        reordered.requires_python = Some(">= 3.9".to_string());
+        reordered.requires_python = Some(specifiers(">= 3.9"));
         assert_eq!(reordered.fingerprint(), sample().fingerprint());
     }
 
@@ -349,16 +360,16 @@ mod tests {
     fn diff_names_each_change() {
         let old = sample();
         let mut new = sample();
-        new.requires_python = Some(">=3.10".to_string());
-        new.dependencies = strings(&["anyio>=4", "httpx>=0.28", "idna"]);
+        new.requires_python = Some(specifiers(">=3.10"));
+        new.dependencies = requirements(&["anyio>=4", "httpx>=0.28", "idna"]);
         new.optional_dependencies.clear();
         new.optional_dependencies
-            .insert(ExtraName::from_str("http2").unwrap(), strings(&["h2"]));
+            .insert(ExtraName::from_str("http2").unwrap(), requirements(&["h2"]));
         new.dependency_groups = BTreeMap::from([(
             GroupName::new("dev").unwrap(),
-            strings(&["pytest>=8", "mypy"]),
+            requirements(&["pytest>=8", "mypy"]),
         )]);
-        new.indexes = strings(&["https://127.0.0.1/extra/", "https://example.org/simple/"]);
+        new.indexes = urls(&["https://127.0.0.1/extra/", "https://example.org/simple/"]);
         new.resolver = BTreeMap::from([
             ("prerelease".to_string(), "allow".to_string()),
             ("fork-strategy".to_string(), "fewest".to_string()),
@@ -384,9 +395,9 @@ mod tests {
     fn diff_of_added_and_removed_scalars() {
         let mut old = sample();
         old.requires_python = None;
-        old.indexes = strings(&["https://example.org/simple/"]);
+        old.indexes = urls(&["https://example.org/simple/"]);
         let mut new = sample();
-        new.indexes = strings(&["https://127.0.0.1/extra/"]);
+        new.indexes = urls(&["https://127.0.0.1/extra/"]);
         new.resolver.clear();
         new.dependencies.clear();
         assert_eq!(
@@ -404,17 +415,14 @@ mod tests {
 
     #[test]
     fn requirements_pair_by_normalized_name() {
-        assert_eq!(requirement_name("Foo_Bar[extra]>=1"), "foo-bar");
-        assert_eq!(requirement_name("  foo ; python_version < '3.9'"), "foo");
-        assert_eq!(requirement_name("@weird"), "@weird");
         let mut lines = Vec::new();
         diff_requirements(
             "dependency",
-            &strings(&[
+            &requirements(&[
                 "foo ; sys_platform == 'win32'",
                 "foo>=1 ; sys_platform != 'win32'",
             ]),
-            &strings(&["Foo>=2"]),
+            &requirements(&["Foo>=2"]),
             &mut lines,
         );
         assert_eq!(

@@ -8,13 +8,19 @@
 //!
 //! The module has three layers, each testable on its own:
 //!
-//! - the model (this file): typed values, names normalized, versions parsed;
+//! - the model (this file): typed values, checked once when the lock is read or built, so that
+//!   no user of a [`Lock`] parses a lock's text again: names normalized, versions and
+//!   `requires-python` parsed, markers parsed ([`LockMarker`]), URLs parsed, sha256 digests
+//!   checked ([`Sha256Digest`]), wheel file names parsed and the requirements of
+//!   `[tool.tack.inputs]` parsed, each kept with its text where the writer needs it
+//!   ([`Verbatim`]);
 //! - `writer`: a hand-written, deterministic TOML writer. The same [`Lock`] gives the same
 //!   bytes on every platform: keys in PEP 751's order, packages sorted by name then version,
 //!   wheels by file name, `\n` line endings, strings escaped by one small encoder, and
 //!   `upload-time` written as a TOML datetime with the precision of its input;
 //! - `wire`: serde structs that mirror the file as written by any PEP 751 tool, validated
-//!   into the model by `TryFrom`, with errors that name the file, the package and the field.
+//!   into the model by `TryFrom`, with errors ([`InvalidLock`]) that name the file, the line,
+//!   the field and the package.
 //!
 //! Credentials never reach the file: the caller gives redacted URLs, [`Lock::write`] refuses a
 //! URL that still carries a user name or password, and the writer strips one if it slips past.
@@ -70,23 +76,28 @@
 //! `archive` sources and files given by `path` (each is a clear error naming the package).
 //! `attestation-identities` and other tools' `[tool.*]` tables are dropped.
 
+mod error;
 mod inputs;
 pub mod marker;
 pub mod poetry;
+mod values;
 mod wire;
 mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use pep440_rs::Version;
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::Requirement;
 use url::Url;
 
+use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
-use crate::redact::redact_url;
 
-pub use wire::InvalidLock;
+pub use error::{InvalidLock, InvalidLockKind, LockError};
+pub use marker::{InvalidMarker, LockMarker};
+pub use values::{InvalidSha256, Sha256Digest, Verbatim};
 
 /// The file name PEP 751 gives a project's single lock file.
 pub const LOCK_FILE_NAME: &str = "pylock.toml";
@@ -104,9 +115,9 @@ pub struct Lock {
     pub lock_version: String,
     /// PEP 751 `environments`: markers, one of which the target must match. tack writes none
     /// (its locks are universal); a lock from another tool may carry some.
-    pub environments: Vec<String>,
-    /// A version specifier string, such as `>=3.9`.
-    pub requires_python: Option<String>,
+    pub environments: Vec<LockMarker>,
+    /// The Python versions the lock is for (`>=3.9`).
+    pub requires_python: Option<VersionSpecifiers>,
     /// Every extra the lock covers, sorted.
     pub extras: Vec<ExtraName>,
     /// Every dependency group the lock covers, sorted.
@@ -126,18 +137,18 @@ pub struct Lock {
 pub struct LockedPackage {
     pub name: PackageName,
     pub version: Version,
-    /// PEP 751 marker (may use `'x' in extras` / `'g' in dependency_groups`). Kept as written;
-    /// whoever evaluates it parses it and reports an error.
-    pub marker: Option<String>,
-    /// The version's `Requires-Python`, a specifier string.
-    pub requires_python: Option<String>,
+    /// When the package is installed (PEP 751: may use `'x' in extras` and
+    /// `'g' in dependency_groups`); `None` means always.
+    pub marker: Option<LockMarker>,
+    /// The version's `Requires-Python`.
+    pub requires_python: Option<VersionSpecifiers>,
     /// Sorted by name, then version.
     pub dependencies: Vec<LockedDependency>,
     /// The (redacted) index the files come from.
-    pub index: Option<String>,
-    pub sdist: Option<LockedFile>,
+    pub index: Option<Url>,
+    pub sdist: Option<LockedSdist>,
     /// Sorted by file name.
-    pub wheels: Vec<LockedFile>,
+    pub wheels: Vec<LockedWheel>,
 }
 
 /// An edge of the dependency graph, as PEP 751 `dependencies` entries identify it.
@@ -148,36 +159,76 @@ pub struct LockedDependency {
     pub version: Option<Version>,
 }
 
-/// One sdist or wheel.
+/// One sdist or wheel; `Name` is its file name, as text or parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockedFile {
+pub struct LockedFile<Name> {
     /// The file name (`anyio-4.6.0-py3-none-any.whl`).
-    pub name: String,
-    /// Absolute, redacted URL.
-    pub url: String,
+    pub name: Name,
+    /// Absolute; redacted when tack made the record ([`LockedFile::new`]). One read from
+    /// another tool's lock may carry credentials: [`Lock::write`] refuses it, and the writer
+    /// leaves them out.
+    pub url: Url,
     pub size: Option<u64>,
     /// RFC 3339 upload time as the index gave it (`2024-05-01T12:34:56.789Z`); written as a
     /// TOML datetime with the same precision.
     pub upload_time: Option<String>,
-    /// Lowercase hex.
-    pub sha256: String,
+    pub sha256: Sha256Digest,
 }
 
-impl LockedFile {
-    /// The record of one file, its URL redacted and its sha256 lowercased.
+/// A wheel, with its file name (as the index spells it) parsed.
+pub type LockedWheel = LockedFile<Verbatim<WheelFilename>>;
+
+/// A source distribution; its file name is kept as text, as old sdists' names cannot be told
+/// apart into name and version without the package (see [`crate::filename::SdistFilename`]).
+pub type LockedSdist = LockedFile<String>;
+
+impl<Name> LockedFile<Name> {
+    /// The record of one file, its URL redacted.
     pub fn new(
-        name: String,
+        name: Name,
         url: &Url,
         size: Option<u64>,
         upload_time: Option<String>,
-        sha256: &str,
-    ) -> LockedFile {
-        LockedFile {
+        sha256: Sha256Digest,
+    ) -> Self {
+        Self {
             name,
-            url: redact_url(url),
+            url: without_credentials(url),
             size,
             upload_time,
-            sha256: sha256.to_ascii_lowercase(),
+            sha256,
+        }
+    }
+}
+
+/// `url` without its user name and password: what a lock may record.
+pub(crate) fn without_credentials(url: &Url) -> Url {
+    let mut clean = url.clone();
+    if !clean.username().is_empty() || clean.password().is_some() {
+        // Only URLs that cannot carry credentials refuse these, and those have none.
+        let _ = clean.set_username("");
+        let _ = clean.set_password(None);
+    }
+    clean
+}
+
+/// The fields of a [`LockedFile`] the writer and the checks need, whatever its name's type.
+struct FileFields<'a> {
+    name: &'a str,
+    url: &'a Url,
+    size: Option<u64>,
+    upload_time: Option<&'a str>,
+    sha256: &'a Sha256Digest,
+}
+
+impl<'a> FileFields<'a> {
+    fn of<Name: AsRef<str>>(file: &'a LockedFile<Name>) -> Self {
+        Self {
+            name: file.name.as_ref(),
+            url: &file.url,
+            size: file.size,
+            upload_time: file.upload_time.as_deref(),
+            sha256: &file.sha256,
         }
     }
 }
@@ -191,58 +242,22 @@ pub struct TackLockTool {
     pub inputs: LockInputs,
 }
 
+/// A requirement of the project as recorded in the lock's inputs: parsed, with the text the
+/// fingerprint hashes.
+pub type InputRequirement = Verbatim<Requirement>;
+
 /// What a lock was made from, kept to tell whether it is stale and to say what changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockInputs {
-    pub requires_python: Option<String>,
-    /// Normalized PEP 508 strings, sorted.
-    pub dependencies: Vec<String>,
-    pub optional_dependencies: BTreeMap<ExtraName, Vec<String>>,
-    pub dependency_groups: BTreeMap<GroupName, Vec<String>>,
+    pub requires_python: Option<VersionSpecifiers>,
+    /// The project's requirements, as normalized PEP 508 text; sorted.
+    pub dependencies: Vec<InputRequirement>,
+    pub optional_dependencies: BTreeMap<ExtraName, Vec<InputRequirement>>,
+    pub dependency_groups: BTreeMap<GroupName, Vec<InputRequirement>>,
     /// Redacted index URLs, in priority order.
-    pub indexes: Vec<String>,
+    pub indexes: Vec<Url>,
     /// Resolver settings that change answers (prerelease mode, fork strategy, ...).
     pub resolver: BTreeMap<String, String>,
-}
-
-/// Errors reading or writing a lock file.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Reading or writing failed; `fs_err` names the path.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    /// Not TOML, or not the shape PEP 751 gives (a missing key, a value of the wrong type).
-    #[error(
-        "`{}` is not a valid lock file: {message}\nFix the file, or delete it and run `tack lock` to create it again.",
-        path.display()
-    )]
-    Parse { path: PathBuf, message: String },
-    #[error("`{}`: {source}; {}", path.display(), source.hint())]
-    Invalid { path: PathBuf, source: InvalidLock },
-    #[error(
-        "refusing to write `{}`: the URL `{url}` of {location} carries credentials, which must never be written to a lock file (this is a bug in tack)",
-        path.display()
-    )]
-    Credentials {
-        path: PathBuf,
-        location: String,
-        /// The URL with its credentials removed.
-        url: String,
-    },
-    #[error("refusing to write `{}`: {location}: {message} (this is a bug in tack)", path.display())]
-    BadValue {
-        path: PathBuf,
-        location: String,
-        message: String,
-    },
-    #[error(
-        "failed to write `{}`: {source}; check that its directory exists and is writable",
-        path.display()
-    )]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 impl Lock {
@@ -256,14 +271,12 @@ impl Lock {
 
     /// Parses and validates the text of a lock file; `path` is only used in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Lock, LockError> {
-        let document: wire::WireLock = toml::from_str(text).map_err(|error| LockError::Parse {
-            path: path.to_path_buf(),
-            message: error.to_string().trim_end().to_string(),
-        })?;
-        Lock::try_from(wire::WireDocument { document, text }).map_err(|source| LockError::Invalid {
-            path: path.to_path_buf(),
-            source,
-        })
+        let document = wire::parse(text, path)?;
+        Ok(Lock::try_from(wire::WireDocument {
+            document,
+            text,
+            path,
+        })?)
     }
 
     /// Reads the lock at `path`; `None` when there is no such file.
@@ -310,53 +323,49 @@ impl Lock {
     }
 
     /// Checks what the writer cannot check by types: no credentials in URLs, upload times
-    /// that are datetimes, sizes TOML can hold, hex sha256 digests. `path` is used in errors.
+    /// that are datetimes, sizes TOML can hold. `path` is used in errors.
     pub fn validate(&self, path: &Path) -> Result<(), LockError> {
-        let credentials = |location: String, url: &str| {
-            if let Some(redacted) = writer::redacted_if_credentials(url) {
-                return Err(LockError::Credentials {
-                    path: path.to_path_buf(),
-                    location,
-                    url: redacted,
-                });
-            }
-            Ok(())
-        };
-        let bad_value = |location: String, message: String| LockError::BadValue {
-            path: path.to_path_buf(),
-            location,
-            message,
+        let credentials = |location: String, redacted: Option<String>| match redacted {
+            Some(url) => Err(LockError::Credentials {
+                path: path.to_path_buf(),
+                location,
+                url,
+            }),
+            None => Ok(()),
         };
         for (position, url) in self.tool.inputs.indexes.iter().enumerate() {
-            credentials(format!("[tool.tack.inputs] indexes[{position}]"), url)?;
+            credentials(
+                format!("[tool.tack.inputs] indexes[{position}]"),
+                writer::credentials_removed(url),
+            )?;
         }
         for package in &self.packages {
             let location = format!("package `{}` {}", package.name, package.version);
             if let Some(index) = &package.index {
-                credentials(location.clone(), index)?;
+                credentials(location.clone(), writer::credentials_removed(index))?;
             }
-            for file in package.sdist.iter().chain(&package.wheels) {
+            let files = package
+                .sdist
+                .iter()
+                .map(FileFields::of)
+                .chain(package.wheels.iter().map(FileFields::of));
+            for file in files {
                 let location = format!("{location}, file `{}`", file.name);
-                credentials(location.clone(), &file.url)?;
-                if let Some(upload_time) = &file.upload_time {
+                credentials(location.clone(), writer::credentials_removed(file.url))?;
+                let bad_value = |message: String| LockError::BadValue {
+                    path: path.to_path_buf(),
+                    location: location.clone(),
+                    message,
+                };
+                if let Some(upload_time) = file.upload_time {
                     if writer::upload_time_literal(upload_time).is_none() {
-                        return Err(bad_value(
-                            location,
-                            format!("upload time `{upload_time}` is not an RFC 3339 datetime"),
-                        ));
+                        return Err(bad_value(format!(
+                            "upload time `{upload_time}` is not an RFC 3339 datetime"
+                        )));
                     }
                 }
                 if file.size.is_some_and(|size| i64::try_from(size).is_err()) {
-                    return Err(bad_value(
-                        location,
-                        "size is too large for TOML".to_string(),
-                    ));
-                }
-                if !wire::is_sha256_hex(&file.sha256) {
-                    return Err(bad_value(
-                        location,
-                        format!("`{}` is not a lowercase hex sha256 digest", file.sha256),
-                    ));
+                    return Err(bad_value("size is too large for TOML".to_string()));
                 }
             }
         }
@@ -454,14 +463,47 @@ mod tests {
         Version::from_str(raw).unwrap()
     }
 
-    fn file(name: &str, sha256: &str, upload_time: Option<&str>) -> LockedFile {
+    fn marker(raw: &str) -> LockMarker {
+        LockMarker::from_str(raw).unwrap()
+    }
+
+    fn specifiers(raw: &str) -> VersionSpecifiers {
+        VersionSpecifiers::from_str(raw).unwrap()
+    }
+
+    fn url(raw: &str) -> Url {
+        Url::parse(raw).unwrap()
+    }
+
+    fn sha256(raw: &str) -> Sha256Digest {
+        Sha256Digest::from_str(raw).unwrap()
+    }
+
+    fn requirements(raw: &[&str]) -> Vec<InputRequirement> {
+        raw.iter()
+            .map(|text| Verbatim::parse(*text, crate::pep508::parse_requirement).unwrap())
+            .collect()
+    }
+
+    fn file<Name>(name: Name, sha: &str, upload_time: Option<&str>) -> LockedFile<Name>
+    where
+        Name: AsRef<str>,
+    {
         LockedFile {
-            name: name.to_string(),
-            url: format!("https://example.org/files/{name}"),
+            url: url(&format!("https://example.org/files/{}", name.as_ref())),
+            name,
             size: Some(1234),
             upload_time: upload_time.map(ToString::to_string),
-            sha256: sha256.to_string(),
+            sha256: sha256(sha),
         }
+    }
+
+    fn wheel(name: &str, sha: &str, upload_time: Option<&str>) -> LockedWheel {
+        file(
+            Verbatim::parse(name, WheelFilename::from_str).unwrap(),
+            sha,
+            upload_time,
+        )
     }
 
     fn package(raw_name: &str, raw_version: &str) -> LockedPackage {
@@ -471,10 +513,13 @@ mod tests {
             marker: None,
             requires_python: None,
             dependencies: Vec::new(),
-            index: Some("https://example.org/simple/".to_string()),
+            index: Some(url("https://example.org/simple/")),
             sdist: None,
-            wheels: vec![file(
-                &format!("{raw_name}-{raw_version}-py3-none-any.whl"),
+            wheels: vec![wheel(
+                &format!(
+                    "{}-{raw_version}-py3-none-any.whl",
+                    raw_name.replace('-', "_")
+                ),
                 SHA_A,
                 None,
             )],
@@ -483,7 +528,7 @@ mod tests {
 
     fn sample() -> Lock {
         let mut anyio = package("anyio", "4.6.0");
-        anyio.requires_python = Some(">=3.9".to_string());
+        anyio.requires_python = Some(specifiers(">=3.9"));
         anyio.dependencies = vec![
             LockedDependency {
                 name: name("idna"),
@@ -495,24 +540,24 @@ mod tests {
             },
         ];
         anyio.sdist = Some(file(
-            "anyio-4.6.0.tar.gz",
+            "anyio-4.6.0.tar.gz".to_string(),
             SHA_B,
             Some("2024-09-21T10:33:10.120000Z"),
         ));
         anyio.wheels = vec![
-            file(
+            wheel(
                 "anyio-4.6.0-py3-none-any.whl",
                 SHA_A,
                 Some("2024-09-21T10:33:08.1Z"),
             ),
-            file("anyio-4.6.0-cp39-abi3-win_amd64.whl", SHA_B, None),
+            wheel("anyio-4.6.0-cp39-abi3-win_amd64.whl", SHA_B, None),
         ];
         let mut pytest = package("pytest", "8.3.3");
-        pytest.marker = Some("'dev' in dependency_groups".to_string());
+        pytest.marker = Some(marker("'dev' in dependency_groups"));
         let mut numpy_old = package("numpy", "1.26.4");
-        numpy_old.marker = Some("python_full_version < \"3.10\"".to_string());
+        numpy_old.marker = Some(marker("python_full_version < \"3.10\""));
         let mut numpy_new = package("numpy", "2.1.0");
-        numpy_new.marker = Some("python_full_version >= \"3.10\"".to_string());
+        numpy_new.marker = Some(marker("python_full_version >= \"3.10\""));
         let mut app = package("app-deps", "1.0");
         app.dependencies = vec![
             LockedDependency {
@@ -527,7 +572,7 @@ mod tests {
         Lock {
             lock_version: LOCK_VERSION.to_string(),
             environments: Vec::new(),
-            requires_python: Some(">=3.9".to_string()),
+            requires_python: Some(specifiers(">=3.9")),
             extras: vec![ExtraName::from_str("socks").unwrap()],
             dependency_groups: vec![GroupName::new("dev").unwrap()],
             default_groups: vec![GroupName::new("dev").unwrap()],
@@ -536,17 +581,17 @@ mod tests {
             tool: TackLockTool {
                 fingerprint: String::new(),
                 inputs: LockInputs {
-                    requires_python: Some(">=3.9".to_string()),
-                    dependencies: vec!["anyio>=4".to_string()],
+                    requires_python: Some(specifiers(">=3.9")),
+                    dependencies: requirements(&["anyio>=4"]),
                     optional_dependencies: BTreeMap::from([(
                         ExtraName::from_str("socks").unwrap(),
-                        vec!["pysocks".to_string()],
+                        requirements(&["pysocks"]),
                     )]),
                     dependency_groups: BTreeMap::from([(
                         GroupName::new("dev").unwrap(),
-                        vec!["pytest>=8".to_string()],
+                        requirements(&["pytest>=8"]),
                     )]),
-                    indexes: vec!["https://example.org/simple/".to_string()],
+                    indexes: vec![url("https://example.org/simple/")],
                     resolver: BTreeMap::from([(
                         "prerelease".to_string(),
                         "if-necessary".to_string(),
@@ -691,14 +736,16 @@ prerelease = "if-necessary"
     #[test]
     fn odd_strings_survive_a_round_trip() {
         let mut lock = sample_with_fingerprint();
-        lock.packages[0].marker = Some("a'b\"c\\d\te\u{1}\u{7f} é".to_string());
-        lock.packages[0].requires_python = Some(">=3.9, !=3.9.1".to_string());
+        lock.packages[0].marker = Some(marker(
+            "'x' not in extras or platform_version == \"b\\d\te\u{1}\u{7f} é\"",
+        ));
+        lock.packages[0].requires_python = Some(specifiers(">=3.9, !=3.9.1"));
         lock.tool.inputs.resolver.insert(
             "odd key.with \"quotes\"".to_string(),
             "line\nbreak".to_string(),
         );
         lock.tool.inputs.dependencies =
-            vec!["foo ; sys_platform == \"win32\" and python_version < '3.10'".to_string()];
+            requirements(&["foo ; sys_platform == \"win32\" and python_version < '3.10'"]);
         let text = lock.to_toml();
         let read = Lock::from_toml(&text, Path::new(LOCK_FILE_NAME)).unwrap();
         let app = read.packages_named(&name("app-deps")).next().unwrap();
@@ -711,7 +758,7 @@ prerelease = "if-necessary"
     fn an_empty_lock_still_has_packages() {
         let lock = Lock {
             lock_version: LOCK_VERSION.to_string(),
-            environments: vec!["sys_platform == 'linux'".to_string()],
+            environments: vec![marker("sys_platform == 'linux'")],
             requires_python: None,
             extras: Vec::new(),
             dependency_groups: Vec::new(),
@@ -733,7 +780,7 @@ prerelease = "if-necessary"
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(LOCK_FILE_NAME);
         let mut lock = sample_with_fingerprint();
-        lock.packages[1].wheels[0].url = "https://user:secret@example.org/files/x.whl".to_string();
+        lock.packages[1].wheels[0].url = url("https://user:secret@example.org/files/x.whl");
         let error = lock.write(&path).unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, LockError::Credentials { .. }));
@@ -746,14 +793,14 @@ prerelease = "if-necessary"
         assert!(!lock.to_toml().contains("secret"));
 
         let mut lock = sample_with_fingerprint();
-        lock.tool.inputs.indexes = vec!["https://token@example.org/simple/".to_string()];
+        lock.tool.inputs.indexes = vec![url("https://token@example.org/simple/")];
         assert!(matches!(
             lock.write(&path),
             Err(LockError::Credentials { .. })
         ));
         assert!(!lock.to_toml().contains("token@"));
         let mut lock = sample_with_fingerprint();
-        lock.packages[0].index = Some("https://u:p@example.org/simple/".to_string());
+        lock.packages[0].index = Some(url("https://u:p@example.org/simple/"));
         assert!(matches!(
             lock.write(&path),
             Err(LockError::Credentials { .. })
@@ -771,12 +818,6 @@ prerelease = "if-necessary"
             "{message}"
         );
         assert!(!lock.to_toml().contains("tuesday"));
-        let mut lock = sample_with_fingerprint();
-        lock.packages[1].wheels[0].sha256 = "ABC".to_string();
-        assert!(matches!(
-            lock.validate(path),
-            Err(LockError::BadValue { .. })
-        ));
         let mut lock = sample_with_fingerprint();
         lock.packages[1].wheels[0].size = Some(u64::MAX);
         assert!(matches!(
@@ -830,7 +871,7 @@ prerelease = "if-necessary"
         let lock = sample_with_fingerprint();
         assert!(lock.is_fresh(&lock.tool.inputs));
         let mut changed = lock.tool.inputs.clone();
-        changed.dependencies.push("idna".to_string());
+        changed.dependencies.extend(requirements(&["idna"]));
         assert!(!lock.is_fresh(&changed));
         assert!(!sample().is_fresh(&LockInputs::default()));
     }
@@ -844,14 +885,14 @@ prerelease = "if-necessary"
             &url,
             Some(42),
             Some("2024-05-01T12:34:56.789Z".to_string()),
-            &SHA_A.to_ascii_uppercase(),
+            sha256(&SHA_A.to_ascii_uppercase()),
         );
         assert_eq!(locked.name, "foo-1.0-py3-none-any.whl");
         assert_eq!(
-            locked.url,
+            locked.url.as_str(),
             "https://example.org/files/foo-1.0-py3-none-any.whl"
         );
-        assert_eq!(locked.sha256, SHA_A);
+        assert_eq!(locked.sha256.as_str(), SHA_A);
         assert_eq!(locked.size, Some(42));
         assert_eq!(
             locked.upload_time.as_deref(),

@@ -2,13 +2,17 @@
 //!
 //! The wire structs accept anything PEP 751 allows (and ignore keys they do not know, as a
 //! newer minor `lock-version` may add some); `TryFrom<WireDocument>` then checks what tack
-//! needs and names the package (by position and name) and the field of every problem.
+//! needs. Every value that can be wrong is read as a [`Spanned`] value, so that an error names
+//! the line and column of the value, its key path (`packages[2].wheels[0].url`) and the
+//! package it belongs to.
 //!
-//! `upload-time` is read as a spanned TOML datetime and taken from the source text, because
-//! the `toml` crate's own rendering drops trailing zeros of the fraction: this way a lock
-//! written by tack reads back to the very same strings.
+//! `upload-time` is taken from the source text through its span, because the `toml` crate's
+//! own rendering drops trailing zeros of the fraction: this way a lock written by tack reads
+//! back to the very same strings.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
@@ -16,70 +20,40 @@ use serde::Deserialize;
 use toml::value::Datetime;
 use toml::Spanned;
 
-use super::{Lock, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool};
+use super::error::{InvalidLock, InvalidLockKind};
+use url::Url;
+
+use super::{
+    Lock, LockInputs, LockMarker, LockedDependency, LockedFile, LockedPackage, Sha256Digest,
+    TackLockTool, Verbatim,
+};
+use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 use crate::pep508::parse_requirement;
 
-/// Why a parsed lock file cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidLock {
-    #[error("lock-version `{0}` is not supported; this version of tack reads lock-version 1.x")]
-    UnsupportedVersion(String),
-    #[error("{location}: {message}")]
-    Field { location: String, message: String },
-    #[error(
-        "{location}: package `{name}` comes from a `{source_kind}` source, which tack does not support yet"
-    )]
-    UnsupportedSource {
-        location: String,
-        name: String,
-        source_kind: &'static str,
-    },
-}
-
-impl InvalidLock {
-    /// What the user can do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            Self::UnsupportedVersion(_) => {
-                "upgrade tack, or run `tack lock` to replace the file with a lock-version 1.0 lock"
-            }
-            Self::Field { .. } => "fix the entry, or run `tack lock` to write a new lock file",
-            Self::UnsupportedSource { .. } => {
-                "run `tack lock` to lock the project with tack, which locks packages from indexes"
-            }
-        }
-    }
-
-    fn field(location: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Field {
-            location: location.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// A parsed file together with its text (for the raw `upload-time` values).
+/// A parsed file together with its text (for positions and the raw `upload-time` values)
+/// and its path (for errors).
 pub(super) struct WireDocument<'a> {
     pub(super) document: WireLock,
     pub(super) text: &'a str,
+    pub(super) path: &'a Path,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct WireLock {
-    lock_version: String,
+    lock_version: Spanned<String>,
     #[serde(default)]
-    environments: Vec<String>,
-    requires_python: Option<String>,
+    environments: Vec<Spanned<String>>,
+    requires_python: Option<Spanned<String>>,
     #[serde(default)]
-    extras: Vec<String>,
+    extras: Vec<Spanned<String>>,
     #[serde(default)]
-    dependency_groups: Vec<String>,
+    dependency_groups: Vec<Spanned<String>>,
     #[serde(default)]
-    default_groups: Vec<String>,
+    default_groups: Vec<Spanned<String>>,
     created_by: String,
-    packages: Vec<WirePackage>,
+    packages: Vec<Spanned<WirePackage>>,
     #[serde(default)]
     tool: WireTool,
 }
@@ -87,35 +61,35 @@ pub(super) struct WireLock {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct WirePackage {
-    name: String,
-    version: Option<String>,
-    marker: Option<String>,
-    requires_python: Option<String>,
+    name: Spanned<String>,
+    version: Option<Spanned<String>>,
+    marker: Option<Spanned<String>>,
+    requires_python: Option<Spanned<String>>,
     #[serde(default)]
-    dependencies: Vec<WireDependency>,
-    vcs: Option<toml::Value>,
-    directory: Option<toml::Value>,
-    archive: Option<toml::Value>,
-    index: Option<String>,
-    sdist: Option<WireFile>,
-    wheels: Option<Vec<WireFile>>,
+    dependencies: Vec<Spanned<WireDependency>>,
+    vcs: Option<Spanned<toml::Value>>,
+    directory: Option<Spanned<toml::Value>>,
+    archive: Option<Spanned<toml::Value>>,
+    index: Option<Spanned<String>>,
+    sdist: Option<Spanned<WireFile>>,
+    wheels: Option<Vec<Spanned<WireFile>>>,
 }
 
 #[derive(Deserialize)]
 struct WireDependency {
-    name: Option<String>,
-    version: Option<String>,
+    name: Option<Spanned<String>>,
+    version: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct WireFile {
-    name: Option<String>,
+    name: Option<Spanned<String>>,
     upload_time: Option<Spanned<Datetime>>,
-    url: Option<String>,
-    path: Option<String>,
+    url: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
     size: Option<u64>,
-    hashes: Option<BTreeMap<String, String>>,
+    hashes: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -133,38 +107,103 @@ struct WireTackTool {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "kebab-case", default)]
 struct WireInputs {
-    requires_python: Option<String>,
-    dependencies: Vec<String>,
-    optional_dependencies: BTreeMap<String, Vec<String>>,
-    dependency_groups: BTreeMap<String, Vec<String>>,
-    indexes: Vec<String>,
+    requires_python: Option<Spanned<String>>,
+    dependencies: Vec<Spanned<String>>,
+    optional_dependencies: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    dependency_groups: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    indexes: Vec<Spanned<String>>,
     resolver: BTreeMap<String, String>,
+}
+
+/// Parses the text of a lock file into its wire form; a TOML error names its line.
+pub(super) fn parse(text: &str, path: &Path) -> Result<WireLock, InvalidLock> {
+    toml::from_str(text).map_err(|error| {
+        let message = error.message().trim_end().lines().collect::<Vec<_>>();
+        InvalidLock::new(
+            InvalidLockKind::Syntax,
+            path,
+            text,
+            error.span(),
+            message.join("; "),
+        )
+    })
+}
+
+/// The file's text and path, to build errors that point into it.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Source<'_> {
+    /// An [`InvalidLockKind::Field`] error about the value at `span`, at key path `field`.
+    fn invalid(
+        self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> InvalidLock {
+        InvalidLock::new(
+            InvalidLockKind::Field,
+            self.path,
+            self.text,
+            Some(span),
+            problem,
+        )
+        .field(field)
+    }
 }
 
 impl TryFrom<WireDocument<'_>> for Lock {
     type Error = InvalidLock;
 
     fn try_from(wire: WireDocument<'_>) -> Result<Self, Self::Error> {
-        let WireDocument { document, text } = wire;
-        check_lock_version(&document.lock_version)?;
-        if let Some(requires_python) = &document.requires_python {
-            check_specifiers("`requires-python`", requires_python)?;
-        }
-        let extras = sorted_names(&document.extras, "extras", |name| {
-            ExtraName::from_str(name).map_err(|error| error.to_string())
-        })?;
-        let dependency_groups =
-            sorted_names(&document.dependency_groups, "dependency-groups", |name| {
-                GroupName::new(name).map_err(|error| error.to_string())
-            })?;
-        let default_groups = sorted_names(&document.default_groups, "default-groups", |name| {
-            GroupName::new(name).map_err(|error| error.to_string())
-        })?;
+        let WireDocument {
+            document,
+            text,
+            path,
+        } = wire;
+        let source = Source { text, path };
+        check_lock_version(source, &document.lock_version)?;
+        let environments = document
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(position, marker)| {
+                read_marker(source, &format!("environments[{position}]"), marker)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let requires_python = document
+            .requires_python
+            .map(|specifiers| read_specifiers(source, "requires-python", &specifiers))
+            .transpose()?;
+        let extras = sorted_names(
+            source,
+            &document.extras,
+            "extras",
+            "extra name",
+            ExtraName::from_str,
+        )?;
+        let dependency_groups = sorted_names(
+            source,
+            &document.dependency_groups,
+            "dependency-groups",
+            "dependency group name",
+            GroupName::new,
+        )?;
+        let default_groups = sorted_names(
+            source,
+            &document.default_groups,
+            "default-groups",
+            "dependency group name",
+            GroupName::new,
+        )?;
         let mut packages = document
             .packages
             .into_iter()
             .enumerate()
-            .map(|(position, package)| convert_package(position, package, text))
+            .map(|(position, package)| convert_package(source, position, package))
             .collect::<Result<Vec<_>, _>>()?;
         packages.sort_by(|a, b| {
             (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
@@ -172,14 +211,14 @@ impl TryFrom<WireDocument<'_>> for Lock {
         let tool = match document.tool.tack {
             Some(tack) => TackLockTool {
                 fingerprint: tack.fingerprint,
-                inputs: convert_inputs(tack.inputs)?,
+                inputs: convert_inputs(source, tack.inputs)?,
             },
             None => TackLockTool::default(),
         };
         Ok(Lock {
-            lock_version: document.lock_version,
-            environments: document.environments,
-            requires_python: document.requires_python,
+            lock_version: document.lock_version.into_inner(),
+            environments,
+            requires_python,
             extras,
             dependency_groups,
             default_groups,
@@ -191,39 +230,102 @@ impl TryFrom<WireDocument<'_>> for Lock {
 }
 
 /// PEP 751: a reader must refuse an unknown major version and may read a newer minor one.
-fn check_lock_version(lock_version: &str) -> Result<(), InvalidLock> {
-    let version = Version::from_str(lock_version.trim())
-        .map_err(|_| InvalidLock::UnsupportedVersion(lock_version.to_string()))?;
+fn check_lock_version(
+    source: Source<'_>,
+    lock_version: &Spanned<String>,
+) -> Result<(), InvalidLock> {
+    let unsupported = || {
+        InvalidLock::new(
+            InvalidLockKind::UnsupportedVersion,
+            source.path,
+            source.text,
+            Some(lock_version.span()),
+            format!(
+                "lock-version `{}` is not supported; this version of tack reads lock-version 1.x",
+                lock_version.get_ref()
+            ),
+        )
+    };
+    let version = Version::from_str(lock_version.get_ref().trim()).map_err(|_| unsupported())?;
     if version.release().first() != Some(&1) {
-        return Err(InvalidLock::UnsupportedVersion(lock_version.to_string()));
+        return Err(unsupported());
     }
     if version.release().get(1).is_some_and(|minor| *minor > 0) {
-        tracing::debug!("reading a lock-version {lock_version} file as lock-version 1.0");
+        tracing::debug!(
+            "reading a lock-version {} file as lock-version 1.0",
+            lock_version.get_ref()
+        );
     }
     Ok(())
 }
 
-fn check_specifiers(location: &str, specifiers: &str) -> Result<(), InvalidLock> {
-    VersionSpecifiers::from_str(specifiers)
-        .map(|_| ())
-        .map_err(|error| {
-            InvalidLock::field(
-                location,
-                format!("`{specifiers}` is not a valid version specifier: {error}"),
+fn read_marker(
+    source: Source<'_>,
+    field: &str,
+    marker: &Spanned<String>,
+) -> Result<LockMarker, InvalidLock> {
+    LockMarker::from_str(marker.get_ref()).map_err(|error| {
+        source
+            .invalid(
+                marker.span(),
+                field,
+                format!("`{}` is not a valid marker", marker.get_ref()),
             )
-        })
+            .because(error)
+    })
 }
 
-fn sorted_names<T: Ord>(
-    names: &[String],
+fn read_specifiers(
+    source: Source<'_>,
+    field: &str,
+    specifiers: &Spanned<String>,
+) -> Result<VersionSpecifiers, InvalidLock> {
+    VersionSpecifiers::from_str(specifiers.get_ref()).map_err(|error| {
+        source
+            .invalid(
+                specifiers.span(),
+                field,
+                format!(
+                    "`{}` is not a valid version specifier",
+                    specifiers.get_ref()
+                ),
+            )
+            .because(error)
+    })
+}
+
+fn read_url(source: Source<'_>, field: &str, url: &Spanned<String>) -> Result<Url, InvalidLock> {
+    Url::parse(url.get_ref()).map_err(|error| {
+        source
+            .invalid(
+                url.span(),
+                field,
+                format!("`{}` is not a valid URL", url.get_ref()),
+            )
+            .because(error)
+    })
+}
+
+fn sorted_names<T: Ord, E: std::error::Error + Send + Sync + 'static>(
+    source: Source<'_>,
+    names: &[Spanned<String>],
     key: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
+    what: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, InvalidLock> {
     let mut parsed = names
         .iter()
         .enumerate()
         .map(|(position, name)| {
-            parse(name).map_err(|error| InvalidLock::field(format!("`{key}[{position}]`"), error))
+            parse(name.get_ref()).map_err(|error| {
+                source
+                    .invalid(
+                        name.span(),
+                        format!("{key}[{position}]"),
+                        format!("`{}` is not a valid {what}", name.get_ref()),
+                    )
+                    .because(error)
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     parsed.sort();
@@ -231,164 +333,271 @@ fn sorted_names<T: Ord>(
     Ok(parsed)
 }
 
+/// A package name that is valid and not empty.
+fn package_name(text: &str) -> Option<PackageName> {
+    PackageName::from_str(text)
+        .ok()
+        .filter(|_| !text.trim().is_empty())
+}
+
 fn convert_package(
+    source: Source<'_>,
     position: usize,
-    package: WirePackage,
-    text: &str,
+    package: Spanned<WirePackage>,
 ) -> Result<LockedPackage, InvalidLock> {
-    let mut location = format!("packages[{position}]");
-    let name = match PackageName::from_str(&package.name) {
-        Ok(name) if !package.name.trim().is_empty() => name,
-        _ => {
-            return Err(InvalidLock::field(
-                location,
-                format!("`name` `{}` is not a valid package name", package.name),
-            ))
-        }
+    let package_span = package.span();
+    let package = package.into_inner();
+    let field = format!("packages[{position}]");
+    let name = package_name(package.name.get_ref()).ok_or_else(|| {
+        source.invalid(
+            package.name.span(),
+            format!("{field}.name"),
+            format!("`{}` is not a valid package name", package.name.get_ref()),
+        )
+    })?;
+    let named = name.to_string();
+    // An error about a value of this package, at key `key` under it.
+    let invalid = |span: Range<usize>, key: &str, problem: String| {
+        source
+            .invalid(span, format!("{field}.{key}"), problem)
+            .package(Some(&named))
     };
-    location = format!("{location} (`{name}`)");
-    for (present, source_kind) in [
-        (package.vcs.is_some(), "vcs"),
-        (package.directory.is_some(), "directory"),
-        (package.archive.is_some(), "archive"),
+    for (table, source_kind) in [
+        (&package.vcs, "vcs"),
+        (&package.directory, "directory"),
+        (&package.archive, "archive"),
     ] {
-        if present {
-            return Err(InvalidLock::UnsupportedSource {
-                location,
-                name: name.to_string(),
-                source_kind,
-            });
+        if let Some(table) = table {
+            return Err(InvalidLock::new(
+                InvalidLockKind::UnsupportedSource,
+                source.path,
+                source.text,
+                Some(table.span()),
+                format!(
+                    "the package comes from a `{source_kind}` source, which tack does not support yet"
+                ),
+            )
+            .field(format!("{field}.{source_kind}"))
+            .package(Some(&named)));
         }
     }
     let version = match &package.version {
         None => {
-            return Err(InvalidLock::field(
-                location,
-                "`version` is missing; tack needs the version of every package from an index",
+            return Err(invalid(
+                package_span,
+                "version",
+                "`version` is missing; tack needs the version of every package from an index"
+                    .to_string(),
             ))
         }
-        Some(version) => Version::from_str(version).map_err(|error| {
-            InvalidLock::field(
-                &location,
-                format!("`version` `{version}` is not a valid PEP 440 version: {error}"),
+        Some(version) => Version::from_str(version.get_ref()).map_err(|error| {
+            invalid(
+                version.span(),
+                "version",
+                format!("`{}` is not a valid PEP 440 version", version.get_ref()),
             )
+            .because(error)
         })?,
     };
-    if let Some(requires_python) = &package.requires_python {
-        check_specifiers(&format!("{location}, `requires-python`"), requires_python)?;
-    }
+    let marker = package
+        .marker
+        .map(|marker| {
+            read_marker(source, &format!("{field}.marker"), &marker)
+                .map_err(|error| error.package(Some(&named)))
+        })
+        .transpose()?;
+    let requires_python = package
+        .requires_python
+        .map(|specifiers| {
+            read_specifiers(source, &format!("{field}.requires-python"), &specifiers)
+                .map_err(|error| error.package(Some(&named)))
+        })
+        .transpose()?;
+    let index = package
+        .index
+        .map(|index| {
+            read_url(source, &format!("{field}.index"), &index)
+                .map_err(|error| error.package(Some(&named)))
+        })
+        .transpose()?;
     let mut dependencies = package
         .dependencies
         .into_iter()
         .enumerate()
         .map(|(index, dependency)| {
-            convert_dependency(&format!("{location}, `dependencies[{index}]`"), dependency)
+            convert_dependency(&invalid, &format!("dependencies[{index}]"), dependency)
         })
         .collect::<Result<Vec<_>, _>>()?;
     dependencies.sort();
     dependencies.dedup();
     let sdist = package
         .sdist
-        .map(|file| convert_file(&format!("{location}, `sdist`"), file, text))
+        .map(|file| {
+            convert_file(source, &invalid, "sdist", file, |name| {
+                Ok::<_, std::convert::Infallible>(name.to_string())
+            })
+        })
         .transpose()?;
     let mut wheels = package
         .wheels
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(index, file)| convert_file(&format!("{location}, `wheels[{index}]`"), file, text))
+        .map(|(index, file)| {
+            convert_file(
+                source,
+                &invalid,
+                &format!("wheels[{index}]"),
+                file,
+                |name| Verbatim::parse(name, WheelFilename::from_str),
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     wheels.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
     if sdist.is_none() && wheels.is_empty() {
-        return Err(InvalidLock::field(
-            location,
-            "the package has neither an `sdist` nor `wheels`, so there is nothing to install",
-        ));
+        return Err(source
+            .invalid(
+                package_span,
+                field,
+                "the package has neither an `sdist` nor `wheels`, so there is nothing to install",
+            )
+            .package(Some(&named)));
     }
     Ok(LockedPackage {
         name,
         version,
-        marker: package.marker,
-        requires_python: package.requires_python,
+        marker,
+        requires_python,
         dependencies,
-        index: package.index,
+        index,
         sdist,
         wheels,
     })
 }
 
 fn convert_dependency(
-    location: &str,
-    dependency: WireDependency,
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    key: &str,
+    dependency: Spanned<WireDependency>,
 ) -> Result<LockedDependency, InvalidLock> {
+    let span = dependency.span();
+    let dependency = dependency.into_inner();
     let Some(raw_name) = dependency.name else {
-        return Err(InvalidLock::field(
-            location,
-            "the entry has no `name`; tack identifies dependencies by name (and version)",
+        return Err(invalid(
+            span,
+            key,
+            "the entry has no `name`; tack identifies dependencies by name (and version)"
+                .to_string(),
         ));
     };
-    let name = match PackageName::from_str(&raw_name) {
-        Ok(name) if !raw_name.trim().is_empty() => name,
-        _ => {
-            return Err(InvalidLock::field(
-                location,
-                format!("`name` `{raw_name}` is not a valid package name"),
-            ))
-        }
-    };
+    let name = package_name(raw_name.get_ref()).ok_or_else(|| {
+        invalid(
+            raw_name.span(),
+            &format!("{key}.name"),
+            format!("`{}` is not a valid package name", raw_name.get_ref()),
+        )
+    })?;
     let version = dependency
         .version
         .map(|version| {
-            Version::from_str(&version).map_err(|error| {
-                InvalidLock::field(
-                    location,
-                    format!("`version` `{version}` is not a valid PEP 440 version: {error}"),
+            Version::from_str(version.get_ref()).map_err(|error| {
+                invalid(
+                    version.span(),
+                    &format!("{key}.version"),
+                    format!("`{}` is not a valid PEP 440 version", version.get_ref()),
                 )
+                .because(error)
             })
         })
         .transpose()?;
     Ok(LockedDependency { name, version })
 }
 
-fn convert_file(location: &str, file: WireFile, text: &str) -> Result<LockedFile, InvalidLock> {
-    let Some(url) = file.url else {
-        let message = if file.path.is_some() {
-            "files given by a local `path` are not supported yet; tack installs files by `url`"
-        } else {
-            "the file has no `url`"
-        };
-        return Err(InvalidLock::field(location, message));
+/// A file of a package at key `key`; `parse_name` reads its file name.
+fn convert_file<Name, E>(
+    source: Source<'_>,
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    key: &str,
+    file: Spanned<WireFile>,
+    parse_name: impl FnOnce(&str) -> Result<Name, E>,
+) -> Result<LockedFile<Name>, InvalidLock>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let file_span = file.span();
+    let file = file.into_inner();
+    let Some(raw_url) = file.url else {
+        return Err(match &file.path {
+            Some(path) => invalid(
+                path.span(),
+                &format!("{key}.path"),
+                "files given by a local `path` are not supported yet; tack installs files by `url`"
+                    .to_string(),
+            ),
+            None => invalid(file_span, key, "the file has no `url`".to_string()),
+        });
     };
-    let name = match file.name {
-        Some(name) => name,
-        None => file_name_from_url(&url).ok_or_else(|| {
-            InvalidLock::field(
-                location,
-                format!("the file has no `name` and its URL `{url}` does not end in one"),
+    let url = Url::parse(raw_url.get_ref()).map_err(|error| {
+        invalid(
+            raw_url.span(),
+            &format!("{key}.url"),
+            format!("`{}` is not a valid URL", raw_url.get_ref()),
+        )
+        .because(error)
+    })?;
+    let (name_span, name_key, raw_name) = if let Some(name) = file.name {
+        (name.span(), format!("{key}.name"), name.into_inner())
+    } else {
+        let name = file_name_from_url(&url).ok_or_else(|| {
+            invalid(
+                raw_url.span(),
+                &format!("{key}.url"),
+                format!(
+                    "the file has no `name` and its URL `{}` does not end in one",
+                    raw_url.get_ref()
+                ),
             )
-        })?,
+        })?;
+        (raw_url.span(), format!("{key}.url"), name)
     };
-    let location = format!("{location} (`{name}`)");
-    let sha256 = file
-        .hashes
-        .as_ref()
-        .and_then(|hashes| hashes.get("sha256"))
-        .ok_or_else(|| {
-            InvalidLock::field(
-                &location,
-                "the file has no `sha256` hash; tack verifies every file it installs by sha256",
-            )
-        })?
-        .to_ascii_lowercase();
-    if !is_sha256_hex(&sha256) {
-        return Err(InvalidLock::field(
-            &location,
-            format!("the sha256 hash `{sha256}` is not 64 hexadecimal digits"),
+    // Only a wheel's name is parsed (an sdist's stays text), so only a wheel's can fail.
+    let name = parse_name(&raw_name).map_err(|error| {
+        invalid(
+            name_span,
+            &name_key,
+            format!("`{raw_name}` is not a valid wheel file name"),
+        )
+        .because(error)
+    })?;
+    let Some(hashes) = file.hashes else {
+        return Err(invalid(
+            file_span,
+            key,
+            "the file has no `hashes`; tack verifies every file it installs by sha256".to_string(),
         ));
-    }
+    };
+    let hashes_span = hashes.span();
+    let Some(sha256) = hashes.into_inner().remove("sha256") else {
+        return Err(invalid(
+            hashes_span,
+            &format!("{key}.hashes"),
+            "the file has no `sha256` hash; tack verifies every file it installs by sha256"
+                .to_string(),
+        ));
+    };
+    let sha256 = Sha256Digest::from_str(sha256.get_ref()).map_err(|error| {
+        invalid(
+            sha256.span(),
+            &format!("{key}.hashes.sha256"),
+            error.to_string(),
+        )
+    })?;
     let upload_time = file
         .upload_time
-        .map(|spanned| raw_upload_time(&location, &spanned, text))
+        .map(|spanned| {
+            raw_upload_time(&spanned, source.text)
+                .map_err(|problem| invalid(spanned.span(), &format!("{key}.upload-time"), problem))
+        })
         .transpose()?;
     Ok(LockedFile {
         name,
@@ -400,18 +609,11 @@ fn convert_file(location: &str, file: WireFile, text: &str) -> Result<LockedFile
 }
 
 /// The upload time as the file spells it, when that is a strict RFC 3339 form the writer
-/// keeps; otherwise the `toml` crate's canonical form.
-fn raw_upload_time(
-    location: &str,
-    spanned: &Spanned<Datetime>,
-    text: &str,
-) -> Result<String, InvalidLock> {
+/// keeps; otherwise the `toml` crate's canonical form. `Err` says what is wrong.
+fn raw_upload_time(spanned: &Spanned<Datetime>, text: &str) -> Result<String, String> {
     let datetime = spanned.get_ref();
     if datetime.date.is_none() || datetime.time.is_none() {
-        return Err(InvalidLock::field(
-            location,
-            format!("`upload-time` `{datetime}` is not a date with a time"),
-        ));
+        return Err(format!("`{datetime}` is not a date with a time"));
     }
     let canonical = datetime.to_string();
     let raw = text.get(spanned.span()).unwrap_or(&canonical);
@@ -419,9 +621,8 @@ fn raw_upload_time(
 }
 
 /// The last path segment of `url`, percent-decoded.
-fn file_name_from_url(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    let segment = parsed.path_segments()?.next_back()?;
+fn file_name_from_url(url: &Url) -> Option<String> {
+    let segment = url.path_segments()?.next_back()?;
     if segment.is_empty() {
         return None;
     }
@@ -445,86 +646,88 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
-pub(super) fn is_sha256_hex(digest: &str) -> bool {
-    digest.len() == 64
-        && digest
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
-}
-
-fn convert_inputs(inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
-    // The strings are kept as written, but `sync` parses them (skipping what does not parse)
-    // to find the direct dependencies: refuse those the PEP 508 parser would panic on.
-    let lists = std::iter::once(("dependencies".to_string(), &inputs.dependencies))
-        .chain(
-            inputs
-                .optional_dependencies
-                .iter()
-                .map(|(extra, requirements)| {
-                    (format!("optional-dependencies.{extra}"), requirements)
-                }),
-        )
-        .chain(
-            inputs
-                .dependency_groups
-                .iter()
-                .map(|(group, requirements)| (format!("dependency-groups.{group}"), requirements)),
-        );
-    for (key, requirements) in lists {
-        for (position, requirement) in requirements.iter().enumerate() {
-            if let Err(error) = parse_requirement(requirement) {
-                if error.parser_bug {
-                    return Err(InvalidLock::field(
-                        format!("`[tool.tack.inputs]` `{key}[{position}]`"),
-                        format!(
-                            "`{requirement}` is not a valid requirement: {}",
-                            error.message
-                        ),
-                    ));
-                }
-            }
-        }
-    }
+fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, InvalidLock> {
+    const TABLE: &str = "tool.tack.inputs";
+    let requirements = |key: String, list: Vec<Spanned<String>>| {
+        list.into_iter()
+            .enumerate()
+            .map(|(position, requirement)| {
+                let span = requirement.span();
+                let text = requirement.into_inner();
+                Verbatim::parse(text.clone(), parse_requirement).map_err(|error| {
+                    source
+                        .invalid(
+                            span,
+                            format!("{TABLE}.{key}[{position}]"),
+                            format!("`{text}` is not a valid requirement"),
+                        )
+                        .because(error)
+                })
+            })
+            .collect::<Result<Vec<_>, InvalidLock>>()
+    };
+    let requires_python = inputs
+        .requires_python
+        .map(|specifiers| read_specifiers(source, &format!("{TABLE}.requires-python"), &specifiers))
+        .transpose()?;
+    let dependencies = requirements("dependencies".to_string(), inputs.dependencies)?;
     let optional_dependencies = inputs
         .optional_dependencies
         .into_iter()
-        .map(|(extra, requirements)| {
-            ExtraName::from_str(&extra)
-                .map(|extra| (extra, requirements))
-                .map_err(|error| {
-                    InvalidLock::field(
-                        "`[tool.tack.inputs.optional-dependencies]`",
-                        error.to_string(),
+        .map(|(extra, list)| {
+            let name = ExtraName::from_str(extra.get_ref()).map_err(|error| {
+                source
+                    .invalid(
+                        extra.span(),
+                        format!("{TABLE}.optional-dependencies"),
+                        format!("`{}` is not a valid extra name", extra.get_ref()),
                     )
-                })
+                    .because(error)
+            })?;
+            let list = requirements(format!("optional-dependencies.{}", extra.get_ref()), list)?;
+            Ok((name, list))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, InvalidLock>>()?;
     let dependency_groups = inputs
         .dependency_groups
         .into_iter()
-        .map(|(group, requirements)| {
-            GroupName::new(&group)
-                .map(|group| (group, requirements))
-                .map_err(|error| {
-                    InvalidLock::field("`[tool.tack.inputs.dependency-groups]`", error.to_string())
-                })
+        .map(|(group, list)| {
+            let name = GroupName::new(group.get_ref()).map_err(|error| {
+                source
+                    .invalid(
+                        group.span(),
+                        format!("{TABLE}.dependency-groups"),
+                        format!("`{}` is not a valid dependency group name", group.get_ref()),
+                    )
+                    .because(error)
+            })?;
+            let list = requirements(format!("dependency-groups.{}", group.get_ref()), list)?;
+            Ok((name, list))
         })
+        .collect::<Result<_, InvalidLock>>()?;
+    let indexes = inputs
+        .indexes
+        .iter()
+        .enumerate()
+        .map(|(position, url)| read_url(source, &format!("{TABLE}.indexes[{position}]"), url))
         .collect::<Result<_, _>>()?;
     Ok(LockInputs {
-        requires_python: inputs.requires_python,
-        dependencies: inputs.dependencies,
+        requires_python,
+        dependencies,
         optional_dependencies,
         dependency_groups,
-        indexes: inputs.indexes,
+        indexes,
         resolver: inputs.resolver,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
     use std::path::Path;
 
     use super::*;
+    use crate::diagnostic::Diagnostic as _;
     use crate::lock::LockError;
 
     const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -537,6 +740,14 @@ mod tests {
         read(text).unwrap_err().to_string()
     }
 
+    /// The message of the error, and the message of its source (why), if any.
+    fn error_and_cause(text: &str) -> (String, Option<String>) {
+        let error = read(text).unwrap_err();
+        let cause = error.source().map(ToString::to_string);
+        (error.to_string(), cause)
+    }
+
+    /// A lock with one package `foo` whose table holds `body`, which starts on line 6.
     fn one_package(body: &str) -> String {
         format!("lock-version = \"1.0\"\ncreated-by = \"other\"\n\n[[packages]]\nname = \"foo\"\n{body}\n")
     }
@@ -554,7 +765,7 @@ mod tests {
         assert_eq!(lock.tool, TackLockTool::default());
         let package = &lock.packages[0];
         assert_eq!(package.name.as_ref(), "foo");
-        assert_eq!(package.wheels[0].name, "foo-1.0-py3-none-any.whl");
+        assert_eq!(package.wheels[0].name.as_str(), "foo-1.0-py3-none-any.whl");
         assert_eq!(package.wheels[0].upload_time, None);
     }
 
@@ -567,50 +778,58 @@ mod tests {
         .replace("name = \"foo\"", "name = \"Foo_Bar\"");
         let lock = read(&text).unwrap();
         assert_eq!(lock.packages[0].name.as_ref(), "foo-bar");
-        assert_eq!(
-            lock.packages[0].wheels[0].name,
-            "Foo-1.0+local-py3-none-any.whl"
-        );
-        assert_eq!(lock.packages[0].wheels[0].sha256, SHA);
+        let wheel = &lock.packages[0].wheels[0];
+        assert_eq!(wheel.name.as_str(), "Foo-1.0+local-py3-none-any.whl");
+        assert_eq!(wheel.name.value().name.as_ref(), "foo");
+        assert_eq!(wheel.sha256.as_str(), SHA);
     }
 
     #[test]
     fn accepts_newer_minor_versions_and_refuses_other_majors() {
         let text = one_package(&format!("version = \"1.0\"\n{}", wheel("")));
         assert!(read(&text.replace("\"1.0\"\ncreated", "\"1.3\"\ncreated")).is_ok());
-        let message = error(&text.replace("\"1.0\"\ncreated", "\"2.0\"\ncreated"));
+        let refused = read(&text.replace("\"1.0\"\ncreated", "\"2.0\"\ncreated")).unwrap_err();
         assert_eq!(
-            message,
-            "`project/pylock.toml`: lock-version `2.0` is not supported; this version of tack reads lock-version 1.x; upgrade tack, or run `tack lock` to replace the file with a lock-version 1.0 lock"
+            refused.to_string(),
+            "project/pylock.toml:1:16: lock-version `2.0` is not supported; this version of tack reads lock-version 1.x"
+        );
+        assert_eq!(
+            refused.hints(),
+            ["upgrade tack, or delete the file and run `tack lock` to write a lock-version 1.0 lock"]
         );
         assert!(error(&text.replace("\"1.0\"\ncreated", "\"one\"\ncreated"))
             .contains("lock-version `one` is not supported"));
     }
 
     #[test]
-    fn missing_or_bad_versions_name_the_package() {
+    fn missing_or_bad_versions_name_the_package_and_line() {
+        let error = read(&one_package(&wheel(""))).unwrap_err();
         assert_eq!(
-            error(&one_package(&wheel(""))),
-            "`project/pylock.toml`: packages[0] (`foo`): `version` is missing; tack needs the version of every package from an index; fix the entry, or run `tack lock` to write a new lock file"
+            error.to_string(),
+            "project/pylock.toml:4:1: `packages[0].version` (package `foo`): `version` is missing; tack needs the version of every package from an index"
         );
-        let message = error(&one_package(&format!(
+        assert_eq!(
+            error.hints(),
+            ["fix the entry, or delete the file and run `tack lock` to create it again"]
+        );
+        let (message, cause) = error_and_cause(&one_package(&format!(
             "version = \"1.0-bogus\"\n{}",
             wheel("")
         )));
-        assert!(
-            message.contains(
-                "packages[0] (`foo`): `version` `1.0-bogus` is not a valid PEP 440 version"
-            ),
-            "{message}"
+        assert_eq!(
+            message,
+            "project/pylock.toml:6:11: `packages[0].version` (package `foo`): `1.0-bogus` is not a valid PEP 440 version"
         );
+        assert!(cause.is_some_and(|cause| !cause.contains("packages[0]")));
     }
 
     #[test]
     fn a_package_needs_files_with_sha256() {
         let message = error(&one_package("version = \"1.0\""));
         assert!(
-            message
-                .contains("packages[0] (`foo`): the package has neither an `sdist` nor `wheels`"),
+            message.contains(
+                "pylock.toml:4:1: `packages[0]` (package `foo`): the package has neither an `sdist` nor `wheels`"
+            ),
             "{message}"
         );
         let message = error(&one_package(
@@ -618,7 +837,7 @@ mod tests {
         ));
         assert!(
             message.contains(
-                "packages[0] (`foo`), `sdist` (`foo-1.0.tar.gz`): the file has no `sha256` hash"
+                "pylock.toml:7:64: `packages[0].sdist.hashes` (package `foo`): the file has no `sha256` hash"
             ),
             "{message}"
         );
@@ -626,14 +845,16 @@ mod tests {
             "version = \"1.0\"\nsdist = { url = \"https://example.org/foo-1.0.tar.gz\", hashes = { sha256 = \"abc\" } }",
         ));
         assert!(
-            message.contains("`abc` is not 64 hexadecimal digits"),
+            message.contains(
+                "pylock.toml:7:75: `packages[0].sdist.hashes.sha256` (package `foo`): `abc` is not a sha256 digest (64 hexadecimal digits)"
+            ),
             "{message}"
         );
         let message = error(&one_package(&format!(
             "version = \"1.0\"\nsdist = {{ path = \"dist/foo-1.0.tar.gz\", hashes = {{ sha256 = \"{SHA}\" }} }}"
         )));
         assert!(
-            message.contains("local `path` are not supported yet"),
+            message.contains("7:18: `packages[0].sdist.path` (package `foo`): files given by a local `path` are not supported yet"),
             "{message}"
         );
     }
@@ -645,10 +866,15 @@ mod tests {
             ("directory = { path = \"../foo\" }", "directory"),
             ("archive = { url = \"https://example.org/foo.zip\", hashes = { sha256 = \"x\" } }", "archive"),
         ] {
-            let message = error(&one_package(table));
+            let error = read(&one_package(table)).unwrap_err();
+            let column = kind.len() + 4;
             assert_eq!(
-                message,
-                format!("`project/pylock.toml`: packages[0] (`foo`): package `foo` comes from a `{kind}` source, which tack does not support yet; run `tack lock` to lock the project with tack, which locks packages from indexes")
+                error.to_string(),
+                format!("project/pylock.toml:6:{column}: `packages[0].{kind}` (package `foo`): the package comes from a `{kind}` source, which tack does not support yet")
+            );
+            assert_eq!(
+                error.hints(),
+                ["delete the file and run `tack lock` to lock the project with tack, which locks packages from indexes"]
             );
         }
     }
@@ -660,7 +886,9 @@ mod tests {
             wheel("")
         )));
         assert!(
-            message.contains("packages[0] (`foo`), `dependencies[0]`: the entry has no `name`"),
+            message.contains(
+                "7:17: `packages[0].dependencies[0]` (package `foo`): the entry has no `name`"
+            ),
             "{message}"
         );
         let message = error(&one_package(&format!(
@@ -668,7 +896,9 @@ mod tests {
             wheel("")
         )));
         assert!(
-            message.contains("`dependencies[0]`: `version` `x!y` is not a valid"),
+            message.contains(
+                "7:43: `packages[0].dependencies[0].version` (package `foo`): `x!y` is not a valid"
+            ),
             "{message}"
         );
     }
@@ -678,7 +908,7 @@ mod tests {
         let base = format!("version = \"1.0\"\n{}", wheel(", upload-time = 2024-05-01"));
         let message = error(&one_package(&base));
         assert!(
-            message.contains("`upload-time` `2024-05-01` is not a date with a time"),
+            message.contains("`packages[0].wheels[0].upload-time` (package `foo`): `2024-05-01` is not a date with a time"),
             "{message}"
         );
         // A quoted string is not a TOML datetime, as PEP 751 requires one.
@@ -686,10 +916,7 @@ mod tests {
             "version = \"1.0\"\n{}",
             wheel(", upload-time = \"2024-05-01T00:00:00Z\"")
         )));
-        assert!(
-            message.starts_with("`project/pylock.toml` is not a valid lock file"),
-            "{message}"
-        );
+        assert!(message.starts_with("project/pylock.toml:7:"), "{message}");
     }
 
     #[test]
@@ -716,23 +943,23 @@ mod tests {
 
     #[test]
     fn syntax_and_type_errors_name_the_file_and_line() {
-        let message = error("lock-version = \"1.0\"\ncreated-by = \n");
+        let syntax = read("lock-version = \"1.0\"\ncreated-by = \n").unwrap_err();
+        let message = syntax.to_string();
         assert!(
-            message.starts_with("`project/pylock.toml` is not a valid lock file"),
+            message.starts_with("project/pylock.toml:2:14: "),
             "{message}"
         );
-        assert!(message.contains("line 2"), "{message}");
-        assert!(
-            message.ends_with("run `tack lock` to create it again."),
-            "{message}"
+        assert!(!message.contains('\n'), "{message}");
+        assert_eq!(
+            syntax.hints(),
+            ["fix the file, or delete it and run `tack lock` to create it again"]
         );
         let message = error("lock-version = \"1.0\"\npackages = []\n");
         assert!(message.contains("missing field `created-by`"), "{message}");
         let message = error(&one_package("version = 1"));
-        assert!(message.contains("line 6"), "{message}");
-        assert!(
-            message.contains("invalid type: integer `1`, expected a string"),
-            "{message}"
+        assert_eq!(
+            message,
+            "project/pylock.toml:6:11: invalid type: integer `1`, expected a string"
         );
     }
 
@@ -745,47 +972,153 @@ mod tests {
         .unwrap();
         let extras: Vec<&str> = lock.extras.iter().map(AsRef::as_ref).collect();
         assert_eq!(extras, ["http2", "socks"]);
-        let message = error(&format!("dependency-groups = [\"dev\", \"-bad\"]\n{base}"));
-        assert!(
-            message.contains("`dependency-groups[1]`: invalid dependency group name `-bad`"),
-            "{message}"
+        let (message, cause) =
+            error_and_cause(&format!("dependency-groups = [\"dev\", \"-bad\"]\n{base}"));
+        assert_eq!(
+            message,
+            "project/pylock.toml:1:29: `dependency-groups[1]`: `-bad` is not a valid dependency group name"
         );
-        let message = error(&format!("requires-python = \">=3.9,<<4\"\n{base}"));
-        assert!(
-            message.contains("`requires-python`: `>=3.9,<<4` is not a valid version specifier"),
-            "{message}"
+        assert!(cause.is_some_and(|cause| cause.contains("names start and end with")));
+        let (message, cause) = error_and_cause(&format!("requires-python = \">=3.9,<<4\"\n{base}"));
+        assert_eq!(
+            message,
+            "project/pylock.toml:1:19: `requires-python`: `>=3.9,<<4` is not a valid version specifier"
         );
+        assert!(cause.is_some());
     }
 
     #[test]
-    fn unparsable_markers_are_kept_for_their_user() {
+    fn markers_are_parsed_when_read() {
         let lock = read(&one_package(&format!(
-            "version = \"1.0\"\nmarker = \"python_version >>> '3'\"\n{}",
+            "version = \"1.0\"\nmarker = \"'dev' in dependency_groups and python_version >= '3.9'\"\n{}",
             wheel("")
         )))
         .unwrap();
         assert_eq!(
-            lock.packages[0].marker.as_deref(),
-            Some("python_version >>> '3'")
+            lock.packages[0].marker.as_ref().map(LockMarker::as_str),
+            Some("'dev' in dependency_groups and python_version >= '3.9'")
+        );
+        let (message, cause) = error_and_cause(&one_package(&format!(
+            "version = \"1.0\"\nmarker = \"python_version >>> '3'\"\n{}",
+            wheel("")
+        )));
+        assert_eq!(
+            message,
+            "project/pylock.toml:7:10: `packages[0].marker` (package `foo`): `python_version >>> '3'` is not a valid marker"
+        );
+        assert!(cause.is_some_and(|cause| cause.contains(">>>")));
+        let message = error(&format!(
+            "environments = [\"sys_platform == 'linux'\", \"os_name ==\"]\n{}",
+            one_package(&format!("version = \"1.0\"\n{}", wheel("")))
+        ));
+        assert!(
+            message.starts_with(
+                "project/pylock.toml:1:44: `environments[1]`: `os_name ==` is not a valid marker"
+            ),
+            "{message}"
         );
     }
 
     #[test]
-    fn input_requirements_the_pep508_parser_would_panic_on_are_refused() {
-        // `sync` parses these strings; pep508_rs panics on a name ending in a separator.
+    fn input_requirements_are_parsed_when_read() {
         let base = one_package(&format!("version = \"1.0\"\n{}", wheel("")));
-        let message = error(&format!(
-            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs.dependency-groups]\ndev = [\"ok\", \"bad- >=1\"]\n"
-        ));
-        assert!(
-            message.contains("`[tool.tack.inputs]` `dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"),
-            "{message}"
-        );
         let lock = read(&format!(
-            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\ndependencies = [\"fine>=1\", \"not valid but harmless !\"]\n"
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\nrequires-python = \">=3.9\"\ndependencies = [\"Fine>=1\"]\nindexes = [\"https://example.org/simple/\"]\n"
         ))
         .unwrap();
-        assert_eq!(lock.tool.inputs.dependencies.len(), 2);
+        let inputs = &lock.tool.inputs;
+        assert_eq!(inputs.dependencies[0].as_str(), "Fine>=1");
+        assert_eq!(inputs.dependencies[0].value().name.as_ref(), "fine");
+        assert_eq!(inputs.indexes[0].as_str(), "https://example.org/simple/");
+        // pep508_rs panics on a name ending in a separator: refused, not a crash.
+        let (message, cause) = error_and_cause(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs.dependency-groups]\ndev = [\"ok\", \"bad- >=1\"]\n"
+        ));
+        assert_eq!(
+            message,
+            "project/pylock.toml:12:14: `tool.tack.inputs.dependency-groups.dev[1]`: `bad- >=1` is not a valid requirement"
+        );
+        assert!(cause.is_some());
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\ndependencies = [\"fine>=1\", \"not valid !\"]\n"
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:12:28: `tool.tack.inputs.dependencies[1]`: `not valid !` is not a valid requirement"),
+            "{message}"
+        );
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\nrequires-python = \"3.9+\"\n"
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:12:19: `tool.tack.inputs.requires-python`: `3.9+` is not a valid version specifier"),
+            "{message}"
+        );
+        let message = error(&format!(
+            "{base}\n[tool.tack]\nfingerprint = \"\"\n[tool.tack.inputs]\nindexes = [\"example.org/simple\"]\n"
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:12:12: `tool.tack.inputs.indexes[0]`: `example.org/simple` is not a valid URL"),
+            "{message}"
+        );
+    }
+
+    /// Each bad field is an error that names its line, its field and its package; the
+    /// parser's reason is the error's source, not repeated in its message.
+    #[test]
+    fn bad_fields_name_their_line() {
+        let cases = [
+            (
+                format!("version = \"1.0\"\nrequires-python = \">=3.x\"\n{}", wheel("")),
+                "project/pylock.toml:7:19: `packages[0].requires-python` (package `foo`): `>=3.x` is not a valid version specifier",
+            ),
+            (
+                format!("version = \"1.0\"\nmarker = \"sys_platform == 'linux' and\"\n{}", wheel("")),
+                "project/pylock.toml:7:10: `packages[0].marker` (package `foo`): `sys_platform == 'linux' and` is not a valid marker",
+            ),
+            (
+                format!("version = \"1.0\"\nindex = \"/simple/\"\n{}", wheel("")),
+                "project/pylock.toml:7:9: `packages[0].index` (package `foo`): `/simple/` is not a valid URL",
+            ),
+            (
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ name = \"foo-1.0-py3-none-any.whl\", url = \"files/foo-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{SHA}\" }} }},\n]"
+                ),
+                "project/pylock.toml:8:48: `packages[0].wheels[0].url` (package `foo`): `files/foo-1.0-py3-none-any.whl` is not a valid URL",
+            ),
+            (
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ url = \"https://example.org/foo-1.0-py3-none-any.whl\", hashes = {{ sha256 = \"{}\" }} }},\n]",
+                    &SHA[1..]
+                ),
+                "project/pylock.toml:8:81: `packages[0].wheels[0].hashes.sha256` (package `foo`): `123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef` is not a sha256 digest (64 hexadecimal digits)",
+            ),
+            (
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ name = \"foo-1.0.tar.gz\", url = \"https://example.org/foo-1.0.tar.gz\", hashes = {{ sha256 = \"{SHA}\" }} }},\n]"
+                ),
+                "project/pylock.toml:8:14: `packages[0].wheels[0].name` (package `foo`): `foo-1.0.tar.gz` is not a valid wheel file name",
+            ),
+            (
+                // Without a `name`, the wheel's name comes from its URL, which the error names.
+                format!(
+                    "version = \"1.0\"\nwheels = [\n    {{ url = \"https://example.org/foo-1.0-any.whl\", hashes = {{ sha256 = \"{SHA}\" }} }},\n]"
+                ),
+                "project/pylock.toml:8:13: `packages[0].wheels[0].url` (package `foo`): `foo-1.0-any.whl` is not a valid wheel file name",
+            ),
+        ];
+        for (body, expected) in cases {
+            let error = read(&one_package(&body)).unwrap_err();
+            assert_eq!(error.to_string(), expected);
+            let LockError::Invalid(invalid) = &error else {
+                panic!("{error:?}");
+            };
+            assert_eq!(invalid.kind(), InvalidLockKind::Field);
+            let line: usize = expected.split(':').nth(1).unwrap().parse().unwrap();
+            assert_eq!(invalid.line(), Some(line));
+            if let Some(cause) = error.source() {
+                assert!(!expected.contains(&cause.to_string()), "{cause}");
+            }
+        }
     }
 
     #[test]
@@ -793,6 +1126,7 @@ mod tests {
         assert_eq!(percent_decode("a%2Bb%20c").as_deref(), Some("a+b c"));
         assert_eq!(percent_decode("bad%2"), None);
         assert_eq!(percent_decode("bad%zz"), None);
-        assert_eq!(file_name_from_url("https://example.org/dir/"), None);
+        let url = Url::parse("https://example.org/dir/").unwrap();
+        assert_eq!(file_name_from_url(&url), None);
     }
 }

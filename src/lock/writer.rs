@@ -5,13 +5,16 @@
 //! table, `wheels` as an array with one inline table per line, and `upload-time` as a bare TOML
 //! datetime (a serializer would either quote it or drop trailing zeros of its fraction). All
 //! strings go through [`toml_string`], all keys through [`toml_key`]; nothing depends on the
-//! platform, the locale or hash-map order.
+//! platform, the locale or hash-map order. URLs are written through [`redact_url`], so that no
+//! credentials reach the file.
 
 use std::fmt::Write as _;
 
 use url::Url;
 
-use super::{Lock, LockInputs, LockedFile, LockedPackage, CREATED_BY, LOCK_VERSION};
+use super::{
+    FileFields, InputRequirement, Lock, LockInputs, LockedPackage, CREATED_BY, LOCK_VERSION,
+};
 use crate::normalize::GroupName;
 use crate::redact::redact_url;
 
@@ -24,11 +27,19 @@ pub(super) fn render(lock: &Lock) -> String {
         key_value(
             &mut out,
             "environments",
-            &inline_array(lock.environments.iter().map(|marker| toml_string(marker))),
+            &inline_array(
+                lock.environments
+                    .iter()
+                    .map(|marker| toml_string(marker.as_str())),
+            ),
         );
     }
     if let Some(requires_python) = &lock.requires_python {
-        key_value(&mut out, "requires-python", &toml_string(requires_python));
+        key_value(
+            &mut out,
+            "requires-python",
+            &toml_string(&requires_python.to_string()),
+        );
     }
     names_array(&mut out, "extras", lock.extras.iter().map(AsRef::as_ref));
     names_array(
@@ -75,10 +86,14 @@ fn render_package(out: &mut String, package: &LockedPackage) {
     key_value(out, "name", &toml_string(package.name.as_ref()));
     key_value(out, "version", &toml_string(&package.version.to_string()));
     if let Some(marker) = &package.marker {
-        key_value(out, "marker", &toml_string(marker));
+        key_value(out, "marker", &toml_string(marker.as_str()));
     }
     if let Some(requires_python) = &package.requires_python {
-        key_value(out, "requires-python", &toml_string(requires_python));
+        key_value(
+            out,
+            "requires-python",
+            &toml_string(&requires_python.to_string()),
+        );
     }
     if !package.dependencies.is_empty() {
         let mut dependencies: Vec<_> = package.dependencies.iter().collect();
@@ -94,16 +109,16 @@ fn render_package(out: &mut String, package: &LockedPackage) {
         key_value(out, "dependencies", &inline_array(tables));
     }
     if let Some(index) = &package.index {
-        key_value(out, "index", &toml_string(&safe_url(index)));
+        key_value(out, "index", &toml_string(&redact_url(index)));
     }
     if let Some(sdist) = &package.sdist {
-        key_value(out, "sdist", &file_table(sdist));
+        key_value(out, "sdist", &file_table(&FileFields::of(sdist)));
     }
     if !package.wheels.is_empty() {
-        let mut wheels: Vec<&LockedFile> = package.wheels.iter().collect();
-        wheels.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
+        let mut wheels: Vec<FileFields<'_>> = package.wheels.iter().map(FileFields::of).collect();
+        wheels.sort_by(|a, b| (a.name, a.url).cmp(&(b.name, b.url)));
         out.push_str("wheels = [\n");
-        for wheel in wheels {
+        for wheel in &wheels {
             let _ = writeln!(out, "    {},", file_table(wheel));
         }
         out.push_str("]\n");
@@ -111,18 +126,18 @@ fn render_package(out: &mut String, package: &LockedPackage) {
 }
 
 /// A file as one inline table, in PEP 751's key order.
-fn file_table(file: &LockedFile) -> String {
-    let mut fields = vec![("name", toml_string(&file.name))];
-    if let Some(upload_time) = file.upload_time.as_deref().and_then(upload_time_literal) {
+fn file_table(file: &FileFields<'_>) -> String {
+    let mut fields = vec![("name", toml_string(file.name))];
+    if let Some(upload_time) = file.upload_time.and_then(upload_time_literal) {
         fields.push(("upload-time", upload_time));
     }
-    fields.push(("url", toml_string(&safe_url(&file.url))));
+    fields.push(("url", toml_string(&redact_url(file.url))));
     if let Some(size) = file.size {
         fields.push(("size", size.to_string()));
     }
     fields.push((
         "hashes",
-        inline_table(&[("sha256", toml_string(&file.sha256))]),
+        inline_table(&[("sha256", toml_string(file.sha256.as_str()))]),
     ));
     inline_table(&fields)
 }
@@ -130,7 +145,11 @@ fn file_table(file: &LockedFile) -> String {
 fn render_inputs(out: &mut String, inputs: &LockInputs) {
     out.push_str("\n[tool.tack.inputs]\n");
     if let Some(requires_python) = &inputs.requires_python {
-        key_value(out, "requires-python", &toml_string(requires_python));
+        key_value(
+            out,
+            "requires-python",
+            &toml_string(&requires_python.to_string()),
+        );
     }
     if !inputs.dependencies.is_empty() {
         key_value(
@@ -141,7 +160,7 @@ fn render_inputs(out: &mut String, inputs: &LockInputs) {
     }
     if !inputs.indexes.is_empty() {
         // Priority order: not sorted.
-        let indexes: Vec<String> = inputs.indexes.iter().map(|url| safe_url(url)).collect();
+        let indexes: Vec<String> = inputs.indexes.iter().map(redact_url).collect();
         key_value(
             out,
             "indexes",
@@ -190,8 +209,8 @@ fn inline_array(items: impl Iterator<Item = String>) -> String {
     format!("[{}]", items.collect::<Vec<_>>().join(", "))
 }
 
-fn sorted_block_array(items: &[String]) -> String {
-    let mut sorted: Vec<&str> = items.iter().map(String::as_str).collect();
+fn sorted_block_array(items: &[InputRequirement]) -> String {
+    let mut sorted: Vec<&str> = items.iter().map(InputRequirement::as_str).collect();
     sorted.sort_unstable();
     block_array(sorted.into_iter())
 }
@@ -326,15 +345,8 @@ fn is_strict_rfc3339(value: &str) -> bool {
 }
 
 /// `Some(redacted)` when `url` carries a user name or password.
-pub(super) fn redacted_if_credentials(url: &str) -> Option<String> {
-    let parsed = Url::parse(url).ok()?;
-    (!parsed.username().is_empty() || parsed.password().is_some()).then(|| redact_url(&parsed))
-}
-
-/// `url` without credentials, whatever the caller gave. [`Lock::write`] refuses such a URL
-/// before it gets here; this is the last line of defence for [`Lock::to_toml`].
-fn safe_url(url: &str) -> String {
-    redacted_if_credentials(url).unwrap_or_else(|| url.to_string())
+pub(super) fn credentials_removed(url: &Url) -> Option<String> {
+    (!url.username().is_empty() || url.password().is_some()).then(|| redact_url(url))
 }
 
 #[cfg(test)]
@@ -431,15 +443,15 @@ mod tests {
 
     #[test]
     fn credentials_are_detected() {
+        let removed = |url: &str| credentials_removed(&Url::parse(url).unwrap());
         assert_eq!(
-            redacted_if_credentials("https://user:secret@example.org/simple/").as_deref(),
+            removed("https://user:secret@example.org/simple/").as_deref(),
             Some("https://example.org/simple/")
         );
         assert_eq!(
-            redacted_if_credentials("https://token@example.org/simple/").as_deref(),
+            removed("https://token@example.org/simple/").as_deref(),
             Some("https://example.org/simple/")
         );
-        assert_eq!(redacted_if_credentials("https://example.org/simple/"), None);
-        assert_eq!(redacted_if_credentials("not a url"), None);
+        assert_eq!(removed("https://example.org/simple/"), None);
     }
 }

@@ -120,9 +120,7 @@ pub(super) fn build(
             name: name.clone(),
             version: version.clone(),
             marker: marker.0,
-            requires_python: metadata_requires_python
-                .or_else(|| entry.requires_python.clone())
-                .map(|specifiers| specifiers.to_string()),
+            requires_python: metadata_requires_python.or_else(|| entry.requires_python.clone()),
             dependencies: deps,
             index: map.index.clone(),
             sdist: sdist.cloned(),

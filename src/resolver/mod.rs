@@ -101,7 +101,7 @@ pub struct ResolvedPackage {
     pub version: Version,
     /// When this package is needed, as a PEP 751 marker; `None` means always.
     pub marker: Option<String>,
-    pub requires_python: Option<String>,
+    pub requires_python: Option<VersionSpecifiers>,
     /// Dependencies; the version is given only when the lock holds several of that name.
     pub dependencies: Vec<(PackageName, Option<Version>)>,
     pub index: IndexUrl,

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Instant;
 
 use pep508_rs::Requirement;
@@ -22,12 +23,14 @@ use super::poetry_report::{poetry_preferences, poetry_report};
 use super::Reporter;
 use crate::cache::Cache;
 use crate::diagnostic::Diagnostic;
+use crate::filename::WheelFilename;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
-use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFile, IndexUrl};
+use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFile};
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
-    Lock, LockError, LockInputs, LockedDependency, LockedFile, LockedPackage, TackLockTool,
-    CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    without_credentials, InputRequirement, InvalidMarker, Lock, LockError, LockInputs, LockMarker,
+    LockedDependency, LockedFile, LockedPackage, LockedSdist, LockedWheel, Sha256Digest,
+    TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
@@ -116,6 +119,14 @@ pub enum LockFailure {
         name: PackageName,
         version: pep440_rs::Version,
     },
+    #[error("cannot lock `{name}=={version}`: its marker `{marker}` does not parse (this is a bug in tack)")]
+    Marker {
+        name: PackageName,
+        version: pep440_rs::Version,
+        marker: String,
+        #[source]
+        source: InvalidMarker,
+    },
     #[error("cannot write the lock")]
     Write(#[source] LockError),
 }
@@ -123,9 +134,6 @@ pub enum LockFailure {
 impl Diagnostic for LockFailure {
     fn hints(&self) -> Vec<String> {
         match self {
-            Self::ReadLock(_) => vec![format!(
-                "delete `{LOCK_FILE_NAME}` and run `tack lock` to start afresh"
-            )],
             Self::ReadPoetryLock(_) => vec![format!(
                 "tack reads `{POETRY_LOCK_FILE_NAME}` only to keep its versions; move it away to lock without it"
             )],
@@ -142,7 +150,10 @@ impl Diagnostic for LockFailure {
     }
 
     fn is_bug(&self) -> bool {
-        matches!(self, Self::Resolve(ResolveError::Internal(_)))
+        matches!(
+            self,
+            Self::Resolve(ResolveError::Internal(_)) | Self::Marker { .. }
+        )
     }
 }
 
@@ -304,13 +315,14 @@ fn resolve(
 /// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.
 pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInputs {
     let strings = |requirements: &[Requirement]| {
-        let mut list: Vec<String> = requirements.iter().map(ToString::to_string).collect();
+        let mut list: Vec<InputRequirement> =
+            requirements.iter().cloned().map(Verbatim::from).collect();
         list.sort();
         list.dedup();
         list
     };
     LockInputs {
-        requires_python: spec.requires_python.as_ref().map(ToString::to_string),
+        requires_python: spec.requires_python.clone(),
         dependencies: strings(&spec.dependencies),
         optional_dependencies: spec
             .optional_dependencies
@@ -322,7 +334,11 @@ pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInput
             .iter()
             .map(|(group, requirements)| (group.clone(), strings(requirements)))
             .collect(),
-        indexes: config.indexes.iter().map(IndexUrl::redacted).collect(),
+        indexes: config
+            .indexes
+            .iter()
+            .map(|index| without_credentials(index.url()))
+            .collect(),
         resolver: resolver_settings(spec, config),
     }
 }
@@ -446,9 +462,27 @@ fn expand_self_references(spec: &ProjectSpec, list: &[Requirement]) -> Vec<Requi
     out
 }
 
-/// The lock's record of a file listed on an index page, its URL redacted; `None` (with a
-/// warning in the log) when the index gives no sha256, as tack locks only files it can verify.
-pub(crate) fn locked_file(file: &IndexFile) -> Option<LockedFile> {
+/// The lock's record of a wheel listed on an index page, its URL redacted; `None` (with a
+/// warning in the log) when it cannot be recorded (see [`locked_file`]).
+pub(crate) fn locked_wheel(file: &IndexFile) -> Option<LockedWheel> {
+    match Verbatim::parse(file.filename.as_str(), WheelFilename::from_str) {
+        Ok(name) => locked_file(file, name),
+        Err(error) => {
+            tracing::warn!("`{}` is left out of the lock: {error}", file.filename);
+            None
+        }
+    }
+}
+
+/// The lock's record of a source distribution listed on an index page; see [`locked_file`].
+pub(crate) fn locked_sdist(file: &IndexFile) -> Option<LockedSdist> {
+    locked_file(file, file.filename.clone())
+}
+
+/// The lock's record of a file listed on an index page under `name`, its URL redacted; `None`
+/// (with a warning in the log) when the index gives no sha256, as tack locks only files it can
+/// verify.
+fn locked_file<Name>(file: &IndexFile, name: Name) -> Option<LockedFile<Name>> {
     let Some(sha256) = file.sha256.as_deref() else {
         tracing::warn!(
             "`{}` is left out of the lock: the index gives no sha256 for it",
@@ -456,8 +490,17 @@ pub(crate) fn locked_file(file: &IndexFile) -> Option<LockedFile> {
         );
         return None;
     };
+    // The index client checks the digests it lists; one that is not is left out like a
+    // missing one.
+    let sha256 = match Sha256Digest::from_str(sha256) {
+        Ok(sha256) => sha256,
+        Err(error) => {
+            tracing::warn!("`{}` is left out of the lock: {error}", file.filename);
+            return None;
+        }
+    };
     Some(LockedFile::new(
-        file.filename.clone(),
+        name,
         &file.url,
         file.size,
         file.upload_time.clone(),
@@ -473,8 +516,8 @@ fn build_lock(
 ) -> Result<Lock, LockFailure> {
     let mut packages = Vec::with_capacity(resolution.packages.len());
     for package in &resolution.packages {
-        let sdist = package.sdist.as_ref().and_then(locked_file);
-        let wheels: Vec<LockedFile> = package.wheels.iter().filter_map(locked_file).collect();
+        let sdist = package.sdist.as_ref().and_then(locked_sdist);
+        let wheels: Vec<LockedWheel> = package.wheels.iter().filter_map(locked_wheel).collect();
         if sdist.is_none() && wheels.is_empty() {
             return Err(LockFailure::NoHashes {
                 name: package.name.clone(),
@@ -484,7 +527,18 @@ fn build_lock(
         packages.push(LockedPackage {
             name: package.name.clone(),
             version: package.version.clone(),
-            marker: package.marker.clone(),
+            marker: package
+                .marker
+                .as_deref()
+                .map(|marker| {
+                    LockMarker::from_str(marker).map_err(|source| LockFailure::Marker {
+                        name: package.name.clone(),
+                        version: package.version.clone(),
+                        marker: marker.to_string(),
+                        source,
+                    })
+                })
+                .transpose()?,
             requires_python: package.requires_python.clone(),
             dependencies: package
                 .dependencies
@@ -494,7 +548,7 @@ fn build_lock(
                     version: version.clone(),
                 })
                 .collect(),
-            index: Some(package.index.redacted()),
+            index: Some(without_credentials(package.index.url())),
             sdist,
             wheels,
         });
@@ -502,7 +556,7 @@ fn build_lock(
     Ok(Lock {
         lock_version: LOCK_VERSION.to_string(),
         environments: Vec::new(),
-        requires_python: spec.requires_python.as_ref().map(ToString::to_string),
+        requires_python: spec.requires_python.clone(),
         extras: spec.optional_dependencies.keys().cloned().collect(),
         dependency_groups: spec.dependency_groups.keys().cloned().collect(),
         default_groups: spec.default_groups(),
@@ -562,19 +616,25 @@ mod tests {
             has_metadata_file: false,
             metadata_sha256: None,
         };
-        let locked = locked_file(&listed).unwrap();
-        assert_eq!(locked.name, "foo-1.0-py3-none-any.whl");
+        let locked = locked_wheel(&listed).unwrap();
+        assert_eq!(locked.name.as_str(), "foo-1.0-py3-none-any.whl");
         assert_eq!(
-            locked.url,
+            locked.url.as_str(),
             "https://example.org/files/foo-1.0-py3-none-any.whl"
         );
-        assert_eq!(locked.sha256, sha256);
+        assert_eq!(locked.sha256.as_str(), sha256);
         assert_eq!(locked.size, Some(42));
         assert_eq!(
             locked.upload_time.as_deref(),
             Some("2024-05-01T12:34:56.789Z")
         );
+        assert_eq!(locked_sdist(&listed).unwrap().name, listed.filename);
+        listed.sha256 = Some("not hex".to_string());
+        assert_eq!(locked_wheel(&listed), None);
         listed.sha256 = None;
-        assert_eq!(locked_file(&listed), None);
+        assert_eq!(locked_wheel(&listed), None);
+        listed.sha256 = Some(sha256);
+        listed.filename = "foo-1.0.tar.gz".to_string();
+        assert_eq!(locked_wheel(&listed), None);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use crate::diagnostic::Diagnostic;
-use crate::lock::Lock;
+use crate::lock::{InputRequirement, Lock};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// Poetry's name for the project's own dependencies, usable with `--only`, `--with` and
@@ -198,12 +198,12 @@ impl Selection {
     }
 }
 
-/// The names of requirements kept as PEP 508 text in the lock's inputs (which the lock reader
-/// has checked).
-fn requirement_names<'a>(texts: impl Iterator<Item = &'a String>) -> Vec<PackageName> {
-    texts
-        .filter_map(|text| crate::pep508::parse_requirement(text).ok())
-        .map(|requirement| requirement.name)
+/// The names of the requirements recorded in the lock's inputs.
+fn requirement_names<'a>(
+    requirements: impl Iterator<Item = &'a InputRequirement>,
+) -> Vec<PackageName> {
+    requirements
+        .map(|requirement| requirement.value().name.clone())
         .collect()
 }
 

@@ -168,12 +168,12 @@ pub fn sync(
     let mut outcome = SyncOutcome::default();
 
     // 1. The interpreter and the venv.
-    let requires_python = lock
-        .requires_python
-        .as_deref()
-        .and_then(|text| VersionSpecifiers::from_str(text).ok());
-    let interpreter = find_interpreter(options.python.as_deref(), requires_python.as_ref(), cache)
-        .map_err(SyncFailure::Interpreter)?;
+    let interpreter = find_interpreter(
+        options.python.as_deref(),
+        lock.requires_python.as_ref(),
+        cache,
+    )
+    .map_err(SyncFailure::Interpreter)?;
     // One sync of a venv at a time; the lock is released when the process ends, however.
     let _venv_lock = lock_venv(&options.venv_dir, reporter)?;
     let (venv, state) =
@@ -262,11 +262,11 @@ pub fn sync(
     };
     let mut prepared = Vec::with_capacity(wanted.len());
     for planned in &wanted {
-        let dir = unpacked
-            .get(&planned.wheel.sha256)
-            .ok_or_else(|| SyncFailure::NotPrepared {
-                wheel: planned.wheel.name.clone(),
-            })?;
+        let dir = unpacked.get(planned.wheel.sha256.as_str()).ok_or_else(|| {
+            SyncFailure::NotPrepared {
+                wheel: planned.wheel.name.to_string(),
+            }
+        })?;
         prepared.push((planned, dir.clone()));
     }
 
@@ -291,7 +291,7 @@ pub fn sync(
         .iter()
         .map(|(planned, dir)| PendingInstall {
             unpacked: dir.clone(),
-            filename: planned.wheel.name.clone(),
+            filename: planned.wheel.name.to_string(),
             requested: direct.contains(&planned.name),
         })
         .collect();
@@ -313,7 +313,7 @@ pub fn sync(
             &install_options,
         )
         .map_err(|source| SyncFailure::Install {
-            wheel: planned.wheel.name.clone(),
+            wheel: planned.wheel.name.to_string(),
             source,
         })?;
         installing.inc(1);
@@ -481,7 +481,7 @@ fn newest_pip(
                 continue;
             }
         }
-        let Some(locked) = super::lock::locked_file(file) else {
+        let Some(locked) = super::lock::locked_wheel(file) else {
             continue;
         };
         if best

@@ -46,13 +46,6 @@ pub enum PrepareError {
     Runtime(#[source] std::io::Error),
     #[error("cannot set up the index client")]
     Client(#[source] Box<IndexError>),
-    #[error("invalid URL `{url}` for `{wheel}` in the lock")]
-    InvalidUrl {
-        wheel: String,
-        url: String,
-        #[source]
-        source: url::ParseError,
-    },
     #[error("failed to download `{wheel}`")]
     Download {
         wheel: String,
@@ -116,11 +109,11 @@ pub fn prepare(
     let checked = wheel::reuse_unpacked_all(&wheels_dir, &keys);
     for (planned, cached) in wanted.iter().zip(checked) {
         match cached.map_err(|source| PrepareError::CheckCached {
-            wheel: planned.wheel.name.clone(),
+            wheel: planned.wheel.name.to_string(),
             source,
         })? {
             Some(dir) => {
-                unpacked.insert(planned.wheel.sha256.clone(), dir);
+                unpacked.insert(planned.wheel.sha256.to_string(), dir);
             }
             None => missing.push(planned.clone()),
         }
@@ -151,20 +144,18 @@ pub fn prepare(
             let progress = Arc::clone(&progress);
             let wheels_dir = wheels_dir.clone();
             let archive = archives_dir.join(format!("{}.whl", planned.wheel.sha256));
-            let wheel_name = planned.wheel.name.clone();
+            let wheel_name = planned.wheel.name.to_string();
             let task = tasks.spawn(async move {
                 let _permit = semaphore.acquire().await.ok();
-                let name = planned.wheel.name.clone();
-                let url = url::Url::parse(&planned.wheel.url).map_err(|source| {
-                    PrepareError::InvalidUrl {
-                        wheel: name.clone(),
-                        url: planned.wheel.url.clone(),
-                        source,
-                    }
-                })?;
+                let name = planned.wheel.name.to_string();
                 let report = move |bytes: u64| progress.inc(bytes);
                 client
-                    .download_file(&url, &planned.wheel.sha256, &archive, &report)
+                    .download_file(
+                        &planned.wheel.url,
+                        planned.wheel.sha256.as_str(),
+                        &archive,
+                        &report,
+                    )
                     .await
                     .map_err(|source| PrepareError::Download {
                         wheel: name.clone(),
@@ -173,7 +164,8 @@ pub fn prepare(
                 let sha256 = planned.wheel.sha256.clone();
                 let filename = planned.filename.clone();
                 let dir = tokio::task::spawn_blocking(move || {
-                    let dir = wheel::unpack_wheel(&archive, &filename, &sha256, &wheels_dir);
+                    let dir =
+                        wheel::unpack_wheel(&archive, &filename, sha256.as_str(), &wheels_dir);
                     let _ = fs_err::remove_file(&archive);
                     dir
                 })
@@ -186,7 +178,7 @@ pub fn prepare(
                     wheel: name.clone(),
                     source,
                 })?;
-                Ok::<_, PrepareError>((planned.wheel.sha256.clone(), dir))
+                Ok::<_, PrepareError>((planned.wheel.sha256.to_string(), dir))
             });
             names.insert(task.id(), wheel_name);
         }

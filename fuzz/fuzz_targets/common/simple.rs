@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use tack::filename::DistFilename;
 use tack::index::ProjectPage;
-use tack::lock::LockedFile;
+use tack::lock::{LockedFile, Sha256Digest};
 use tack::normalize::PackageName;
 
 pub fn check_page(page: &ProjectPage) {
@@ -23,6 +23,7 @@ pub fn check_page(page: &ProjectPage) {
         }
         let _ = DistFilename::parse(&file.filename, &demo);
         if let Some(sha256) = &file.sha256 {
+            let sha256 = Sha256Digest::from_str(sha256).expect("a listed sha256 is a digest");
             let _ = LockedFile::new(
                 file.filename.clone(),
                 &file.url,
