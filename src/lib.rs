@@ -20,6 +20,9 @@
 //!   every archive as hostile), links and removes wheels, journalling installs so that an
 //!   interrupted sync is finished by the next; [`cache`] holds pages, metadata and unpacked
 //!   wheels, each checked before reuse.
+//! - [`build`] runs PEP 517 builds of a source tree (an sdist or the project) in an isolated
+//!   environment it writes, calling the backend through a small Python shim, for wheels,
+//!   editable wheels, sdists or metadata; the workflows provision its environments.
 //! - [`workflow`] joins the stages: `workflow::lock` (pyproject.toml to pylock.toml) and
 //!   `workflow::sync` (pylock.toml to a venv) take plain options and return a report of what
 //!   they did; nothing below [`cli`] prints.
@@ -34,6 +37,7 @@
 //! ARCHITECTURE.md at the top of the repository is the map of the code: what each module owns,
 //! the invariants, and where a new command or build step goes.
 
+pub mod build;
 pub mod cache;
 pub mod cli;
 pub mod diagnostic;
