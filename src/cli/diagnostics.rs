@@ -113,6 +113,7 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::wheels::PrepareError,
         crate::index::config::IndexConfigError,
         crate::project::ProjectError,
+        crate::cache::CacheError,
     );
     None
 }
