@@ -114,6 +114,9 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::index::config::IndexConfigError,
         crate::project::ProjectError,
         crate::cache::CacheError,
+        crate::index::IndexError,
+        crate::index::simple::SimpleError,
+        crate::resolver::ResolveError,
     );
     None
 }
