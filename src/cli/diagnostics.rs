@@ -117,6 +117,10 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::index::IndexError,
         crate::index::simple::SimpleError,
         crate::resolver::ResolveError,
+        crate::install::wheel::WheelError,
+        crate::install::venv::VenvError,
+        crate::install::site_packages::ScanError,
+        crate::install::plan::PlanError,
     );
     None
 }

@@ -19,6 +19,7 @@ use std::str::FromStr;
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::MarkerEnvironment;
 
+use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::lock::{marker, Lock, LockedFile};
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -75,11 +76,12 @@ pub enum PlanError {
         tags: String,
         available: String,
     },
-    #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent: run `tack lock` again")]
+    #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent")]
     Ambiguous { name: PackageName, versions: String },
-    #[error("package `{name}` in the lock: {source}")]
+    #[error("cannot evaluate the markers of package `{name}` in the lock")]
     Marker {
         name: PackageName,
+        #[source]
         source: marker::MarkerError,
     },
     #[error("the lock requires Python {requires_python}, but the interpreter is Python {python}")]
@@ -87,6 +89,15 @@ pub enum PlanError {
         requires_python: String,
         python: Version,
     },
+}
+
+impl Diagnostic for PlanError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Ambiguous { .. } => vec!["run `tack lock` again".to_string()],
+            Self::NoWheel { .. } | Self::Marker { .. } | Self::RequiresPython { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Decide what to do. `exact`: remove what the lock does not want.
