@@ -121,6 +121,8 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::install::venv::VenvError,
         crate::install::site_packages::ScanError,
         crate::install::plan::PlanError,
+        crate::python::PythonError,
+        crate::python::InterpreterError,
     );
     None
 }
