@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::diagnostic::Diagnostic;
 use crate::redact::redact_url;
 
 /// The environment variable that overrides the cache location.
@@ -46,9 +47,7 @@ const CACHE_DIR_ENV: &str = "TACK_CACHE_DIR";
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     /// Neither an explicit directory, `TACK_CACHE_DIR`, nor a platform cache directory.
-    #[error(
-        "could not find a cache directory for this platform: set `{CACHE_DIR_ENV}` or pass `--cache-dir`"
-    )]
+    #[error("could not find a cache directory for this platform")]
     NoCacheDir,
     /// Reading an entry failed for another reason than its absence.
     #[error("failed to read the cache entry `{}`", path.display())]
@@ -58,15 +57,24 @@ pub enum CacheError {
         source: io::Error,
     },
     /// Writing an entry failed.
-    #[error(
-        "failed to write the cache entry `{}`: check that the cache directory is writable and the disk is not full, or choose another one with `{CACHE_DIR_ENV}`",
-        path.display()
-    )]
+    #[error("failed to write the cache entry `{}`", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+}
+
+impl Diagnostic for CacheError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::NoCacheDir => vec![format!("set `{CACHE_DIR_ENV}` or pass `--cache-dir`")],
+            Self::Read { .. } => Vec::new(),
+            Self::Write { .. } => vec![format!(
+                "check that the cache directory is writable and the disk is not full, or choose another one with `{CACHE_DIR_ENV}`"
+            )],
+        }
+    }
 }
 
 /// One versioned directory of the cache; see the module documentation for what each holds.
@@ -227,7 +235,7 @@ mod tests {
         );
         let err = pick(&None, &None, &None).unwrap_err();
         assert!(matches!(err, CacheError::NoCacheDir));
-        assert!(err.to_string().contains("TACK_CACHE_DIR"));
+        assert!(err.hints().concat().contains("TACK_CACHE_DIR"), "{err}");
     }
 
     #[test]

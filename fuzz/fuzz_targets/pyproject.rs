@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
+use tack::diagnostic::Diagnostic;
 use tack::project::ProjectSpec;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             let _ = error.to_string();
-            let _ = error.hint();
+            let _ = error.hints();
             let _ = error.location();
         }
     }

@@ -89,13 +89,17 @@ impl Diagnostic for UserError {
     }
 }
 
-/// The [`Diagnostic`] side of one link of an error chain, for the types that have one.
+/// The [`Diagnostic`] side of one link of an error chain, for the types that have one. A
+/// `#[source]` field that holds a `Box<T>` makes the box the link, so boxes are looked through.
 fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic> {
     macro_rules! first_of {
         ($($type:ty),* $(,)?) => {
             $(
                 if let Some(found) = cause.downcast_ref::<$type>() {
                     return Some(found);
+                }
+                if let Some(found) = cause.downcast_ref::<Box<$type>>() {
+                    return Some(&**found);
                 }
             )*
         };
@@ -111,6 +115,16 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::lock::InvalidLock,
         crate::index::config::IndexConfigError,
         crate::project::ProjectError,
+        crate::cache::CacheError,
+        crate::index::IndexError,
+        crate::index::simple::SimpleError,
+        crate::resolver::ResolveError,
+        crate::install::wheel::WheelError,
+        crate::install::venv::VenvError,
+        crate::install::site_packages::ScanError,
+        crate::install::plan::PlanError,
+        crate::python::PythonError,
+        crate::python::InterpreterError,
     );
     None
 }
@@ -139,6 +153,9 @@ pub fn render(error: &anyhow::Error, printer: &super::printer::Printer) -> (Stri
             }
         }
     }
+    // Two links may suggest the same thing; say it once.
+    let mut seen = std::collections::HashSet::new();
+    hints.retain(|hint| seen.insert(hint.clone()));
     for hint in hints {
         let label = printer.bold("hint");
         let _ = write!(out, "\n{label}: {hint}");

@@ -27,9 +27,9 @@ pub fn project_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
 
 pub fn cache(global: &GlobalArgs) -> anyhow::Result<Cache> {
     Cache::from_env_or_default(global.cache_dir.clone()).map_err(|error| {
+        // The cache error's own hints say how to choose another directory.
         UserError::new("cannot use the cache directory")
             .caused_by(error)
-            .hint("choose another one with `--cache-dir` or `TACK_CACHE_DIR`")
             .into()
     })
 }

@@ -93,8 +93,8 @@ impl Diagnostic for IndexConfigError {
     fn hints(&self) -> Vec<String> {
         match self {
             Self::InvalidUrl { .. } => vec!["an index URL looks like `https://host/simple/`".into()],
-            Self::UnsupportedScheme { .. } => Vec::new(),
-            Self::Pip(error) => vec![error.hint().to_string()],
+            // The pip error's own hints are collected from the chain.
+            Self::UnsupportedScheme { .. } | Self::Pip(_) => Vec::new(),
             Self::UndeclaredSource { .. } => vec![
                 "declare it in `[[tool.tack.index]]` (or `[[tool.poetry.source]]`) with a name and url"
                     .into(),

@@ -33,7 +33,7 @@ use pep508_rs::Requirement;
 
 use super::CoreMetadata;
 use crate::normalize::{ExtraName, PackageName};
-use crate::pep508::parse_requirement;
+use crate::pep508::{parse_requirement, InvalidPep508};
 
 /// The largest `PKG-INFO` read out of an sdist.
 const MAX_PKG_INFO_SIZE: u64 = 10 * 1024 * 1024;
@@ -45,17 +45,20 @@ pub enum MetadataError {
     MissingField { field: &'static str },
     #[error("the core metadata has an invalid `Name: {name}`: {reason}")]
     InvalidName { name: String, reason: String },
-    #[error("the core metadata of `{name}` has an invalid `Version: {version}`: {reason}")]
+    #[error("the core metadata of `{name}` has an invalid `Version: {version}`")]
     InvalidVersion {
         name: String,
         version: String,
-        reason: String,
+        #[source]
+        source: pep440_rs::VersionParseError,
     },
-    #[error("the core metadata of `{name}` has an invalid `Requires-Dist: {line}`:\n{reason}")]
+    #[error("the core metadata of `{name}` has an invalid `Requires-Dist: {line}`")]
     InvalidRequirement {
         name: String,
         line: String,
-        reason: String,
+        /// Boxed to keep the error, and every `Result` carrying it, small.
+        #[source]
+        source: Box<InvalidPep508>,
     },
     #[error(
         "`{filename}` is not a `.tar.gz`, `.tgz`, `.tar` or `.zip` archive, so its `PKG-INFO` cannot be read"
@@ -145,11 +148,12 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<CoreMetadata, MetadataError> {
             reason: "names contain only letters, digits, `-`, `_` and `.`, and start and end with a letter or digit".to_string(),
         })?;
     let raw_version = first("version").ok_or(MetadataError::MissingField { field: "Version" })?;
-    let version = Version::from_str(&raw_version).map_err(|err| MetadataError::InvalidVersion {
-        name: name.to_string(),
-        version: raw_version.clone(),
-        reason: err.to_string(),
-    })?;
+    let version =
+        Version::from_str(&raw_version).map_err(|source| MetadataError::InvalidVersion {
+            name: name.to_string(),
+            version: raw_version.clone(),
+            source,
+        })?;
     // Files without a version field predate 1.0's rules; treat them as the oldest version,
     // which also means they are never trusted as static sdist metadata.
     let metadata_version = first("metadata-version").unwrap_or_else(|| "1.0".to_string());
@@ -157,10 +161,10 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<CoreMetadata, MetadataError> {
     let requires_dist = all("requires-dist")
         .filter(|line| !line.is_empty())
         .map(|line| {
-            parse_requirement(&line).map_err(|err| MetadataError::InvalidRequirement {
+            parse_requirement(&line).map_err(|source| MetadataError::InvalidRequirement {
                 name: name.to_string(),
                 line: line.clone(),
-                reason: err.rendered,
+                source: Box::new(source),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -481,9 +485,18 @@ fn parse_requires_txt(text: &str) -> Option<(Vec<Requirement>, Vec<ExtraName>)> 
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
     use std::io::Write;
 
     use super::*;
+
+    /// The error's message, then its cause's.
+    fn chain(error: &MetadataError) -> String {
+        match error.source() {
+            Some(cause) => format!("{error}\n{cause}"),
+            None => error.to_string(),
+        }
+    }
 
     const NUMPY_LIKE: &str = "Metadata-Version: 2.1\r
 Name: Foo.Bar\r
@@ -574,11 +587,15 @@ Name: body\r
         assert!(err.to_string().contains("foo bar"), "{err}");
         let err = parse_metadata(b"Name: foo\nVersion: one\n").unwrap_err();
         assert!(err.to_string().contains("`Version: one`"), "{err}");
+        let cause = err.source().map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains("version"), "{cause}");
         let err =
             parse_metadata(b"Name: foo\nVersion: 1.0\nRequires-Dist: bar >=> 1\n").unwrap_err();
         let message = err.to_string();
         assert!(message.contains("`foo`"), "{message}");
         assert!(message.contains("Requires-Dist: bar >=> 1"), "{message}");
+        let cause = err.source().map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains("bar >=> 1\n"), "{cause}");
     }
 
     #[test]
@@ -587,7 +604,7 @@ Name: body\r
         // panics on a name or extra that ends in `-`, `_` or `.` with more text after it.
         let err =
             parse_metadata(b"Name: foo\nVersion: 1.0\nRequires-Dist: bar- (>=1)\n").unwrap_err();
-        let message = err.to_string();
+        let message = chain(&err);
         assert!(message.contains("Requires-Dist: bar- (>=1)"), "{message}");
         assert!(
             message.contains("must end with an alphanumeric character"),
@@ -595,7 +612,7 @@ Name: body\r
         );
         let err =
             parse_metadata(b"Name: foo\nVersion: 1.0\nRequires-Dist: bar[baz_]\n").unwrap_err();
-        assert!(err.to_string().contains("Extra name must end"), "{err}");
+        assert!(chain(&err).contains("Extra name must end"), "{err}");
         assert!(parse_requires_txt("six.;python_version<'3'\n").is_none());
         assert!(parse_requires_txt("[extra]\nsix[a-,b]\n").is_none());
     }
@@ -609,12 +626,12 @@ Name: body\r
                 .as_bytes(),
         )
         .unwrap_err();
-        let message = err.to_string();
+        let message = chain(&err);
         assert!(message.contains("a \"é\"\n"), "{message}");
         assert!(message.ends_with('^'), "{message}");
         let err = parse_metadata(b"Name: foo\nVersion: 1\nRequires-Dist: bar ; a \"\xff\xff\" b\n")
             .unwrap_err();
-        let _ = err.to_string();
+        let _ = chain(&err);
     }
 
     #[test]
@@ -625,16 +642,13 @@ Name: body\r
             "Name: foo\nVersion: 1\nRequires-Dist: bar ; python_version >= \"3.8\"ééé\n".as_bytes(),
         )
         .unwrap_err();
-        assert!(
-            err.to_string().contains("the PEP 508 parser fails"),
-            "{err}"
-        );
+        assert!(chain(&err).contains("the PEP 508 parser fails"), "{err}");
         // Found by the `metadata` fuzz target: pep508_rs writes this marker as another one.
         let text = "bar ; platform_system == \"a' or python_version >= '0\"";
         let err =
             parse_metadata(format!("Name: foo\nVersion: 1\nRequires-Dist: {text}\n").as_bytes())
                 .unwrap_err();
-        assert!(err.to_string().contains("cannot be written back"), "{err}");
+        assert!(chain(&err).contains("cannot be written back"), "{err}");
     }
 
     #[test]

@@ -33,25 +33,24 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{IndexFile, ProjectPage};
+use crate::diagnostic::Diagnostic;
 use crate::filename::{has_sdist_extension, is_wheel};
 use crate::redact::redact_url;
 
 /// A project page that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SimpleError {
-    #[error(
-        "the project page {page} is not valid Simple API JSON (PEP 691): {source}; check that the index URL points at a Simple API index"
-    )]
+    #[error("the project page {page} is not valid Simple API JSON (PEP 691)")]
     Json {
         page: String,
         #[source]
         source: serde_json::Error,
     },
     #[error(
-        "the project page {page} uses Simple API version {version}, but tack reads major version 1 only; use an index (or a proxy) that serves version 1"
+        "the project page {page} uses Simple API version {version}, but tack reads major version 1 only"
     )]
     UnsupportedApiVersion { page: String, version: String },
-    #[error("the project page {page} lists `{filename}` at an invalid URL `{url}`: {source}")]
+    #[error("the project page {page} lists `{filename}` at an invalid URL `{url}`")]
     InvalidUrl {
         page: String,
         filename: String,
@@ -59,7 +58,7 @@ pub enum SimpleError {
         #[source]
         source: url::ParseError,
     },
-    #[error("the project page {page} has an invalid `<base href=\"{href}\">`: {source}")]
+    #[error("the project page {page} has an invalid `<base href=\"{href}\">`")]
     InvalidBase {
         page: String,
         href: String,
@@ -75,6 +74,22 @@ pub enum SimpleError {
         what: &'static str,
         hash: String,
     },
+}
+
+impl Diagnostic for SimpleError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Json { .. } => {
+                vec!["check that the index URL points at a Simple API index".into()]
+            }
+            Self::UnsupportedApiVersion { .. } => {
+                vec!["use an index (or a proxy) that serves version 1".into()]
+            }
+            Self::InvalidUrl { .. } | Self::InvalidBase { .. } | Self::InvalidHash { .. } => {
+                Vec::new()
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

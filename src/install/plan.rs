@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::MarkerEnvironment;
 
+use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::lock::{Lock, LockedWheel};
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -69,13 +70,22 @@ pub enum PlanError {
         tags: String,
         available: String,
     },
-    #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent: run `tack lock` again")]
+    #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent")]
     Ambiguous { name: PackageName, versions: String },
     #[error("the lock requires Python {requires_python}, but the interpreter is Python {python}")]
     RequiresPython {
         requires_python: VersionSpecifiers,
         python: Version,
     },
+}
+
+impl Diagnostic for PlanError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::Ambiguous { .. } => vec!["run `tack lock` again".to_string()],
+            Self::NoWheel { .. } | Self::RequiresPython { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Decide what to do. `exact`: remove what the lock does not want.

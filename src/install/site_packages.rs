@@ -23,20 +23,30 @@ use pep440_rs::Version;
 
 use super::wheel::{self, metadata_header};
 use super::{InstallLayout, InstalledDist};
+use crate::diagnostic::Diagnostic;
 use crate::normalize::PackageName;
 
 /// The suffix a dist-info gets while its distribution is being removed.
 pub const REMOVING_SUFFIX: &str = ".tack-removing";
 
 /// An error listing the installed distributions.
+/// Why the installed distributions could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("failed to list the installed packages in `{}`: {source}; check that the directory is readable", dir.display())]
+    #[error("failed to list the installed packages in `{}`", dir.display())]
     List {
         dir: PathBuf,
         #[source]
         source: io::Error,
     },
+}
+
+impl Diagnostic for ScanError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::List { .. } => vec!["check that the directory is readable".to_string()],
+        }
+    }
 }
 
 /// The distributions installed in the environment described by `layout`, sorted by name and

@@ -37,32 +37,42 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::InstallLayout;
+use crate::diagnostic::Diagnostic;
 use crate::python::interpreter::{Interpreter, SchemePaths};
 
+/// Why a venv could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum VenvError {
     #[error(
-        "`{}` exists and is not a virtual environment (it has no pyvenv.cfg); tack will not remove it: move it away, or set `TACK_PROJECT_ENVIRONMENT` to another path",
+        "`{}` exists and is not a virtual environment (it has no pyvenv.cfg); tack will not remove it",
         path.display()
     )]
     NotAVenv { path: PathBuf },
-    #[error(
-        "`{}` is a file, not a virtual environment; move it away, or set `TACK_PROJECT_ENVIRONMENT` to another path",
-        path.display()
-    )]
+    #[error("`{}` is a file, not a virtual environment", path.display())]
     NotADirectory { path: PathBuf },
-    #[error("could not write the virtual environment `{}`: {source}", path.display())]
+    #[error("could not write the virtual environment `{}`", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("could not replace the virtual environment `{}`: {source}", path.display())]
+    #[error("could not replace the virtual environment `{}`", path.display())]
     Replace {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Diagnostic for VenvError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::NotAVenv { .. } | Self::NotADirectory { .. } => {
+                vec!["move it away, or set `TACK_PROJECT_ENVIRONMENT` to another path".to_string()]
+            }
+            Self::Write { .. } | Self::Replace { .. } => Vec::new(),
+        }
+    }
 }
 
 /// What [`Venv::create_or_reuse`] did.
@@ -1050,7 +1060,7 @@ deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""
         assert!(matches!(error, VenvError::NotAVenv { .. }));
         assert!(error.to_string().contains("precious"), "{error}");
         assert!(
-            error.to_string().contains("TACK_PROJECT_ENVIRONMENT"),
+            error.hints().concat().contains("TACK_PROJECT_ENVIRONMENT"),
             "{error}"
         );
         assert!(root.join("notes.txt").exists());

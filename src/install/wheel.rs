@@ -53,33 +53,33 @@ pub use integrity::{reuse_unpacked, reuse_unpacked_all};
 pub use uninstall::{finish_removal, uninstall, UninstallSummary};
 pub use unpack::unpack_wheel;
 
+use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::install::InstallLayout;
 use crate::normalize::PackageName;
 
 /// What a user can do about a wheel that tack refuses: the file matches the sha256 in the lock,
 /// so fetching it again would give the same bytes.
-const REFUSED_WHEEL_ADVICE: &str =
-    "report it to the package's maintainers, or require another version of the package";
+const REFUSED_WHEEL_ADVICE: &str = "tack refuses to install it: report it to the package's maintainers, or require another version of the package";
 
 /// An error unpacking, installing or removing a wheel.
 ///
 /// Errors about the archive name the wheel by its file name (`wheel`), not by its path in the
-/// cache, which means nothing to the user.
+/// cache, which means nothing to the user. What to do about one is a hint ([`Diagnostic`]).
 #[derive(Debug, thiserror::Error)]
 pub enum WheelError {
     /// The cache key is not a sha256 digest (it becomes a directory name, so it must be plain).
-    #[error("`{sha256}` is not a sha256 digest (64 hexadecimal digits); check the hash recorded in the lock file")]
+    #[error("`{sha256}` is not a sha256 digest (64 hexadecimal digits)")]
     BadDigest { sha256: String },
     /// The file is not a zip archive, or a damaged one.
-    #[error("`{wheel}` is not a readable wheel (zip archive); tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    #[error("`{wheel}` is not a readable wheel (zip archive)")]
     Archive {
         wheel: String,
         #[source]
         source: zip::result::ZipError,
     },
     /// Reading one member of the archive failed (bad compressed data, CRC mismatch).
-    #[error("failed to extract `{entry}` from `{wheel}`: the archive is damaged; tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    #[error("failed to extract `{entry}` from `{wheel}`: the archive is damaged")]
     Extract {
         wheel: String,
         entry: String,
@@ -88,40 +88,65 @@ pub enum WheelError {
     },
     /// An archive member that could land outside its tree or the venv, a link or device, a
     /// duplicate, or a `RECORD` row pointing outside the wheel.
-    #[error("`{wheel}` contains the unsafe entry `{entry}` ({reason}); tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    #[error("`{wheel}` contains the unsafe entry `{entry}` ({reason})")]
     UnsafeEntry {
         wheel: String,
         entry: String,
         reason: String,
     },
     /// An archive past the limits on entries, sizes or compression ratio (a decompression bomb).
-    #[error("`{wheel}` is too large to unpack safely: {detail}; it looks like a decompression bomb, so tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    #[error(
+        "`{wheel}` is too large to unpack safely: {detail}; it looks like a decompression bomb"
+    )]
     TooLarge { wheel: String, detail: String },
     /// A file whose content does not match the wheel's own `RECORD`.
-    #[error("`{entry}` in `{wheel}` does not match the hash or size its RECORD lists; the wheel is damaged or was altered: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    #[error("`{entry}` in `{wheel}` does not match the hash or size its RECORD lists; the wheel is damaged or was altered")]
     RecordMismatch { wheel: String, entry: String },
     /// The archive breaks the binary distribution format in another way.
-    #[error("`{wheel}` is not a valid wheel: {message}; tack refuses to install it: {advice}", advice = REFUSED_WHEEL_ADVICE)]
+    #[error("`{wheel}` is not a valid wheel: {message}")]
     InvalidWheel { wheel: String, message: String },
     /// An unpacked wheel (in the cache) that breaks the format.
     #[error("`{}` is not a valid wheel: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
     /// A wheel format this installer does not know.
-    #[error("`{}` has Wheel-Version {version}, but tack only installs version 1 wheels; use another version of the package or a newer tack", path.display())]
+    #[error("`{}` has Wheel-Version {version}, but tack only installs version 1 wheels", path.display())]
     UnsupportedWheelVersion { path: PathBuf, version: String },
     /// An installed distribution without a `RECORD`: what to remove is unknown.
-    #[error("`{}` has no RECORD, so tack cannot tell which files belong to it; remove the distribution's files and that directory by hand", path.display())]
+    #[error("`{}` has no RECORD, so tack cannot tell which files belong to it", path.display())]
     MissingRecord { path: PathBuf },
     /// A `RECORD` entry that resolves outside the environment.
-    #[error("`{}` lists `{entry}`, which is outside the environment `{}`; nothing was removed: remove the distribution by hand", record.display(), root.display())]
+    #[error("`{}` lists `{entry}`, which is outside the environment `{}`; nothing was removed", record.display(), root.display())]
     OutsideEnvironment {
         record: PathBuf,
         entry: String,
         root: PathBuf,
     },
-    /// A file system operation failed (the error names its path).
+    /// A file system operation failed (the error names its path and why).
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl Diagnostic for WheelError {
+    fn hints(&self) -> Vec<String> {
+        let hint = match self {
+            Self::BadDigest { .. } => "check the hash recorded in the lock file",
+            Self::Archive { .. }
+            | Self::Extract { .. }
+            | Self::UnsafeEntry { .. }
+            | Self::TooLarge { .. }
+            | Self::RecordMismatch { .. }
+            | Self::InvalidWheel { .. } => REFUSED_WHEEL_ADVICE,
+            Self::UnsupportedWheelVersion { .. } => {
+                "use another version of the package or a newer tack"
+            }
+            Self::MissingRecord { .. } => {
+                "remove the distribution's files and that directory by hand"
+            }
+            Self::OutsideEnvironment { .. } => "remove the distribution by hand",
+            Self::Invalid { .. } | Self::Io(_) => return Vec::new(),
+        };
+        vec![hint.to_string()]
+    }
 }
 
 /// How an install should be recorded.

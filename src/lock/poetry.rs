@@ -15,10 +15,10 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pep440_rs::Version;
+use pep440_rs::{Version, VersionParseError};
 use serde::Deserialize;
 
-use crate::normalize::PackageName;
+use crate::normalize::{InvalidNameError, PackageName};
 
 /// The file name Poetry writes.
 pub const POETRY_LOCK_FILE_NAME: &str = "poetry.lock";
@@ -41,22 +41,35 @@ pub struct PoetryPackage {
     pub direct_source: Option<String>,
 }
 
+/// Why a `poetry.lock` could not be read. Packages are named by their position (1-based) and
+/// their `name` as written.
 #[derive(Debug, thiserror::Error)]
 pub enum PoetryLockError {
-    #[error("could not read `{}`: {source}", path.display())]
+    #[error("could not read `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// `message` is the TOML parser's, without its rendering of the file's text.
     #[error("`{}` is not valid TOML: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
-    #[error("`{}`: package {index} ({name:?}): {message}", path.display())]
-    Package {
+    #[error("`{}`: package {index} ({name:?}) has an invalid name", path.display())]
+    InvalidName {
         path: PathBuf,
         index: usize,
         name: String,
-        message: String,
+        #[source]
+        source: InvalidNameError,
+    },
+    #[error("`{}`: package {index} ({name:?}) has an invalid version `{version}`", path.display())]
+    InvalidVersion {
+        path: PathBuf,
+        index: usize,
+        name: String,
+        version: String,
+        #[source]
+        source: VersionParseError,
     },
 }
 
@@ -112,16 +125,23 @@ impl PoetryLock {
         })?;
         let mut packages = Vec::with_capacity(wire.package.len());
         for (index, package) in wire.package.into_iter().enumerate() {
-            let error = |message: String| PoetryLockError::Package {
-                path: path.to_path_buf(),
-                index: index + 1,
-                name: package.name.clone(),
-                message,
-            };
-            let name = PackageName::from_str(&package.name)
-                .map_err(|e| error(format!("invalid name: {e}")))?;
-            let version = Version::from_str(&package.version)
-                .map_err(|e| error(format!("invalid version `{}`: {e}", package.version)))?;
+            let name = PackageName::from_str(&package.name).map_err(|source| {
+                PoetryLockError::InvalidName {
+                    path: path.to_path_buf(),
+                    index: index + 1,
+                    name: package.name.clone(),
+                    source,
+                }
+            })?;
+            let version = Version::from_str(&package.version).map_err(|source| {
+                PoetryLockError::InvalidVersion {
+                    path: path.to_path_buf(),
+                    index: index + 1,
+                    name: package.name.clone(),
+                    version: package.version.clone(),
+                    source,
+                }
+            })?;
             let direct_source = package
                 .source
                 .and_then(|source| source.kind)

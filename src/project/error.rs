@@ -15,14 +15,16 @@
 //! ```
 //!
 //! `Display` renders everything but the hint compactly (`path:line:col: message`, then the
-//! source line with a caret); the hint is left to the caller's own `hint:` line
-//! ([`ProjectError::hint`]), so that it is printed once, in the style of every other hint.
-//! Errors about the file as a whole (missing, unreadable, no `[project]` table) have no
-//! location, and their message names the file.
+//! source line with a caret); the hint is given through [`Diagnostic`], like every other
+//! error's, so that it is printed once, on the caller's own `hint:` line. Errors about the file
+//! as a whole (missing, unreadable, no `[project]` table) have no location, and their message
+//! names the file; when reading it failed, the I/O error is the `source()`.
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
 
 /// What kind of mistake a [`ProjectError`] reports, for callers and tests that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,11 +157,6 @@ impl ProjectError {
         &self.message
     }
 
-    /// What to do about it, for a `hint:` line, when there is something specific to say.
-    pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
-    }
-
     /// `path:line:column`, or just the path when the error has no position.
     fn location_string(&self) -> String {
         match &self.location {
@@ -211,9 +208,10 @@ impl fmt::Display for Rendered<'_> {
     }
 }
 
-impl crate::diagnostic::Diagnostic for ProjectError {
+impl Diagnostic for ProjectError {
+    /// What to do about it, when there is something specific to say.
     fn hints(&self) -> Vec<String> {
-        self.hint().map(str::to_string).into_iter().collect()
+        self.hint.iter().cloned().collect()
     }
 }
 
@@ -246,7 +244,7 @@ mod tests {
              7 |     \"requests>=\",\n  \
              |     ^^^^^^^^^^^^"
         );
-        assert_eq!(located().hint(), Some("write a version after the operator"));
+        assert_eq!(located().hints(), ["write a version after the operator"]);
     }
 
     #[test]
@@ -284,7 +282,7 @@ mod tests {
         .with_hint("add one");
         assert_eq!(error.snippet(), None);
         assert_eq!(error.to_string(), "no `[project]` table");
-        assert_eq!(error.hint(), Some("add one"));
+        assert_eq!(error.hints(), ["add one"]);
         assert_eq!(error.location_string(), "dir/pyproject.toml");
     }
 }

@@ -128,7 +128,7 @@ impl ProjectSpec {
                 let mut error = ProjectError::whole_file(
                     ProjectErrorKind::Io,
                     &pyproject_path,
-                    format!("could not read `{}`: {io}", pyproject_path.display()),
+                    format!("could not read `{}`", pyproject_path.display()),
                 );
                 error.io = Some(io);
                 return Err(error);

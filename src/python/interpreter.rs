@@ -41,6 +41,7 @@ use sha2::{Digest, Sha256};
 use super::tags::TagFacts;
 pub use super::tags::Tags;
 use crate::cache::{Bucket, Cache};
+use crate::diagnostic::Diagnostic;
 
 /// The script `Interpreter::query` runs. It must stay parseable by Python 2 (no f-strings),
 /// so that Python 2 can report its own version instead of a syntax error.
@@ -229,9 +230,9 @@ impl SchemePaths {
 /// Why an interpreter could not be used or found.
 #[derive(Debug, thiserror::Error)]
 pub enum InterpreterError {
-    #[error("the Python interpreter `{}` does not exist; pass the path of a Python executable or a version such as `3.12`", path.display())]
+    #[error("the Python interpreter `{}` does not exist", path.display())]
     Missing { path: PathBuf },
-    #[error("cannot run the Python interpreter `{}`: {source}", path.display())]
+    #[error("cannot run the Python interpreter `{}`", path.display())]
     Spawn {
         path: PathBuf,
         #[source]
@@ -243,16 +244,44 @@ pub enum InterpreterError {
         status: String,
         stderr: String,
     },
-    #[error("`{}` is Python {version}: Python 2 is not supported; use Python 3.6 or newer (for example `--python 3.12`)", path.display())]
+    #[error("`{}` is Python {version}: Python 2 is not supported", path.display())]
     Python2 { path: PathBuf, version: String },
-    #[error("`{}` is Python {version}, older than 3.6, which tack does not support; use a newer Python (for example `--python 3.12`)", path.display())]
+    #[error("`{}` is Python {version}, older than 3.6, which tack does not support", path.display())]
     TooOld { path: PathBuf, version: String },
-    #[error("`{}` gave an answer tack cannot read ({message}); please report this as a bug in tack", path.display())]
-    BadAnswer { path: PathBuf, message: String },
-    #[error("`{request}` is not a Python request tack understands: {message}; pass a path, a command such as `python3.12`, a version such as `3.12`, or specifiers such as `>=3.11`")]
+    #[error("`{}` gave an answer tack cannot read", path.display())]
+    BadAnswer {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("`{request}` is not a Python request tack understands: {message}")]
     BadRequest { request: String, message: String },
-    #[error("no Python interpreter found{wanted}; looked at:\n{found}\nhint: choose one with `--python` (a path or a version such as `3.12`) or `TACK_PYTHON`")]
+    #[error("no Python interpreter found{wanted}; looked at:\n{found}")]
     NoneFits { wanted: String, found: String },
+}
+
+impl Diagnostic for InterpreterError {
+    fn hints(&self) -> Vec<String> {
+        let hint = match self {
+            Self::Missing { .. } => {
+                "pass the path of a Python executable or a version such as `3.12`"
+            }
+            Self::Spawn { .. } | Self::Failed { .. } | Self::NoneFits { .. } => {
+                "choose one with `--python` (a path or a version such as `3.12`) or `TACK_PYTHON`"
+            }
+            Self::Python2 { .. } => "use Python 3.6 or newer (for example `--python 3.12`)",
+            Self::TooOld { .. } => "use a newer Python (for example `--python 3.12`)",
+            Self::BadAnswer { .. } => "please report this as a bug in tack",
+            Self::BadRequest { .. } => {
+                "pass a path, a command such as `python3.12`, a version such as `3.12`, or specifiers such as `>=3.11`"
+            }
+        };
+        vec![hint.to_string()]
+    }
+
+    fn is_bug(&self) -> bool {
+        matches!(self, Self::BadAnswer { .. })
+    }
 }
 
 /// What the query script prints (and what the cache stores).
@@ -351,9 +380,9 @@ impl Interpreter {
     }
 
     fn from_answer(path: &Path, answer: Answer) -> Result<Self, InterpreterError> {
-        let bad = |message: String| InterpreterError::BadAnswer {
+        let bad = |source: pep440_rs::VersionParseError| InterpreterError::BadAnswer {
             path: path.to_path_buf(),
-            message,
+            source: Box::new(source),
         };
         let fields = &answer.markers;
         // Development builds report `3.12.0+`; the `+` is not part of a PEP 440 version.
@@ -371,8 +400,8 @@ impl Interpreter {
             python_version: &fields.python_version,
             sys_platform: &fields.sys_platform,
         })
-        .map_err(|error| bad(error.to_string()))?;
-        let version = Version::from_str(full_version).map_err(|error| bad(error.to_string()))?;
+        .map_err(bad)?;
+        let version = Version::from_str(full_version).map_err(bad)?;
         let tags = Tags::from_facts(&answer.tag_facts);
         Ok(Self {
             path: path.to_path_buf(),
@@ -429,7 +458,7 @@ fn run_query(executable: &Path) -> Result<Answer, InterpreterError> {
     let value: serde_json::Value =
         serde_json::from_slice(&output.stdout).map_err(|error| InterpreterError::BadAnswer {
             path: executable.to_path_buf(),
-            message: error.to_string(),
+            source: Box::new(error),
         })?;
     if let Some(version) = value.get("unsupported").and_then(|value| value.as_str()) {
         let version = version.to_string();
@@ -447,7 +476,7 @@ fn run_query(executable: &Path) -> Result<Answer, InterpreterError> {
     }
     serde_json::from_value(value).map_err(|error| InterpreterError::BadAnswer {
         path: executable.to_path_buf(),
-        message: error.to_string(),
+        source: Box::new(error),
     })
 }
 
@@ -1143,7 +1172,11 @@ mod tests {
         let error = find_interpreter(None, Some(&impossible), &cache).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("requires-python `>=9`"), "{message}");
-        assert!(message.contains("--python"), "{message}");
+        let hints = error.hints().join(
+            "
+",
+        );
+        assert!(hints.contains("--python"), "{hints}");
         if test_support::tool(Tool::Program("python3")).is_some() {
             assert!(message.contains("(Python 3."), "{message}");
         }

@@ -21,6 +21,8 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::diagnostic::Diagnostic;
+
 /// The index configuration pip would use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipIndexes {
@@ -28,17 +30,31 @@ pub struct PipIndexes {
     pub extra_index_urls: Vec<String>,
 }
 
+/// Why pip could not be asked for its index configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum PythonError {
     #[error("could not find a Python interpreter to ask for pip's default index (tried {tried})")]
     NoInterpreter { tried: String },
+    #[error("cannot run `{interpreter}` to ask pip for its index configuration")]
+    Spawn {
+        interpreter: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The query failed; `detail` is the last line pip's Python wrote to stderr.
     #[error("`{interpreter}` could not report pip's index configuration: {detail}")]
     PipQuery { interpreter: String, detail: String },
+    #[error("`{interpreter}` gave an unexpected answer about pip's index configuration")]
+    BadAnswer {
+        interpreter: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
-impl PythonError {
-    pub fn hint(&self) -> &'static str {
-        "set `--index-url`, `TACK_INDEX_URL` or `[tool.tack] index-url` to choose the index explicitly, or install pip for `python3`"
+impl Diagnostic for PythonError {
+    fn hints(&self) -> Vec<String> {
+        vec!["set `--index-url`, `TACK_INDEX_URL` or `[tool.tack] index-url` to choose the index explicitly, or install pip for `python3`".to_string()]
     }
 }
 
@@ -89,9 +105,9 @@ pub fn pip_indexes(cache_dir: Option<&Path>) -> Result<PipIndexes, PythonError> 
         .args(["-I", "-c", PIP_QUERY])
         // `-I` ignores PYTHON* variables; pip's PIP_* variables still apply.
         .output()
-        .map_err(|error| PythonError::PipQuery {
+        .map_err(|source| PythonError::Spawn {
             interpreter: interpreter.display().to_string(),
-            detail: error.to_string(),
+            source,
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -101,9 +117,9 @@ pub fn pip_indexes(cache_dir: Option<&Path>) -> Result<PipIndexes, PythonError> 
         });
     }
     let answer: PipIndexes =
-        serde_json::from_slice(&output.stdout).map_err(|error| PythonError::PipQuery {
+        serde_json::from_slice(&output.stdout).map_err(|source| PythonError::BadAnswer {
             interpreter: interpreter.display().to_string(),
-            detail: format!("unexpected answer: {error}"),
+            source,
         })?;
     if let Some(path) = cache_file {
         if let Some(parent) = path.parent() {

@@ -45,6 +45,7 @@ use pubgrub::PubGrubError;
 use rustc_hash::FxHashMap;
 use version_ranges::Ranges;
 
+use crate::diagnostic::Diagnostic;
 use crate::index::{IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
@@ -123,6 +124,24 @@ pub enum ResolveError {
     TooManyForks { limit: usize },
     #[error("internal resolver error: {0}")]
     Internal(String),
+}
+
+impl Diagnostic for ResolveError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            // Transparent: the index error is not a link of the chain of its own.
+            Self::Index(error) => error.hints(),
+            Self::NoSolution(_) | Self::TooManyForks { .. } | Self::Internal(_) => Vec::new(),
+        }
+    }
+
+    fn is_bug(&self) -> bool {
+        match self {
+            Self::Index(error) => error.is_bug(),
+            Self::Internal(_) => true,
+            Self::NoSolution(_) | Self::TooManyForks { .. } => false,
+        }
+    }
 }
 
 /// The fork limit: a guard against pathological marker combinations.

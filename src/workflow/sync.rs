@@ -138,10 +138,8 @@ pub enum SyncFailure {
 impl Diagnostic for SyncFailure {
     fn hints(&self) -> Vec<String> {
         match self {
-            Self::Interpreter(_) => vec![
-                "choose one with `--python` (a path or a version such as `3.12`) or `TACK_PYTHON`"
-                    .into(),
-            ],
+            // Transparent: the prepare error is not a link of the chain of its own. (The
+            // interpreter error is, and gives its own hints.)
             Self::Prepare(error) => error.hints(),
             _ => Vec::new(),
         }

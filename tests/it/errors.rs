@@ -61,8 +61,8 @@ fn a_wheel_with_broken_metadata_names_the_bad_field() {
     ----- stderr -----
     error: failed to resolve the dependencies
       Caused by: invalid core metadata in `victim-1.0.0-py3-none-any.whl`
-      Caused by: the core metadata of `victim` has an invalid `Requires-Dist: other (>=`:
-        Missing closing parenthesis (expected ')', found end of dependency specification)
+      Caused by: the core metadata of `victim` has an invalid `Requires-Dist: other (>=`
+      Caused by: Missing closing parenthesis (expected ')', found end of dependency specification)
         other (>=
               ^
     ");
@@ -93,9 +93,10 @@ fn a_tls_setup_failure_names_the_certificate_problem() {
 
     ----- stderr -----
     error: cannot set up the index client
-      Caused by: failed to set up the HTTP client (TLS certificates are read from the system store or `SSL_CERT_FILE`)
+      Caused by: failed to set up the HTTP client
       Caused by: builder error
       Caused by: zero valid certificates found in native root store
+    hint: TLS certificates are read from the system store or `SSL_CERT_FILE`
     ");
 }
 

@@ -12,7 +12,7 @@ use url::Url;
 
 use super::credentials::credentials_for;
 use super::transport::{
-    describe_failure, is_retryable_error, is_retryable_status, retry_after, status_error,
+    is_retryable_error, is_retryable_status, network_error, retry_after, status_error,
 };
 use super::{Counters, IndexClient, IndexError};
 use crate::cache::CacheError;
@@ -141,12 +141,7 @@ impl IndexClient {
                 self.pause_before_retry(attempts, None).await;
                 continue;
             }
-            return Err(IndexError::Network {
-                url: shown,
-                attempts,
-                cause: describe_failure(&failure, self.inner.timeout),
-                source: failure,
-            });
+            return Err(network_error(shown, attempts, failure, self.inner.timeout));
         }
     }
 

@@ -1,12 +1,16 @@
-//! Why the index client failed, in words a user can act on.
+//! Why the index client failed.
 //!
-//! Messages name what failed (a URL, always redacted, or a file name) and, where there is one,
-//! what to do about it: which setting to change, where credentials come from, or how to work
-//! from the cache.
+//! Each message names what failed: a URL (always redacted) or a file name. Why it failed is the
+//! error's `source()` when there is an underlying error (the HTTP library's, the zip reader's,
+//! the page parser's), and what to do about it is a hint ([`Diagnostic`]): which setting to
+//! change, where credentials come from, or how to work from the cache.
+
+use std::time::Duration;
 
 use url::Url;
 
 use crate::cache::CacheError;
+use crate::diagnostic::Diagnostic;
 use crate::index::metadata::MetadataError;
 use crate::index::simple::SimpleError;
 use crate::index::zip_range::ZipRangeError;
@@ -14,20 +18,18 @@ use crate::index::zip_range::ZipRangeError;
 /// Why the index client failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("failed to set up the HTTP client (TLS certificates are read from the system store or `SSL_CERT_FILE`)")]
+    #[error("failed to set up the HTTP client")]
     ClientSetup(#[source] reqwest::Error),
-    #[error(
-        "failed to fetch `{url}` after {attempts} attempt(s): {cause}; check the network connection and the index URL, or pass `--offline` to work from the cache"
-    )]
+    #[error("failed to fetch `{url}` after {attempts} attempt(s)")]
     Network {
         url: String,
         attempts: u32,
-        /// What went wrong, in words (callers show this error's message, not its sources).
-        cause: String,
+        /// The read timeout, when the last attempt failed because no data came within it.
+        timed_out_after: Option<Duration>,
         #[source]
         source: reqwest::Error,
     },
-    #[error("`{url}` answered HTTP {status} after {attempts} attempt(s){}", status_hint(*status))]
+    #[error("`{url}` answered HTTP {status} after {attempts} attempt(s){}", status_meaning(*status))]
     Status {
         url: String,
         status: u16,
@@ -39,13 +41,9 @@ pub enum IndexError {
         status: u16,
         sent_credentials: bool,
     },
-    /// The message of `source` names the page and what is wrong with it.
-    #[error("{source}")]
-    MalformedPage {
-        url: String,
-        #[source]
-        source: SimpleError,
-    },
+    /// The page parser's error names the page and what is wrong with it.
+    #[error(transparent)]
+    MalformedPage(SimpleError),
     #[error("invalid core metadata in `{filename}`")]
     Metadata {
         filename: String,
@@ -71,44 +69,99 @@ pub enum IndexError {
     #[error("the wheel `{filename}` contains no `.dist-info/METADATA`: it is not a valid wheel")]
     NoMetadataInWheel { filename: String },
     #[error(
-        "`{url}` has sha256 {actual}, but the index lists {expected}: the download is corrupt or the index is inconsistent; try again, and tell the index maintainers if it persists"
+        "`{url}` has sha256 {actual}, but the index lists {expected}: the download is corrupt or the index is inconsistent"
     )]
     HashMismatch {
         url: String,
         expected: String,
         actual: String,
     },
-    #[error(
-        "{what} is not in the cache and `--offline` forbids network access: run once without `--offline` to fill the cache"
-    )]
+    #[error("{what} is not in the cache and `--offline` forbids network access")]
     OfflineCacheMiss { what: String },
+    /// The cache error names the entry.
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
 
-fn status_hint(status: u16) -> &'static str {
+impl Diagnostic for IndexError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Self::ClientSetup(_) => {
+                vec!["TLS certificates are read from the system store or `SSL_CERT_FILE`".into()]
+            }
+            Self::Network {
+                timed_out_after, ..
+            } => {
+                let mut hints = Vec::new();
+                if let Some(timeout) = timed_out_after {
+                    hints.push(format!(
+                        "no data arrived for {}s: raise the limit with `TACK_HTTP_TIMEOUT`",
+                        timeout.as_secs_f64()
+                    ));
+                }
+                hints.push(
+                    "check the network connection and the index URL, or pass `--offline` to work from the cache"
+                        .into(),
+                );
+                hints
+            }
+            Self::Status { status, .. } => status_hint(*status)
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            Self::Unauthorized { url, .. } => vec![credentials_hint(url)],
+            Self::MalformedPage(error) => error.hints(),
+            Self::HashMismatch { .. } => {
+                vec!["try again, and tell the index maintainers if it persists".into()]
+            }
+            Self::OfflineCacheMiss { .. } => {
+                vec!["run once without `--offline` to fill the cache".into()]
+            }
+            Self::Cache(error) => error.hints(),
+            Self::Metadata { .. }
+            | Self::MetadataMismatch { .. }
+            | Self::InvalidFilename { .. }
+            | Self::Zip { .. }
+            | Self::NoMetadataInWheel { .. } => Vec::new(),
+        }
+    }
+}
+
+/// What a failing status means, for the message.
+fn status_meaning(status: u16) -> &'static str {
     match status {
         404 | 410 => ": the index does not have it",
-        429 => ": the index is rate-limiting requests; lower `TACK_CONCURRENT_REQUESTS` or try again later",
-        500..=599 => ": the index is failing; try again later",
+        429 => ": the index is rate-limiting requests",
+        500..=599 => ": the index is failing",
         _ => "",
     }
 }
 
+fn status_hint(status: u16) -> Option<&'static str> {
+    match status {
+        429 => Some("lower `TACK_CONCURRENT_REQUESTS` or try again later"),
+        500..=599 => Some("try again later"),
+        _ => None,
+    }
+}
+
 fn unauthorized_message(url: &str, status: u16, sent_credentials: bool) -> String {
+    if sent_credentials {
+        format!("the index refused the credentials for `{url}` (HTTP {status})")
+    } else {
+        format!("`{url}` requires credentials (HTTP {status}) and none were set")
+    }
+}
+
+fn credentials_hint(url: &str) -> String {
     let host = Url::parse(url)
         .ok()
         .and_then(|url| url.host_str().map(str::to_string))
         .unwrap_or_else(|| "HOST".to_string());
-    let where_to_set = format!(
+    format!(
         "credentials come from the index URL (`https://USER:PASSWORD@{host}/...`), from \
          `TACK_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index named in pyproject.toml \
          (`[[tool.tack.index]]`, or Poetry's `POETRY_HTTP_BASIC_<NAME>_*`), or from a \
          `machine {host}` entry in `~/.netrc`"
-    );
-    if sent_credentials {
-        format!("the index refused the credentials for `{url}` (HTTP {status}); {where_to_set}")
-    } else {
-        format!("`{url}` requires credentials (HTTP {status}) and none were set; {where_to_set}")
-    }
+    )
 }

@@ -16,7 +16,7 @@
 //! - `range_reads`: a wheel's `METADATA` read with HTTP range requests;
 //! - `download`: whole files, in memory or streamed to disk, checked against their hash;
 //! - `transport`: the HTTP client, the bound on requests in flight, retries with backoff, and
-//!   failures described in words;
+//!   the error that ends a request's retries;
 //! - `credentials`: basic auth, sent to an index's own origin only;
 //! - `error`: [`IndexError`] and its messages.
 //!

@@ -124,10 +124,7 @@ impl IndexClient {
                 Ok(PageLookup::Absent)
             }
             (status, _) if status.is_success() => {
-                let page = parse_page(&response).map_err(|source| IndexError::MalformedPage {
-                    url: redact_url(&url),
-                    source,
-                })?;
+                let page = parse_page(&response).map_err(IndexError::MalformedPage)?;
                 let entry = CachedPage::received(Some(page), &response.headers);
                 write_json(&path, &entry)?;
                 Ok(entry.into_lookup())

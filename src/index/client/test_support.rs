@@ -317,3 +317,15 @@ pub(super) fn index_file(url: &str, sha256: Option<String>) -> IndexFile {
 pub(super) async fn wheel_server(wheel: Vec<u8>, ranges: bool) -> TestServer {
     TestServer::start(move |request| serve_file(request, &wheel, ranges)).await
 }
+
+/// An error's message and those of its causes, one per line.
+pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push('\n');
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}

@@ -140,12 +140,7 @@ impl IndexClient {
                         self.pause_before_retry(attempts, None).await;
                         continue;
                     }
-                    return Err(IndexError::Network {
-                        url: shown,
-                        attempts,
-                        cause: describe_failure(&err, self.inner.timeout),
-                        source: err,
-                    });
+                    return Err(network_error(shown, attempts, err, self.inner.timeout));
                 }
             }
         }
@@ -185,37 +180,28 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// Why a request failed, in words: timeouts, resets, refused connections and bodies cut short
-/// are named as such, with the lowest-level message of the error's chain.
-pub(super) fn describe_failure(err: &reqwest::Error, timeout: Duration) -> String {
-    let mut innermost: &dyn std::error::Error = err;
-    let mut io_kind = None;
-    let mut source = std::error::Error::source(err);
+/// The error that ends the retries of a request to `url` (redacted): the HTTP library's error
+/// is its cause, and a read that outlived `timeout` is noted for the hint.
+pub(super) fn network_error(
+    url: String,
+    attempts: u32,
+    err: reqwest::Error,
+    timeout: Duration,
+) -> IndexError {
+    let mut timed_out = err.is_timeout();
+    let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            io_kind = io_kind.or(Some(io.kind()));
+            timed_out |= io.kind() == std::io::ErrorKind::TimedOut;
         }
-        innermost = cause;
         source = cause.source();
     }
-    let detail = innermost.to_string();
-    if err.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
-        return format!(
-            "no data arrived for {}s (raise the limit with `TACK_HTTP_TIMEOUT`)",
-            timeout.as_secs_f64()
-        );
+    IndexError::Network {
+        url,
+        attempts,
+        timed_out_after: timed_out.then_some(timeout),
+        source: err,
     }
-    let what = match io_kind {
-        Some(std::io::ErrorKind::ConnectionReset) => "the connection was reset",
-        Some(std::io::ErrorKind::ConnectionRefused) => "the connection was refused",
-        Some(std::io::ErrorKind::ConnectionAborted) => "the connection was aborted",
-        Some(std::io::ErrorKind::UnexpectedEof) => "the connection closed mid-response",
-        _ if err.is_connect() => "could not connect",
-        _ if err.is_body() || err.is_decode() => "the response body was cut short",
-        _ if err.is_request() => "no complete answer came",
-        _ => "the request failed",
-    };
-    format!("{what} ({detail})")
 }
 
 /// Connection failures, timeouts, resets and truncated bodies are worth another try; a bad URL
@@ -256,6 +242,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::diagnostic::Diagnostic;
     use crate::index::client::test_support::*;
     use crate::normalize::PackageName;
 
@@ -344,8 +331,11 @@ mod tests {
         );
         let message = err.to_string();
         assert!(message.contains(&format!("{base}demo/")), "{message}");
-        assert!(message.contains("connection was refused"), "{message}");
-        assert!(message.contains("--offline"), "{message}");
+        let causes = error_chain(&err);
+        assert!(causes.contains("Connection refused"), "{causes}");
+        assert!(!message.contains("Connection refused"), "{message}");
+        let hints = err.hints().join("\n");
+        assert!(hints.contains("--offline"), "{hints}");
     }
 
     #[tokio::test]
@@ -367,8 +357,10 @@ mod tests {
             matches!(err, IndexError::Network { attempts: 2, .. }),
             "{err:?}"
         );
-        assert!(message.contains("no data arrived for 0.3s"), "{message}");
-        assert!(message.contains("TACK_HTTP_TIMEOUT"), "{message}");
+        assert!(error_chain(&err).contains("timed out"), "{message}");
+        let hints = err.hints().join("\n");
+        assert!(hints.contains("no data arrived for 0.3s"), "{hints}");
+        assert!(hints.contains("TACK_HTTP_TIMEOUT"), "{hints}");
     }
 
     #[test]

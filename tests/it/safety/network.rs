@@ -169,7 +169,7 @@ fn cause_words(case: &Case) -> &'static [&'static str] {
         (FaultKind::Status(503) | FaultKind::RetryAfter(_), _) => &["HTTP 503"],
         (FaultKind::Drop, _) => &["closed", "reset"],
         (FaultKind::Reset, _) => &["reset"],
-        (FaultKind::Truncate, _) => &["cut short", "closed"],
+        (FaultKind::Truncate, _) => &["cut short", "closed", "end of file"],
         (FaultKind::Stall(_) | FaultKind::Delay(_), _) => &["no data arrived"],
         (FaultKind::WrongBytes, Target::Page) => &["not valid Simple API"],
         (FaultKind::WrongBytes, _) => &["sha256", "CRC", "corrupt"],
