@@ -103,8 +103,8 @@ pub enum SyncFailure {
     Scan(#[source] ScanError),
     #[error("cannot install the lock here")]
     Plan(#[source] PlanError),
-    #[error("cannot read the project for `--seed`")]
-    SeedProject(#[source] ProjectError),
+    #[error("cannot read the project's index settings")]
+    Project(#[source] ProjectError),
     #[error("cannot choose the indexes")]
     Indexes(#[source] IndexConfigError),
     #[error("`--seed`: cannot read pip's project page")]
@@ -214,11 +214,7 @@ pub fn sync(
             let dist = the_plan.remove.remove(position);
             the_plan.keep.push(dist);
         } else if !the_plan.keep.iter().any(|dist| dist.name == pip) {
-            let spec = if project_dir.join("pyproject.toml").exists() {
-                ProjectSpec::read(project_dir).map_err(SyncFailure::SeedProject)?
-            } else {
-                ProjectSpec::default()
-            };
+            let spec = project_spec(project_dir)?.unwrap_or_default();
             let indexes = IndexConfig::resolve(&options.index, &spec, cache)
                 .map_err(SyncFailure::Indexes)?
                 .indexes;
@@ -244,11 +240,7 @@ pub fn sync(
     let unpacked = if wanted.is_empty() {
         std::collections::BTreeMap::new()
     } else {
-        let spec = if project_dir.join("pyproject.toml").exists() {
-            Some(ProjectSpec::read(project_dir).map_err(SyncFailure::SeedProject)?)
-        } else {
-            None
-        };
+        let spec = project_spec(project_dir)?;
         let fetch = FetchOptions {
             indexes: IndexConfig::for_downloads(&options.index, spec.as_ref())
                 .map_err(SyncFailure::Indexes)?,
@@ -331,6 +323,17 @@ pub fn sync(
         outcome.bytecode = Some(compile_bytecode(&layout.python, &layout.purelib)?);
     }
     Ok(outcome)
+}
+
+/// The project in `project_dir`, for its index settings (credentials of named indexes), or
+/// `None` when there is no pyproject.toml: a frozen lock installs without one.
+fn project_spec(project_dir: &Path) -> Result<Option<ProjectSpec>, SyncFailure> {
+    if !project_dir.join("pyproject.toml").exists() {
+        return Ok(None);
+    }
+    ProjectSpec::read(project_dir)
+        .map(Some)
+        .map_err(SyncFailure::Project)
 }
 
 /// Takes the exclusive lock that serializes syncs of the venv at `venv_dir`, waiting (and
