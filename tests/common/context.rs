@@ -164,11 +164,15 @@ impl TestContext {
 
     /// Replaces what differs between runs: the temp dir by `[TEMP]`, the index URL by
     /// `[INDEX]/`, the server address by `[SERVER]`, and durations (`in 0.41s`, `in 12ms`,
-    /// `in 1m 2s`) by `in [TIME]`.
+    /// `in 1m 2s`) by `in [TIME]`. Spaces at the end of a line (the empty source line of a
+    /// code frame ends in `| `) are dropped: no reader sees them, and an editor that trims
+    /// them would break an inline snapshot.
     pub fn filter(&self, text: &str) -> String {
         static DURATION: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r"\bin (?:\d+m ?)?\d+(?:\.\d+)?(?:ms|µs|s|m)\b").expect("a valid regex")
         });
+        static TRAILING_SPACES: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?m)[ \t]+$").expect("a valid regex"));
         let mut text = text.to_string();
         let mut temps = vec![
             self.temp_canonical.to_string_lossy().into_owned(),
@@ -188,7 +192,8 @@ impl TestContext {
             text = text.replace(&index.server_url(), "[SERVER]");
             text = text.replace(&format!("127.0.0.1:{}", index.port()), "[SERVER]");
         }
-        DURATION.replace_all(&text, "in [TIME]").into_owned()
+        let text = DURATION.replace_all(&text, "in [TIME]");
+        TRAILING_SPACES.replace_all(&text, "").into_owned()
     }
 }
 
@@ -233,14 +238,14 @@ mod tests {
             "Resolved 3 packages in 0.41s\nPrepared in 12ms\nLocked in 1m 2s\nlinked in 3m\n\
              wrote {temp}/project/pylock.toml\nfrom http://127.0.0.1:{port}/simple/a/\n\
              file http://127.0.0.1:{port}/files/a-1.0-py3-none-any.whl\nindex http://127.0.0.1:{port}/simple\n\
-             within 5s stays\n"
+             within 5s stays\n  |  \n  | \t\n"
         );
         assert_eq!(
             context.filter(&text),
             "Resolved 3 packages in [TIME]\nPrepared in [TIME]\nLocked in [TIME]\nlinked in [TIME]\n\
              wrote [TEMP]/project/pylock.toml\nfrom [INDEX]/a/\n\
              file [SERVER]/files/a-1.0-py3-none-any.whl\nindex [INDEX]\n\
-             within 5s stays\n"
+             within 5s stays\n  |\n  |\n"
         );
     }
 
