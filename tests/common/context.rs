@@ -164,12 +164,19 @@ impl TestContext {
 
     /// Replaces what differs between runs: the temp dir by `[TEMP]`, the index URL by
     /// `[INDEX]/`, the server address by `[SERVER]`, and durations (`in 0.41s`, `in 12ms`,
-    /// `in 1m 2s`) by `in [TIME]`. Spaces at the end of a line (the empty source line of a
-    /// code frame ends in `| `) are dropped: no reader sees them, and an editor that trims
-    /// them would break an inline snapshot.
+    /// `in 1m 2s`) by `in [TIME]`. The interpreter a sync uses is the `python3` on this
+    /// machine's PATH: its version, path and wheel tags become `[PYTHON_VERSION]`, `[PYTHON]`
+    /// and `[TAGS]`. Spaces at the end of a line (the empty source line of a code frame ends
+    /// in `| `) are dropped: no reader sees them, and an editor that trims them would break an
+    /// inline snapshot.
     pub fn filter(&self, text: &str) -> String {
         static DURATION: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r"\bin (?:\d+m ?)?\d+(?:\.\d+)?(?:ms|µs|s|m)\b").expect("a valid regex")
+        });
+        static INTERPRETER: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"Using Python \S+ at `[^`]+`").expect("a valid regex"));
+        static ENVIRONMENT: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"\(Python [^;()]+; tags [^()]+\)").expect("a valid regex")
         });
         static TRAILING_SPACES: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"(?m)[ \t]+$").expect("a valid regex"));
@@ -193,6 +200,8 @@ impl TestContext {
             text = text.replace(&format!("127.0.0.1:{}", index.port()), "[SERVER]");
         }
         let text = DURATION.replace_all(&text, "in [TIME]");
+        let text = INTERPRETER.replace_all(&text, "Using Python [PYTHON_VERSION] at `[PYTHON]`");
+        let text = ENVIRONMENT.replace_all(&text, "(Python [PYTHON_VERSION]; tags [TAGS])");
         TRAILING_SPACES.replace_all(&text, "").into_owned()
     }
 }
@@ -238,14 +247,18 @@ mod tests {
             "Resolved 3 packages in 0.41s\nPrepared in 12ms\nLocked in 1m 2s\nlinked in 3m\n\
              wrote {temp}/project/pylock.toml\nfrom http://127.0.0.1:{port}/simple/a/\n\
              file http://127.0.0.1:{port}/files/a-1.0-py3-none-any.whl\nindex http://127.0.0.1:{port}/simple\n\
-             within 5s stays\n  |  \n  | \t\n"
+             within 5s stays\n  |  \n  | \t\n\
+             Using Python 3.11.7 at `/usr/bin/python3`; created a venv at `{temp}/project/.venv`\n\
+             (Python 3.12.1+; tags cp312-cp312-manylinux_2_36_x86_64, py3-none-any, ...); its\n"
         );
         assert_eq!(
             context.filter(&text),
             "Resolved 3 packages in [TIME]\nPrepared in [TIME]\nLocked in [TIME]\nlinked in [TIME]\n\
              wrote [TEMP]/project/pylock.toml\nfrom [INDEX]/a/\n\
              file [SERVER]/files/a-1.0-py3-none-any.whl\nindex [INDEX]\n\
-             within 5s stays\n  |\n  |\n"
+             within 5s stays\n  |\n  |\n\
+             Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/project/.venv`\n\
+             (Python [PYTHON_VERSION]; tags [TAGS]); its\n"
         );
     }
 
