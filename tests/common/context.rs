@@ -37,6 +37,9 @@ pub struct TestContext {
     /// `temp` with symlinks resolved (on some systems the temp dir is behind a symlink).
     temp_canonical: PathBuf,
     index: Option<FakeIndex>,
+    /// More `(text, placeholder)` pairs for [`TestContext::filter`], from
+    /// [`TestContext::with_filter`].
+    filters: Vec<(String, String)>,
 }
 
 impl TestContext {
@@ -54,6 +57,7 @@ impl TestContext {
             temp,
             temp_canonical,
             index: None,
+            filters: Vec::new(),
         }
     }
 
@@ -61,6 +65,14 @@ impl TestContext {
     #[must_use]
     pub fn with_index(mut self, scenario: &Scenario, options: IndexOptions) -> Self {
         self.index = Some(FakeIndex::start(scenario, options));
+        self
+    }
+
+    /// Has [`TestContext::filter`] also replace `text` by `placeholder`, before anything else:
+    /// for what only the test knows, such as the address of a second index.
+    #[must_use]
+    pub fn with_filter(mut self, text: impl Into<String>, placeholder: impl Into<String>) -> Self {
+        self.filters.push((text.into(), placeholder.into()));
         self
     }
 
@@ -162,9 +174,10 @@ impl TestContext {
         self.filter(&text)
     }
 
-    /// Replaces what differs between runs: the temp dir by `[TEMP]`, the index URL by
-    /// `[INDEX]/`, the server address by `[SERVER]`, and durations (`in 0.41s`, `in 12ms`,
-    /// `in 1m 2s`) by `in [TIME]`. The interpreter a sync uses is the `python3` on this
+    /// Replaces what differs between runs: the texts given to [`TestContext::with_filter`] by
+    /// their placeholders, the temp dir by `[TEMP]`, the index URL by `[INDEX]/`, the server
+    /// address by `[SERVER]`, and durations (`in 0.41s`, `in 12ms`, `in 1m 2s`) by
+    /// `in [TIME]`. The interpreter a sync uses is the `python3` on this
     /// machine's PATH: its version, path and wheel tags become `[PYTHON_VERSION]`, `[PYTHON]`
     /// and `[TAGS]`. Spaces at the end of a line (the empty source line of a code frame ends
     /// in `| `) are dropped: no reader sees them, and an editor that trims them would break an
@@ -181,6 +194,9 @@ impl TestContext {
         static TRAILING_SPACES: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"(?m)[ \t]+$").expect("a valid regex"));
         let mut text = text.to_string();
+        for (from, to) in &self.filters {
+            text = text.replace(from, to);
+        }
         let mut temps = vec![
             self.temp_canonical.to_string_lossy().into_owned(),
             self.temp.path().to_string_lossy().into_owned(),
@@ -259,6 +275,18 @@ mod tests {
              within 5s stays\n  |\n  |\n\
              Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/project/.venv`\n\
              (Python [PYTHON_VERSION]; tags [TAGS]); its\n"
+        );
+    }
+
+    #[test]
+    fn filters_of_the_test_come_first() {
+        let context = TestContext::new().with_filter("http://127.0.0.1:1/simple/", "[PRIVATE]/");
+        let temp = context.temp_dir().display().to_string();
+        assert_eq!(
+            context.filter(&format!(
+                "from http://127.0.0.1:1/simple/a/ into {temp}/project"
+            )),
+            "from [PRIVATE]/a/ into [TEMP]/project"
         );
     }
 
