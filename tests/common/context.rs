@@ -181,7 +181,8 @@ impl TestContext {
     /// machine's PATH: its version, path and wheel tags become `[PYTHON_VERSION]`, `[PYTHON]`
     /// and `[TAGS]`. Spaces at the end of a line (the empty source line of a code frame ends
     /// in `| `) are dropped: no reader sees them, and an editor that trims them would break an
-    /// inline snapshot.
+    /// inline snapshot. Other control characters than newline and tab are shown as Rust
+    /// escapes (`\u{0}`), so that a snapshot shows what tack wrote to the terminal.
     pub fn filter(&self, text: &str) -> String {
         static DURATION: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r"\bin (?:\d+m ?)?\d+(?:\.\d+)?(?:ms|µs|s|m)\b").expect("a valid regex")
@@ -218,7 +219,16 @@ impl TestContext {
         let text = DURATION.replace_all(&text, "in [TIME]");
         let text = INTERPRETER.replace_all(&text, "Using Python [PYTHON_VERSION] at `[PYTHON]`");
         let text = ENVIRONMENT.replace_all(&text, "(Python [PYTHON_VERSION]; tags [TAGS])");
-        TRAILING_SPACES.replace_all(&text, "").into_owned()
+        let text = TRAILING_SPACES.replace_all(&text, "");
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
     }
 }
 
@@ -265,7 +275,8 @@ mod tests {
              file http://127.0.0.1:{port}/files/a-1.0-py3-none-any.whl\nindex http://127.0.0.1:{port}/simple\n\
              within 5s stays\n  |  \n  | \t\n\
              Using Python 3.11.7 at `/usr/bin/python3`; created a venv at `{temp}/project/.venv`\n\
-             (Python 3.12.1+; tags cp312-cp312-manylinux_2_36_x86_64, py3-none-any, ...); its\n"
+             (Python 3.12.1+; tags cp312-cp312-manylinux_2_36_x86_64, py3-none-any, ...); its\n\
+             1 | \u{0}\u{1b}[31mred\u{7f}\tÿ\n"
         );
         assert_eq!(
             context.filter(&text),
@@ -274,7 +285,8 @@ mod tests {
              file [SERVER]/files/a-1.0-py3-none-any.whl\nindex [INDEX]\n\
              within 5s stays\n  |\n  |\n\
              Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/project/.venv`\n\
-             (Python [PYTHON_VERSION]; tags [TAGS]); its\n"
+             (Python [PYTHON_VERSION]; tags [TAGS]); its\n\
+             1 | \\u{0}\\u{1b}[31mred\\u{7f}\tÿ\n"
         );
     }
 
