@@ -37,6 +37,9 @@ pub struct TestContext {
     /// `temp` with symlinks resolved (on some systems the temp dir is behind a symlink).
     temp_canonical: PathBuf,
     index: Option<FakeIndex>,
+    /// More `(text, placeholder)` pairs for [`TestContext::filter`], from
+    /// [`TestContext::with_filter`].
+    filters: Vec<(String, String)>,
 }
 
 impl TestContext {
@@ -54,6 +57,7 @@ impl TestContext {
             temp,
             temp_canonical,
             index: None,
+            filters: Vec::new(),
         }
     }
 
@@ -61,6 +65,14 @@ impl TestContext {
     #[must_use]
     pub fn with_index(mut self, scenario: &Scenario, options: IndexOptions) -> Self {
         self.index = Some(FakeIndex::start(scenario, options));
+        self
+    }
+
+    /// Has [`TestContext::filter`] also replace `text` by `placeholder`, before anything else:
+    /// for what only the test knows, such as the address of a second index.
+    #[must_use]
+    pub fn with_filter(mut self, text: impl Into<String>, placeholder: impl Into<String>) -> Self {
+        self.filters.push((text.into(), placeholder.into()));
         self
     }
 
@@ -162,14 +174,30 @@ impl TestContext {
         self.filter(&text)
     }
 
-    /// Replaces what differs between runs: the temp dir by `[TEMP]`, the index URL by
-    /// `[INDEX]/`, the server address by `[SERVER]`, and durations (`in 0.41s`, `in 12ms`,
-    /// `in 1m 2s`) by `in [TIME]`.
+    /// Replaces what differs between runs: the texts given to [`TestContext::with_filter`] by
+    /// their placeholders, the temp dir by `[TEMP]`, the index URL by `[INDEX]/`, the server
+    /// address by `[SERVER]`, and durations (`in 0.41s`, `in 12ms`, `in 1m 2s`) by
+    /// `in [TIME]`. The interpreter a sync uses is the `python3` on this
+    /// machine's PATH: its version, path and wheel tags become `[PYTHON_VERSION]`, `[PYTHON]`
+    /// and `[TAGS]`. Spaces at the end of a line (the empty source line of a code frame ends
+    /// in `| `) are dropped: no reader sees them, and an editor that trims them would break an
+    /// inline snapshot. Other control characters than newline and tab are shown as Rust
+    /// escapes (`\u{0}`), so that a snapshot shows what tack wrote to the terminal.
     pub fn filter(&self, text: &str) -> String {
         static DURATION: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r"\bin (?:\d+m ?)?\d+(?:\.\d+)?(?:ms|µs|s|m)\b").expect("a valid regex")
         });
+        static INTERPRETER: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"Using Python \S+ at `[^`]+`").expect("a valid regex"));
+        static ENVIRONMENT: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"\(Python [^;()]+; tags [^()]+\)").expect("a valid regex")
+        });
+        static TRAILING_SPACES: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?m)[ \t]+$").expect("a valid regex"));
         let mut text = text.to_string();
+        for (from, to) in &self.filters {
+            text = text.replace(from, to);
+        }
         let mut temps = vec![
             self.temp_canonical.to_string_lossy().into_owned(),
             self.temp.path().to_string_lossy().into_owned(),
@@ -188,7 +216,19 @@ impl TestContext {
             text = text.replace(&index.server_url(), "[SERVER]");
             text = text.replace(&format!("127.0.0.1:{}", index.port()), "[SERVER]");
         }
-        DURATION.replace_all(&text, "in [TIME]").into_owned()
+        let text = DURATION.replace_all(&text, "in [TIME]");
+        let text = INTERPRETER.replace_all(&text, "Using Python [PYTHON_VERSION] at `[PYTHON]`");
+        let text = ENVIRONMENT.replace_all(&text, "(Python [PYTHON_VERSION]; tags [TAGS])");
+        let text = TRAILING_SPACES.replace_all(&text, "");
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
     }
 }
 
@@ -233,14 +273,32 @@ mod tests {
             "Resolved 3 packages in 0.41s\nPrepared in 12ms\nLocked in 1m 2s\nlinked in 3m\n\
              wrote {temp}/project/pylock.toml\nfrom http://127.0.0.1:{port}/simple/a/\n\
              file http://127.0.0.1:{port}/files/a-1.0-py3-none-any.whl\nindex http://127.0.0.1:{port}/simple\n\
-             within 5s stays\n"
+             within 5s stays\n  |  \n  | \t\n\
+             Using Python 3.11.7 at `/usr/bin/python3`; created a venv at `{temp}/project/.venv`\n\
+             (Python 3.12.1+; tags cp312-cp312-manylinux_2_36_x86_64, py3-none-any, ...); its\n\
+             1 | \u{0}\u{1b}[31mred\u{7f}\tÿ\n"
         );
         assert_eq!(
             context.filter(&text),
             "Resolved 3 packages in [TIME]\nPrepared in [TIME]\nLocked in [TIME]\nlinked in [TIME]\n\
              wrote [TEMP]/project/pylock.toml\nfrom [INDEX]/a/\n\
              file [SERVER]/files/a-1.0-py3-none-any.whl\nindex [INDEX]\n\
-             within 5s stays\n"
+             within 5s stays\n  |\n  |\n\
+             Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/project/.venv`\n\
+             (Python [PYTHON_VERSION]; tags [TAGS]); its\n\
+             1 | \\u{0}\\u{1b}[31mred\\u{7f}\tÿ\n"
+        );
+    }
+
+    #[test]
+    fn filters_of_the_test_come_first() {
+        let context = TestContext::new().with_filter("http://127.0.0.1:1/simple/", "[PRIVATE]/");
+        let temp = context.temp_dir().display().to_string();
+        assert_eq!(
+            context.filter(&format!(
+                "from http://127.0.0.1:1/simple/a/ into {temp}/project"
+            )),
+            "from [PRIVATE]/a/ into [TEMP]/project"
         );
     }
 

@@ -226,12 +226,17 @@ async fn wheels_are_valid_zips_with_their_metadata() {
         .unwrap()
         .read_to_string(&mut metadata)
         .unwrap();
-    assert!(metadata.contains("Name: Foo_Bar\n"));
-    assert!(metadata.contains("Requires-Python: >=3.9,<4\n"));
-    assert!(metadata.contains("Requires-Dist: b>=1\n"));
-    assert!(metadata.contains("Requires-Dist: colorama; sys_platform == 'win32'\n"));
-    assert!(metadata.contains("Requires-Dist: b>=2; extra == 'speed'\n"));
-    assert!(metadata.contains("Provides-Extra: speed\n"));
+    insta::assert_snapshot!(metadata, @"
+    Metadata-Version: 2.3
+    Name: Foo_Bar
+    Version: 1.0.0
+    Summary: A fake package of the tack test index
+    Requires-Python: >=3.9,<4
+    Requires-Dist: b>=1
+    Requires-Dist: colorama; sys_platform == 'win32'
+    Requires-Dist: b>=2; extra == 'speed'
+    Provides-Extra: speed
+    ");
 }
 
 #[tokio::test]

@@ -372,19 +372,23 @@ fn sdist_only_packages_use_static_metadata() {
         "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"dynamic\"]\n",
     );
     let output = context.run(context.tack().args(["lock", "-v"]));
-    assert_eq!(output.code, Some(1));
-    assert!(
-        output
-            .stderr
-            .contains("skipping dynamic==1.0.0: no wheel, and its sdist has no static metadata"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains("metadata is dynamic"),
-        "{}",
-        output.stderr
-    );
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    DEBUG GET [INDEX]/dynamic/ -> 200 (394 bytes in [TIME], attempt 1)
+    DEBUG GET [SERVER]/files/dynamic-1.0.0.tar.gz -> 200 (480 bytes in [TIME], attempt 1)
+    DEBUG `dynamic-1.0.0.tar.gz` has no static metadata; it would need a build
+    DEBUG skipping dynamic==1.0.0: no wheel, and its sdist has no static metadata (building sdists comes later)
+    DEBUG index client: ClientStats { requests: 2, bytes_downloaded: 874, cache_hits: 0, not_modified: 0, retries: 0 }
+    error: no solution found when resolving dependencies of `project`:
+      Because there is no version of dynamic in <1.0.0 | >1.0.0 and dynamic 1.0.0 has no wheel and its source distribution's metadata is dynamic, dynamic cannot be used.
+      And because project depends on dynamic, the requirements of project cannot be satisfied.
+    hint: versions of `dynamic` with only a source distribution whose metadata is dynamic were skipped: 1.0.0
+    hint: the lock must hold for any Python version (no `requires-python` is set)
+    ");
 }
 
 #[test]
@@ -429,18 +433,42 @@ fn existing_pins_are_preferences_and_upgrades_move_them() {
     assert_eq!(versions(&lock)["a"], ["1.0.0"]);
     assert_eq!(versions(&lock)["b"], ["1.0.0"]);
     assert_eq!(versions(&lock)["c"], ["1.0.0"]);
-    assert!(output.stderr.contains("add c 1.0.0"), "{}", output.stderr);
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 3 packages in [TIME]
+    add c 1.0.0
+    ");
 
     // `--upgrade-package a` moves only `a`.
     let output = context.run(context.tack().args(["lock", "--upgrade-package", "A"]));
-    assert!(output.success(), "{}", context.snapshot(&output));
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 3 packages in [TIME]
+    update a 1.0.0 -> 1.2.0
+    ");
     let lock = read_lock(&context);
     assert_eq!(versions(&lock)["a"], ["1.2.0"]);
     assert_eq!(versions(&lock)["b"], ["1.0.0"]);
 
     // `--upgrade` moves everything.
     let output = context.run(context.tack().args(["lock", "--upgrade"]));
-    assert!(output.success(), "{}", context.snapshot(&output));
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 3 packages in [TIME]
+    update b 1.0.0 -> 2.0.0
+    ");
     assert_eq!(versions(&read_lock(&context))["b"], ["2.0.0"]);
 }
 
@@ -485,41 +513,52 @@ content-hash = "00"
 "#;
     fs_err::write(context.project_dir().join("poetry.lock"), poetry_lock).unwrap();
     let output = context.run(context.tack().arg("lock"));
-    assert!(output.success(), "{}", context.snapshot(&output));
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 2 packages in [TIME]
+    Kept 1 of 3 versions from poetry.lock
+    Moved from poetry.lock:
+      - b 1.0.0 -> 2.0.0: pyproject.toml asks for `b>=2`
+      - gone==3.0: no longer needed by pyproject.toml
+    ");
     let lock = read_lock(&context);
     // Without poetry.lock, `a` would be 1.2.0 (and pull in `c`).
     assert_eq!(versions(&lock)["a"], ["1.1.0"]);
     assert_eq!(versions(&lock)["b"], ["2.0.0"]);
     assert!(!versions(&lock).contains_key("c"));
-    let stderr = &output.stderr;
-    assert!(
-        stderr.contains("Kept 1 of 3 versions from poetry.lock"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("b 1.0.0 -> 2.0.0: pyproject.toml asks for `b>=2`"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("gone==3.0: no longer needed by pyproject.toml"),
-        "{stderr}"
-    );
 
     // Once pylock.toml exists, it is the reference: poetry.lock is not read again.
     fs_err::write(context.project_dir().join("poetry.lock"), "not toml [").unwrap();
     let output = context.run(context.tack().args(["lock", "--upgrade-package", "a"]));
-    assert!(output.success(), "{}", context.snapshot(&output));
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 3 packages in [TIME]
+    update a 1.1.0 -> 1.2.0
+    add c 1.0.0
+    ");
     assert_eq!(versions(&read_lock(&context))["a"], ["1.2.0"]);
 
     // A broken poetry.lock is named when it would be read.
     fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();
     let output = context.run(context.tack().arg("lock"));
-    assert!(!output.success());
-    assert!(
-        output.stderr.contains("poetry.lock` is not valid TOML"),
-        "{}",
-        output.stderr
-    );
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: cannot read `poetry.lock`
+      Caused by: `[TEMP]/project/poetry.lock` is not valid TOML: expected `.`, `=`
+    hint: tack reads `poetry.lock` only to keep its versions; move it away to lock without it
+    ");
 }
 
 #[test]
@@ -527,12 +566,15 @@ fn check_reports_a_stale_or_missing_lock() {
     let context = TestContext::new().with_scenario("grows");
     context.write_pyproject(&context.index().scenario().pyproject());
     let output = context.run(context.tack().args(["lock", "--check"]));
-    assert_eq!(output.code, Some(1));
-    assert!(
-        output.stderr.contains("`pylock.toml` does not exist"),
-        "{}",
-        output.stderr
-    );
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: `pylock.toml` does not exist
+    hint: run `tack lock` to create it
+    ");
 
     assert!(context.run(context.tack().arg("lock")).success());
     assert!(context
@@ -564,14 +606,29 @@ fn offline_uses_the_cache() {
     let context = TestContext::new().with_scenario("chain");
     context.write_pyproject(&context.index().scenario().pyproject());
     let output = context.run(context.tack().args(["lock", "--offline"]));
-    assert_eq!(output.code, Some(1));
-    assert!(output.stderr.contains("--offline"), "{}", output.stderr);
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: failed to resolve the dependencies
+      Caused by: the page of `a` on `[INDEX]/` is not in the cache and `--offline` forbids network access
+    hint: run once without `--offline` to fill the cache
+    ");
 
     assert!(context.run(context.tack().arg("lock")).success());
     fs_err::remove_file(context.project_dir().join("pylock.toml")).unwrap();
     context.index().clear_requests();
     let output = context.run(context.tack().args(["lock", "--offline"]));
-    assert!(output.success(), "{}", context.snapshot(&output));
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 3 packages in [TIME]
+    ");
     assert!(context.index().requests().is_empty());
     assert_eq!(versions(&read_lock(&context))["a"], ["2.0.0"]);
 }
@@ -654,9 +711,17 @@ fn run_with_pyproject(contents: &str) -> (TestContext, RunOutput) {
 fn malformed_toml() {
     let (context, output) =
         run_with_pyproject("[project]\nname = \"x\"\nversion = \"0.1\"\ndependencies = [\"a\",\n");
-    assert_eq!(output.code, Some(1));
-    let text = context.snapshot(&output);
-    assert!(text.contains("pyproject.toml:"), "{text}");
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: [TEMP]/project/pyproject.toml:5:1: invalid TOML: invalid array: expected `]`
+      |
+    5 |
+      | ^
+    ");
     assert!(!context.project_dir().join("pylock.toml").exists());
 }
 
@@ -685,20 +750,34 @@ fn unknown_include_group_and_cycles() {
     let (context, output) = run_with_pyproject(
         "[project]\nname = \"x\"\nversion = \"0.1\"\n\n[dependency-groups]\ndev = [{include-group = \"tests\"}]\ntest = [\"a\"]\n",
     );
-    assert_eq!(output.code, Some(1));
-    let text = context.snapshot(&output);
-    assert!(text.contains("pyproject.toml:6:"), "{text}");
-    assert!(text.contains("tests"), "{text}");
+    insta::assert_snapshot!(context.snapshot(&output), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: [TEMP]/project/pyproject.toml:6:25: `include-group` names the dependency group "tests", which does not exist
+      |
+    6 | dev = [{include-group = "tests"}]
+      |                         ^^^^^^^
+    hint: did you mean `test`? The groups are: `dev`, `test`
+    "#);
 
     let (context, output) = run_with_pyproject(
         "[project]\nname = \"x\"\nversion = \"0.1\"\n\n[dependency-groups]\na = [{include-group = \"b\"}]\nb = [{include-group = \"a\"}]\n",
     );
-    assert_eq!(output.code, Some(1));
-    let text = context.snapshot(&output);
-    assert!(
-        text.contains("a -> b -> a") || text.contains("b -> a -> b"),
-        "{text}"
-    );
+    insta::assert_snapshot!(context.snapshot(&output), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: [TEMP]/project/pyproject.toml:7:23: dependency groups include each other in a cycle: a -> b -> a
+      |
+    7 | b = [{include-group = "a"}]
+      |                       ^^^
+    hint: remove one of these `include-group` entries
+    "#);
 }
 
 #[test]
@@ -706,20 +785,34 @@ fn unknown_tool_tack_key() {
     let (context, output) = run_with_pyproject(
         "[project]\nname = \"x\"\nversion = \"0.1\"\n\n[tool.tack]\nextra-index-urls = [\"http://127.0.0.1:1/simple\"]\n",
     );
-    assert_eq!(output.code, Some(1));
-    let text = context.snapshot(&output);
-    assert!(text.contains("pyproject.toml:6:1"), "{text}");
-    assert!(text.contains("extra-index-url"), "{text}");
+    insta::assert_snapshot!(context.snapshot(&output), @r#"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: [TEMP]/project/pyproject.toml:6:1: unknown key `extra-index-urls` in `[tool.tack]`
+      |
+    6 | extra-index-urls = ["http://127.0.0.1:1/simple"]
+      | ^^^^^^^^^^^^^^^^
+    hint: did you mean `extra-index-url`? The keys of `[tool.tack]` are: `index-url`, `extra-index-url`, `default-groups`, `index`, `sources`
+    "#);
 }
 
 #[test]
 fn missing_pyproject() {
     let context = TestContext::new().with_scenario("chain");
     let output = context.run(context.tack().arg("lock"));
-    assert_eq!(output.code, Some(1));
-    let text = context.snapshot(&output);
-    assert!(text.contains("pyproject.toml"), "{text}");
-    assert!(text.contains("--project"), "{text}");
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no `pyproject.toml` in `[TEMP]/project`
+      Caused by: failed to open file `[TEMP]/project/pyproject.toml`: No such file or directory (os error 2)
+    hint: run tack in the project's directory, or point at it with `--project DIR`
+    ");
 }
 
 #[test]
@@ -727,10 +820,17 @@ fn a_missing_package_is_named() {
     let (context, output) = run_with_pyproject(
         "[project]\nname = \"x\"\nversion = \"0.1\"\ndependencies = [\"a\", \"does-not-exist\"]\n",
     );
-    assert_eq!(output.code, Some(1));
-    let text = context.snapshot(&output);
-    assert!(text.contains("does-not-exist"), "{text}");
-    assert!(text.contains("not found on any configured index"), "{text}");
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no solution found when resolving dependencies of `x`:
+      x depends on does-not-exist
+    hint: `does-not-exist` was not found on any configured index; check the name and `--index-url`
+    hint: the lock must hold for any Python version (no `requires-python` is set)
+    ");
 }
 
 #[test]
@@ -758,8 +858,16 @@ fn credentials_are_used_but_never_shown_or_written() {
             .env("TACK_INDEX_URL", context.index().url())
             .args(["lock", "--upgrade"]),
     );
-    assert_eq!(output.code, Some(1));
-    assert!(output.stderr.contains("401"), "{}", output.stderr);
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: failed to resolve the dependencies
+      Caused by: `[INDEX]/a/` requires credentials (HTTP 401) and none were set
+    hint: credentials come from the index URL (`https://USER:PASSWORD@127.0.0.1/...`), from `TACK_INDEX_<NAME>_USERNAME` / `_PASSWORD` for an index named in pyproject.toml (`[[tool.tack.index]]`, or Poetry's `POETRY_HTTP_BASIC_<NAME>_*`), or from a `machine 127.0.0.1` entry in `~/.netrc`
+    ");
 }
 
 #[test]
