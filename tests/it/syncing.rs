@@ -106,8 +106,7 @@ fn sync_selects_groups_and_extras_and_removes_the_rest() {
 
     ----- stderr -----
     Resolved 6 packages in [TIME]
-    Uninstalled 1 packages
-    Installed 0 packages in [TIME]
+    Uninstalled 1 package in [TIME]
      - devtool==2.0.0
     ");
     assert_eq!(installed(&context), ["fast==1.0.0", "tool==1.0.0"]);
@@ -289,8 +288,8 @@ fn a_hash_mismatch_installs_nothing() {
 
     ----- stderr -----
     error: failed to download `tool-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/tool-1.0.0-py3-none-any.whl` has sha256 dd55992008646255303a9132d657c6ac9da2a51b96a9d000ec8a8661bb75701e, but the index lists 63b5b7fee06c920876fa513a3e0a0e06c89a06ce310c6c369404a22cc5e10cf0: the download is corrupt or the index is inconsistent
-    hint: try again, and tell the index maintainers if it persists
+      Caused by: `[SERVER]/files/tool-1.0.0-py3-none-any.whl` has sha256 dd55992008646255303a9132d657c6ac9da2a51b96a9d000ec8a8661bb75701e, not the expected 63b5b7fee06c920876fa513a3e0a0e06c89a06ce310c6c369404a22cc5e10cf0: the download is corrupt, or the file changed since it was listed or locked
+    hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
     ");
     // Nothing was installed, not even the packages that downloaded fine.
     assert!(installed(&context).is_empty(), "{:?}", installed(&context));

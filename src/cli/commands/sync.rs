@@ -113,20 +113,25 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
     }
     if outcome.added.is_empty() && outcome.removed.is_empty() {
         printer.status(&format!(
-            "Checked {} packages in {}",
-            outcome.kept,
+            "Checked {} in {}",
+            packages(outcome.kept),
             elapsed(start.elapsed())
         ));
         return;
     }
+    let took = elapsed(start.elapsed());
     if !outcome.removed.is_empty() {
-        printer.status(&format!("Uninstalled {} packages", outcome.removed.len()));
+        printer.status(&format!(
+            "Uninstalled {} in {took}",
+            packages(outcome.removed.len())
+        ));
     }
-    printer.status(&format!(
-        "Installed {} packages in {}",
-        outcome.added.len(),
-        elapsed(start.elapsed())
-    ));
+    if !outcome.added.is_empty() {
+        printer.status(&format!(
+            "Installed {} in {took}",
+            packages(outcome.added.len())
+        ));
+    }
     let mut lines = BTreeMap::new();
     for (name, version) in &outcome.removed {
         lines.insert((name, false), format!(" - {name}=={version}"));
@@ -136,6 +141,15 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
     }
     for line in lines.values() {
         printer.status(line);
+    }
+}
+
+/// `1 package`, `2 packages`.
+fn packages(count: usize) -> String {
+    if count == 1 {
+        "1 package".to_string()
+    } else {
+        format!("{count} packages")
     }
 }
 

@@ -69,7 +69,7 @@ pub enum IndexError {
     #[error("the wheel `{filename}` contains no `.dist-info/METADATA`: it is not a valid wheel")]
     NoMetadataInWheel { filename: String },
     #[error(
-        "`{url}` has sha256 {actual}, but the index lists {expected}: the download is corrupt or the index is inconsistent"
+        "`{url}` has sha256 {actual}, not the expected {expected}: the download is corrupt, or the file changed since it was listed or locked"
     )]
     HashMismatch {
         url: String,
@@ -112,7 +112,7 @@ impl Diagnostic for IndexError {
             Self::Unauthorized { url, .. } => vec![credentials_hint(url)],
             Self::MalformedPage(error) => error.hints(),
             Self::HashMismatch { .. } => {
-                vec!["try again, and tell the index maintainers if it persists".into()]
+                vec!["try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package".into()]
             }
             Self::OfflineCacheMiss { .. } => {
                 vec!["run once without `--offline` to fill the cache".into()]
