@@ -13,6 +13,7 @@
 
 pub mod lock;
 mod poetry_report;
+pub mod sdists;
 pub mod selection;
 pub mod sync;
 pub mod wheels;
