@@ -89,13 +89,17 @@ impl Diagnostic for UserError {
     }
 }
 
-/// The [`Diagnostic`] side of one link of an error chain, for the types that have one.
+/// The [`Diagnostic`] side of one link of an error chain, for the types that have one. A
+/// `#[source]` field that holds a `Box<T>` makes the box the link, so boxes are looked through.
 fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic> {
     macro_rules! first_of {
         ($($type:ty),* $(,)?) => {
             $(
                 if let Some(found) = cause.downcast_ref::<$type>() {
                     return Some(found);
+                }
+                if let Some(found) = cause.downcast_ref::<Box<$type>>() {
+                    return Some(&**found);
                 }
             )*
         };
@@ -107,6 +111,10 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::selection::SelectionError,
         crate::workflow::sync::SyncFailure,
         crate::workflow::wheels::PrepareError,
+        crate::workflow::sdists::SdistError,
+        crate::workflow::build_env::BuildEnvError,
+        crate::build::BuildError,
+        crate::install::plan::PlanError,
         crate::lock::LockError,
         crate::lock::InvalidLock,
         crate::index::config::IndexConfigError,
