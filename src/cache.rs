@@ -9,6 +9,9 @@
 //!   wheels-v1/            unpacked wheels, content-addressed
 //!   archives-v1/          downloaded distribution files
 //!   interpreter-v1/       the answer of one interpreter introspection, keyed by path and mtime
+//!   built-v1/             wheels built from sdists: which unpacked wheel a build gave, keyed by
+//!                         the sdist's sha256, the interpreter and the build environment's inputs;
+//!                         and the scratch directories of builds under way
 //! ```
 //!
 //! Every bucket carries a version in its name: when the format of what a bucket stores changes,
@@ -85,6 +88,7 @@ pub enum Bucket {
     Wheels,
     Archives,
     Interpreter,
+    Built,
 }
 
 impl Bucket {
@@ -96,6 +100,7 @@ impl Bucket {
             Self::Wheels => "wheels-v1",
             Self::Archives => "archives-v1",
             Self::Interpreter => "interpreter-v1",
+            Self::Built => "built-v1",
         }
     }
 }
@@ -247,6 +252,7 @@ mod tests {
             Bucket::Wheels,
             Bucket::Archives,
             Bucket::Interpreter,
+            Bucket::Built,
         ];
         let mut dirs: Vec<PathBuf> = all.iter().map(|b| cache.bucket(*b)).collect();
         assert_eq!(dirs[0], PathBuf::from("/cache/simple-v1"));

@@ -136,4 +136,14 @@ pub struct SyncArgs {
     /// Also install pip into the venv
     #[arg(long)]
     pub seed: bool,
+
+    /// Build no package from its sdist: fail when a package has no wheel for this environment
+    #[arg(long, env = "TACK_NO_BUILD", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_build: bool,
+    /// Never build this package from its sdist (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub no_build_package: Vec<String>,
+    /// Build this package from its sdist even when a wheel fits (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub no_binary_package: Vec<String>,
 }

@@ -174,6 +174,10 @@ impl crate::workflow::Reporter for Printer {
         Arc::new(self.bytes_progress(bytes, &format!("Downloading {packages} packages")))
     }
 
+    fn building(&self, packages: usize) -> Box<dyn std::any::Any> {
+        Box::new(self.spinner(&format!("Building {packages} packages from source...")))
+    }
+
     fn installing(&self, packages: usize) -> Arc<dyn crate::workflow::Progress> {
         Arc::new(self.count_progress(packages as u64, "Installing"))
     }

@@ -54,6 +54,30 @@ pub fn positive_number(name: &str, default: usize, printer: &Printer) -> usize {
     .unwrap_or(default)
 }
 
+/// `TACK_CONCURRENT_BUILDS`, else the number of CPUs (builds mostly run compilers).
+pub fn concurrent_builds(printer: &Printer) -> std::num::NonZeroUsize {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    std::num::NonZeroUsize::new(positive_number("TACK_CONCURRENT_BUILDS", cpus, printer))
+        .unwrap_or(std::num::NonZeroUsize::MIN)
+}
+
+/// The names given to a flag that takes package names (`--no-build-package`), normalized.
+pub fn package_names(
+    flag: &str,
+    names: &[String],
+) -> anyhow::Result<std::collections::BTreeSet<crate::normalize::PackageName>> {
+    names
+        .iter()
+        .map(|name| {
+            name.parse().map_err(|error| {
+                UserError::new(format!("invalid package name `{name}` for `{flag}`"))
+                    .caused_by(error)
+                    .into()
+            })
+        })
+        .collect()
+}
+
 /// `TACK_CONCURRENT_REQUESTS` and `TACK_HTTP_TIMEOUT` (seconds) over the defaults.
 pub fn http(printer: &Printer) -> HttpSettings {
     let defaults = HttpSettings::default();

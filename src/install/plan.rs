@@ -9,18 +9,22 @@
 //! - `keep`: present at the wanted version.
 //!
 //! A lock package is wanted when its marker holds for the target with the chosen extras and
-//! groups (PEP 751). For each wanted package the wheel with the best tag priority is chosen; a
-//! package with no compatible wheel is an error that names it and the target's tags (building
-//! sdists comes later).
+//! groups (PEP 751). For each package to install, the wheel with the best tag priority is
+//! chosen ([`best_wheel`]); a package with no compatible wheel is built from the lock's sdist
+//! ([`PlannedSource::Build`]) unless the [`BuildPolicy`] forbids it, and a package the policy
+//! names in `no_binary` is built even when a wheel fits. A package that must be built but may
+//! not, or that has neither a fitting wheel nor an sdist, is an error that names it and the
+//! target's tags. A package already installed at the locked version needs no file at all, so
+//! it is never an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::MarkerEnvironment;
 
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
-use crate::lock::{Lock, LockedWheel};
+use crate::lock::{Lock, LockedPackage, LockedSdist, LockedWheel};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// How well a wheel fits the target: lower is better, `None` is incompatible.
@@ -37,16 +41,60 @@ pub struct Target<'a> {
     pub tags: &'a dyn TagPolicy,
     pub extras: Vec<ExtraName>,
     pub groups: Vec<GroupName>,
+    /// Which packages may, or must, be built from their sdist.
+    pub builds: BuildPolicy,
 }
 
-/// A package to install, with the wheel chosen for the target.
+/// Which packages may be built from their sdist (`--no-build`, `--no-build-package`), and
+/// which must be even when a wheel fits (`--no-binary-package`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildPolicy {
+    /// No package may be built.
+    pub no_build: bool,
+    /// These packages may not be built.
+    pub no_build_packages: BTreeSet<PackageName>,
+    /// These packages are built from their sdist even when a wheel fits.
+    pub no_binary_packages: BTreeSet<PackageName>,
+}
+
+impl BuildPolicy {
+    /// The flag that forbids building `name`, if one does.
+    fn forbids(&self, name: &PackageName) -> Option<String> {
+        if self.no_build {
+            Some("`--no-build`".to_string())
+        } else if self.no_build_packages.contains(name) {
+            Some(format!("`--no-build-package {name}`"))
+        } else {
+            None
+        }
+    }
+}
+
+/// A package to install, and where its files come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedPackage {
     pub name: PackageName,
     pub version: Version,
-    pub wheel: LockedWheel,
-    /// The wheel's parsed file name (`wheel.name`'s value).
-    pub filename: WheelFilename,
+    pub source: PlannedSource,
+}
+
+/// Where a planned package's wheel comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedSource {
+    /// The lock's wheel with the best tags for the target.
+    Wheel(LockedWheel),
+    /// A wheel built from the lock's sdist: no wheel fits, or `--no-binary-package` asks so.
+    Build(LockedSdist),
+}
+
+impl PlannedPackage {
+    /// The file the package is installed from: its wheel's or its sdist's name.
+    pub fn file_name(&self) -> &str {
+        match &self.source {
+            PlannedSource::Wheel(wheel) => wheel.name.as_str(),
+            PlannedSource::Build(sdist) => &sdist.name,
+        }
+    }
 }
 
 /// What a sync does; `T` is whatever the caller uses to identify an installed distribution.
@@ -70,6 +118,17 @@ pub enum PlanError {
         tags: String,
         available: String,
     },
+    #[error("`{name}=={version}` must be built from its sdist, which {flag} forbids: {reason}")]
+    BuildForbidden {
+        name: PackageName,
+        version: Version,
+        /// The flag, as typed: `` `--no-build` ``.
+        flag: String,
+        /// Why it must be built.
+        reason: String,
+    },
+    #[error("`--no-binary-package {name}` asks to build `{name}=={version}` from its sdist, but the lock has no sdist for it")]
+    NoSdist { name: PackageName, version: Version },
     #[error("the lock holds several versions of `{name}` for this environment ({versions}); it is inconsistent")]
     Ambiguous { name: PackageName, versions: String },
     #[error("the lock requires Python {requires_python}, but the interpreter is Python {python}")]
@@ -82,10 +141,25 @@ pub enum PlanError {
 impl Diagnostic for PlanError {
     fn hints(&self) -> Vec<String> {
         match self {
+            Self::BuildForbidden { flag, .. } => vec![format!(
+                "leave out {flag} to build it, or lock a version that has a wheel for this environment"
+            )],
             Self::Ambiguous { .. } => vec!["run `tack lock` again".to_string()],
-            Self::NoWheel { .. } | Self::RequiresPython { .. } => Vec::new(),
+            Self::NoWheel { .. }
+            | Self::NoSdist { .. }
+            | Self::RequiresPython { .. } => Vec::new(),
         }
     }
+}
+
+/// The wheel of `wheels` that fits the target best (the lowest tag priority, then the first
+/// file name), or `None` when none fits.
+pub fn best_wheel<'a>(wheels: &'a [LockedWheel], tags: &dyn TagPolicy) -> Option<&'a LockedWheel> {
+    wheels
+        .iter()
+        .filter_map(|wheel| Some((tags.priority(wheel.name.value())?, wheel)))
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)))
+        .map(|(_, wheel)| wheel)
 }
 
 /// Decide what to do. `exact`: remove what the lock does not want.
@@ -104,7 +178,7 @@ pub fn plan<T>(
         }
     }
 
-    let mut wanted: BTreeMap<PackageName, PlannedPackage> = BTreeMap::new();
+    let mut wanted: BTreeMap<PackageName, &LockedPackage> = BTreeMap::new();
     for package in &lock.packages {
         let applies = package
             .marker
@@ -113,37 +187,7 @@ pub fn plan<T>(
         if !applies {
             continue;
         }
-        let best = package
-            .wheels
-            .iter()
-            .filter_map(|wheel| Some((target.tags.priority(wheel.name.value())?, wheel)))
-            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-        let Some((_, wheel)) = best else {
-            let available = if package.wheels.is_empty() {
-                "none (only a source distribution)".to_string()
-            } else {
-                package
-                    .wheels
-                    .iter()
-                    .map(|wheel| wheel.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(PlanError::NoWheel {
-                name: package.name.clone(),
-                version: package.version.clone(),
-                python: target.python_version.clone(),
-                tags: target.tags.describe(),
-                available,
-            });
-        };
-        let planned = PlannedPackage {
-            name: package.name.clone(),
-            version: package.version.clone(),
-            wheel: wheel.clone(),
-            filename: wheel.name.value().clone(),
-        };
-        if let Some(previous) = wanted.insert(package.name.clone(), planned) {
+        if let Some(previous) = wanted.insert(package.name.clone(), package) {
             return Err(PlanError::Ambiguous {
                 name: package.name.clone(),
                 versions: format!("{}, {}", previous.version, package.version),
@@ -159,14 +203,73 @@ pub fn plan<T>(
     };
     for (name, version, handle) in installed {
         match wanted.remove(&name) {
-            Some(planned) if planned.version == version => plan.keep.push(handle),
-            Some(planned) => plan.reinstall.push((handle, planned)),
+            Some(package) if package.version == version => plan.keep.push(handle),
+            Some(package) => plan.reinstall.push((handle, planned(package, target)?)),
             None if exact => plan.remove.push(handle),
             None => plan.keep.push(handle),
         }
     }
-    plan.install = wanted.into_values().collect();
+    plan.install = wanted
+        .into_values()
+        .map(|package| planned(package, target))
+        .collect::<Result<_, _>>()?;
     Ok(plan)
+}
+
+/// The file `package` is installed from on `target`: its best wheel, else (or, with
+/// `--no-binary-package`, always) its sdist, built, when the build policy allows.
+fn planned(package: &LockedPackage, target: &Target<'_>) -> Result<PlannedPackage, PlanError> {
+    let name = &package.name;
+    let planned = |source| PlannedPackage {
+        name: name.clone(),
+        version: package.version.clone(),
+        source,
+    };
+    let wheel = best_wheel(&package.wheels, target.tags);
+    let reason = if target.builds.no_binary_packages.contains(name) {
+        "`--no-binary-package` asks for it".to_string()
+    } else if let Some(wheel) = wheel {
+        return Ok(planned(PlannedSource::Wheel(wheel.clone())));
+    } else {
+        format!(
+            "it has no wheel for this environment (Python {}; tags {})",
+            target.python_version,
+            target.tags.describe()
+        )
+    };
+    let Some(sdist) = &package.sdist else {
+        if wheel.is_some() {
+            return Err(PlanError::NoSdist {
+                name: name.clone(),
+                version: package.version.clone(),
+            });
+        }
+        return Err(PlanError::NoWheel {
+            name: name.clone(),
+            version: package.version.clone(),
+            python: target.python_version.clone(),
+            tags: target.tags.describe(),
+            available: if package.wheels.is_empty() {
+                "none".to_string()
+            } else {
+                package
+                    .wheels
+                    .iter()
+                    .map(|wheel| wheel.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        });
+    };
+    if let Some(flag) = target.builds.forbids(name) {
+        return Err(PlanError::BuildForbidden {
+            name: name.clone(),
+            version: package.version.clone(),
+            flag,
+            reason,
+        });
+    }
+    Ok(planned(PlannedSource::Build(sdist.clone())))
 }
 
 #[cfg(test)]
@@ -174,9 +277,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::lock::{
-        LockMarker, LockedPackage, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_VERSION,
-    };
+    use crate::lock::{LockMarker, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_VERSION};
 
     struct Linux;
 
@@ -293,6 +394,7 @@ mod tests {
             tags: &Linux,
             extras: Vec::new(),
             groups: Vec::new(),
+            builds: BuildPolicy::default(),
         };
         let installed = vec![
             (name("anyio"), v("3.0"), "anyio-3.0"),
@@ -329,7 +431,7 @@ mod tests {
             .find(|p| p.name.as_ref() == "numpy")
             .unwrap();
         assert_eq!(
-            numpy.wheel.name.as_str(),
+            numpy.file_name(),
             "numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
         );
     }
@@ -344,6 +446,7 @@ mod tests {
             tags: &Linux,
             extras: Vec::new(),
             groups: Vec::new(),
+            builds: BuildPolicy::default(),
         };
         let keep = plan(
             &lock(vec![]),
@@ -382,5 +485,124 @@ mod tests {
             ),
             Err(PlanError::RequiresPython { .. })
         ));
+    }
+
+    fn sdist(name: &str) -> LockedSdist {
+        LockedSdist {
+            name: name.to_string(),
+            url: url::Url::parse(&format!("https://example.org/files/{name}")).unwrap(),
+            size: Some(1),
+            upload_time: None,
+            sha256: Sha256Digest::from_str(&"1".repeat(64)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn sdists_are_built_unless_forbidden() {
+        let mut only_sdist = package("pure", "1.0", None, &[]);
+        only_sdist.sdist = Some(sdist("pure-1.0.tar.gz"));
+        let mut both = package("both", "2.0", None, &["both-2.0-py3-none-any.whl"]);
+        both.sdist = Some(sdist("both-2.0.tar.gz"));
+        let wheel_only = package(
+            "wheelonly",
+            "3.0",
+            None,
+            &["wheelonly-3.0-py3-none-any.whl"],
+        );
+        let lock = lock(vec![only_sdist, both, wheel_only]);
+        let markers = environment();
+        let python = v("3.11.7");
+        let target = |builds| Target {
+            markers: &markers,
+            python_version: &python,
+            tags: &Linux,
+            extras: Vec::new(),
+            groups: Vec::new(),
+            builds,
+        };
+        let files = |builds| -> Result<Vec<String>, PlanError> {
+            let plan = plan(
+                &lock,
+                &target(builds),
+                Vec::<(PackageName, Version, ())>::new(),
+                true,
+            )?;
+            Ok(plan
+                .install
+                .iter()
+                .map(|planned| match &planned.source {
+                    PlannedSource::Wheel(wheel) => wheel.name.to_string(),
+                    PlannedSource::Build(sdist) => format!("build {}", sdist.name),
+                })
+                .collect())
+        };
+        assert_eq!(
+            files(BuildPolicy::default()).unwrap(),
+            [
+                "both-2.0-py3-none-any.whl",
+                "build pure-1.0.tar.gz",
+                "wheelonly-3.0-py3-none-any.whl"
+            ]
+        );
+        let no_binary = BuildPolicy {
+            no_binary_packages: [name("both")].into(),
+            ..BuildPolicy::default()
+        };
+        assert_eq!(
+            files(no_binary).unwrap(),
+            [
+                "build both-2.0.tar.gz",
+                "build pure-1.0.tar.gz",
+                "wheelonly-3.0-py3-none-any.whl"
+            ]
+        );
+
+        let error = files(BuildPolicy {
+            no_build: true,
+            ..BuildPolicy::default()
+        })
+        .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("`pure==1.0` must be built from its sdist, which `--no-build` forbids: it has no wheel for this environment (Python 3.11.7; tags "),
+            "{text}"
+        );
+        assert!(error.hints()[0].contains("`--no-build`"));
+        let error = files(BuildPolicy {
+            no_build_packages: [name("pure")].into(),
+            ..BuildPolicy::default()
+        })
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("which `--no-build-package pure` forbids"),
+            "{error}"
+        );
+        // Forbidding another package's build changes nothing.
+        assert!(files(BuildPolicy {
+            no_build_packages: [name("both")].into(),
+            ..BuildPolicy::default()
+        })
+        .is_ok());
+        let error = files(BuildPolicy {
+            no_binary_packages: [name("wheelonly")].into(),
+            ..BuildPolicy::default()
+        })
+        .unwrap_err();
+        assert!(matches!(error, PlanError::NoSdist { .. }), "{error}");
+
+        // Installed at the locked version: no file is needed, so nothing is forbidden.
+        let plan = plan(
+            &lock,
+            &target(BuildPolicy {
+                no_build: true,
+                ..BuildPolicy::default()
+            }),
+            vec![(name("pure"), v("1.0"), "pure-1.0")],
+            true,
+        )
+        .unwrap();
+        assert_eq!(plan.keep, ["pure-1.0"]);
     }
 }

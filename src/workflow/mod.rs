@@ -7,12 +7,15 @@
 //!   `Lock` -> `pylock.toml`, with preferences from the previous lock or `poetry.lock`, the
 //!   inputs fingerprint, and `--check`.
 //! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
-//!   verify, unpack into the cache) -> installed venv, with the repair of an interrupted sync.
+//!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
+//!   that [`build_env`] fills) -> installed venv, with the repair of an interrupted sync.
 //!
 //! A new command (`build`, `export`, `fetch`) is one more module here, reusing these steps.
 
+pub mod build_env;
 pub mod lock;
 mod poetry_report;
+pub mod sdists;
 pub mod selection;
 pub mod sync;
 pub mod wheels;
@@ -41,6 +44,12 @@ pub trait Reporter: Sync {
     /// `packages` files of `bytes` bytes in all are being downloaded.
     fn downloading(&self, _packages: usize, _bytes: u64) -> std::sync::Arc<dyn Progress> {
         std::sync::Arc::new(Silent)
+    }
+
+    /// `packages` packages are being built from their sdists until the returned value is
+    /// dropped.
+    fn building(&self, _packages: usize) -> Box<dyn std::any::Any> {
+        Box::new(())
     }
 
     /// `packages` packages are being installed.

@@ -4,20 +4,24 @@
 //!    reused, or recreated when the interpreter changed; one sync of a venv at a time.
 //! 2. The repair: a sync killed while linking wheels left its list of installs in the venv;
 //!    those are finished first, so that the plan sees complete distributions.
-//! 3. The plan (pure): lock ∩ markers ∩ selection − installed, with the best wheel per package.
-//! 4. Prepared wheels ([`super::wheels`]): downloaded, verified and unpacked into the cache.
+//! 3. The plan (pure): lock ∩ markers ∩ selection − installed, with the best wheel per package,
+//!    or its sdist when no wheel fits (or `--no-binary-package` asks so) and builds are allowed.
+//! 4. Prepared wheels ([`super::wheels`]): downloaded, verified and unpacked into the cache; and
+//!    wheels built from sdists ([`super::sdists`]), or found built in the cache.
 //! 5. Removals, then installs (hard links from the cache by default), noted in the venv first so
 //!    that a kill half way is finished by the next sync; then bytecode, when asked.
 //!
 //! A failure before step 5 leaves the venv untouched.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use pep440_rs::{Version, VersionSpecifiers};
 
+use super::sdists::{self, SdistBuild, SdistError};
 use super::wheels::{self, FetchOptions, PrepareError};
 use super::{Reporter, Selection};
 use crate::cache::Cache;
@@ -25,7 +29,9 @@ use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
 use crate::index::{HttpSettings, IndexError};
-use crate::install::plan::{plan, PlanError, PlannedPackage, TagPolicy, Target};
+use crate::install::plan::{
+    plan, BuildPolicy, PlanError, PlannedPackage, PlannedSource, TagPolicy, Target,
+};
 use crate::install::site_packages::{self, ScanError};
 use crate::install::venv::{PendingInstall, Venv, VenvError, VenvState};
 use crate::install::wheel::{self, WheelError};
@@ -54,6 +60,10 @@ pub struct SyncOptions {
     pub offline: bool,
     pub concurrent_downloads: usize,
     pub http: HttpSettings,
+    /// Which packages may, or must, be built from their sdist.
+    pub builds: BuildPolicy,
+    /// Builds at most at once (`TACK_CONCURRENT_BUILDS`).
+    pub concurrent_builds: NonZeroUsize,
 }
 
 /// What [`sync`] did.
@@ -64,6 +74,9 @@ pub struct SyncOutcome {
     pub repair: Repair,
     pub removed: Vec<(PackageName, Version)>,
     pub added: Vec<(PackageName, Version)>,
+    /// Packages of `added` whose wheel this sync built from their sdist (not those whose
+    /// earlier build was found in the cache).
+    pub built: Vec<(PackageName, Version)>,
     /// Packages already installed as the lock wants them.
     pub kept: usize,
     pub bytecode: Option<Bytecode>,
@@ -113,6 +126,8 @@ pub enum SyncFailure {
     SeedMissing(&'static str),
     #[error(transparent)]
     Prepare(#[from] Box<PrepareError>),
+    #[error(transparent)]
+    Build(#[from] Box<SdistError>),
     #[error("failed to remove `{name}`")]
     Uninstall {
         name: PackageName,
@@ -141,6 +156,7 @@ impl Diagnostic for SyncFailure {
             // Transparent: the prepare error is not a link of the chain of its own. (The
             // interpreter error is, and gives its own hints.)
             Self::Prepare(error) => error.hints(),
+            Self::Build(error) => error.hints(),
             _ => Vec::new(),
         }
     }
@@ -149,6 +165,7 @@ impl Diagnostic for SyncFailure {
         match self {
             Self::NotPrepared { .. } => true,
             Self::Prepare(error) => error.is_bug(),
+            Self::Build(error) => error.is_bug(),
             _ => false,
         }
     }
@@ -193,6 +210,7 @@ pub fn sync(
         tags: &TagsPolicy(&interpreter.tags),
         extras: options.selection.extras.clone(),
         groups: options.selection.groups.clone(),
+        builds: options.builds.clone(),
     };
     let installed = site_packages::scan(&layout)
         .map_err(SyncFailure::Scan)?
@@ -237,8 +255,20 @@ pub fn sync(
                 .map(|(_, planned)| planned.clone()),
         )
         .collect();
-    let unpacked = if wanted.is_empty() {
-        std::collections::BTreeMap::new()
+    let mut wheels_wanted = Vec::new();
+    let mut builds_wanted = Vec::new();
+    for planned in &wanted {
+        match &planned.source {
+            PlannedSource::Wheel(wheel) => wheels_wanted.push(wheel.clone()),
+            PlannedSource::Build(sdist) => builds_wanted.push(SdistBuild {
+                name: planned.name.clone(),
+                version: planned.version.clone(),
+                sdist: sdist.clone(),
+            }),
+        }
+    }
+    let (unpacked, built) = if wanted.is_empty() {
+        (BTreeMap::new(), BTreeMap::new())
     } else {
         let spec = project_spec(project_dir)?;
         let fetch = FetchOptions {
@@ -248,16 +278,49 @@ pub fn sync(
             concurrent_downloads: options.concurrent_downloads,
             http: options.http,
         };
-        wheels::prepare(&wanted, &fetch, cache, reporter).map_err(Box::new)?
+        let unpacked =
+            wheels::prepare(&wheels_wanted, &fetch, cache, reporter).map_err(Box::new)?;
+        let built = if builds_wanted.is_empty() {
+            BTreeMap::new()
+        } else {
+            // Build requirements are resolved like the lock's, from the same indexes.
+            let indexes = IndexConfig::resolve(&options.index, &spec.unwrap_or_default(), cache)
+                .map_err(SyncFailure::Indexes)?;
+            sdists::prepare(
+                &builds_wanted,
+                &fetch,
+                &indexes,
+                &interpreter,
+                options.concurrent_builds,
+                cache,
+                reporter,
+            )
+            .map_err(Box::new)?
+        };
+        (unpacked, built)
     };
     let mut prepared = Vec::with_capacity(wanted.len());
     for planned in &wanted {
-        let dir = unpacked.get(planned.wheel.sha256.as_str()).ok_or_else(|| {
-            SyncFailure::NotPrepared {
-                wheel: planned.wheel.name.to_string(),
+        let not_prepared = || SyncFailure::NotPrepared {
+            wheel: planned.file_name().to_string(),
+        };
+        match &planned.source {
+            PlannedSource::Wheel(wheel) => {
+                let dir = unpacked
+                    .get(wheel.sha256.as_str())
+                    .ok_or_else(not_prepared)?;
+                prepared.push((planned, dir.clone(), wheel.name.value().clone()));
             }
-        })?;
-        prepared.push((planned, dir.clone()));
+            PlannedSource::Build(sdist) => {
+                let wheel = built.get(sdist.sha256.as_str()).ok_or_else(not_prepared)?;
+                if wheel.fresh {
+                    outcome
+                        .built
+                        .push((planned.name.clone(), planned.version.clone()));
+                }
+                prepared.push((planned, wheel.dir.clone(), wheel.filename.clone()));
+            }
+        }
     }
 
     // 5. Removals, then installs.
@@ -279,9 +342,9 @@ pub fn sync(
     // installs an earlier repair could not finish stay noted.
     let mut pending: Vec<PendingInstall> = prepared
         .iter()
-        .map(|(planned, dir)| PendingInstall {
+        .map(|(planned, dir, filename)| PendingInstall {
             unpacked: dir.clone(),
-            filename: planned.wheel.name.to_string(),
+            filename: filename.to_string(),
             requested: direct.contains(&planned.name),
         })
         .collect();
@@ -290,22 +353,17 @@ pub fn sync(
         venv.begin_installs(&pending).map_err(SyncFailure::Venv)?;
     }
     let installing = reporter.installing(prepared.len());
-    for (planned, dir) in &prepared {
+    for (planned, dir, filename) in &prepared {
         let install_options = wheel::InstallOptions {
             requested: direct.contains(&planned.name),
             installer: "tack",
         };
-        wheel::install_wheel(
-            dir,
-            &planned.filename,
-            &layout,
-            options.link_mode,
-            &install_options,
-        )
-        .map_err(|source| SyncFailure::Install {
-            wheel: planned.wheel.name.to_string(),
-            source,
-        })?;
+        wheel::install_wheel(dir, filename, &layout, options.link_mode, &install_options).map_err(
+            |source| SyncFailure::Install {
+                wheel: filename.to_string(),
+                source,
+            },
+        )?;
         installing.inc(1);
         outcome
             .added
@@ -437,7 +495,7 @@ fn finish_install(
 }
 
 /// An error and its causes on one line, for a report.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
@@ -492,8 +550,7 @@ fn newest_pip(
             best = Some(PlannedPackage {
                 name: name.clone(),
                 version: filename.version.clone(),
-                wheel: locked,
-                filename,
+                source: PlannedSource::Wheel(locked),
             });
         }
     }
@@ -520,7 +577,7 @@ fn compile_bytecode(python: &Path, site_packages: &Path) -> Result<Bytecode, Syn
 }
 
 /// Wheel tags through the plan's policy trait.
-struct TagsPolicy<'a>(&'a Tags);
+pub(super) struct TagsPolicy<'a>(pub(super) &'a Tags);
 
 impl TagPolicy for TagsPolicy<'_> {
     fn priority(&self, wheel: &WheelFilename) -> Option<usize> {

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use super::Reporter;
 use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
+use crate::filename::WheelFilename;
 use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexUrl};
-use crate::install::plan::PlannedPackage;
 use crate::install::wheel::{self, WheelError};
+use crate::lock::LockedWheel;
 
 /// Downloads in flight at most, unless `TACK_CONCURRENT_DOWNLOADS` says otherwise.
 pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 50;
@@ -89,7 +90,7 @@ pub(super) fn index_client(
 /// Download (when not cached yet) and unpack every wanted wheel; returns the unpacked
 /// directory of each, by sha256.
 pub fn prepare(
-    wanted: &[PlannedPackage],
+    wanted: &[LockedWheel],
     options: &FetchOptions,
     cache: &Cache,
     reporter: &dyn Reporter,
@@ -102,24 +103,89 @@ pub fn prepare(
         .map_err(PrepareError::Cache)?;
     let mut unpacked = BTreeMap::new();
     let mut missing = Vec::new();
-    let keys: Vec<(&str, &crate::filename::WheelFilename)> = wanted
+    let keys: Vec<(&str, &WheelFilename)> = wanted
         .iter()
-        .map(|planned| (planned.wheel.sha256.as_str(), &planned.filename))
+        .map(|wheel| (wheel.sha256.as_str(), wheel.name.value()))
         .collect();
     let checked = wheel::reuse_unpacked_all(&wheels_dir, &keys);
-    for (planned, cached) in wanted.iter().zip(checked) {
+    for (locked, cached) in wanted.iter().zip(checked) {
         match cached.map_err(|source| PrepareError::CheckCached {
-            wheel: planned.wheel.name.to_string(),
+            wheel: locked.name.to_string(),
             source,
         })? {
             Some(dir) => {
-                unpacked.insert(planned.wheel.sha256.to_string(), dir);
+                unpacked.insert(locked.sha256.to_string(), dir);
             }
-            None => missing.push(planned.clone()),
+            None => missing.push(Download {
+                name: locked.name.to_string(),
+                url: locked.url.clone(),
+                sha256: locked.sha256.to_string(),
+                size: locked.size,
+                destination: archives_dir.join(format!("{}.whl", locked.sha256)),
+            }),
         }
     }
-    if missing.is_empty() {
-        return Ok(unpacked);
+    let filenames: BTreeMap<String, WheelFilename> = keys
+        .into_iter()
+        .map(|(sha256, filename)| (sha256.to_string(), filename.clone()))
+        .collect();
+    let unpack = move |download: &Download| {
+        let filename = filenames
+            .get(&download.sha256)
+            .ok_or_else(|| PrepareError::Task {
+                wheel: download.name.clone(),
+                detail: "the wheel was not asked for".to_string(),
+            })?;
+        let dir = wheel::unpack_wheel(
+            &download.destination,
+            filename,
+            &download.sha256,
+            &wheels_dir,
+        );
+        let _ = fs_err::remove_file(&download.destination);
+        dir.map_err(|source| PrepareError::Unpack {
+            wheel: download.name.clone(),
+            source,
+        })
+        .map(|dir| (download.sha256.clone(), dir))
+    };
+    unpacked.extend(download_all(
+        missing,
+        options,
+        cache,
+        reporter,
+        &(Arc::new(unpack) as Then<_>),
+    )?);
+    Ok(unpacked)
+}
+
+/// One file to download.
+#[derive(Debug, Clone)]
+pub(super) struct Download {
+    /// The file name, for messages.
+    pub name: String,
+    pub url: url::Url,
+    pub sha256: String,
+    pub size: Option<u64>,
+    /// Where the file goes once its sha256 matched.
+    pub destination: PathBuf,
+}
+
+/// What to do with a downloaded file, on the blocking pool, as soon as it is in place.
+pub(super) type Then<T> = Arc<dyn Fn(&Download) -> Result<T, PrepareError> + Send + Sync>;
+
+/// Downloads `files` in parallel (at most `options.concurrent_downloads` at once), each
+/// streamed through sha256 and kept only when it matches, and runs `then` on each; returns
+/// what `then` returned, in no given order.
+pub(super) fn download_all<T: Send + 'static>(
+    files: Vec<Download>,
+    options: &FetchOptions,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+    then: &Then<T>,
+) -> Result<Vec<T>, PrepareError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
     }
     let (runtime, client) = index_client(
         options.indexes.clone(),
@@ -127,60 +193,39 @@ pub fn prepare(
         options.offline,
         options.http,
     )?;
-    let total: u64 = missing
-        .iter()
-        .filter_map(|planned| planned.wheel.size)
-        .sum();
-    let progress = reporter.downloading(missing.len(), total);
+    let total: u64 = files.iter().filter_map(|file| file.size).sum();
+    let progress = reporter.downloading(files.len(), total);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(
         options.concurrent_downloads.max(1),
     ));
     let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
-        for planned in missing {
+        for file in files {
             let client = client.clone();
             let semaphore = Arc::clone(&semaphore);
             let progress = Arc::clone(&progress);
-            let wheels_dir = wheels_dir.clone();
-            let archive = archives_dir.join(format!("{}.whl", planned.wheel.sha256));
-            let wheel_name = planned.wheel.name.to_string();
+            let then = Arc::clone(then);
+            let name = file.name.clone();
             let task = tasks.spawn(async move {
                 let _permit = semaphore.acquire().await.ok();
-                let name = planned.wheel.name.to_string();
                 let report = move |bytes: u64| progress.inc(bytes);
                 client
-                    .download_file(
-                        &planned.wheel.url,
-                        planned.wheel.sha256.as_str(),
-                        &archive,
-                        &report,
-                    )
+                    .download_file(&file.url, &file.sha256, &file.destination, &report)
                     .await
                     .map_err(|source| PrepareError::Download {
-                        wheel: name.clone(),
+                        wheel: file.name.clone(),
                         source: Box::new(source),
                     })?;
-                let sha256 = planned.wheel.sha256.clone();
-                let filename = planned.filename.clone();
-                let dir = tokio::task::spawn_blocking(move || {
-                    let dir =
-                        wheel::unpack_wheel(&archive, &filename, sha256.as_str(), &wheels_dir);
-                    let _ = fs_err::remove_file(&archive);
-                    dir
-                })
-                .await
-                .map_err(|error| PrepareError::Task {
-                    wheel: name.clone(),
-                    detail: error.to_string(),
-                })?
-                .map_err(|source| PrepareError::Unpack {
-                    wheel: name.clone(),
-                    source,
-                })?;
-                Ok::<_, PrepareError>((planned.wheel.sha256.to_string(), dir))
+                let name = file.name.clone();
+                tokio::task::spawn_blocking(move || then(&file))
+                    .await
+                    .map_err(|error| PrepareError::Task {
+                        wheel: name,
+                        detail: error.to_string(),
+                    })?
             });
-            names.insert(task.id(), wheel_name);
+            names.insert(task.id(), name);
         }
         let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
@@ -194,9 +239,5 @@ pub fn prepare(
     drop(client);
     runtime.shutdown_background();
     progress.finish();
-    for result in results? {
-        let (sha256, dir) = result?;
-        unpacked.insert(sha256, dir);
-    }
-    Ok(unpacked)
+    results?.into_iter().collect()
 }

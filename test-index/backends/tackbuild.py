@@ -22,6 +22,8 @@ package in `src/<pkg>/` or `<pkg>/` (`<pkg>` is the name with `-` and `.` as `_`
 Every archive is deterministic: sorted entries, fixed timestamps, fixed modes.
 
 `[tool.tackbuild] get-requires = [...]` is what the `get_requires_for_build_*` hooks return.
+`[tool.tackbuild] import = [...]` names modules the build environment must provide: the wheel,
+editable and metadata hooks import them first (and say so), and fail when one is missing.
 A file `FAIL_BUILD` in the project makes the wheel, editable and metadata hooks fail like a
 compiler would: they print the file's lines (or, when it is empty, a missing-header error) to
 stderr and exit with status 1.
@@ -114,6 +116,13 @@ def _dist_info_name():
     return "%s-%s.dist-info" % (_dist_name(project["name"]), project["version"])
 
 
+def _import_required():
+    _, tool = _project()
+    for module in tool.get("import", []):
+        imported = __import__(module)
+        print("tackbuild: imported %s %s" % (module, getattr(imported, "__version__", "")))
+
+
 def _fail_if_asked():
     if not os.path.exists("FAIL_BUILD"):
         return
@@ -186,6 +195,7 @@ get_requires_for_build_sdist = _requires
 
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    _import_required()
     _fail_if_asked()
     dist_info = _dist_info_name()
     os.makedirs(os.path.join(metadata_directory, dist_info))
@@ -197,12 +207,14 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     print("tackbuild: building a wheel")
+    _import_required()
     _fail_if_asked()
     return _write_wheel(wheel_directory, _package_files())
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
     print("tackbuild: building an editable wheel")
+    _import_required()
     _fail_if_asked()
     root, package = _package_root()
     path = os.path.abspath(root)

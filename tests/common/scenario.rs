@@ -141,6 +141,15 @@ pub struct ReleaseSpec {
     /// `scripts/`) -> text content.
     #[serde(default)]
     pub data: BTreeMap<String, String>,
+    /// The sdist's `[build-system] requires` (PEP 508). Its builds run the in-tree backend
+    /// tackbuild, which imports each requirement's name (`-` as `_`) first, so a build whose
+    /// environment lacks one fails.
+    #[serde(default)]
+    pub build_requires: Vec<String>,
+    /// More files in the sdist: path relative to its top directory -> text content (a
+    /// `FAIL_BUILD` file makes tackbuild fail the build).
+    #[serde(default)]
+    pub sdist_files: BTreeMap<String, String>,
 }
 
 impl Default for ReleaseSpec {
@@ -157,6 +166,8 @@ impl Default for ReleaseSpec {
             yanked_files: BTreeMap::new(),
             scripts: BTreeMap::new(),
             data: BTreeMap::new(),
+            build_requires: Vec::new(),
+            sdist_files: BTreeMap::new(),
         }
     }
 }
@@ -501,6 +512,26 @@ fn check_release(spec: &ReleaseSpec) -> Result<(), String> {
             ));
         }
     }
+    for requirement in &spec.build_requires {
+        Requirement::<VerbatimUrl>::from_str(requirement)
+            .map_err(|err| format!("invalid build requirement `{requirement}`: {err}"))?;
+    }
+    if !spec.sdist && (!spec.build_requires.is_empty() || !spec.sdist_files.is_empty()) {
+        return Err("`build-requires` and `sdist-files` need `sdist = true`".into());
+    }
+    if spec.sdist_metadata == SdistMetadata::Dynamic && !spec.build_requires.is_empty() {
+        return Err("`build-requires` needs an sdist built by tackbuild, not `sdist-metadata = \"dynamic\"`".into());
+    }
+    for path in spec.sdist_files.keys() {
+        if path.is_empty()
+            || path.starts_with('/')
+            || path.split('/').any(|part| part.is_empty() || part == "..")
+        {
+            return Err(format!(
+                "`sdist-files` names `{path}`, which is not a plain relative path"
+            ));
+        }
+    }
     for path in spec.data.keys() {
         let scheme = path.split('/').next().unwrap_or_default();
         if !["data", "scripts", "headers", "purelib", "platlib"].contains(&scheme)
@@ -512,7 +543,9 @@ fn check_release(spec: &ReleaseSpec) -> Result<(), String> {
             ));
         }
     }
-    if !spec.wheel && (!spec.scripts.is_empty() || !spec.data.is_empty()) {
+    // An sdist built by tackbuild has the scripts in its `[project.scripts]`, not the data.
+    let scripts_built = spec.sdist && spec.sdist_metadata != SdistMetadata::Dynamic;
+    if !spec.wheel && (!spec.data.is_empty() || (!spec.scripts.is_empty() && !scripts_built)) {
         return Err("`scripts` and `data` go into wheels, but this release has none".into());
     }
     Ok(())

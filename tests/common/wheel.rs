@@ -14,8 +14,10 @@
 //!   padding, and sizes; `RECORD` itself has neither).
 //!
 //! An sdist (PEP 625 name, `.tar.gz`) holds `<dist>-<version>/PKG-INFO` (PEP 643: 2.2 static,
-//! 2.2 with `Dynamic: Requires-Dist`, or legacy 2.1), `pyproject.toml` (setuptools backend) and
-//! the package's `__init__.py`; with dynamic metadata the dependencies live in `setup.py`.
+//! 2.2 with `Dynamic: Requires-Dist`, or legacy 2.1), `pyproject.toml` and the package's
+//! `__init__.py`. Static and legacy sdists are built by tackbuild (`test-index/backends`), an
+//! in-tree backend the sdist carries in `_tackbuild/`, so they build offline; with dynamic
+//! metadata the dependencies live in `setup.py`, for setuptools.
 
 use std::fmt::Write as _;
 use std::io::{Cursor, Write};
@@ -273,6 +275,18 @@ fn wheel_file(tag: &str) -> String {
     text
 }
 
+/// The in-tree build backend of the sdists.
+const TACKBUILD: &str = include_str!("../../test-index/backends/tackbuild.py");
+
+/// The module a requirement's package is imported as: its name, with `-` and `.` as `_`.
+fn import_name(requirement: &str) -> String {
+    let name: String = requirement
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    name.replace(['-', '.'], "_").to_ascii_lowercase()
+}
+
 /// Builds the sdist: its file name and bytes.
 pub fn build_sdist(package: &Package, release: &Release) -> (String, Vec<u8>) {
     let dist = package.dist_name();
@@ -281,8 +295,17 @@ pub fn build_sdist(package: &Package, release: &Release) -> (String, Vec<u8>) {
     let filename = format!("{root}.tar.gz");
     let dynamic = release.spec.sdist_metadata == SdistMetadata::Dynamic;
 
-    let mut pyproject = format!(
-        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = {}\nversion = \"{version}\"\n",
+    let mut pyproject = if dynamic {
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n".to_string()
+    } else {
+        format!(
+            "[build-system]\nrequires = {}\nbuild-backend = \"tackbuild\"\nbackend-path = [\"_tackbuild\"]\n",
+            toml_list(&release.spec.build_requires)
+        )
+    };
+    let _ = write!(
+        pyproject,
+        "\n[project]\nname = {}\nversion = \"{version}\"\n",
         toml_string(&package.name)
     );
     if let Some(requires_python) = &release.spec.requires_python {
@@ -322,6 +345,40 @@ pub fn build_sdist(package: &Package, release: &Release) -> (String, Vec<u8>) {
                 let _ = writeln!(pyproject, "{} = {}", toml_string(extra), toml_list(deps));
             }
         }
+    }
+    if !dynamic {
+        files.push((
+            format!("{root}/_tackbuild/tackbuild.py"),
+            TACKBUILD.to_string(),
+            0o644,
+        ));
+        if !release.spec.scripts.is_empty() {
+            pyproject.push_str("\n[project.scripts]\n");
+            for (script, target) in &release.spec.scripts {
+                let _ = writeln!(
+                    pyproject,
+                    "{} = {}",
+                    toml_string(script),
+                    toml_string(target)
+                );
+            }
+        }
+        if !release.spec.build_requires.is_empty() {
+            let modules: Vec<String> = release
+                .spec
+                .build_requires
+                .iter()
+                .map(|requirement| import_name(requirement))
+                .collect();
+            let _ = write!(
+                pyproject,
+                "\n[tool.tackbuild]\nimport = {}\n",
+                toml_list(&modules)
+            );
+        }
+    }
+    for (path, content) in &release.spec.sdist_files {
+        files.push((format!("{root}/{path}"), content.clone(), 0o644));
     }
     files.push((
         format!("{root}/PKG-INFO"),
@@ -892,6 +949,24 @@ mod tests {
         let pyproject: toml::Table =
             toml::from_str(&pkg_info(&members[0], "s-1.0/pyproject.toml")).unwrap();
         assert_eq!(pyproject["project"]["dependencies"][0].as_str(), Some("a"));
+        // Static and legacy sdists carry tackbuild and build offline; dynamic ones keep setuptools.
+        assert_eq!(
+            pyproject["build-system"]["build-backend"].as_str(),
+            Some("tackbuild")
+        );
+        assert!(pkg_info(&members[0], "s-1.0/_tackbuild/tackbuild.py").contains("def build_wheel"));
+        assert!(members[2]
+            .iter()
+            .any(|(path, _)| path == "s-3.0/_tackbuild/tackbuild.py"));
+        let dynamic: toml::Table =
+            toml::from_str(&pkg_info(&members[1], "s-2.0/pyproject.toml")).unwrap();
+        assert_eq!(
+            dynamic["build-system"]["build-backend"].as_str(),
+            Some("setuptools.build_meta")
+        );
+        assert!(!members[1]
+            .iter()
+            .any(|(path, _)| path.contains("_tackbuild")));
     }
 
     #[test]

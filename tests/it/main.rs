@@ -12,4 +12,5 @@ mod fake_index;
 mod locking;
 mod poetry;
 mod safety;
+mod sdists;
 mod syncing;

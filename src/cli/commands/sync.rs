@@ -10,6 +10,7 @@ use crate::cli::args::{GlobalArgs, SyncArgs};
 use crate::cli::diagnostics::ExitStatus;
 use crate::cli::printer::{elapsed, Printer};
 use crate::cli::settings;
+use crate::install::plan::BuildPolicy;
 use crate::workflow::lock::{self, LockOptions};
 use crate::workflow::sync::{self, SyncOptions, SyncOutcome};
 use crate::workflow::wheels::DEFAULT_CONCURRENT_DOWNLOADS;
@@ -53,6 +54,18 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             DEFAULT_CONCURRENT_DOWNLOADS,
             printer,
         ),
+        builds: BuildPolicy {
+            no_build: args.no_build,
+            no_build_packages: settings::package_names(
+                "--no-build-package",
+                &args.no_build_package,
+            )?,
+            no_binary_packages: settings::package_names(
+                "--no-binary-package",
+                &args.no_binary_package,
+            )?,
+        },
+        concurrent_builds: settings::concurrent_builds(printer),
     };
     let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
     print_outcome(&outcome, &options.venv_dir, start, printer);
@@ -137,7 +150,16 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
         lines.insert((name, false), format!(" - {name}=={version}"));
     }
     for (name, version) in &outcome.added {
-        lines.insert((name, true), format!(" + {name}=={version}"));
+        let built = if outcome
+            .built
+            .iter()
+            .any(|(built, at)| built == name && at == version)
+        {
+            " (built from sdist)"
+        } else {
+            ""
+        };
+        lines.insert((name, true), format!(" + {name}=={version}{built}"));
     }
     for line in lines.values() {
         printer.status(line);
