@@ -90,7 +90,37 @@ fn init_tracing(verbose: u8, quiet: u8, printer: &Printer) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(printer.color())
-        .with_target(false)
-        .without_time()
+        .event_format(LogFormat {
+            printer: printer.clone(),
+        })
         .try_init();
+}
+
+/// Log lines as the rest of the output looks: a warning or error from the library reads like
+/// the printer's (`warning: ...`), the debug log keeps its level (`DEBUG ...`).
+struct LogFormat {
+    printer: Printer,
+}
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for LogFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        context: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = *event.metadata().level();
+        let label = match level {
+            tracing::Level::ERROR => self.printer.red(&self.printer.bold("error")) + ":",
+            tracing::Level::WARN => self.printer.warning_label() + ":",
+            other => other.to_string(),
+        };
+        write!(writer, "{label} ")?;
+        tracing_subscriber::fmt::FormatFields::format_fields(context, writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }

@@ -60,10 +60,15 @@ impl Printer {
         }
     }
 
+    /// `warning`, in the colour warnings have.
+    pub fn warning_label(&self) -> String {
+        self.paint("1;33", "warning")
+    }
+
     /// A warning (stderr), silenced by `-q`.
     pub fn warn(&self, line: &str) {
         if !self.quiet {
-            let label = self.paint("1;33", "warning");
+            let label = self.warning_label();
             let _ = writeln!(std::io::stderr(), "{label}: {line}");
         }
     }

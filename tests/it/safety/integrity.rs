@@ -444,61 +444,61 @@ fn damaged_cache_entries_are_fetched_again() {
      + victim==1.0.0
 
     --- a truncated file
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` has 31 bytes where `victim-1.0.0.dist-info/RECORD` lists 62); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` has 31 bytes where `victim-1.0.0.dist-info/RECORD` lists 62); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-1/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a file edited in place through a venv
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` was modified after it was unpacked); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` was modified after it was unpacked); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-2/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a missing file
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` is missing); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` is missing); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-3/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a truncated data file
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.data/data/share/victim/readme.txt` has 0 bytes where `victim-1.0.0.dist-info/RECORD` lists 12); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.data/data/share/victim/readme.txt` has 0 bytes where `victim-1.0.0.dist-info/RECORD` lists 12); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-4/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a file added
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/injected.py` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/injected.py` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-5/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a link in place of a file
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` is not a regular file); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` is not a regular file); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-6/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- RECORD missing
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.dist-info/RECORD` is missing); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.dist-info/RECORD` is missing); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-7/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- RECORD emptied
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.dist-info/entry_points.txt` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.dist-info/entry_points.txt` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-8/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- the tree emptied
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (it has no `.dist-info` directory for `victim` (victim-1.0.0-py3-none-any.whl)); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (it has no `.dist-info` directory for `victim` (victim-1.0.0-py3-none-any.whl)); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-9/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a file in place of the tree
-     WARN the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (it is not a directory); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (it is not a directory); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-10/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
