@@ -101,7 +101,7 @@ pub(super) fn build(
         })?;
         let metadata_requires_python = fetcher
             .metadata_blocking(name, version)
-            .map_err(ResolveError::Index)?
+            .map_err(ResolveError::from)?
             .ok()
             .and_then(|metadata| metadata.requires_python.clone());
         let (sdist, wheels) = map.files(entry);

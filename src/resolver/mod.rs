@@ -25,6 +25,11 @@
 //! which it is reachable, with the project's extras and dependency groups kept apart as the
 //! PEP 751 `'x' in extras` / `'g' in dependency_groups` terms.
 //!
+//! A version with no wheel whose sdist's metadata is dynamic needs a build to say what it
+//! depends on. The resolver does not build: the caller may hand it a [`MetadataBuilder`]
+//! (the lock workflow's builds the sdist's metadata through the build stage), whose failure
+//! fails the resolution. Without one such versions are passed over, as the report then says.
+//!
 //! PubGrub runs on the caller's thread; index requests run on the tokio runtime whose handle
 //! is passed in, and every dependency list the solver sees triggers prefetching of the pages
 //! and metadata it will probably ask for next.
@@ -46,11 +51,39 @@ use rustc_hash::FxHashMap;
 use version_ranges::Ranges;
 
 use crate::diagnostic::Diagnostic;
-use crate::index::{IndexClient, IndexError, IndexFile, IndexUrl};
+use crate::index::{CoreMetadata, IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 use provider::{Provider, ProviderError, PubPackage};
-use versions::Fetcher;
+use versions::{FetchError, Fetcher};
+
+/// Any error, kept whole as the source of another.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Gives the core metadata of an sdist whose metadata is dynamic, by building it. Called off
+/// the async runtime, possibly for several sdists at once.
+pub trait MetadataBuilder: Send + Sync {
+    /// The metadata of `sdist` (the sdist of `name==version` on `index`), or `None` when it
+    /// cannot be built here (the version is then passed over as without a builder).
+    fn build_metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        index: &IndexUrl,
+        sdist: &IndexFile,
+    ) -> Result<Option<CoreMetadata>, BoxError>;
+}
+
+/// The metadata of a version could not be built from its sdist.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to build the metadata of `{name}=={version}` from its sdist `{sdist}`")]
+pub struct MetadataBuildError {
+    pub name: PackageName,
+    pub version: Version,
+    pub sdist: String,
+    #[source]
+    pub source: BoxError,
+}
 
 /// Everything resolution starts from.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +151,8 @@ pub enum ResolveError {
     NoSolution(String),
     #[error(transparent)]
     Index(Arc<IndexError>),
+    #[error(transparent)]
+    MetadataBuild(Arc<MetadataBuildError>),
     #[error(
         "resolution split into more than {limit} forks; the requirements' markers are too fragmented"
     )]
@@ -131,7 +166,10 @@ impl Diagnostic for ResolveError {
         match self {
             // Transparent: the index error is not a link of the chain of its own.
             Self::Index(error) => error.hints(),
-            Self::NoSolution(_) | Self::TooManyForks { .. } | Self::Internal(_) => Vec::new(),
+            Self::NoSolution(_)
+            | Self::MetadataBuild(_)
+            | Self::TooManyForks { .. }
+            | Self::Internal(_) => Vec::new(),
         }
     }
 
@@ -139,7 +177,7 @@ impl Diagnostic for ResolveError {
         match self {
             Self::Index(error) => error.is_bug(),
             Self::Internal(_) => true,
-            Self::NoSolution(_) | Self::TooManyForks { .. } => false,
+            Self::NoSolution(_) | Self::MetadataBuild(_) | Self::TooManyForks { .. } => false,
         }
     }
 }
@@ -168,7 +206,17 @@ pub fn resolve(
     client: &IndexClient,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Resolution, ResolveError> {
-    let fetcher = Arc::new(Fetcher::new(client.clone(), runtime.clone()));
+    resolve_with(manifest, client, runtime, None)
+}
+
+/// [`resolve`], with the sdists whose metadata is dynamic built by `builder`.
+pub fn resolve_with(
+    manifest: &Manifest,
+    client: &IndexClient,
+    runtime: &tokio::runtime::Handle,
+    builder: Option<Arc<dyn MetadataBuilder>>,
+) -> Result<Resolution, ResolveError> {
+    let fetcher = Arc::new(Fetcher::new(client.clone(), runtime.clone(), builder));
     let requires_python_range = manifest
         .requires_python
         .clone()
@@ -279,6 +327,16 @@ fn provider_error(error: PubGrubError<Provider<'_>>) -> Result<ForkOrFail, Resol
     match inner {
         ProviderError::Fork(pieces) => Ok(ForkOrFail::Split(pieces)),
         ProviderError::Index(error) => Err(ResolveError::Index(error)),
+        ProviderError::MetadataBuild(error) => Err(ResolveError::MetadataBuild(error)),
+    }
+}
+
+impl From<FetchError> for ResolveError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::Index(error) => Self::Index(error),
+            FetchError::Build(error) => Self::MetadataBuild(error),
+        }
     }
 }
 

@@ -79,6 +79,17 @@ pub(crate) enum ProviderError {
     Fork(Vec<MarkerTree>),
     #[error(transparent)]
     Index(Arc<IndexError>),
+    #[error(transparent)]
+    MetadataBuild(Arc<super::MetadataBuildError>),
+}
+
+impl From<super::versions::FetchError> for ProviderError {
+    fn from(error: super::versions::FetchError) -> Self {
+        match error {
+            super::versions::FetchError::Index(error) => Self::Index(error),
+            super::versions::FetchError::Build(error) => Self::MetadataBuild(error),
+        }
+    }
 }
 
 /// Why a version was passed over, for the failure report.
@@ -556,12 +567,12 @@ impl DependencyProvider for Provider<'_> {
         let metadata = match self
             .fetcher
             .metadata_blocking(name, version)
-            .map_err(ProviderError::Index)?
+            .map_err(ProviderError::from)?
         {
             Ok(metadata) => metadata,
             Err(MetadataUnavailable::NeedsBuild) => {
                 tracing::debug!(
-                    "skipping {name}=={version}: no wheel, and its sdist has no static metadata (building sdists comes later)"
+                    "skipping {name}=={version}: no wheel, and its sdist has no static metadata (and no build was possible)"
                 );
                 self.shared.skip(name, Skip::NeedsBuild(version.clone()));
                 return Ok(Dependencies::Unavailable(

@@ -15,8 +15,9 @@ use rustc_hash::FxHashMap;
 use tokio::sync::OnceCell;
 use version_ranges::Ranges;
 
+use super::{MetadataBuildError, MetadataBuilder};
 use crate::filename::DistFilename;
-use crate::index::{IndexClient, IndexError, IndexFile, IndexUrl, ProjectPage};
+use crate::index::{CoreMetadata, IndexClient, IndexError, IndexFile, IndexUrl, ProjectPage};
 use crate::normalize::{ExtraName, PackageName};
 
 /// The files of one version, as positions in the project page's file list (the page is
@@ -155,23 +156,43 @@ pub(crate) enum MetadataUnavailable {
     NoFiles,
 }
 
+/// Why a version's metadata could not be had: the index failed, or building it did.
+#[derive(Debug, Clone)]
+pub(crate) enum FetchError {
+    Index(Arc<IndexError>),
+    Build(Arc<MetadataBuildError>),
+}
+
+impl From<Arc<IndexError>> for FetchError {
+    fn from(error: Arc<IndexError>) -> Self {
+        Self::Index(error)
+    }
+}
+
 type MapCell = Arc<OnceCell<Result<Option<Arc<VersionMap>>, Arc<IndexError>>>>;
 type MetadataCell =
-    Arc<OnceCell<Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, Arc<IndexError>>>>;
+    Arc<OnceCell<Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, FetchError>>>;
 
 /// Fetches and memoizes version maps and metadata for the solver.
 pub(crate) struct Fetcher {
     client: IndexClient,
     runtime: tokio::runtime::Handle,
+    /// Builds the metadata of sdists whose metadata is dynamic; without it they are skipped.
+    builder: Option<Arc<dyn MetadataBuilder>>,
     maps: Mutex<FxHashMap<PackageName, MapCell>>,
     metadata: Mutex<FxHashMap<(PackageName, Version), MetadataCell>>,
 }
 
 impl Fetcher {
-    pub fn new(client: IndexClient, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(
+        client: IndexClient,
+        runtime: tokio::runtime::Handle,
+        builder: Option<Arc<dyn MetadataBuilder>>,
+    ) -> Self {
         Self {
             client,
             runtime,
+            builder,
             maps: Mutex::default(),
             metadata: Mutex::default(),
         }
@@ -220,7 +241,7 @@ impl Fetcher {
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, Arc<IndexError>> {
+    ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, FetchError> {
         let cell = self.metadata_cell(name, version);
         cell.get_or_init(|| async {
             let Some(map) = self.version_map(name).await? else {
@@ -243,10 +264,18 @@ impl Fetcher {
                         .map_err(Arc::new)?,
                 )
             } else if let Some(sdist) = map.sdist(entry) {
-                self.client
+                match self
+                    .client
                     .sdist_metadata(&map.index, sdist)
                     .await
                     .map_err(Arc::new)?
+                {
+                    Some(core) => Some(core),
+                    None => {
+                        self.build_metadata(name, version, &map.index, sdist)
+                            .await?
+                    }
+                }
             } else {
                 return Ok(Err(MetadataUnavailable::NoFiles));
             };
@@ -261,6 +290,48 @@ impl Fetcher {
         })
         .await
         .clone()
+    }
+
+    /// The metadata of an sdist whose metadata is dynamic, from the builder (`None` without
+    /// one). The build blocks, so it runs off the runtime's workers; and on a thread of its
+    /// own, because the builder may run a runtime of its own, which a thread of this runtime's
+    /// blocking pool cannot.
+    async fn build_metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+        index: &IndexUrl,
+        sdist: &IndexFile,
+    ) -> Result<Option<CoreMetadata>, FetchError> {
+        let Some(builder) = self.builder.clone() else {
+            return Ok(None);
+        };
+        tracing::debug!(
+            "building the metadata of {name}=={version} from `{}`",
+            sdist.filename
+        );
+        let (owned_name, owned_version) = (name.clone(), version.clone());
+        let (index, file) = (index.clone(), sdist.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| builder.build_metadata(&owned_name, &owned_version, &index, &file))
+                    .join()
+                    .unwrap_or_else(|_| Err("the metadata build panicked".into()))
+            })
+        })
+        .await
+        .unwrap_or_else(|error| Err(format!("the metadata build was cancelled: {error}").into()));
+        match result {
+            Ok(Some(core)) => Ok(Some(core)),
+            Ok(None) => Ok(None),
+            Err(source) => Err(FetchError::Build(Arc::new(MetadataBuildError {
+                name: name.clone(),
+                version: version.clone(),
+                sdist: sdist.filename.clone(),
+                source,
+            }))),
+        }
     }
 
     /// The versions of `name`, oldest first (`None` when no index has it or it fails).
@@ -282,7 +353,7 @@ impl Fetcher {
         &self,
         name: &PackageName,
         version: &Version,
-    ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, Arc<IndexError>> {
+    ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, FetchError> {
         self.runtime.block_on(self.metadata(name, version))
     }
 
