@@ -89,6 +89,7 @@ pub enum Bucket {
     Archives,
     Interpreter,
     Built,
+    BuiltMetadata,
 }
 
 impl Bucket {
@@ -101,6 +102,7 @@ impl Bucket {
             Self::Archives => "archives-v1",
             Self::Interpreter => "interpreter-v1",
             Self::Built => "built-v1",
+            Self::BuiltMetadata => "built-metadata-v1",
         }
     }
 }
@@ -253,6 +255,7 @@ mod tests {
             Bucket::Archives,
             Bucket::Interpreter,
             Bucket::Built,
+            Bucket::BuiltMetadata,
         ];
         let mut dirs: Vec<PathBuf> = all.iter().map(|b| cache.bucket(*b)).collect();
         assert_eq!(dirs[0], PathBuf::from("/cache/simple-v1"));

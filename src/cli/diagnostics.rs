@@ -112,6 +112,7 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::sync::SyncFailure,
         crate::workflow::wheels::PrepareError,
         crate::workflow::sdists::SdistError,
+        crate::workflow::metadata_builds::MetadataBuildFailure,
         crate::workflow::build_env::BuildEnvError,
         crate::build::BuildError,
         crate::install::plan::PlanError,

@@ -15,11 +15,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use pep508_rs::Requirement;
 
+use super::metadata_builds::SdistMetadataBuilder;
 use super::poetry_report::{poetry_preferences, poetry_report};
+use super::wheels::{FetchOptions, DEFAULT_CONCURRENT_DOWNLOADS};
 use super::Reporter;
 use crate::cache::Cache;
 use crate::diagnostic::Diagnostic;
@@ -34,7 +37,9 @@ use crate::lock::{
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
-use crate::resolver::{self, Activation, Manifest, Resolution, ResolveError, RootRequirement};
+use crate::resolver::{
+    self, Activation, Manifest, MetadataBuilder, Resolution, ResolveError, RootRequirement,
+};
 
 /// Resolver settings that change answers; recorded in the lock's inputs.
 const RESOLVER_SETTINGS: [(&str, &str); 2] = [
@@ -280,6 +285,7 @@ fn resolve(
         .enable_all()
         .build()
         .map_err(LockFailure::Runtime)?;
+    let builder = metadata_builder(manifest, &index_config, cache, options);
     let mut client_options =
         ClientOptions::new(index_config.indexes, cache.clone()).with_http(options.http);
     client_options.pins = index_config.pins;
@@ -287,7 +293,7 @@ fn resolve(
     let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
     let resolution = {
         let _resolving = reporter.resolving();
-        resolver::resolve(manifest, &client, runtime.handle())
+        resolver::resolve_with(manifest, &client, runtime.handle(), Some(builder))
     };
     tracing::debug!("index client: {:?}", client.stats());
     // Prefetches still in flight (and a DNS lookup stuck in the blocking pool) must not hold
@@ -310,6 +316,28 @@ fn resolve(
         }
         other => LockFailure::Resolve(other),
     })
+}
+
+/// What builds the metadata of sdists whose metadata is dynamic: builds for an interpreter
+/// that `requires-python` allows (found when first needed).
+fn metadata_builder(
+    manifest: &Manifest,
+    index_config: &IndexConfig,
+    cache: &Cache,
+    options: &LockOptions,
+) -> Arc<dyn MetadataBuilder> {
+    let fetch = FetchOptions {
+        indexes: index_config.indexes.clone(),
+        offline: options.offline,
+        concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
+        http: options.http,
+    };
+    Arc::new(SdistMetadataBuilder::new(
+        index_config.clone(),
+        fetch,
+        manifest.requires_python.clone(),
+        cache.clone(),
+    ))
 }
 
 /// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.

@@ -5,7 +5,8 @@
 //!
 //! - [`lock`]: `pyproject.toml` -> `ProjectSpec` -> `Manifest` -> resolver -> `Resolution` ->
 //!   `Lock` -> `pylock.toml`, with preferences from the previous lock or `poetry.lock`, the
-//!   inputs fingerprint, and `--check`.
+//!   inputs fingerprint, and `--check`; sdists whose metadata is dynamic get it from a build
+//!   ([`metadata_builds`]).
 //! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
 //!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
 //!   that [`build_env`] fills) -> installed venv, with the repair of an interrupted sync.
@@ -14,6 +15,7 @@
 
 pub mod build_env;
 pub mod lock;
+pub mod metadata_builds;
 mod poetry_report;
 pub mod sdists;
 pub mod selection;

@@ -403,7 +403,7 @@ fn cached(entry: &Path, wheels_dir: &Path) -> Option<(PathBuf, WheelFilename)> {
 
 /// Whether the file at `path` exists and has this sha256 (an sdist kept from an earlier sync
 /// whose build failed).
-fn has_sha256(path: &Path, sha256: &str) -> bool {
+pub(super) fn has_sha256(path: &Path, sha256: &str) -> bool {
     path.is_file() && sha256_of(path).is_ok_and(|actual| actual.eq_ignore_ascii_case(sha256))
 }
 
@@ -423,7 +423,7 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
 
 /// After a failed build: keeps the scratch directory's `build.log` files, which the error
 /// names, and removes the rest (sources, build environments, outputs).
-fn keep_logs(scratch: tempfile::TempDir, builds_dir: &Path) {
+pub(super) fn keep_logs(scratch: tempfile::TempDir, builds_dir: &Path) {
     let root = scratch.keep();
     for dir in ["sources", "out"] {
         let _ = fs_err::remove_dir_all(root.join(dir));

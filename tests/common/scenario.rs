@@ -519,9 +519,6 @@ fn check_release(spec: &ReleaseSpec) -> Result<(), String> {
     if !spec.sdist && (!spec.build_requires.is_empty() || !spec.sdist_files.is_empty()) {
         return Err("`build-requires` and `sdist-files` need `sdist = true`".into());
     }
-    if spec.sdist_metadata == SdistMetadata::Dynamic && !spec.build_requires.is_empty() {
-        return Err("`build-requires` needs an sdist built by tackbuild, not `sdist-metadata = \"dynamic\"`".into());
-    }
     for path in spec.sdist_files.keys() {
         if path.is_empty()
             || path.starts_with('/')

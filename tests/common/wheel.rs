@@ -15,9 +15,9 @@
 //!
 //! An sdist (PEP 625 name, `.tar.gz`) holds `<dist>-<version>/PKG-INFO` (PEP 643: 2.2 static,
 //! 2.2 with `Dynamic: Requires-Dist`, or legacy 2.1), `pyproject.toml` and the package's
-//! `__init__.py`. Static and legacy sdists are built by tackbuild (`test-index/backends`), an
-//! in-tree backend the sdist carries in `_tackbuild/`, so they build offline; with dynamic
-//! metadata the dependencies live in `setup.py`, for setuptools.
+//! `__init__.py`. Every sdist is built by tackbuild (`test-index/backends`), an in-tree backend
+//! the sdist carries in `_tackbuild/`, so it builds offline; with dynamic metadata only the
+//! build says what the dependencies are (`PKG-INFO` leaves them out).
 
 use std::fmt::Write as _;
 use std::io::{Cursor, Write};
@@ -293,16 +293,10 @@ pub fn build_sdist(package: &Package, release: &Release) -> (String, Vec<u8>) {
     let version = release.version.to_string();
     let root = format!("{dist}-{version}");
     let filename = format!("{root}.tar.gz");
-    let dynamic = release.spec.sdist_metadata == SdistMetadata::Dynamic;
-
-    let mut pyproject = if dynamic {
-        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n".to_string()
-    } else {
-        format!(
-            "[build-system]\nrequires = {}\nbuild-backend = \"tackbuild\"\nbackend-path = [\"_tackbuild\"]\n",
-            toml_list(&release.spec.build_requires)
-        )
-    };
+    let mut pyproject = format!(
+        "[build-system]\nrequires = {}\nbuild-backend = \"tackbuild\"\nbackend-path = [\"_tackbuild\"]\n",
+        toml_list(&release.spec.build_requires)
+    );
     let _ = write!(
         pyproject,
         "\n[project]\nname = {}\nversion = \"{version}\"\n",
@@ -316,66 +310,45 @@ pub fn build_sdist(package: &Package, release: &Release) -> (String, Vec<u8>) {
         );
     }
     let mut files: Vec<(String, String, u32)> = Vec::new();
-    if dynamic {
-        pyproject.push_str("dynamic = [\"dependencies\", \"optional-dependencies\"]\n");
-        let install_requires = python_list(&release.spec.dependencies);
-        let extras_require = release
-            .spec
-            .extras
-            .iter()
-            .map(|(extra, deps)| format!("{}: {}", python_string(extra), python_list(deps)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        files.push((
-            format!("{root}/setup.py"),
-            format!(
-                "from setuptools import setup\n\nsetup(install_requires={install_requires}, extras_require={{{extras_require}}})\n"
-            ),
-            0o644,
-        ));
-    } else {
-        let _ = writeln!(
-            pyproject,
-            "dependencies = {}",
-            toml_list(&release.spec.dependencies)
-        );
-        if !release.spec.extras.is_empty() {
-            pyproject.push_str("\n[project.optional-dependencies]\n");
-            for (extra, deps) in &release.spec.extras {
-                let _ = writeln!(pyproject, "{} = {}", toml_string(extra), toml_list(deps));
-            }
+    let _ = writeln!(
+        pyproject,
+        "dependencies = {}",
+        toml_list(&release.spec.dependencies)
+    );
+    if !release.spec.extras.is_empty() {
+        pyproject.push_str("\n[project.optional-dependencies]\n");
+        for (extra, deps) in &release.spec.extras {
+            let _ = writeln!(pyproject, "{} = {}", toml_string(extra), toml_list(deps));
         }
     }
-    if !dynamic {
-        files.push((
-            format!("{root}/_tackbuild/tackbuild.py"),
-            TACKBUILD.to_string(),
-            0o644,
-        ));
-        if !release.spec.scripts.is_empty() {
-            pyproject.push_str("\n[project.scripts]\n");
-            for (script, target) in &release.spec.scripts {
-                let _ = writeln!(
-                    pyproject,
-                    "{} = {}",
-                    toml_string(script),
-                    toml_string(target)
-                );
-            }
-        }
-        if !release.spec.build_requires.is_empty() {
-            let modules: Vec<String> = release
-                .spec
-                .build_requires
-                .iter()
-                .map(|requirement| import_name(requirement))
-                .collect();
-            let _ = write!(
+    files.push((
+        format!("{root}/_tackbuild/tackbuild.py"),
+        TACKBUILD.to_string(),
+        0o644,
+    ));
+    if !release.spec.scripts.is_empty() {
+        pyproject.push_str("\n[project.scripts]\n");
+        for (script, target) in &release.spec.scripts {
+            let _ = writeln!(
                 pyproject,
-                "\n[tool.tackbuild]\nimport = {}\n",
-                toml_list(&modules)
+                "{} = {}",
+                toml_string(script),
+                toml_string(target)
             );
         }
+    }
+    if !release.spec.build_requires.is_empty() {
+        let modules: Vec<String> = release
+            .spec
+            .build_requires
+            .iter()
+            .map(|requirement| import_name(requirement))
+            .collect();
+        let _ = write!(
+            pyproject,
+            "\n[tool.tackbuild]\nimport = {}\n",
+            toml_list(&modules)
+        );
     }
     for (path, content) in &release.spec.sdist_files {
         files.push((format!("{root}/{path}"), content.clone(), 0o644));
@@ -423,16 +396,6 @@ fn toml_string(value: &str) -> String {
 
 fn toml_list(values: &[String]) -> String {
     let items: Vec<String> = values.iter().map(|value| toml_string(value)).collect();
-    format!("[{}]", items.join(", "))
-}
-
-fn python_string(value: &str) -> String {
-    // A JSON string literal is a valid Python string literal.
-    serde_json::Value::String(value.to_string()).to_string()
-}
-
-fn python_list(values: &[String]) -> String {
-    let items: Vec<String> = values.iter().map(|value| python_string(value)).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -943,30 +906,30 @@ mod tests {
         let dynamic_info = pkg_info(&members[1], "s-2.0/PKG-INFO");
         assert!(dynamic_info.contains("Dynamic: Requires-Dist\n"));
         assert!(!dynamic_info.contains("Requires-Dist: a"));
-        assert!(pkg_info(&members[1], "s-2.0/setup.py").contains("install_requires=[\"a\"]"));
         let legacy_info = pkg_info(&members[2], "s-3.0/PKG-INFO");
         assert!(legacy_info.starts_with("Metadata-Version: 2.1\n"));
         let pyproject: toml::Table =
             toml::from_str(&pkg_info(&members[0], "s-1.0/pyproject.toml")).unwrap();
         assert_eq!(pyproject["project"]["dependencies"][0].as_str(), Some("a"));
-        // Static and legacy sdists carry tackbuild and build offline; dynamic ones keep setuptools.
+        // Every sdist carries tackbuild and builds offline; the dynamic one's dependencies are
+        // known to the build only.
         assert_eq!(
             pyproject["build-system"]["build-backend"].as_str(),
             Some("tackbuild")
         );
         assert!(pkg_info(&members[0], "s-1.0/_tackbuild/tackbuild.py").contains("def build_wheel"));
-        assert!(members[2]
-            .iter()
-            .any(|(path, _)| path == "s-3.0/_tackbuild/tackbuild.py"));
+        for member in &members[1..] {
+            assert!(member
+                .iter()
+                .any(|(path, _)| path.ends_with("/_tackbuild/tackbuild.py")));
+        }
         let dynamic: toml::Table =
             toml::from_str(&pkg_info(&members[1], "s-2.0/pyproject.toml")).unwrap();
         assert_eq!(
             dynamic["build-system"]["build-backend"].as_str(),
-            Some("setuptools.build_meta")
+            Some("tackbuild")
         );
-        assert!(!members[1]
-            .iter()
-            .any(|(path, _)| path.contains("_tackbuild")));
+        assert_eq!(dynamic["project"]["dependencies"][0].as_str(), Some("a"));
     }
 
     #[test]

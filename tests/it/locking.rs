@@ -8,6 +8,7 @@ use std::path::Path;
 use tack::lock::Lock;
 
 use crate::common::{Format, IndexOptions, RunOutput, Scenario, TestContext};
+use crate::test_support::require_tool;
 
 /// Lock the scenario's own project; panics (with tack's output) if it fails.
 fn lock_scenario(name: &str) -> (TestContext, Lock) {
@@ -366,29 +367,93 @@ fn sdist_only_packages_use_static_metadata() {
         .find(|p| p.name.as_ref() == "static")
         .unwrap();
     assert!(static_package.wheels.is_empty() && static_package.sdist.is_some());
+}
 
-    // Dynamic metadata would need a build: the version is skipped, and `-v` says why.
+#[test]
+fn dynamic_sdist_metadata_is_built_at_lock_time_and_cached() {
+    require_tool!("python3");
+    let context = TestContext::new().with_scenario("sdist-only");
     context.write_pyproject(
         "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"dynamic\"]\n",
     );
     let output = context.run(context.tack().args(["lock", "-v"]));
-    insta::assert_snapshot!(context.snapshot(&output), @"
-    success: false
-    exit_code: 1
-    ----- stdout -----
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        output
+            .stderr
+            .contains("calling `prepare_metadata_for_build_wheel` of `tackbuild` for `dynamic`"),
+        "{}",
+        output.stderr
+    );
+    // The dependency is known from the build only: PKG-INFO leaves it out.
+    let lock = read_lock(&context);
+    assert_eq!(versions(&lock)["dynamic"], ["1.0.0"]);
+    assert_eq!(versions(&lock)["dep"], ["1.0.0"]);
+    let dynamic = lock
+        .packages
+        .iter()
+        .find(|p| p.name.as_ref() == "dynamic")
+        .unwrap();
+    assert!(dynamic.wheels.is_empty() && dynamic.sdist.is_some());
 
-    ----- stderr -----
-    DEBUG GET [INDEX]/dynamic/ -> 200 (394 bytes in [TIME], attempt 1)
-    DEBUG GET [SERVER]/files/dynamic-1.0.0.tar.gz -> 200 (480 bytes in [TIME], attempt 1)
-    DEBUG `dynamic-1.0.0.tar.gz` has no static metadata; it would need a build
-    DEBUG skipping dynamic==1.0.0: no wheel, and its sdist has no static metadata (building sdists comes later)
-    DEBUG index client: ClientStats { requests: 2, bytes_downloaded: 874, cache_hits: 0, not_modified: 0, retries: 0 }
-    error: no solution found when resolving dependencies of `project`:
-      Because there is no version of dynamic in <1.0.0 | >1.0.0 and dynamic 1.0.0 has no wheel and its source distribution's metadata is dynamic, dynamic cannot be used.
-      And because project depends on dynamic, the requirements of project cannot be satisfied.
-    hint: versions of `dynamic` with only a source distribution whose metadata is dynamic were skipped: 1.0.0
-    hint: the lock must hold for any Python version (no `requires-python` is set)
-    ");
+    // A second resolution takes the metadata from the cache: nothing is built.
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"dynamic>=1\"]\n",
+    );
+    let output = context.run(context.tack().args(["lock", "-v"]));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        output
+            .stderr
+            .contains("using the cached metadata build of `dynamic-1.0.0.tar.gz`"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("calling `"), "{}", output.stderr);
+    assert_eq!(versions(&read_lock(&context))["dep"], ["1.0.0"]);
+}
+
+#[test]
+fn a_failing_metadata_build_fails_the_lock_and_names_the_package() {
+    require_tool!("python3");
+    let scenario = Scenario::from_toml(
+        "failing-metadata",
+        r#"
+        [packages.broken]
+        "1.0.0" = { wheel = false, sdist = true, sdist-metadata = "dynamic", dependencies = ["dep"], sdist-files = { FAIL_BUILD = "" } }
+        "0.9.0" = { dependencies = ["dep"] }
+
+        [packages]
+        dep = ["1.0.0"]
+        "#,
+    )
+    .unwrap();
+    let context = TestContext::new().with_index(&scenario, IndexOptions::default());
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\ndependencies = [\"broken\"]\n",
+    );
+    let output = context.run(context.tack().arg("lock"));
+    assert!(!output.success(), "{}", context.snapshot(&output));
+    let stderr = &output.stderr;
+    assert!(
+        stderr.contains(
+            "failed to build the metadata of `broken==1.0.0` from its sdist `broken-1.0.0.tar.gz`"
+        ),
+        "{stderr}"
+    );
+    // The backend's last lines reach the user; the version is not silently skipped.
+    assert!(
+        stderr.contains("error: command '/usr/bin/gcc' failed with exit code 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: the C header `libfoo.h` is missing"),
+        "{stderr}"
+    );
+    assert!(
+        !context.project_dir().join("pylock.toml").exists(),
+        "{stderr}"
+    );
 }
 
 #[test]
