@@ -155,10 +155,8 @@ impl Diagnostic for LockFailure {
     }
 
     fn is_bug(&self) -> bool {
-        matches!(
-            self,
-            Self::Resolve(ResolveError::Internal(_)) | Self::Marker { .. }
-        )
+        // A resolver bug is its own source's to say (`ResolveError::is_bug`).
+        matches!(self, Self::Marker { .. })
     }
 }
 
