@@ -296,6 +296,7 @@ fn wheel(c: &mut Criterion) {
     let options = InstallOptions {
         requested: true,
         installer: "tack",
+        direct_url: None,
     };
 
     // Check once: the cache holds every file, the venv every file plus what install adds.

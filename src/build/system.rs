@@ -5,7 +5,8 @@
 //! the way pip builds it: with `setuptools.build_meta:__legacy__` and `setuptools>=40.8.0`. A
 //! table without `build-backend` gets the same backend, and the setuptools requirement is added
 //! when `requires` does not name setuptools itself (pip checks for it; adding it is kinder). A
-//! table without `requires` is an error, as PEP 518 makes the key mandatory.
+//! table without `requires` is an error, as PEP 518 makes the key mandatory. A Poetry project
+//! (`[tool.poetry]`) without the table is built with poetry-core, as Poetry builds it.
 //!
 //! `backend-path` (an in-tree backend) lists directories relative to the source tree. PEP 517
 //! requires them to stay inside it: an absolute entry, one that climbs out with `..`, or one
@@ -25,6 +26,10 @@ use crate::pep508::{parse_requirement, InvalidPep508};
 pub const DEFAULT_BACKEND: &str = "setuptools.build_meta:__legacy__";
 /// What pip installs for [`DEFAULT_BACKEND`].
 pub const DEFAULT_REQUIRES: &str = "setuptools>=40.8.0";
+/// The backend of a Poetry project without `[build-system]`.
+pub const POETRY_BACKEND: &str = "poetry.core.masonry.api";
+/// What [`POETRY_BACKEND`] needs.
+pub const POETRY_REQUIRES: &str = "poetry-core>=1.0.0";
 
 /// Why a source tree's build system could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,12 @@ struct PyProject {
     #[serde(rename = "build-system")]
     build_system: Option<Table>,
     project: Option<toml::Value>,
+    tool: Option<Tools>,
+}
+
+#[derive(Deserialize)]
+struct Tools {
+    poetry: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +107,17 @@ impl BuildSystem {
         Self {
             requires: vec![default_requirement()],
             backend: DEFAULT_BACKEND.to_string(),
+            backend_path: Vec::new(),
+        }
+    }
+
+    /// Poetry's own builder, for a Poetry project that names no build system.
+    pub fn poetry_core() -> Self {
+        Self {
+            requires: vec![
+                parse_requirement(POETRY_REQUIRES).expect("the poetry-core requirement is valid")
+            ],
+            backend: POETRY_BACKEND.to_string(),
             backend_path: Vec::new(),
         }
     }
@@ -141,6 +163,9 @@ fn from_toml(
         .and_then(toml::Value::as_str)
         .map(str::to_string);
     let Some(table) = pyproject.build_system else {
+        if pyproject.tool.is_some_and(|tool| tool.poetry.is_some()) {
+            return Ok((BuildSystem::poetry_core(), name));
+        }
         return Ok((BuildSystem::legacy_setuptools(), name));
     };
     let requires = table.requires.ok_or_else(|| BuildSystemError::NoRequires {
@@ -265,6 +290,14 @@ mod tests {
             let system = parse(text).unwrap();
             assert_eq!(system.backend, DEFAULT_BACKEND);
             assert_eq!(requires(&system), ["setuptools>=40.8.0"]);
+        }
+        for text in [
+            "[tool.poetry]\nname = 'app'\n",
+            "[tool.poetry.dependencies]\n",
+        ] {
+            let system = parse(text).unwrap();
+            assert_eq!(system.backend, POETRY_BACKEND, "{text}");
+            assert_eq!(requires(&system), ["poetry-core>=1.0.0"]);
         }
         let system = parse("[build-system]\nrequires = ['wheel']\n").unwrap();
         assert_eq!(system.backend, DEFAULT_BACKEND);

@@ -118,11 +118,20 @@ pub struct SyncArgs {
     #[arg(long)]
     pub all_extras: bool,
 
-    /// Do not install the project itself (accepted; installing the project comes with builds)
-    #[arg(long, alias = "no-root")]
+    /// Do not install the project itself, only its dependencies (Poetry's `--no-root` works too)
+    #[arg(long, visible_alias = "no-root", env = "TACK_NO_INSTALL_PROJECT", value_parser = clap::builder::FalseyValueParser::new(), conflicts_with = "only_root")]
     pub no_install_project: bool,
-    /// Install the project as a regular package, not editable (accepted; see above)
+    /// Install only the project itself, without its dependencies, removing nothing (Poetry's
+    /// `--only-root`)
     #[arg(long)]
+    pub only_root: bool,
+    /// Leave out path dependencies (`directory` entries other than the project), as Poetry's
+    /// `--no-directory` does for a dependencies-only Docker layer
+    #[arg(long)]
+    pub no_directory: bool,
+    /// Install the project (and path dependencies) as real wheels, not editable, so that the
+    /// venv works without the source tree (a Docker image's final stage)
+    #[arg(long, env = "TACK_NO_EDITABLE", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_editable: bool,
     /// Keep packages that the lock does not list
     #[arg(long)]

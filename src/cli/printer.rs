@@ -201,6 +201,15 @@ pub fn elapsed(duration: Duration) -> String {
     }
 }
 
+/// `1 package`, `2 packages`.
+pub fn packages(count: usize) -> String {
+    if count == 1 {
+        "1 package".to_string()
+    } else {
+        format!("{count} packages")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,10 @@
 //! - `install`: wanted and absent;
 //! - `reinstall`: present at another version (removed, then installed);
 //! - `remove`: present, not wanted (only in exact mode);
-//! - `keep`: present at the wanted version.
+//! - `keep`: present at the wanted version;
+//! - `local`: source trees to build and install (the project itself, path dependencies),
+//!   each with what the venv holds under its name. Their version is known only once built,
+//!   so whether the installed one is current is the caller's to decide.
 //!
 //! A lock package is wanted when its marker holds for the target with the chosen extras and
 //! groups (PEP 751). For each package to install, the wheel with the best tag priority is
@@ -24,7 +27,7 @@ use pep508_rs::MarkerEnvironment;
 
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
-use crate::lock::{Lock, LockedPackage, LockedSdist, LockedWheel};
+use crate::lock::{Lock, LockedDirectory, LockedPackage, LockedSdist, LockedWheel};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// How well a wheel fits the target: lower is better, `None` is incompatible.
@@ -104,6 +107,8 @@ pub struct Plan<T> {
     pub reinstall: Vec<(T, PlannedPackage)>,
     pub remove: Vec<T>,
     pub keep: Vec<T>,
+    /// Source trees wanted, each with the installed distributions of its name.
+    pub local: Vec<(LockedDirectory, Vec<T>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,13 +200,35 @@ pub fn plan<T>(
         }
     }
 
+    let mut local: BTreeMap<PackageName, (LockedDirectory, Vec<T>)> = BTreeMap::new();
+    for directory in &lock.directories {
+        let applies = directory
+            .marker
+            .as_ref()
+            .is_none_or(|marker| marker.evaluate(target.markers, &target.extras, &target.groups));
+        if applies {
+            if wanted.contains_key(&directory.name) || local.contains_key(&directory.name) {
+                return Err(PlanError::Ambiguous {
+                    name: directory.name.clone(),
+                    versions: format!("one of them from `{}`", directory.path),
+                });
+            }
+            local.insert(directory.name.clone(), (directory.clone(), Vec::new()));
+        }
+    }
+
     let mut plan = Plan {
         install: Vec::new(),
         reinstall: Vec::new(),
         remove: Vec::new(),
         keep: Vec::new(),
+        local: Vec::new(),
     };
     for (name, version, handle) in installed {
+        if let Some((_, installed)) = local.get_mut(&name) {
+            installed.push(handle);
+            continue;
+        }
         match wanted.remove(&name) {
             Some(package) if package.version == version => plan.keep.push(handle),
             Some(package) => plan.reinstall.push((handle, planned(package, target)?)),
@@ -213,6 +240,7 @@ pub fn plan<T>(
         .into_values()
         .map(|package| planned(package, target))
         .collect::<Result<_, _>>()?;
+    plan.local = local.into_values().collect();
     Ok(plan)
 }
 
@@ -336,6 +364,7 @@ mod tests {
             default_groups: vec![GroupName::new("dev").unwrap()],
             created_by: CREATED_BY.to_string(),
             packages,
+            directories: Vec::new(),
             tool: TackLockTool::default(),
         }
     }
@@ -434,6 +463,59 @@ mod tests {
             numpy.file_name(),
             "numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
         );
+    }
+
+    #[test]
+    fn source_trees_are_planned_apart_with_what_is_installed_under_their_name() {
+        let mut lock = lock(vec![package(
+            "anyio",
+            "4.0",
+            None,
+            &["anyio-4.0-py3-none-any.whl"],
+        )]);
+        let directory = |name: &str, path: &str, marker: Option<&str>| LockedDirectory {
+            name: PackageName::from_str(name).unwrap(),
+            path: path.to_string(),
+            editable: true,
+            marker: marker.map(|text| LockMarker::from_str(text).unwrap()),
+            dependencies: Vec::new(),
+        };
+        lock.directories = vec![
+            directory("app", ".", None),
+            directory("tools", "tools", Some("'dev' in dependency_groups")),
+        ];
+        let markers = environment();
+        let python = v("3.11.7");
+        let target = Target {
+            markers: &markers,
+            python_version: &python,
+            tags: &Linux,
+            extras: Vec::new(),
+            groups: Vec::new(),
+            builds: BuildPolicy::default(),
+        };
+        let installed = vec![
+            (name("app"), v("0.1"), "app-0.1"),
+            (name("tools"), v("1.0"), "tools-1.0"),
+        ];
+        let plan = plan(&lock, &target, installed, true).unwrap();
+        // The project is planned with its installed copy; `tools` is not wanted, so removed.
+        assert_eq!(plan.local.len(), 1);
+        assert_eq!(plan.local[0].0.name.as_ref(), "app");
+        assert_eq!(plan.local[0].1, ["app-0.1"]);
+        assert_eq!(plan.remove, ["tools-1.0"]);
+        assert_eq!(plan.install.len(), 1);
+
+        // A name both from an index and from a tree is an inconsistent lock.
+        lock.directories = vec![directory("anyio", "vendor/anyio", None)];
+        let error = super::plan(
+            &lock,
+            &target,
+            Vec::<(PackageName, Version, ())>::new(),
+            true,
+        )
+        .unwrap_err();
+        assert!(matches!(error, PlanError::Ambiguous { .. }), "{error}");
     }
 
     #[test]

@@ -156,6 +156,9 @@ pub struct InstallOptions<'a> {
     pub requested: bool,
     /// Written to `INSTALLER` (`tack`).
     pub installer: &'a str,
+    /// PEP 610 `direct_url.json`, for a distribution installed from a source tree or a URL
+    /// rather than an index.
+    pub direct_url: Option<&'a str>,
 }
 
 /// The name of the wheel's `<name>-<version>.dist-info` directory at the top of `tree`.
@@ -424,6 +427,7 @@ mod tests {
             &InstallOptions {
                 requested: true,
                 installer: "tack",
+                direct_url: None,
             },
         )
         .unwrap();

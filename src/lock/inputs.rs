@@ -30,7 +30,7 @@ impl LockInputs {
                     .collect::<Map<_, _>>(),
             )
         };
-        let canonical = json!({
+        let mut canonical = json!({
             "format": FINGERPRINT_FORMAT,
             "requires-python": self.requires_python.as_ref().map(canonical_specifiers),
             "dependencies": canonical_list(&self.dependencies),
@@ -43,6 +43,11 @@ impl LockInputs {
             "indexes": self.indexes.iter().map(Url::as_str).collect::<Vec<_>>(),
             "resolver": self.resolver,
         });
+        // Only when set, so that locks of projects that are not packages keep their
+        // fingerprints from before the key existed.
+        if let (Some(project), Value::Object(map)) = (&self.project, &mut canonical) {
+            map.insert("project".to_string(), json!(project.as_ref()));
+        }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
@@ -81,6 +86,18 @@ impl LockInputs {
             &mut lines,
         );
         diff_indexes(&self.indexes, &newer.indexes, &mut lines);
+        match (&self.project, &newer.project) {
+            (None, Some(new)) => lines.push(format!(
+                "the project `{new}` is now a package, installed by `tack sync`"
+            )),
+            (Some(old), None) => lines.push(format!("the project `{old}` is no longer a package")),
+            (Some(old), Some(new)) if old != new => {
+                lines.push(format!(
+                    "the project's name changed from `{old}` to `{new}`"
+                ));
+            }
+            _ => {}
+        }
         let settings: BTreeSet<&String> =
             self.resolver.keys().chain(newer.resolver.keys()).collect();
         for setting in settings {
@@ -250,6 +267,7 @@ mod tests {
             )]),
             indexes: urls(&["https://example.org/simple/", "https://127.0.0.1/extra/"]),
             resolver: BTreeMap::from([("prerelease".to_string(), "if-necessary".to_string())]),
+            project: None,
         }
     }
 

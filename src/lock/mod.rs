@@ -128,6 +128,10 @@ pub struct Lock {
     pub created_by: String,
     /// Sorted by name, then version (the writer sorts regardless).
     pub packages: Vec<LockedPackage>,
+    /// Packages built from a source tree (`directory = { path = "." }` for the project
+    /// itself), sorted by name. They are `[[packages]]` entries in the file like the others,
+    /// but carry no version and no files: both are known only once the tree is built.
+    pub directories: Vec<LockedDirectory>,
     /// tack's own `[tool.tack]` table; empty (default) when another tool wrote the lock.
     pub tool: TackLockTool,
 }
@@ -149,6 +153,30 @@ pub struct LockedPackage {
     pub sdist: Option<LockedSdist>,
     /// Sorted by file name.
     pub wheels: Vec<LockedWheel>,
+}
+
+/// A `[[packages]]` entry with a `directory` source: a source tree built and installed at
+/// sync, such as the project itself. PEP 751 forbids a `version` here, since the tree may
+/// change after locking; the version is whatever the build says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedDirectory {
+    pub name: PackageName,
+    /// The tree, relative to the lock file's directory, with `/` separators (`.` for the
+    /// project), as written.
+    pub path: String,
+    /// Installed editable (PEP 660) unless the sync asks for `--no-editable`.
+    pub editable: bool,
+    /// When the package is installed, as for [`LockedPackage::marker`].
+    pub marker: Option<LockMarker>,
+    /// Sorted by name, then version.
+    pub dependencies: Vec<LockedDependency>,
+}
+
+impl LockedDirectory {
+    /// Whether this entry is the project the lock belongs to.
+    pub fn is_project(&self) -> bool {
+        self.path == "."
+    }
 }
 
 /// An edge of the dependency graph, as PEP 751 `dependencies` entries identify it.
@@ -258,6 +286,9 @@ pub struct LockInputs {
     pub indexes: Vec<Url>,
     /// Resolver settings that change answers (prerelease mode, fork strategy, ...).
     pub resolver: BTreeMap<String, String>,
+    /// The project's name when it is a package that `tack sync` installs (it has a
+    /// `[build-system]`, or is a Poetry project in package mode).
+    pub project: Option<PackageName>,
 }
 
 impl Lock {
@@ -578,6 +609,7 @@ mod tests {
             default_groups: vec![GroupName::new("dev").unwrap()],
             created_by: CREATED_BY.to_string(),
             packages: vec![app, anyio, numpy_old, numpy_new, pytest],
+            directories: Vec::new(),
             tool: TackLockTool {
                 fingerprint: String::new(),
                 inputs: LockInputs {
@@ -596,6 +628,7 @@ mod tests {
                         "prerelease".to_string(),
                         "if-necessary".to_string(),
                     )]),
+                    project: None,
                 },
             },
         }
@@ -765,6 +798,7 @@ prerelease = "if-necessary"
             default_groups: Vec::new(),
             created_by: CREATED_BY.to_string(),
             packages: Vec::new(),
+            directories: Vec::new(),
             tool: TackLockTool::default(),
         };
         let text = lock.to_toml();

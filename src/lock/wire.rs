@@ -24,8 +24,8 @@ use super::error::{InvalidLock, InvalidLockKind};
 use url::Url;
 
 use super::{
-    Lock, LockInputs, LockMarker, LockedDependency, LockedFile, LockedPackage, Sha256Digest,
-    TackLockTool, Verbatim,
+    Lock, LockInputs, LockMarker, LockedDependency, LockedDirectory, LockedFile, LockedPackage,
+    Sha256Digest, TackLockTool, Verbatim,
 };
 use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -113,6 +113,7 @@ struct WireInputs {
     dependency_groups: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
     indexes: Vec<Spanned<String>>,
     resolver: BTreeMap<String, String>,
+    project: Option<Spanned<String>>,
 }
 
 /// Parses the text of a lock file into its wire form; a TOML error names its line.
@@ -199,12 +200,15 @@ impl TryFrom<WireDocument<'_>> for Lock {
             "dependency group name",
             GroupName::new,
         )?;
-        let mut packages = document
-            .packages
-            .into_iter()
-            .enumerate()
-            .map(|(position, package)| convert_package(source, position, package))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut packages = Vec::new();
+        let mut directories = Vec::new();
+        for (position, package) in document.packages.into_iter().enumerate() {
+            match convert_package(source, position, package)? {
+                Converted::Index(package) => packages.push(*package),
+                Converted::Directory(directory) => directories.push(directory),
+            }
+        }
+        directories.sort_by(|a: &LockedDirectory, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
         packages.sort_by(|a, b| {
             (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
         });
@@ -224,6 +228,7 @@ impl TryFrom<WireDocument<'_>> for Lock {
             default_groups,
             created_by: document.created_by,
             packages,
+            directories,
             tool,
         })
     }
@@ -344,7 +349,7 @@ fn convert_package(
     source: Source<'_>,
     position: usize,
     package: Spanned<WirePackage>,
-) -> Result<LockedPackage, InvalidLock> {
+) -> Result<Converted, InvalidLock> {
     let package_span = package.span();
     let package = package.into_inner();
     let field = format!("packages[{position}]");
@@ -362,11 +367,35 @@ fn convert_package(
             .invalid(span, format!("{field}.{key}"), problem)
             .package(Some(&named))
     };
-    for (table, source_kind) in [
-        (&package.vcs, "vcs"),
-        (&package.directory, "directory"),
-        (&package.archive, "archive"),
-    ] {
+    let marker = package
+        .marker
+        .as_ref()
+        .map(|marker| {
+            read_marker(source, &format!("{field}.marker"), marker)
+                .map_err(|error| error.package(Some(&named)))
+        })
+        .transpose()?;
+    let mut dependencies = package
+        .dependencies
+        .into_iter()
+        .enumerate()
+        .map(|(index, dependency)| {
+            convert_dependency(&invalid, &format!("dependencies[{index}]"), dependency)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    dependencies.sort();
+    dependencies.dedup();
+    if let Some(directory) = package.directory {
+        let (path, editable) = read_directory(&invalid, directory)?;
+        return Ok(Converted::Directory(LockedDirectory {
+            name,
+            path,
+            editable,
+            marker,
+            dependencies,
+        }));
+    }
+    for (table, source_kind) in [(&package.vcs, "vcs"), (&package.archive, "archive")] {
         if let Some(table) = table {
             return Err(InvalidLock::new(
                 InvalidLockKind::UnsupportedSource,
@@ -399,13 +428,6 @@ fn convert_package(
             .because(error)
         })?,
     };
-    let marker = package
-        .marker
-        .map(|marker| {
-            read_marker(source, &format!("{field}.marker"), &marker)
-                .map_err(|error| error.package(Some(&named)))
-        })
-        .transpose()?;
     let requires_python = package
         .requires_python
         .map(|specifiers| {
@@ -420,16 +442,6 @@ fn convert_package(
                 .map_err(|error| error.package(Some(&named)))
         })
         .transpose()?;
-    let mut dependencies = package
-        .dependencies
-        .into_iter()
-        .enumerate()
-        .map(|(index, dependency)| {
-            convert_dependency(&invalid, &format!("dependencies[{index}]"), dependency)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    dependencies.sort();
-    dependencies.dedup();
     let sdist = package
         .sdist
         .map(|file| {
@@ -463,7 +475,7 @@ fn convert_package(
             )
             .package(Some(&named)));
     }
-    Ok(LockedPackage {
+    Ok(Converted::Index(Box::new(LockedPackage {
         name,
         version,
         marker,
@@ -472,7 +484,75 @@ fn convert_package(
         index,
         sdist,
         wheels,
-    })
+    })))
+}
+
+/// One `[[packages]]` entry, by where its code comes from.
+enum Converted {
+    Index(Box<LockedPackage>),
+    Directory(LockedDirectory),
+}
+
+/// A `directory` table: its `path` (relative, as written) and `editable` (PEP 751's default
+/// is `false`). An absolute path is refused, since a lock must work from any checkout.
+fn read_directory(
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    directory: Spanned<toml::Value>,
+) -> Result<(String, bool), InvalidLock> {
+    let span = directory.span();
+    let toml::Value::Table(table) = directory.into_inner() else {
+        return Err(invalid(
+            span,
+            "directory",
+            "`directory` must be a table such as `{ path = \".\", editable = true }`".to_string(),
+        ));
+    };
+    let path = match table.get("path") {
+        Some(toml::Value::String(path)) => path.clone(),
+        Some(_) => {
+            return Err(invalid(
+                span,
+                "directory.path",
+                "`path` must be a string".to_string(),
+            ))
+        }
+        None => {
+            return Err(invalid(
+                span,
+                "directory",
+                "the `directory` table has no `path`".to_string(),
+            ))
+        }
+    };
+    if Path::new(&path).is_absolute() || path.starts_with('/') || path.contains('\\') {
+        return Err(invalid(
+            span,
+            "directory.path",
+            format!(
+                "`{path}` is not a relative path with `/` separators; a lock records source \
+                 trees relative to itself"
+            ),
+        ));
+    }
+    let editable = match table.get("editable") {
+        None => false,
+        Some(toml::Value::Boolean(editable)) => *editable,
+        Some(_) => {
+            return Err(invalid(
+                span,
+                "directory.editable",
+                "`editable` must be `true` or `false`".to_string(),
+            ))
+        }
+    };
+    if let Some(subdirectory) = table.get("subdirectory") {
+        return Err(invalid(
+            span,
+            "directory.subdirectory",
+            format!("`subdirectory = {subdirectory}` is not supported yet; give the full `path`"),
+        ));
+    }
+    Ok((path, editable))
 }
 
 fn convert_dependency(
@@ -711,6 +791,18 @@ fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, 
         .enumerate()
         .map(|(position, url)| read_url(source, &format!("{TABLE}.indexes[{position}]"), url))
         .collect::<Result<_, _>>()?;
+    let project = inputs
+        .project
+        .map(|project| {
+            package_name(project.get_ref()).ok_or_else(|| {
+                source.invalid(
+                    project.span(),
+                    format!("{TABLE}.project"),
+                    format!("`{}` is not a valid package name", project.get_ref()),
+                )
+            })
+        })
+        .transpose()?;
     Ok(LockInputs {
         requires_python,
         dependencies,
@@ -718,6 +810,7 @@ fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, 
         dependency_groups,
         indexes,
         resolver: inputs.resolver,
+        project,
     })
 }
 
@@ -860,10 +953,52 @@ mod tests {
     }
 
     #[test]
+    fn directories_are_read_with_their_editable_flag() {
+        let lock = read(&one_package("directory = { path = \"../foo\" }")).unwrap();
+        assert!(lock.packages.is_empty());
+        let directory = &lock.directories[0];
+        assert_eq!(
+            (
+                directory.name.as_ref(),
+                directory.path.as_str(),
+                directory.editable
+            ),
+            ("foo", "../foo", false)
+        );
+        let lock = read(&one_package(
+            "directory = { path = \".\", editable = true }",
+        ))
+        .unwrap();
+        assert!(lock.directories[0].is_project() && lock.directories[0].editable);
+        assert_eq!(
+            Lock::from_toml(&lock.to_toml(), Path::new("pylock.toml")).unwrap(),
+            lock
+        );
+        for (table, problem) in [
+            ("directory = \"..\"", "`directory` must be a table"),
+            (
+                "directory = { editable = true }",
+                "the `directory` table has no `path`",
+            ),
+            (
+                "directory = { path = \"/abs/foo\" }",
+                "is not a relative path",
+            ),
+            (
+                "directory = { path = \".\", editable = \"yes\" }",
+                "`editable` must be",
+            ),
+        ] {
+            let message = error(&one_package(table));
+            assert!(message.contains(problem), "{table}: {message}");
+            assert!(message.contains("`packages[0].directory"), "{message}");
+        }
+    }
+
+    #[test]
     fn other_sources_are_not_supported_yet() {
         for (table, kind) in [
             ("vcs = { type = \"git\", url = \"https://example.org/foo.git\", commit-id = \"abc\" }", "vcs"),
-            ("directory = { path = \"../foo\" }", "directory"),
             ("archive = { url = \"https://example.org/foo.zip\", hashes = { sha256 = \"x\" } }", "archive"),
         ] {
             let error = read(&one_package(table)).unwrap_err();

@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use url::Url;
 
 use super::{
-    FileFields, InputRequirement, Lock, LockInputs, LockedPackage, CREATED_BY, LOCK_VERSION,
+    FileFields, InputRequirement, Lock, LockInputs, LockedDependency, LockedDirectory,
+    LockedPackage, CREATED_BY, LOCK_VERSION,
 };
 use crate::normalize::GroupName;
 use crate::redact::redact_url;
@@ -59,16 +60,29 @@ pub(super) fn render(lock: &Lock) -> String {
     };
     key_value(&mut out, "created-by", &toml_string(created_by));
 
-    if lock.packages.is_empty() {
+    if lock.packages.is_empty() && lock.directories.is_empty() {
         // `packages` is required by PEP 751, even when there is nothing to install.
         key_value(&mut out, "packages", "[]");
     }
     let mut packages: Vec<&LockedPackage> = lock.packages.iter().collect();
     packages
         .sort_by(|a, b| (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker)));
+    let mut directories: Vec<&LockedDirectory> = lock.directories.iter().collect();
+    directories.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
+    // One list sorted by name: a source tree comes before index entries of the same name.
+    let mut directories = directories.into_iter().peekable();
     for package in packages {
+        while let Some(directory) = directories.next_if(|directory| directory.name <= package.name)
+        {
+            out.push('\n');
+            render_directory(&mut out, directory);
+        }
         out.push('\n');
         render_package(&mut out, package);
+    }
+    for directory in directories {
+        out.push('\n');
+        render_directory(&mut out, directory);
     }
 
     out.push_str("\n[tool.tack]\n");
@@ -79,6 +93,40 @@ pub(super) fn render(lock: &Lock) -> String {
     );
     render_inputs(&mut out, &lock.tool.inputs);
     out
+}
+
+fn render_directory(out: &mut String, directory: &LockedDirectory) {
+    out.push_str("[[packages]]\n");
+    key_value(out, "name", &toml_string(directory.name.as_ref()));
+    if let Some(marker) = &directory.marker {
+        key_value(out, "marker", &toml_string(marker.as_str()));
+    }
+    render_dependencies(out, &directory.dependencies);
+    key_value(
+        out,
+        "directory",
+        &inline_table(&[
+            ("path", toml_string(&directory.path)),
+            ("editable", directory.editable.to_string()),
+        ]),
+    );
+}
+
+fn render_dependencies(out: &mut String, dependencies: &[LockedDependency]) {
+    if dependencies.is_empty() {
+        return;
+    }
+    let mut dependencies: Vec<_> = dependencies.iter().collect();
+    dependencies.sort();
+    dependencies.dedup();
+    let tables = dependencies.into_iter().map(|dependency| {
+        let mut fields = vec![("name", toml_string(dependency.name.as_ref()))];
+        if let Some(version) = &dependency.version {
+            fields.push(("version", toml_string(&version.to_string())));
+        }
+        inline_table(&fields)
+    });
+    key_value(out, "dependencies", &inline_array(tables));
 }
 
 fn render_package(out: &mut String, package: &LockedPackage) {
@@ -95,19 +143,7 @@ fn render_package(out: &mut String, package: &LockedPackage) {
             &toml_string(&requires_python.to_string()),
         );
     }
-    if !package.dependencies.is_empty() {
-        let mut dependencies: Vec<_> = package.dependencies.iter().collect();
-        dependencies.sort();
-        dependencies.dedup();
-        let tables = dependencies.into_iter().map(|dependency| {
-            let mut fields = vec![("name", toml_string(dependency.name.as_ref()))];
-            if let Some(version) = &dependency.version {
-                fields.push(("version", toml_string(&version.to_string())));
-            }
-            inline_table(&fields)
-        });
-        key_value(out, "dependencies", &inline_array(tables));
-    }
+    render_dependencies(out, &package.dependencies);
     if let Some(index) = &package.index {
         key_value(out, "index", &toml_string(&redact_url(index)));
     }
@@ -144,6 +180,9 @@ fn file_table(file: &FileFields<'_>) -> String {
 
 fn render_inputs(out: &mut String, inputs: &LockInputs) {
     out.push_str("\n[tool.tack.inputs]\n");
+    if let Some(project) = &inputs.project {
+        key_value(out, "project", &toml_string(project.as_ref()));
+    }
     if let Some(requires_python) = &inputs.requires_python {
         key_value(
             out,

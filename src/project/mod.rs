@@ -80,6 +80,11 @@ pub struct ProjectSpec {
     pub dependency_groups: BTreeMap<GroupName, Vec<Requirement>>,
     /// Groups that are installed only when asked for (Poetry's `optional = true`).
     pub optional_groups: BTreeSet<GroupName>,
+    /// Whether the project is a package that `tack sync` installs (and `tack build` builds):
+    /// it has a `[build-system]`, or it is a Poetry project not in `package-mode = false`
+    /// (Poetry builds those with poetry-core). A project that is only a list of dependencies
+    /// (no `[build-system]`, as uv treats it) is not.
+    pub package: bool,
     /// Whether the project's dependencies are Poetry's (`[tool.poetry]` declares
     /// `dependencies`, `dev-dependencies` or `group`); groups then follow Poetry's rules.
     pub poetry: bool,
@@ -222,6 +227,11 @@ impl ProjectSpec {
             spec.tool = read.tool;
         }
 
+        spec.package = spec.name.is_some()
+            && match &poetry {
+                Some(poetry) => poetry::package_mode(&source, poetry)?,
+                None => root.contains_key("build-system"),
+            };
         spec.root = pyproject_path
             .parent()
             .filter(|parent| !parent.as_os_str().is_empty())

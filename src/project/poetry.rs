@@ -82,19 +82,11 @@ use crate::normalize::{GroupName, PackageName};
 
 use groups::expand_includes;
 
-/// `[tool.poetry]` keys that only matter for building or installing the project itself.
-const BUILD_ONLY_KEYS: [(&str, &str); 4] = [
-    (
-        "scripts",
-        "tack does not install the project's own scripts yet",
-    ),
-    (
-        "plugins",
-        "tack does not install the project's own entry points yet",
-    ),
-    ("packages", "tack does not build the project itself yet"),
-    ("requires-plugins", "Poetry plugins do not apply to tack"),
-];
+/// `[tool.poetry]` keys that tack does not read, with the reason. (`scripts`, `plugins` and
+/// `packages` matter only to the build backend, poetry-core, which reads them itself when the
+/// project is built.)
+const IGNORED_KEYS: [(&str, &str); 1] =
+    [("requires-plugins", "Poetry plugins do not apply to tack")];
 
 /// Reads `[tool.poetry]` (`poetry` is its field) into `spec`, which already holds what the
 /// standard tables say: `[project]` when `has_project`, and `[dependency-groups]`.
@@ -109,7 +101,7 @@ pub(crate) fn apply(
     let field = |key: &str| Field::child(&poetry.name, table, poetry.span.clone(), key);
     let mut reader = Reader::new(source, pyproject_path);
 
-    for (key, why) in BUILD_ONLY_KEYS {
+    for (key, why) in IGNORED_KEYS {
         if let Some(ignored) = field(key) {
             reader.warn(
                 ignored.span.as_ref(),
@@ -281,6 +273,17 @@ impl<'s, 'a> Reader<'s, 'a> {
 }
 
 // --- small readers ----------------------------------------------------------------------------
+
+/// `[tool.poetry] package-mode`: whether Poetry installs the project itself (the default).
+pub(super) fn package_mode(source: &Source<'_>, poetry: &Field<'_>) -> Result<bool, ProjectError> {
+    let Some(table) = poetry.item.as_table_like() else {
+        return Ok(true);
+    };
+    match Field::child(&poetry.name, table, poetry.span.clone(), "package-mode") {
+        Some(mode) => boolean(source, &mode),
+        None => Ok(true),
+    }
+}
 
 /// `name` of a project without `[project]`: required unless `package-mode = false`.
 fn read_name<'d>(

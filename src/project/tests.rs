@@ -894,7 +894,18 @@ fn poetry_2_projects_with_a_project_table_are_read() {
     ));
     assert_eq!(spec.name.as_ref().unwrap().as_ref(), "demo");
     assert!(!spec.poetry);
-    assert_eq!(spec.warnings.len(), 1, "{:?}", spec.warnings);
+    // `packages` is poetry-core's to read when the project is built.
+    assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
+    // A Poetry project is a package unless `package-mode = false`; other projects are
+    // packages when they have a `[build-system]`.
+    assert!(spec.package);
+    let spec = parse_ok(&format!("{MINIMAL}[tool.poetry]\npackage-mode = false\n"));
+    assert!(!spec.package);
+    assert!(!parse_ok(MINIMAL).package);
+    let spec = parse_ok(&format!(
+        "{MINIMAL}[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n"
+    ));
+    assert!(spec.package);
 }
 
 #[test]

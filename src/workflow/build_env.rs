@@ -247,6 +247,7 @@ impl<'a> BuildEnvs<'a> {
         let options = wheel::InstallOptions {
             requested: false,
             installer: "tack",
+            direct_url: None,
         };
         let mut installed = Vec::new();
         for wheel in &wheels {

@@ -32,14 +32,15 @@ use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFi
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     without_credentials, InputRequirement, InvalidMarker, Lock, LockError, LockInputs, LockMarker,
-    LockedDependency, LockedFile, LockedPackage, LockedSdist, LockedWheel, Sha256Digest,
-    TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    LockedDependency, LockedDirectory, LockedFile, LockedPackage, LockedSdist, LockedWheel,
+    Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
 use crate::resolver::{
     self, Activation, Manifest, MetadataBuilder, Resolution, ResolveError, RootRequirement,
 };
+use pep440_rs::Version;
 
 /// Resolver settings that change answers; recorded in the lock's inputs.
 const RESOLVER_SETTINGS: [(&str, &str); 2] = [
@@ -366,6 +367,7 @@ pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInput
             .map(|index| without_credentials(index.url()))
             .collect(),
         resolver: resolver_settings(spec, config),
+        project: spec.package.then(|| spec.name.clone()).flatten(),
     }
 }
 
@@ -587,11 +589,45 @@ fn build_lock(
         dependency_groups: spec.dependency_groups.keys().cloned().collect(),
         default_groups: spec.default_groups(),
         created_by: CREATED_BY.to_string(),
+        directories: project_entry(spec, &packages).into_iter().collect(),
         packages,
         tool: TackLockTool {
             fingerprint,
             inputs,
         },
+    })
+}
+
+/// The project itself as a lock entry, `directory = { path = ".", editable = true }`, when it
+/// is a package: editable is what a developer wants, and `tack sync --no-editable` installs a
+/// real wheel instead. Its dependencies are the main requirements as locked (a version only
+/// where the lock holds several).
+fn project_entry(spec: &ProjectSpec, packages: &[LockedPackage]) -> Option<LockedDirectory> {
+    let name = spec.name.clone().filter(|_| spec.package)?;
+    let mut dependencies = Vec::new();
+    let wanted: BTreeSet<PackageName> = spec
+        .dependencies
+        .iter()
+        .map(|requirement| requirement.name.clone())
+        .collect();
+    for dependency in &wanted {
+        let versions: Vec<&Version> = packages
+            .iter()
+            .filter(|package| &package.name == dependency)
+            .map(|package| &package.version)
+            .collect();
+        let several = versions.len() > 1;
+        dependencies.extend(versions.into_iter().map(|version| LockedDependency {
+            name: dependency.clone(),
+            version: several.then(|| version.clone()),
+        }));
+    }
+    Some(LockedDirectory {
+        name,
+        path: ".".to_string(),
+        editable: true,
+        marker: None,
+        dependencies,
     })
 }
 

@@ -14,6 +14,7 @@
 //! A new command (`build`, `export`, `fetch`) is one more module here, reusing these steps.
 
 pub mod build_env;
+pub mod local;
 pub mod lock;
 pub mod metadata_builds;
 mod poetry_report;

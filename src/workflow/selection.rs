@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use crate::diagnostic::Diagnostic;
-use crate::lock::{InputRequirement, Lock};
+use crate::lock::{InputRequirement, Lock, LockedDirectory};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// Poetry's name for the project's own dependencies, usable with `--only`, `--with` and
@@ -28,6 +28,25 @@ pub struct SelectionRequest {
     pub no_dev: bool,
     pub extras: Vec<String>,
     pub all_extras: bool,
+    /// `--no-install-project` / `--no-root`.
+    pub no_install_project: bool,
+    /// `--only-root`: the project alone.
+    pub only_project: bool,
+    /// `--no-directory`: without the source trees other than the project (path dependencies).
+    pub no_directory: bool,
+}
+
+/// Whether a sync installs the project itself (when the lock has it: it is a package).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProjectChoice {
+    /// With its dependencies (the default).
+    #[default]
+    Include,
+    /// Its dependencies only: `--no-install-project`, or when the main dependencies are left
+    /// out (`--only-group GROUP`), as the project needs them.
+    Exclude,
+    /// The project alone, nothing else installed or removed (`--only-root`).
+    Only,
 }
 
 /// The groups and extras a sync installs.
@@ -37,6 +56,9 @@ pub struct Selection {
     pub extras: Vec<ExtraName>,
     /// With `--only-group`: install only what these groups reach (not the main dependencies).
     pub only: Option<Vec<GroupName>>,
+    pub project: ProjectChoice,
+    /// Leave out the source trees other than the project (`--no-directory`).
+    pub no_directories: bool,
 }
 
 /// A flag that names a group or extra the lock does not have.
@@ -133,17 +155,61 @@ impl Selection {
         let groups: Vec<GroupName> = groups.into_iter().collect();
         // Without the main dependencies: `--only GROUP` (not `--only main`), or `--without main`.
         let main = (only.is_empty() || only_main) && !without_main;
+        let project = if request.only_project {
+            ProjectChoice::Only
+        } else if request.no_install_project || !main {
+            ProjectChoice::Exclude
+        } else {
+            ProjectChoice::Include
+        };
         Ok(Selection {
             only: (!main).then(|| groups.clone()),
             groups,
             extras: extras.into_iter().collect(),
+            project,
+            no_directories: request.no_directory,
         })
     }
 
-    /// The lock reduced to what this selection reaches when it leaves out the main
-    /// dependencies (`--only GROUP`): the groups' requirements as recorded in the lock's inputs,
-    /// followed through the packages' dependencies. `None` when nothing is left out.
+    /// The lock reduced to what this selection reaches, `None` when nothing is left out:
+    /// without the project when it is not installed; the project alone with `--only-root`;
+    /// and when the main dependencies are left out (`--only GROUP`), what the groups'
+    /// requirements as recorded in the lock's inputs reach through the packages' dependencies.
     pub fn restrict(&self, lock: &Lock) -> Option<Lock> {
+        let mut view = self.restrict_project(lock);
+        if self.no_directories
+            && lock
+                .directories
+                .iter()
+                .any(|directory| !directory.is_project())
+        {
+            let view = view.get_or_insert_with(|| lock.clone());
+            view.directories.retain(LockedDirectory::is_project);
+        }
+        view
+    }
+
+    fn restrict_project(&self, lock: &Lock) -> Option<Lock> {
+        match self.project {
+            ProjectChoice::Include => {}
+            ProjectChoice::Exclude if !lock.directories.iter().any(LockedDirectory::is_project) => {
+            }
+            ProjectChoice::Exclude => {
+                let mut view = self.restrict_groups(lock).unwrap_or_else(|| lock.clone());
+                view.directories.retain(|directory| !directory.is_project());
+                return Some(view);
+            }
+            ProjectChoice::Only => {
+                let mut view = lock.clone();
+                view.packages.clear();
+                view.directories.retain(LockedDirectory::is_project);
+                return Some(view);
+            }
+        }
+        self.restrict_groups(lock)
+    }
+
+    fn restrict_groups(&self, lock: &Lock) -> Option<Lock> {
         let groups = self.only.as_ref()?;
         let mut reached: BTreeSet<PackageName> = BTreeSet::new();
         let mut work: Vec<PackageName> = requirement_names(
@@ -272,6 +338,7 @@ mod tests {
             ],
             created_by: CREATED_BY.to_string(),
             packages: Vec::new(),
+            directories: Vec::new(),
             tool: TackLockTool::default(),
         }
     }

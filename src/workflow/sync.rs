@@ -6,8 +6,10 @@
 //!    those are finished first, so that the plan sees complete distributions.
 //! 3. The plan (pure): lock ∩ markers ∩ selection − installed, with the best wheel per package,
 //!    or its sdist when no wheel fits (or `--no-binary-package` asks so) and builds are allowed.
-//! 4. Prepared wheels ([`super::wheels`]): downloaded, verified and unpacked into the cache; and
-//!    wheels built from sdists ([`super::sdists`]), or found built in the cache.
+//! 4. Prepared wheels ([`super::wheels`]): downloaded, verified and unpacked into the cache;
+//!    wheels built from sdists ([`super::sdists`]), or found built in the cache; and wheels of
+//!    source trees such as the project itself ([`super::local`]), editable unless
+//!    `--no-editable`, built unless the editable install in the venv is still current.
 //! 5. Removals, then installs (hard links from the cache by default), noted in the venv first so
 //!    that a kill half way is finished by the next sync; then bytecode, when asked.
 //!
@@ -21,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use pep440_rs::{Version, VersionSpecifiers};
 
+use super::local::{self, LocalBuild, LocalBuildError};
 use super::sdists::{self, SdistBuild, SdistError};
+use super::selection::ProjectChoice;
 use super::wheels::{self, FetchOptions, PrepareError};
 use super::{Reporter, Selection};
 use crate::cache::Cache;
@@ -64,6 +68,9 @@ pub struct SyncOptions {
     pub builds: BuildPolicy,
     /// Builds at most at once (`TACK_CONCURRENT_BUILDS`).
     pub concurrent_builds: NonZeroUsize,
+    /// `--no-editable`: install source trees (the project) as real wheels, so that the venv
+    /// works without them.
+    pub no_editable: bool,
 }
 
 /// What [`sync`] did.
@@ -77,6 +84,9 @@ pub struct SyncOutcome {
     /// Packages of `added` whose wheel this sync built from their sdist (not those whose
     /// earlier build was found in the cache).
     pub built: Vec<(PackageName, Version)>,
+    /// Packages of `added` installed from a source tree, with the tree's path as the lock has
+    /// it (`.` for the project).
+    pub from_source: BTreeMap<PackageName, String>,
     /// Packages already installed as the lock wants them.
     pub kept: usize,
     pub bytecode: Option<Bytecode>,
@@ -128,6 +138,12 @@ pub enum SyncFailure {
     Prepare(#[from] Box<PrepareError>),
     #[error(transparent)]
     Build(#[from] Box<SdistError>),
+    #[error(transparent)]
+    BuildLocal(#[from] Box<LocalBuildError>),
+    #[error("`--only-root`: the lock has no project to install, as the project is not a package")]
+    NoProject,
+    #[error("the lock installs `{name}` from `{path}`, which is not a directory")]
+    MissingSource { name: PackageName, path: PathBuf },
     #[error("failed to remove `{name}`")]
     Uninstall {
         name: PackageName,
@@ -157,6 +173,13 @@ impl Diagnostic for SyncFailure {
             // interpreter error is, and gives its own hints.)
             Self::Prepare(error) => error.hints(),
             Self::Build(error) => error.hints(),
+            Self::BuildLocal(error) => error.hints(),
+            Self::NoProject => vec![
+                "a project is a package when pyproject.toml has a `[build-system]` table (or is a Poetry project in package mode); then run `tack lock`".to_string(),
+            ],
+            Self::MissingSource { name, .. } => vec![format!(
+                "copy the source tree there first, or leave `{name}` out with `--no-install-project`"
+            )],
             _ => Vec::new(),
         }
     }
@@ -217,14 +240,52 @@ pub fn sync(
         .into_iter()
         .map(|dist| (dist.name.clone(), dist.version.clone(), dist))
         .collect();
+    if options.selection.project == ProjectChoice::Only
+        && !lock
+            .directories
+            .iter()
+            .any(crate::lock::LockedDirectory::is_project)
+    {
+        return Err(SyncFailure::NoProject);
+    }
     let restricted = options.selection.restrict(lock);
+    // `--only-root` installs the project and touches nothing else.
+    let exact = options.exact && options.selection.project != ProjectChoice::Only;
     let mut the_plan = plan(
         restricted.as_ref().unwrap_or(lock),
         &target,
         installed,
-        options.exact,
+        exact,
     )
     .map_err(SyncFailure::Plan)?;
+    // Source trees: an editable install that is still current stays; the rest are built.
+    let mut local_builds = Vec::new();
+    let mut local_replaced = Vec::new();
+    for (directory, installed) in std::mem::take(&mut the_plan.local) {
+        let source = std::path::absolute(project_dir.join(&directory.path))
+            .unwrap_or_else(|_| project_dir.join(&directory.path));
+        if !source.is_dir() {
+            return Err(SyncFailure::MissingSource {
+                name: directory.name,
+                path: source,
+            });
+        }
+        let build = LocalBuild {
+            name: directory.name.clone(),
+            source,
+            path: directory.path.clone(),
+            editable: directory.editable && !options.no_editable,
+        };
+        match installed.as_slice() {
+            [dist] if local::installed_is_current(&build, &dist.dist_info) => {
+                the_plan.keep.extend(installed);
+            }
+            _ => {
+                local_replaced.extend(installed);
+                local_builds.push(build);
+            }
+        }
+    }
     if options.seed {
         // pip is not in the lock: an installed one stays; a missing one is fetched.
         let pip = PackageName::from_str("pip").expect("`pip` is a valid name");
@@ -267,8 +328,8 @@ pub fn sync(
             }),
         }
     }
-    let (unpacked, built) = if wanted.is_empty() {
-        (BTreeMap::new(), BTreeMap::new())
+    let (unpacked, built, local_wheels) = if wanted.is_empty() && local_builds.is_empty() {
+        (BTreeMap::new(), BTreeMap::new(), None)
     } else {
         let spec = project_spec(project_dir)?;
         let fetch = FetchOptions {
@@ -280,24 +341,44 @@ pub fn sync(
         };
         let unpacked =
             wheels::prepare(&wheels_wanted, &fetch, cache, reporter).map_err(Box::new)?;
-        let built = if builds_wanted.is_empty() {
-            BTreeMap::new()
+        // Build requirements are resolved like the lock's, from the same indexes.
+        let indexes = if builds_wanted.is_empty() && local_builds.is_empty() {
+            None
         } else {
-            // Build requirements are resolved like the lock's, from the same indexes.
-            let indexes = IndexConfig::resolve(&options.index, &spec.unwrap_or_default(), cache)
-                .map_err(SyncFailure::Indexes)?;
-            sdists::prepare(
+            Some(
+                IndexConfig::resolve(&options.index, &spec.unwrap_or_default(), cache)
+                    .map_err(SyncFailure::Indexes)?,
+            )
+        };
+        let built = match &indexes {
+            Some(indexes) if !builds_wanted.is_empty() => sdists::prepare(
                 &builds_wanted,
                 &fetch,
-                &indexes,
+                indexes,
                 &interpreter,
                 options.concurrent_builds,
                 cache,
                 reporter,
             )
-            .map_err(Box::new)?
+            .map_err(Box::new)?,
+            _ => BTreeMap::new(),
         };
-        (unpacked, built)
+        let local_wheels = match &indexes {
+            Some(indexes) if !local_builds.is_empty() => Some(
+                local::prepare(
+                    &local_builds,
+                    &fetch,
+                    indexes,
+                    &interpreter,
+                    options.concurrent_builds,
+                    cache,
+                    reporter,
+                )
+                .map_err(Box::new)?,
+            ),
+            _ => None,
+        };
+        (unpacked, built, local_wheels)
     };
     let mut prepared = Vec::with_capacity(wanted.len());
     for planned in &wanted {
@@ -329,6 +410,7 @@ pub fn sync(
         .remove
         .iter()
         .chain(the_plan.reinstall.iter().map(|(dist, _)| dist))
+        .chain(&local_replaced)
     {
         wheel::uninstall(&dist.dist_info, &layout).map_err(|source| SyncFailure::Uninstall {
             name: dist.name.clone(),
@@ -340,6 +422,10 @@ pub fn sync(
     }
     // Noted before the first link, so that the next sync can finish what a kill interrupts;
     // installs an earlier repair could not finish stay noted.
+    let local_wheels: Vec<(&LocalBuild, &local::LocalWheel)> = local_wheels
+        .as_ref()
+        .map(|wheels| local_builds.iter().zip(&wheels.wheels).collect())
+        .unwrap_or_default();
     let mut pending: Vec<PendingInstall> = prepared
         .iter()
         .map(|(planned, dir, filename)| PendingInstall {
@@ -347,16 +433,22 @@ pub fn sync(
             filename: filename.to_string(),
             requested: direct.contains(&planned.name),
         })
+        .chain(local_wheels.iter().map(|(_, wheel)| PendingInstall {
+            unpacked: wheel.dir.clone(),
+            filename: wheel.filename.to_string(),
+            requested: true,
+        }))
         .collect();
     pending.extend(unfinished.iter().cloned());
     if !pending.is_empty() {
         venv.begin_installs(&pending).map_err(SyncFailure::Venv)?;
     }
-    let installing = reporter.installing(prepared.len());
+    let installing = reporter.installing(prepared.len() + local_wheels.len());
     for (planned, dir, filename) in &prepared {
         let install_options = wheel::InstallOptions {
             requested: direct.contains(&planned.name),
             installer: "tack",
+            direct_url: None,
         };
         wheel::install_wheel(dir, filename, &layout, options.link_mode, &install_options).map_err(
             |source| SyncFailure::Install {
@@ -368,6 +460,37 @@ pub fn sync(
         outcome
             .added
             .push((planned.name.clone(), planned.version.clone()));
+    }
+    for (build, wheel) in &local_wheels {
+        let direct_url = build.direct_url();
+        let install_options = wheel::InstallOptions {
+            requested: true,
+            installer: "tack",
+            direct_url: Some(&direct_url),
+        };
+        // The unpacked wheel is removed after the sync: never link to it.
+        let link_mode = match options.link_mode {
+            LinkMode::Symlink => LinkMode::Copy,
+            mode => mode,
+        };
+        wheel::install_wheel(
+            &wheel.dir,
+            &wheel.filename,
+            &layout,
+            link_mode,
+            &install_options,
+        )
+        .map_err(|source| SyncFailure::Install {
+            wheel: wheel.filename.to_string(),
+            source,
+        })?;
+        installing.inc(1);
+        outcome
+            .added
+            .push((wheel.filename.name.clone(), wheel.filename.version.clone()));
+        outcome
+            .from_source
+            .insert(wheel.filename.name.clone(), build.path.clone());
     }
     installing.finish();
     if unfinished.is_empty() {
@@ -484,6 +607,7 @@ fn finish_install(
             let options = wheel::InstallOptions {
                 requested: wheel.requested,
                 installer: "tack",
+                direct_url: None,
             };
             wheel::install_wheel(&dir, &filename, &venv.layout, link_mode, &options)
                 .map(|_| true)

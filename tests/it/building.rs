@@ -143,6 +143,7 @@ fn install(wheel: &Path, interpreter: &Interpreter, dir: &Path, name: &str) -> V
         &InstallOptions {
             requested: true,
             installer: "tack",
+            direct_url: None,
         },
     )
     .unwrap();

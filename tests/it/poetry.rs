@@ -89,8 +89,7 @@ fn a_poetry_project_locks_with_poetrys_constraints() {
     ----- stdout -----
 
     ----- stderr -----
-    warning: [TEMP]/project/pyproject.toml:29: `tool.poetry.scripts` is ignored: tack does not install the project's own scripts yet
-    Resolved 7 packages in [TIME]
+    Resolved 8 packages in [TIME]
     ");
     // `^1.0` keeps web below 2; `~1.0` keeps plug at 1.0.x; `allow-prereleases` takes 2.0.0b1;
     // `oldpy` is only for Python < 3.9, which `^3.11` rules out.
@@ -142,7 +141,8 @@ fn poetry_groups_select_what_sync_installs() {
         ["helper==2.0.0", "prepkg==2.0.0b1", "web==1.5.0"]
     );
     assert_eq!(
-        sync(&["--frozen", "--with", "docs", "-E", "plugins"]),
+        // The project itself is a package (tests/it/project.rs installs such projects).
+        sync(&["--frozen", "--with", "docs", "-E", "plugins", "--no-root"]),
         [
             "devtool==1.0.0",
             "docgen==1.0.0",

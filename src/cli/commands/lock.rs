@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use crate::cli::args::{GlobalArgs, LockArgs};
 use crate::cli::diagnostics::{ExitStatus, UserError};
-use crate::cli::printer::{elapsed, Printer};
+use crate::cli::printer::{elapsed, packages, Printer};
 use crate::cli::settings;
 use crate::normalize::PackageName;
 use crate::workflow::lock::{self, LockOptions, LockOutcome};
@@ -50,8 +50,8 @@ pub(crate) fn print_outcome(outcome: &LockOutcome, printer: &Printer) {
         ));
     }
     printer.status(&format!(
-        "Resolved {} packages in {}",
-        outcome.lock.packages.len(),
+        "Resolved {} in {}",
+        packages(outcome.lock.packages.len() + outcome.lock.directories.len()),
         elapsed(outcome.started.elapsed())
     ));
     for change in &outcome.changes {

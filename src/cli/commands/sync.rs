@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::cli::args::{GlobalArgs, SyncArgs};
 use crate::cli::diagnostics::ExitStatus;
-use crate::cli::printer::{elapsed, Printer};
+use crate::cli::printer::{elapsed, packages, Printer};
 use crate::cli::settings;
 use crate::install::plan::BuildPolicy;
 use crate::workflow::lock::{self, LockOptions};
@@ -66,6 +66,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             )?,
         },
         concurrent_builds: settings::concurrent_builds(printer),
+        no_editable: args.no_editable,
     };
     let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
     print_outcome(&outcome, &options.venv_dir, start, printer);
@@ -83,6 +84,9 @@ pub(crate) fn selection_request(args: &SyncArgs) -> SelectionRequest {
         no_dev: args.no_dev,
         extras: args.extra.clone(),
         all_extras: args.all_extras,
+        no_install_project: args.no_install_project,
+        only_project: args.only_root,
+        no_directory: args.no_directory,
     }
 }
 
@@ -159,19 +163,14 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
         } else {
             ""
         };
-        lines.insert((name, true), format!(" + {name}=={version}{built}"));
+        let from = match outcome.from_source.get(name) {
+            Some(path) => format!(" (from {path})"),
+            None => built.to_string(),
+        };
+        lines.insert((name, true), format!(" + {name}=={version}{from}"));
     }
     for line in lines.values() {
         printer.status(line);
-    }
-}
-
-/// `1 package`, `2 packages`.
-fn packages(count: usize) -> String {
-    if count == 1 {
-        "1 package".to_string()
-    } else {
-        format!("{count} packages")
     }
 }
 

@@ -216,6 +216,17 @@ pub fn install_wheel(
     } else if requested.exists() {
         fs_err::remove_file(&requested)?;
     }
+    if let Some(direct_url) = options.direct_url {
+        write_new_file(
+            &dist_info.join("direct_url.json"),
+            direct_url.as_bytes(),
+            false,
+        )?;
+        record_rows.insert(
+            format!("{dist_info_name}/direct_url.json"),
+            Some(FileDigest::of_bytes(direct_url.as_bytes())),
+        );
+    }
     let record_name = format!("{dist_info_name}/RECORD");
     record_rows.insert(record_name, None);
     let text = record::render(
@@ -533,6 +544,7 @@ mod tests {
         InstallOptions {
             requested,
             installer: "tack",
+            direct_url: None,
         }
     }
 

@@ -285,6 +285,7 @@ mod tests {
             &InstallOptions {
                 requested: true,
                 installer: "tack",
+                direct_url: None,
             },
         )
         .unwrap()

@@ -220,9 +220,6 @@ pytest = "*"
     assert_eq!(
         spec.warnings,
         [
-            "pyproject.toml:5: `tool.poetry.scripts` is ignored: tack does not install the project's own scripts yet",
-            "pyproject.toml:8: `tool.poetry.plugins` is ignored: tack does not install the project's own entry points yet",
-            "pyproject.toml:3: `tool.poetry.packages` is ignored: tack does not build the project itself yet",
             "pyproject.toml:11: `tool.poetry.requires-plugins` is ignored: Poetry plugins do not apply to tack",
             "pyproject.toml:15: `tool.poetry.group.dev.dependencies.python` is ignored: the project's Python versions are set in `[tool.poetry.dependencies]`",
         ]
