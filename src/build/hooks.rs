@@ -229,6 +229,10 @@ impl<'a> Hooks<'a> {
             .env("VIRTUAL_ENV", &self.venv.root)
             .env("PYTHONNOUSERSITE", "1")
             .env_remove("PYTHONPATH")
+            // `-I` makes the shim ignore it, but the Pythons a backend starts would see it,
+            // and distutils' out-of-process byte-compiling (python-ldap, for one) fails
+            // outright under it. Docker images often set it.
+            .env_remove("PYTHONDONTWRITEBYTECODE")
             .stdin(Stdio::null())
             .stdout(writer.try_clone()?)
             .stderr(writer);

@@ -256,3 +256,40 @@ fn a_failed_build_of_the_project_leaves_the_venv_as_it_was() {
     );
     assert_eq!(installed(&context), ["dep==1.0.0"]);
 }
+
+/// A backend that fails when a Python it starts cannot write bytecode, as distutils'
+/// out-of-process byte-compiling does (python-ldap's build, for one).
+const CHILD_CHECK: &str = r#"
+import subprocess
+import sys
+
+import tackbuild
+from tackbuild import *  # noqa: F401,F403 (the other hooks)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    child = subprocess.run([sys.executable, "-c", "import sys; sys.exit(sys.dont_write_bytecode)"])
+    if child.returncode:
+        print("error: byte-compiling is disabled.", file=sys.stderr)
+        sys.exit(1)
+    return tackbuild.build_editable(wheel_directory, config_settings, metadata_directory)
+"#;
+
+#[test]
+fn pythondontwritebytecode_does_not_reach_what_the_backend_runs() {
+    require_tool!("python3");
+    let context = context();
+    context.write_file("_backend/childcheck.py", CHILD_CHECK);
+    context.write_pyproject(&pyproject("0.1.0").replace(
+        "build-backend = \"tackbuild\"",
+        "build-backend = \"childcheck\"",
+    ));
+    let output = context.run(
+        context
+            .tack()
+            .arg("sync")
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(run_app(&context), "app says first");
+}
