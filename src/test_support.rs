@@ -9,8 +9,8 @@
 //! - it prints `skipped: <test> needs <tool>` on the real stderr (past the test harness's
 //!   capture, so that it shows next to `ok`) and returns, on a developer's machine;
 //! - it fails the test when the tool is *required*: with `TACK_REQUIRE_TOOLS=1` (as `.ci/run`
-//!   sets) for the tools every CI machine has or gets, `python3`, its pip, `bash`, `sh` and
-//!   `pypi-server`; and for `pypi-server` also with `TACK_REQUIRE_PYPISERVER=1`, the older
+//!   sets) for the tools every CI machine has or gets, `python3`, its pip, `bash`, `sh`,
+//!   `pypi-server` and pypa's `build`; and for `pypi-server` also with `TACK_REQUIRE_PYPISERVER=1`, the older
 //!   switch, which keeps working.
 //!
 //! [`tool`] decides the same way but hands the decision back, for a test that skips only the
@@ -41,6 +41,9 @@ pub enum Tool {
     /// pypiserver's `pypi-server`: `$TACK_PYPISERVER`, else `target/pypiserver-venv`, where
     /// `.ci/run` installs it. Required.
     PypiServer,
+    /// A Python that has pypa's `build` (`python -m build`): `target/build-venv`, where
+    /// `.ci/run` installs it. Required.
+    PythonBuild,
     /// A Python of pyenv whose version directory starts with this (`3.12`, `2.7.18`): the
     /// newest such `$PYENV_ROOT/versions/<version>/bin/python`. Optional.
     Pyenv(&'static str),
@@ -58,7 +61,9 @@ impl Tool {
     fn required_by(self) -> Option<&'static str> {
         let all = std::env::var("TACK_REQUIRE_TOOLS").is_ok_and(|value| value == "1");
         match self {
-            Self::Program(_) | Self::Pip | Self::PypiServer if all => Some("TACK_REQUIRE_TOOLS=1"),
+            Self::Program(_) | Self::Pip | Self::PypiServer | Self::PythonBuild if all => {
+                Some("TACK_REQUIRE_TOOLS=1")
+            }
             Self::PypiServer if std::env::var_os("TACK_REQUIRE_PYPISERVER").is_some() => {
                 Some("TACK_REQUIRE_PYPISERVER")
             }
@@ -103,6 +108,18 @@ impl Tool {
                     ))
                 }
             }
+            Self::PythonBuild => {
+                let python =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/build-venv/bin/python");
+                if !python.is_file() {
+                    return Err(format!(
+                        "no {} (install it with `.ci/run`)",
+                        python.display()
+                    ));
+                }
+                runs(Command::new(&python).args(["-m", "build", "--version"]))?;
+                Ok(python)
+            }
             Self::Pyenv(version) => pyenv_python(version),
             Self::Shared(relative) => {
                 let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -124,6 +141,7 @@ impl fmt::Display for Tool {
             Self::Program(name) => write!(f, "{name}"),
             Self::Pip => write!(f, "pip (python3 -m pip)"),
             Self::PypiServer => write!(f, "pypi-server"),
+            Self::PythonBuild => write!(f, "pypa's build (python -m build)"),
             Self::Pyenv(version) => write!(f, "pyenv's Python {version}"),
             Self::Shared(relative) => write!(f, "../shared/{relative}"),
         }

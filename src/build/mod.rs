@@ -5,7 +5,8 @@
 //! source by its own build backend (setuptools, hatchling, flit, maturin, ...). [`build`] does
 //! what pip's isolated build does, step by step:
 //!
-//! 1. read `[build-system]` ([`BuildSystem`]; pip's setuptools default when it is missing);
+//! 1. read `[build-system]` ([`BuildSystem`]; pip's setuptools default when it is missing,
+//!    poetry-core for a Poetry project);
 //! 2. make an empty build environment: a venv of the target interpreter, written by tack under
 //!    the build's scratch directory;
 //! 3. have the caller install `requires` into it ([`BuildEnvironments`]);
@@ -51,7 +52,10 @@ use serde_json::Value;
 pub use error::{BuildError, WheelMetadataError};
 pub use output::{BackendOutput, Cause};
 pub use parallel::{build_many, BuildRequest};
-pub use system::{BuildSystem, BuildSystemError, DEFAULT_BACKEND, DEFAULT_REQUIRES};
+pub use system::{
+    BuildSystem, BuildSystemError, NotAPackage, DEFAULT_BACKEND, DEFAULT_REQUIRES, POETRY_BACKEND,
+    POETRY_REQUIRES,
+};
 
 use crate::filename::WheelFilename;
 use crate::install::venv::Venv;

@@ -8,6 +8,15 @@
 //! table without `requires` is an error, as PEP 518 makes the key mandatory. A Poetry project
 //! (`[tool.poetry]`) without the table is built with poetry-core, as Poetry builds it.
 //!
+//! A Poetry project (`[tool.poetry]`) without the table and without a `setup.py` is built with
+//! poetry-core (`poetry.core.masonry.api`), as `poetry build` does: setuptools could make
+//! nothing of it. One with a `setup.py` keeps pip's default, which is what pip gives it.
+//!
+//! Whether the project itself is a package at all is a question only for the project, not for
+//! an sdist (which is one by being built): [`BuildSystem::of_project`] refuses a project that
+//! has no `[build-system]`, no Poetry table and no `setup.py`, and a Poetry project with
+//! `package-mode = false`, before anything is built.
+//!
 //! `backend-path` (an in-tree backend) lists directories relative to the source tree. PEP 517
 //! requires them to stay inside it: an absolute entry, one that climbs out with `..`, or one
 //! that leaves through a symbolic link is refused before anything runs.
@@ -26,9 +35,9 @@ use crate::pep508::{parse_requirement, InvalidPep508};
 pub const DEFAULT_BACKEND: &str = "setuptools.build_meta:__legacy__";
 /// What pip installs for [`DEFAULT_BACKEND`].
 pub const DEFAULT_REQUIRES: &str = "setuptools>=40.8.0";
-/// The backend of a Poetry project without `[build-system]`.
+/// The backend of a Poetry project without `[build-system]`, as `poetry build` uses it.
 pub const POETRY_BACKEND: &str = "poetry.core.masonry.api";
-/// What [`POETRY_BACKEND`] needs.
+/// What [`POETRY_BACKEND`] needs (the requirement `poetry init` writes).
 pub const POETRY_REQUIRES: &str = "poetry-core>=1.0.0";
 
 /// Why a source tree's build system could not be read.
@@ -61,6 +70,41 @@ pub enum BuildSystemError {
     },
     #[error("`{}`: the `[build-system] backend-path` entry `{entry}` is outside the source tree; PEP 517 allows only directories inside it", path.display())]
     BackendPathOutside { path: PathBuf, entry: String },
+    /// The project is not a package ([`BuildSystem::of_project`]).
+    #[error("`{}`: the project is not a package: {reason}", path.display())]
+    NotAPackage { path: PathBuf, reason: NotAPackage },
+}
+
+/// Why a project is not a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAPackage {
+    /// No `[build-system]`, no `[tool.poetry]` and no `setup.py`: nothing says how to build it.
+    NoBuildSystem,
+    /// `[tool.poetry] package-mode = false`.
+    PoetryPackageModeOff,
+}
+
+impl NotAPackage {
+    /// What to change to make the project a package.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Self::NoBuildSystem => {
+                "add a `[build-system]` table that names a build backend to pyproject.toml, e.g. `requires = [\"hatchling\"]` and `build-backend = \"hatchling.build\"`"
+            }
+            Self::PoetryPackageModeOff => {
+                "remove `package-mode = false` from `[tool.poetry]` (and give the project a `name` and `version`) to build it"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for NotAPackage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoBuildSystem => "pyproject.toml has no `[build-system]` table",
+            Self::PoetryPackageModeOff => "`[tool.poetry]` sets `package-mode = false`",
+        })
+    }
 }
 
 /// How to build one source tree.
@@ -80,12 +124,23 @@ struct PyProject {
     #[serde(rename = "build-system")]
     build_system: Option<Table>,
     project: Option<toml::Value>,
-    tool: Option<Tools>,
+    tool: Option<toml::Value>,
 }
 
-#[derive(Deserialize)]
-struct Tools {
-    poetry: Option<toml::Value>,
+impl PyProject {
+    /// `[tool.poetry]`, when there is one.
+    fn poetry(&self) -> Option<&toml::Value> {
+        self.tool.as_ref()?.get("poetry")
+    }
+
+    /// Whether `[tool.poetry] package-mode` is `false` (Poetry's switch for a project that is
+    /// only a set of dependencies).
+    fn poetry_package_mode_off(&self) -> bool {
+        self.poetry()
+            .and_then(|poetry| poetry.get("package-mode"))
+            .and_then(toml::Value::as_bool)
+            == Some(false)
+    }
 }
 
 #[derive(Deserialize)]
@@ -122,6 +177,36 @@ impl BuildSystem {
         }
     }
 
+    /// The build system of the project in `source`, when the project is a package: it has a
+    /// `[build-system]` table, a `[tool.poetry]` table or a `setup.py`, and not Poetry's
+    /// `package-mode = false`. Otherwise [`BuildSystemError::NotAPackage`] says why.
+    pub fn of_project(source: &Path) -> Result<Self, BuildSystemError> {
+        let path = source.join("pyproject.toml");
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            // `read` says whether a `setup.py` makes it a (legacy) package.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Self::read(source)
+            }
+            Err(source) => return Err(BuildSystemError::Read { path, source }),
+        };
+        let pyproject = parse(&text, &path)?;
+        let reason = if pyproject.poetry_package_mode_off() {
+            Some(NotAPackage::PoetryPackageModeOff)
+        } else if pyproject.build_system.is_none()
+            && pyproject.poetry().is_none()
+            && !source.join("setup.py").is_file()
+        {
+            Some(NotAPackage::NoBuildSystem)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(BuildSystemError::NotAPackage { path, reason });
+        }
+        Self::from_toml(&text, &path, source)
+    }
+
     /// The build system of the pyproject.toml `text`, read from `path` in the tree `source`.
     pub fn from_toml(text: &str, path: &Path, source: &Path) -> Result<Self, BuildSystemError> {
         from_toml(text, path, source).map(|(system, _)| system)
@@ -152,10 +237,7 @@ fn from_toml(
     path: &Path,
     source: &Path,
 ) -> Result<(BuildSystem, Option<String>), BuildSystemError> {
-    let pyproject: PyProject = toml::from_str(text).map_err(|error| BuildSystemError::Parse {
-        path: path.to_path_buf(),
-        source: Box::new(error),
-    })?;
+    let pyproject = parse(text, path)?;
     let name = pyproject
         .project
         .as_ref()
@@ -163,10 +245,15 @@ fn from_toml(
         .and_then(toml::Value::as_str)
         .map(str::to_string);
     let Some(table) = pyproject.build_system else {
-        if pyproject.tool.is_some_and(|tool| tool.poetry.is_some()) {
-            return Ok((BuildSystem::poetry_core(), name));
-        }
-        return Ok((BuildSystem::legacy_setuptools(), name));
+        let system = if pyproject.poetry().is_some()
+            && !pyproject.poetry_package_mode_off()
+            && !source.join("setup.py").is_file()
+        {
+            BuildSystem::poetry_core()
+        } else {
+            BuildSystem::legacy_setuptools()
+        };
+        return Ok((system, name));
     };
     let requires = table.requires.ok_or_else(|| BuildSystemError::NoRequires {
         path: path.to_path_buf(),
@@ -215,6 +302,13 @@ fn from_toml(
         },
         name,
     ))
+}
+
+fn parse(text: &str, path: &Path) -> Result<PyProject, BuildSystemError> {
+    toml::from_str(text).map_err(|error| BuildSystemError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(error),
+    })
 }
 
 fn default_requirement() -> Requirement {
@@ -304,6 +398,74 @@ mod tests {
         assert_eq!(requires(&system), ["wheel", "setuptools>=40.8.0"]);
         let system = parse("[build-system]\nrequires = ['setuptools>=64', 'wheel']\n").unwrap();
         assert_eq!(requires(&system), ["setuptools>=64", "wheel"]);
+    }
+
+    #[test]
+    fn a_poetry_project_without_the_table_builds_with_poetry_core() {
+        let text = "[tool.poetry]\nname = 'app'\nversion = '0.1.0'\n";
+        let system = parse(text).unwrap();
+        assert_eq!(system.backend, POETRY_BACKEND);
+        assert_eq!(requires(&system), ["poetry-core>=1.0.0"]);
+        // Its own table wins; a `setup.py` keeps pip's default, as pip would build it.
+        let system = parse(&format!(
+            "{text}[build-system]\nrequires = ['poetry-core>=2']\nbuild-backend = 'poetry.core.masonry.api'\n"
+        ))
+        .unwrap();
+        assert_eq!(requires(&system), ["poetry-core>=2"]);
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("setup.py"), "").unwrap();
+        let system =
+            BuildSystem::from_toml(text, &dir.path().join("pyproject.toml"), dir.path()).unwrap();
+        assert_eq!(system.backend, DEFAULT_BACKEND);
+    }
+
+    #[test]
+    fn only_a_package_is_a_project_to_build() {
+        let of_project = |text: &str, setup_py: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            fs_err::write(dir.path().join("pyproject.toml"), text).unwrap();
+            if setup_py {
+                fs_err::write(dir.path().join("setup.py"), "").unwrap();
+            }
+            BuildSystem::of_project(dir.path())
+        };
+        let not_a_package = |text: &str, setup_py: bool| match of_project(text, setup_py) {
+            Err(BuildSystemError::NotAPackage { reason, .. }) => reason,
+            other => panic!("{text}: {other:?}"),
+        };
+        let pep621 = "[project]\nname = 'app'\nversion = '1'\n";
+        assert_eq!(not_a_package(pep621, false), NotAPackage::NoBuildSystem);
+        let error = of_project(pep621, false).unwrap_err().to_string();
+        assert!(error.contains("has no `[build-system]` table"), "{error}");
+        let poetry_off = "[tool.poetry]\npackage-mode = false\n";
+        assert_eq!(
+            not_a_package(poetry_off, false),
+            NotAPackage::PoetryPackageModeOff
+        );
+        assert_eq!(
+            not_a_package(
+                &format!("{poetry_off}[build-system]\nrequires = []\nbuild-backend = 'b'\n"),
+                false
+            ),
+            NotAPackage::PoetryPackageModeOff
+        );
+
+        assert_eq!(of_project(pep621, true).unwrap().backend, DEFAULT_BACKEND);
+        let poetry = "[tool.poetry]\nname = 'app'\nversion = '1'\npackage-mode = true\n";
+        assert_eq!(of_project(poetry, false).unwrap().backend, POETRY_BACKEND);
+        let hatch = format!(
+            "{pep621}[build-system]\nrequires = ['hatchling']\nbuild-backend = 'hatchling.build'\n"
+        );
+        assert_eq!(
+            of_project(&hatch, false).unwrap().backend,
+            "hatchling.build"
+        );
+
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            BuildSystem::of_project(empty.path()),
+            Err(BuildSystemError::NotAProject { .. })
+        ));
     }
 
     #[test]

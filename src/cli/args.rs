@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 /// tack: lock and install the dependencies of Python projects.
 ///
 /// `tack lock` resolves pyproject.toml into a universal PEP 751 pylock.toml; `tack sync`
-/// makes .venv match it.
+/// makes .venv match it; `tack build` builds the project's sdist and wheel.
 #[derive(Debug, Parser)]
 #[command(name = "tack", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -45,6 +45,12 @@ pub enum Command {
     Lock(LockArgs),
     /// Make the project's .venv match pylock.toml exactly (locking first when it is stale)
     Sync(SyncArgs),
+    /// Build the project's sdist and wheel into dist/, each in an isolated build environment
+    ///
+    /// With no flag, the sdist is built first and the wheel from it, as `python -m build` does,
+    /// which proves the sdist complete. `--sdist` or `--wheel` builds only that one, from the
+    /// source tree; both flags build both from the source tree.
+    Build(BuildArgs),
 }
 
 /// Index selection, shared by the commands that talk to an index.
@@ -155,4 +161,22 @@ pub struct SyncArgs {
     /// Build this package from its sdist even when a wheel fits (repeatable)
     #[arg(long, value_name = "NAME")]
     pub no_binary_package: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Build the sdist (with `--wheel` too: both, from the source tree)
+    #[arg(long)]
+    pub sdist: bool,
+    /// Build the wheel from the source tree (with `--sdist` too: both)
+    #[arg(long)]
+    pub wheel: bool,
+    /// Where to write the files (created when missing) [default: dist/ in the project]
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// The Python interpreter to build with: a path, or a version such as `3.12`
+    #[arg(long, short = 'p', value_name = "PYTHON", env = "TACK_PYTHON")]
+    pub python: Option<String>,
 }

@@ -114,6 +114,7 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::sdists::SdistError,
         crate::workflow::metadata_builds::MetadataBuildFailure,
         crate::workflow::build_env::BuildEnvError,
+        crate::workflow::build::ProjectBuildError,
         crate::build::BuildError,
         crate::install::plan::PlanError,
         crate::lock::LockError,

@@ -30,6 +30,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Lock(args) => commands::lock::lock(args, &cli.global, &printer),
         Command::Sync(args) => commands::sync::sync(args, &cli.global, &printer),
+        Command::Build(args) => commands::build::build(args, &cli.global, &printer),
     };
     match result {
         Ok(status) => status.into(),

@@ -183,6 +183,16 @@ impl crate::workflow::Reporter for Printer {
         Box::new(self.spinner(&format!("Building {packages} packages from source...")))
     }
 
+    fn building_project(&self, step: crate::workflow::build::BuildStep) {
+        use crate::workflow::build::BuildStep;
+        self.status(match step {
+            BuildStep::Sdist => "Building sdist...",
+            BuildStep::Wheel => "Building wheel...",
+            BuildStep::WheelFromSdist => "Building wheel from sdist...",
+            BuildStep::SdistAndWheel => "Building sdist and wheel...",
+        });
+    }
+
     fn installing(&self, packages: usize) -> Arc<dyn crate::workflow::Progress> {
         Arc::new(self.count_progress(packages as u64, "Installing"))
     }

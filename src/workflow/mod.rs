@@ -11,8 +11,12 @@
 //!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
 //!   that [`build_env`] fills) -> installed venv, with the repair of an interrupted sync.
 //!
-//! A new command (`build`, `export`, `fetch`) is one more module here, reusing these steps.
+//! - [`build`]: the project's sdist and wheel (`tack build`), built in the build environments
+//!   of [`build_env`] and written into `dist/`.
+//!
+//! A new command (`export`, `fetch`) is one more module here, reusing these steps.
 
+pub mod build;
 pub mod build_env;
 pub mod local;
 pub mod lock;
@@ -54,6 +58,9 @@ pub trait Reporter: Sync {
     fn building(&self, _packages: usize) -> Box<dyn std::any::Any> {
         Box::new(())
     }
+
+    /// A step of `tack build` starts (the steps follow one another).
+    fn building_project(&self, _step: build::BuildStep) {}
 
     /// `packages` packages are being installed.
     fn installing(&self, _packages: usize) -> std::sync::Arc<dyn Progress> {

@@ -6,6 +6,7 @@ mod common;
 // At the crate root, where `require_tool!` looks for it (`$crate::test_support`).
 use common::test_support;
 
+mod build_command;
 mod building;
 mod errors;
 mod fake_index;

@@ -1,4 +1,5 @@
 //! One orchestrating function per subcommand.
 
+pub mod build;
 pub mod lock;
 pub mod sync;
