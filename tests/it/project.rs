@@ -293,3 +293,88 @@ fn pythondontwritebytecode_does_not_reach_what_the_backend_runs() {
     assert!(output.success(), "{}", context.snapshot(&output));
     assert_eq!(run_app(&context), "app says first");
 }
+
+/// The sample applications of issue "Source builds", against the default index (opt-in: it
+/// needs the network): a hatchling project and a Poetry project with `packages`, each installed
+/// editable, then as a wheel; the console script runs, `pip check` passes, and the wheel install
+/// imports with the sources moved away.
+#[test]
+#[ignore = "needs the default index over the network"]
+fn sample_apps_with_real_backends_from_the_default_index() {
+    require_tool!("python3");
+    let python3 = require_tool!(Tool::Pip);
+    let context = TestContext::new();
+    let hatchling = r#"[project]
+name = "happ"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = ["six>=1.16"]
+
+[project.scripts]
+happ = "happ:main"
+
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+"#;
+    let poetry = r#"[tool.poetry]
+name = "papp"
+version = "0.2.0"
+description = "a Poetry app"
+authors = ["A <a@example.org>"]
+packages = [{ include = "papp", from = "src" }]
+
+[tool.poetry.dependencies]
+python = "^3.9"
+six = "^1.16"
+
+[tool.poetry.scripts]
+papp = "papp:main"
+"#;
+    for (name, text) in [("happ", hatchling), ("papp", poetry)] {
+        let dir = context.temp_dir().join(name);
+        fs_err::create_dir_all(dir.join("src").join(name)).unwrap();
+        fs_err::write(dir.join("pyproject.toml"), text).unwrap();
+        fs_err::write(
+            dir.join("src").join(name).join("__init__.py"),
+            format!("import six\n\ndef main():\n    print(\"{name}\", six.__version__)\n"),
+        )
+        .unwrap();
+        let venv = dir.join(".venv");
+        for flags in [&[][..], &["--no-editable"][..]] {
+            // The developer's environment, whose pip settings choose the default index.
+            let output = context.run(
+                Command::new(env!("CARGO_BIN_EXE_tack"))
+                    .env("TACK_CACHE_DIR", context.cache_dir())
+                    .current_dir(&dir)
+                    .arg("sync")
+                    .args(flags),
+            );
+            assert!(output.success(), "{name} {flags:?}: {}", output.stderr);
+            assert!(
+                output.stderr.contains("(from .)"),
+                "{name} {flags:?}: {}",
+                output.stderr
+            );
+            let script = Command::new(venv.join("bin").join(name)).output().unwrap();
+            assert!(script.status.success(), "{name} {flags:?}: {script:?}");
+            let check = Command::new(&python3)
+                .args(["-m", "pip", "--python"])
+                .arg(venv.join("bin").join("python"))
+                .args(["check", "--disable-pip-version-check"])
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{name} {flags:?}: {check:?}");
+        }
+        fs_err::rename(
+            dir.join("src"),
+            context.temp_dir().join(format!("{name}-src")),
+        )
+        .unwrap();
+        let import = Command::new(venv.join("bin").join("python"))
+            .args(["-c", &format!("import {name}")])
+            .output()
+            .unwrap();
+        assert!(import.status.success(), "{name}: {import:?}");
+    }
+}
