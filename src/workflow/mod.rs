@@ -10,12 +10,16 @@
 //! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
 //!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
 //!   that [`build_env`] fills) -> installed venv, with the repair of an interrupted sync.
+//! - [`poetry_install`]: `poetry.lock` installed as it is (a Poetry project without
+//!   `pylock.toml`): Poetry's solve over the locked packages -> an in-memory `Lock` for
+//!   [`sync`].
 //!
 //! A new command (`build`, `export`, `fetch`) is one more module here, reusing these steps.
 
 pub mod build_env;
 pub mod lock;
 pub mod metadata_builds;
+pub mod poetry_install;
 mod poetry_report;
 pub mod sdists;
 pub mod selection;

@@ -11,6 +11,7 @@ mod errors;
 mod fake_index;
 mod locking;
 mod poetry;
+mod poetry_install;
 mod safety;
 mod sdists;
 mod syncing;
