@@ -21,7 +21,7 @@ use std::time::Instant;
 use pep508_rs::Requirement;
 
 use super::metadata_builds::SdistMetadataBuilder;
-use super::poetry_report::{poetry_preferences, poetry_report};
+use super::poetry_report::{poetry_preferences, poetry_report, IndexLookup};
 use super::wheels::{FetchOptions, DEFAULT_CONCURRENT_DOWNLOADS};
 use super::Reporter;
 use crate::cache::Cache;
@@ -243,7 +243,7 @@ pub fn lock(
     if let Some(poetry) = &poetry {
         manifest.preferences = poetry_preferences(poetry);
     }
-    let resolution = resolve(&manifest, index_config, cache, options, reporter)?;
+    let resolution = resolve(&manifest, index_config.clone(), cache, options, reporter)?;
 
     let lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
     let changes = existing
@@ -256,7 +256,15 @@ pub fn lock(
     if !unchanged {
         lock.write(&lock_path).map_err(LockFailure::Write)?;
     }
-    let poetry = poetry.map(|poetry| poetry_report(&poetry, &lock, &spec));
+    let poetry = poetry.map(|poetry| {
+        let index = IndexLookup {
+            config: &index_config,
+            cache,
+            offline: options.offline,
+            http: options.http,
+        };
+        poetry_report(&poetry, &lock, &spec, &index)
+    });
     let mut outcome = outcome(
         lock,
         if unchanged {

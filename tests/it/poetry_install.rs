@@ -456,6 +456,47 @@ fn a_git_package_is_refused_only_when_selected() {
     ");
 }
 
+/// `tack lock` stays the migration to pylock.toml; its report says why each version moved.
+#[test]
+fn the_migration_report_gives_the_true_reason_a_version_moved() {
+    let context =
+        TestContext::new().with_index(&Scenario::load("poetry-lock"), IndexOptions::default());
+    // No interpreter fits, so nothing can be built here.
+    let pyproject = "[project]\nname = \"svc\"\nversion = \"0.1.0\"\nrequires-python = \">=3.99\"\ndependencies = [\"old\", \"plug\", \"dyn\", \"web<2\"]\n";
+    context.write_pyproject(pyproject);
+    let packages = [
+        locked("old", "1.0.0", "main"),
+        locked("plug", "0.9.0", "main"),
+        locked("dyn", "1.0.0", "main"),
+        Locked {
+            dependencies: &["helper = \">=1\""],
+            ..locked("web", "1.0.0", "main")
+        },
+        locked("helper", "1.0.0", "main"),
+    ];
+    let lock = poetry_lock(
+        context.index(),
+        Format::V2_1,
+        &packages,
+        &content_hash(pyproject),
+    );
+    context.write_file("poetry.lock", &lock);
+    let output = context.run(context.tack().arg("lock"));
+    insta::assert_snapshot!(context.snapshot(&output), @r"
+    success: true
+    exit_code: 0
+    ----- stdout -----
+
+    ----- stderr -----
+    Resolved 5 packages in [TIME]
+    Kept 2 of 5 versions from poetry.lock
+    Moved from poetry.lock:
+      - old 1.0.0 -> 2.0.0: 1.0.0 is yanked on the index (broken build)
+      - plug 0.9.0 -> 1.0.0: the index no longer serves 0.9.0
+      - dyn 1.0.0 -> 1.1.0: 1.0.0 has only an sdist, whose metadata is dynamic and needed a build, which could not be done here (see `tack lock -v`)
+    ");
+}
+
 /// `file = "..."` entries of a poetry.lock given the hashes of the same files on `index`: the
 /// recorded index serves generated files under the real names, with hashes of their own.
 fn with_hashes_of(lock: &str, index: &FakeIndex) -> String {
