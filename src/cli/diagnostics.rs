@@ -109,6 +109,7 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::lock::LockFailure,
         crate::workflow::lock::FrozenLockError,
         crate::workflow::selection::SelectionError,
+        crate::workflow::poetry_install::PoetryInstallError,
         crate::workflow::sync::SyncFailure,
         crate::workflow::wheels::PrepareError,
         crate::workflow::sdists::SdistError,

@@ -44,6 +44,8 @@ use crate::normalize::{ExtraName, GroupName, PackageName};
 
 pub use error::{Location, ProjectError, ProjectErrorKind};
 pub use index::{IndexSource, SourcePriority};
+/// Poetry's version constraints (`^1.2`), for poetry.lock's constraints and `python-versions`.
+pub(crate) use poetry::PoetryConstraint;
 pub use tool::ToolTack;
 
 use source::{Field, Source};

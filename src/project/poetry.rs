@@ -64,6 +64,8 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use constraint::Constraint as PoetryConstraint;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;

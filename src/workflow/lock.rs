@@ -21,7 +21,7 @@ use std::time::Instant;
 use pep508_rs::Requirement;
 
 use super::metadata_builds::SdistMetadataBuilder;
-use super::poetry_report::{poetry_preferences, poetry_report};
+use super::poetry_report::{poetry_preferences, poetry_report, IndexLookup};
 use super::wheels::{FetchOptions, DEFAULT_CONCURRENT_DOWNLOADS};
 use super::Reporter;
 use crate::cache::Cache;
@@ -244,7 +244,7 @@ pub fn lock(
     if let Some(poetry) = &poetry {
         manifest.preferences = poetry_preferences(poetry);
     }
-    let resolution = resolve(&manifest, index_config, cache, options, reporter)?;
+    let resolution = resolve(&manifest, index_config.clone(), cache, options, reporter)?;
 
     let lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
     let changes = existing
@@ -257,7 +257,15 @@ pub fn lock(
     if !unchanged {
         lock.write(&lock_path).map_err(LockFailure::Write)?;
     }
-    let poetry = poetry.map(|poetry| poetry_report(&poetry, &lock, &spec));
+    let poetry = poetry.map(|poetry| {
+        let index = IndexLookup {
+            config: &index_config,
+            cache,
+            offline: options.offline,
+            http: options.http,
+        };
+        poetry_report(&poetry, &lock, &spec, &index)
+    });
     let mut outcome = outcome(
         lock,
         if unchanged {
@@ -602,7 +610,10 @@ fn build_lock(
 /// is a package: editable is what a developer wants, and `tack sync --no-editable` installs a
 /// real wheel instead. Its dependencies are the main requirements as locked (a version only
 /// where the lock holds several).
-fn project_entry(spec: &ProjectSpec, packages: &[LockedPackage]) -> Option<LockedDirectory> {
+pub(crate) fn project_entry(
+    spec: &ProjectSpec,
+    packages: &[LockedPackage],
+) -> Option<LockedDirectory> {
     let name = spec.name.clone().filter(|_| spec.package)?;
     let mut dependencies = Vec::new();
     let wanted: BTreeSet<PackageName> = spec

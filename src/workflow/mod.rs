@@ -10,6 +10,9 @@
 //! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
 //!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
 //!   that [`build_env`] fills) -> installed venv, with the repair of an interrupted sync.
+//! - [`poetry_install`]: `poetry.lock` installed as it is (a Poetry project without
+//!   `pylock.toml`): Poetry's solve over the locked packages -> an in-memory `Lock` for
+//!   [`sync`].
 //!
 //! - [`build`]: the project's sdist and wheel (`tack build`), built in the build environments
 //!   of [`build_env`] and written into `dist/`.
@@ -21,6 +24,7 @@ pub mod build_env;
 pub mod local;
 pub mod lock;
 pub mod metadata_builds;
+pub mod poetry_install;
 mod poetry_report;
 pub mod sdists;
 pub mod selection;

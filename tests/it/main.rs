@@ -12,6 +12,7 @@ mod errors;
 mod fake_index;
 mod locking;
 mod poetry;
+mod poetry_install;
 mod project;
 mod safety;
 mod sdists;

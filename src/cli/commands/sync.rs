@@ -1,6 +1,7 @@
 //! `tack sync`: arguments in; the lock (read as it is with `--frozen`, else brought up to date
-//! by [`workflow::lock`](crate::workflow::lock)); [`workflow::sync`](crate::workflow::sync)
-//! run; its report out.
+//! by [`workflow::lock`](crate::workflow::lock); in a Poetry project without `pylock.toml`,
+//! poetry.lock as it is, by [`workflow::poetry_install`](crate::workflow::poetry_install));
+//! [`workflow::sync`](crate::workflow::sync) run; its report out.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use crate::cli::printer::{elapsed, packages, Printer};
 use crate::cli::settings;
 use crate::install::plan::BuildPolicy;
 use crate::workflow::lock::{self, LockOptions};
+use crate::workflow::poetry_install::{self, PoetryInstallOptions};
 use crate::workflow::sync::{self, SyncOptions, SyncOutcome};
 use crate::workflow::wheels::DEFAULT_CONCURRENT_DOWNLOADS;
 use crate::workflow::{Selection, SelectionRequest};
@@ -23,7 +25,28 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
     let index = settings::index_choice(&args.index);
     let http = settings::http(printer);
 
-    let lock = if args.frozen {
+    let lock = if poetry_install::applies(&project_dir) {
+        // A Poetry project without pylock.toml: poetry.lock as it is, with or without
+        // `--frozen`; `--locked` checks its content-hash.
+        let options = PoetryInstallOptions {
+            selection: selection_request(args),
+            python: args.python.clone(),
+            index: index.clone(),
+            offline: global.offline,
+            http,
+            locked: args.locked,
+        };
+        let outcome = poetry_install::poetry_install(&project_dir, &options, &cache)?;
+        for warning in &outcome.warnings {
+            printer.warn(warning);
+        }
+        printer.status(&format!(
+            "Installing poetry.lock as it is: {} of its {} packages for this environment",
+            outcome.lock.packages.len(),
+            outcome.locked_packages
+        ));
+        outcome.lock
+    } else if args.frozen {
         lock::read_frozen(&project_dir)?
     } else {
         let options = LockOptions {
