@@ -30,7 +30,7 @@ impl LockInputs {
                     .collect::<Map<_, _>>(),
             )
         };
-        let canonical = json!({
+        let mut canonical = json!({
             "format": FINGERPRINT_FORMAT,
             "requires-python": self.requires_python.as_ref().map(canonical_specifiers),
             "dependencies": canonical_list(&self.dependencies),
@@ -43,6 +43,11 @@ impl LockInputs {
             "indexes": self.indexes.iter().map(Url::as_str).collect::<Vec<_>>(),
             "resolver": self.resolver,
         });
+        // Only when there is one, so that a project without the table keeps the fingerprint
+        // it had before build environments were locked.
+        if let Some(requires) = &self.build_system_requires {
+            canonical["build-system-requires"] = json!(canonical_list(requires));
+        }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
@@ -81,6 +86,12 @@ impl LockInputs {
             &mut lines,
         );
         diff_indexes(&self.indexes, &newer.indexes, &mut lines);
+        match (&self.build_system_requires, &newer.build_system_requires) {
+            (None, Some(_)) => lines.push("the project's `[build-system]` added".to_string()),
+            (Some(_), None) => lines.push("the project's `[build-system]` removed".to_string()),
+            (Some(old), Some(new)) => diff_requirements("build requirement", old, new, &mut lines),
+            (None, None) => {}
+        }
         let settings: BTreeSet<&String> =
             self.resolver.keys().chain(newer.resolver.keys()).collect();
         for setting in settings {
@@ -250,6 +261,7 @@ mod tests {
             )]),
             indexes: urls(&["https://example.org/simple/", "https://127.0.0.1/extra/"]),
             resolver: BTreeMap::from([("prerelease".to_string(), "if-necessary".to_string())]),
+            build_system_requires: None,
         }
     }
 

@@ -32,8 +32,8 @@ use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFi
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     without_credentials, InputRequirement, InvalidMarker, Lock, LockError, LockInputs, LockMarker,
-    LockedDependency, LockedFile, LockedPackage, LockedSdist, LockedWheel, Sha256Digest,
-    TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    LockedBuilds, LockedDependency, LockedFile, LockedPackage, LockedSdist, LockedWheel,
+    Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
@@ -366,6 +366,7 @@ pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInput
             .map(|index| without_credentials(index.url()))
             .collect(),
         resolver: resolver_settings(spec, config),
+        build_system_requires: None,
     }
 }
 
@@ -591,6 +592,7 @@ fn build_lock(
         tool: TackLockTool {
             fingerprint,
             inputs,
+            builds: LockedBuilds::default(),
         },
     })
 }
