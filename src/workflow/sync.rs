@@ -288,6 +288,7 @@ pub fn sync(
                 .map_err(SyncFailure::Indexes)?;
             sdists::prepare(
                 &builds_wanted,
+                &lock.tool.builds,
                 &fetch,
                 &indexes,
                 &interpreter,

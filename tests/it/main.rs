@@ -9,6 +9,7 @@ use common::test_support;
 mod building;
 mod errors;
 mod fake_index;
+mod hermetic;
 mod locking;
 mod poetry;
 mod safety;
