@@ -196,6 +196,10 @@ impl crate::workflow::Reporter for Printer {
     fn installing(&self, packages: usize) -> Arc<dyn crate::workflow::Progress> {
         Arc::new(self.count_progress(packages as u64, "Installing"))
     }
+
+    fn warning(&self, message: &str) {
+        self.warn(message);
+    }
 }
 
 /// `0.41s`, `12ms`, `1m 2s`: short, human durations for summaries.

@@ -45,8 +45,13 @@ impl LockInputs {
         });
         // Only when set, so that locks of projects that are not packages keep their
         // fingerprints from before the key existed.
-        if let (Some(project), Value::Object(map)) = (&self.project, &mut canonical) {
-            map.insert("project".to_string(), json!(project.as_ref()));
+        if let Some(project) = &self.project {
+            canonical["project"] = json!(project.as_ref());
+        }
+        // Only when there is one, so that a project without the table keeps the fingerprint
+        // it had before build environments were locked.
+        if let Some(requires) = &self.build_system_requires {
+            canonical["build-system-requires"] = json!(canonical_list(requires));
         }
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
@@ -97,6 +102,12 @@ impl LockInputs {
                 ));
             }
             _ => {}
+        }
+        match (&self.build_system_requires, &newer.build_system_requires) {
+            (None, Some(_)) => lines.push("the project's `[build-system]` added".to_string()),
+            (Some(_), None) => lines.push("the project's `[build-system]` removed".to_string()),
+            (Some(old), Some(new)) => diff_requirements("build requirement", old, new, &mut lines),
+            (None, None) => {}
         }
         let settings: BTreeSet<&String> =
             self.resolver.keys().chain(newer.resolver.keys()).collect();
@@ -268,6 +279,7 @@ mod tests {
             indexes: urls(&["https://example.org/simple/", "https://127.0.0.1/extra/"]),
             resolver: BTreeMap::from([("prerelease".to_string(), "if-necessary".to_string())]),
             project: None,
+            build_system_requires: None,
         }
     }
 

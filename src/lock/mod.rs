@@ -4,7 +4,9 @@
 //! every package of a universal resolution (several entries of one package when the resolver
 //! forked, told apart by their markers), every file of each chosen version, and under
 //! `[tool.tack]` what the lock was made from ([`LockInputs`]) with a fingerprint of it, so that
-//! `tack lock --check` can tell a stale lock without resolving and can say what changed.
+//! `tack lock --check` can tell a stale lock without resolving and can say what changed, and
+//! the build environments of the packages a sync may build from source ([`LockedBuilds`]), so
+//! that those builds are hermetic.
 //!
 //! The module has three layers, each testable on its own:
 //!
@@ -70,7 +72,28 @@
 //! dev = [
 //!     "pytest>=8",
 //! ]
+//!
+//! [[tool.tack.builds]]
+//! name = "docopt"
+//! version = "0.6.2"
+//! requires = ["setuptools>=40.8.0"]
+//! packages = [{ name = "setuptools", version = "75.1.0" }]
+//!
+//! [[tool.tack.build-packages]]
+//! name = "setuptools"
+//! version = "75.1.0"
+//! wheels = [
+//!     { name = "setuptools-75.1.0-py3-none-any.whl", url = "https://example.org/files/setuptools-75.1.0-py3-none-any.whl", size = 1248452, hashes = { sha256 = "<64 hex digits>" } },
+//! ]
 //! ```
+//!
+//! `[[tool.tack.builds]]` has one short table per package a sync may build from source (an sdist
+//! without wheels; the project, by its name alone, when it has a `[build-system]`): the
+//! requirements its environment was resolved from and the build packages it installs, each with
+//! the marker under which it needs it. `[[tool.tack.build-packages]]` holds each build package
+//! once, with every wheel of its version. The project's `[build-system] requires` is also one of
+//! the inputs (`build-system-requires`, present only when the project has the table, so that
+//! the fingerprint of a project without one is what it always was).
 //!
 //! Not supported yet when reading other tools' files: packages from `vcs`, `directory` or
 //! `archive` sources and files given by `path` (each is a clear error naming the package).
@@ -268,6 +291,78 @@ pub struct TackLockTool {
     /// tool wrote the lock.
     pub fingerprint: String,
     pub inputs: LockInputs,
+    /// The locked build environments (`[[tool.tack.builds]]`, `[[tool.tack.build-packages]]`).
+    pub builds: LockedBuilds,
+}
+
+/// The build environments `tack lock` resolved for the packages `tack sync` may have to build
+/// from source, and for the project itself: what makes those builds hermetic.
+///
+/// Each built package ([`LockedBuild`]) lists the build packages it installs; each build
+/// package ([`LockedBuildPackage`]) is recorded once with its wheels and their hashes, however
+/// many builds use it (most sdists share one setuptools).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockedBuilds {
+    /// One per built package, sorted by name, then version.
+    pub builds: Vec<LockedBuild>,
+    /// Every package the builds use, once; sorted by name, then version.
+    pub packages: Vec<LockedBuildPackage>,
+}
+
+/// The build environment of one package: `[[tool.tack.builds]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedBuild {
+    /// The package built with it.
+    pub name: PackageName,
+    /// Its version; `None` for the project itself, which is known by its name alone.
+    pub version: Option<Version>,
+    /// The build requirements the environment was resolved from (`[build-system] requires`),
+    /// as written there; sorted.
+    pub requires: Vec<InputRequirement>,
+    /// What the environment holds; sorted.
+    pub packages: Vec<BuildPackageUse>,
+}
+
+/// A build package as one build environment uses it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BuildPackageUse {
+    pub name: PackageName,
+    pub version: Version,
+    /// Where the environment needs it (its requirements differ by platform or Python);
+    /// `None` means everywhere. Only environment markers: builds have no extras or groups.
+    pub marker: Option<LockMarker>,
+}
+
+/// One version of a build package and its wheels: `[[tool.tack.build-packages]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedBuildPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// Sorted by file name. Build packages are installed from wheels only: tack does not build
+    /// build requirements from source.
+    pub wheels: Vec<LockedWheel>,
+}
+
+impl LockedBuilds {
+    /// Whether the lock holds no build environment.
+    pub fn is_empty(&self) -> bool {
+        self.builds.is_empty() && self.packages.is_empty()
+    }
+
+    /// The build environment of `name` (at `version`, for a package from an index; the project's
+    /// is asked for with `None`).
+    pub fn build(&self, name: &PackageName, version: Option<&Version>) -> Option<&LockedBuild> {
+        self.builds
+            .iter()
+            .find(|build| build.name == *name && build.version.as_ref() == version)
+    }
+
+    /// The build package `name==version`.
+    pub fn package(&self, name: &PackageName, version: &Version) -> Option<&LockedBuildPackage> {
+        self.packages
+            .iter()
+            .find(|package| package.name == *name && package.version == *version)
+    }
 }
 
 /// A requirement of the project as recorded in the lock's inputs: parsed, with the text the
@@ -289,6 +384,9 @@ pub struct LockInputs {
     /// The project's name when it is a package that `tack sync` installs (it has a
     /// `[build-system]`, or is a Poetry project in package mode).
     pub project: Option<PackageName>,
+    /// The project's `[build-system] requires`, when it has the table (its build environment
+    /// is locked from them); sorted.
+    pub build_system_requires: Option<Vec<InputRequirement>>,
 }
 
 impl Lock {
@@ -370,6 +468,26 @@ impl Lock {
                 writer::credentials_removed(url),
             )?;
         }
+        let check_file = |location: &str, file: FileFields<'_>| {
+            let location = format!("{location}, file `{}`", file.name);
+            credentials(location.clone(), writer::credentials_removed(file.url))?;
+            let bad_value = |message: String| LockError::BadValue {
+                path: path.to_path_buf(),
+                location: location.clone(),
+                message,
+            };
+            if let Some(upload_time) = file.upload_time {
+                if writer::upload_time_literal(upload_time).is_none() {
+                    return Err(bad_value(format!(
+                        "upload time `{upload_time}` is not an RFC 3339 datetime"
+                    )));
+                }
+            }
+            if file.size.is_some_and(|size| i64::try_from(size).is_err()) {
+                return Err(bad_value("size is too large for TOML".to_string()));
+            }
+            Ok(())
+        };
         for package in &self.packages {
             let location = format!("package `{}` {}", package.name, package.version);
             if let Some(index) = &package.index {
@@ -381,23 +499,13 @@ impl Lock {
                 .map(FileFields::of)
                 .chain(package.wheels.iter().map(FileFields::of));
             for file in files {
-                let location = format!("{location}, file `{}`", file.name);
-                credentials(location.clone(), writer::credentials_removed(file.url))?;
-                let bad_value = |message: String| LockError::BadValue {
-                    path: path.to_path_buf(),
-                    location: location.clone(),
-                    message,
-                };
-                if let Some(upload_time) = file.upload_time {
-                    if writer::upload_time_literal(upload_time).is_none() {
-                        return Err(bad_value(format!(
-                            "upload time `{upload_time}` is not an RFC 3339 datetime"
-                        )));
-                    }
-                }
-                if file.size.is_some_and(|size| i64::try_from(size).is_err()) {
-                    return Err(bad_value("size is too large for TOML".to_string()));
-                }
+                check_file(&location, file)?;
+            }
+        }
+        for package in &self.tool.builds.packages {
+            let location = format!("build package `{}` {}", package.name, package.version);
+            for wheel in &package.wheels {
+                check_file(&location, FileFields::of(wheel))?;
             }
         }
         Ok(())
@@ -611,6 +719,7 @@ mod tests {
             packages: vec![app, anyio, numpy_old, numpy_new, pytest],
             directories: Vec::new(),
             tool: TackLockTool {
+                builds: LockedBuilds::default(),
                 fingerprint: String::new(),
                 inputs: LockInputs {
                     requires_python: Some(specifiers(">=3.9")),
@@ -629,6 +738,7 @@ mod tests {
                         "if-necessary".to_string(),
                     )]),
                     project: None,
+                    build_system_requires: None,
                 },
             },
         }
@@ -694,6 +804,183 @@ prerelease = "if-necessary"
             fingerprint = "f".repeat(64)
         );
         assert_eq!(lock.to_toml(), expected);
+    }
+
+    /// The sample with two sdist builds sharing a build package, and the project's build.
+    fn sample_with_builds() -> Lock {
+        let mut lock = sample_with_fingerprint();
+        let uses = |list: &[(&str, &str, Option<&str>)]| {
+            list.iter()
+                .map(|(raw_name, raw_version, raw_marker)| BuildPackageUse {
+                    name: name(raw_name),
+                    version: version(raw_version),
+                    marker: raw_marker.map(marker),
+                })
+                .collect::<Vec<_>>()
+        };
+        lock.tool.builds = LockedBuilds {
+            builds: vec![
+                LockedBuild {
+                    name: name("pytest"),
+                    version: Some(version("8.3.3")),
+                    requires: requirements(&["setuptools>=40.8.0"]),
+                    packages: uses(&[("setuptools", "75.1.0", None)]),
+                },
+                LockedBuild {
+                    name: name("app-deps"),
+                    version: None,
+                    requires: requirements(&["flit-core>=3.9", "tomli; python_version < '3.11'"]),
+                    packages: uses(&[
+                        ("tomli", "2.0.1", Some("python_full_version < \"3.11\"")),
+                        ("flit-core", "3.9.0", None),
+                    ]),
+                },
+                LockedBuild {
+                    name: name("anyio"),
+                    version: Some(version("4.6.0")),
+                    requires: requirements(&["setuptools>=40.8.0"]),
+                    packages: uses(&[("setuptools", "75.1.0", None)]),
+                },
+            ],
+            packages: vec![
+                LockedBuildPackage {
+                    name: name("tomli"),
+                    version: version("2.0.1"),
+                    wheels: vec![wheel("tomli-2.0.1-py3-none-any.whl", SHA_A, None)],
+                },
+                LockedBuildPackage {
+                    name: name("setuptools"),
+                    version: version("75.1.0"),
+                    wheels: vec![wheel(
+                        "setuptools-75.1.0-py3-none-any.whl",
+                        SHA_B,
+                        Some("2024-09-16T10:00:00Z"),
+                    )],
+                },
+                LockedBuildPackage {
+                    name: name("flit-core"),
+                    version: version("3.9.0"),
+                    wheels: vec![wheel("flit_core-3.9.0-py3-none-any.whl", SHA_A, None)],
+                },
+            ],
+        };
+        lock.tool.inputs.build_system_requires = Some(requirements(&[
+            "flit-core>=3.9",
+            "tomli; python_version < '3.11'",
+        ]));
+        lock
+    }
+
+    #[test]
+    fn build_environments_are_written_compactly_and_read_back() {
+        let lock = sample_with_builds();
+        let text = lock.to_toml();
+        let start = text.find("[[tool.tack.builds]]").unwrap();
+        assert_eq!(
+            &text[start..],
+            format!(
+                r#"[[tool.tack.builds]]
+name = "anyio"
+version = "4.6.0"
+requires = ["setuptools>=40.8.0"]
+packages = [{{ name = "setuptools", version = "75.1.0" }}]
+
+[[tool.tack.builds]]
+name = "app-deps"
+requires = ["flit-core>=3.9", "tomli; python_version < '3.11'"]
+packages = [{{ name = "flit-core", version = "3.9.0" }}, {{ name = "tomli", version = "2.0.1", marker = 'python_full_version < "3.11"' }}]
+
+[[tool.tack.builds]]
+name = "pytest"
+version = "8.3.3"
+requires = ["setuptools>=40.8.0"]
+packages = [{{ name = "setuptools", version = "75.1.0" }}]
+
+[[tool.tack.build-packages]]
+name = "flit-core"
+version = "3.9.0"
+wheels = [
+    {{ name = "flit_core-3.9.0-py3-none-any.whl", url = "https://example.org/files/flit_core-3.9.0-py3-none-any.whl", size = 1234, hashes = {{ sha256 = "{SHA_A}" }} }},
+]
+
+[[tool.tack.build-packages]]
+name = "setuptools"
+version = "75.1.0"
+wheels = [
+    {{ name = "setuptools-75.1.0-py3-none-any.whl", upload-time = 2024-09-16T10:00:00Z, url = "https://example.org/files/setuptools-75.1.0-py3-none-any.whl", size = 1234, hashes = {{ sha256 = "{SHA_B}" }} }},
+]
+
+[[tool.tack.build-packages]]
+name = "tomli"
+version = "2.0.1"
+wheels = [
+    {{ name = "tomli-2.0.1-py3-none-any.whl", url = "https://example.org/files/tomli-2.0.1-py3-none-any.whl", size = 1234, hashes = {{ sha256 = "{SHA_A}" }} }},
+]
+"#
+            )
+        );
+        assert!(text.contains(
+            "build-system-requires = [\n    \"flit-core>=3.9\",\n    \"tomli; python_version < '3.11'\",\n]\n"
+        ));
+        let read = Lock::from_toml(&text, Path::new(LOCK_FILE_NAME)).unwrap();
+        assert_eq!(read.to_toml(), text);
+        assert_eq!(read.tool.inputs, lock.tool.inputs);
+        assert_eq!(
+            read.tool.inputs.fingerprint(),
+            lock.tool.inputs.fingerprint()
+        );
+        let builds = &read.tool.builds;
+        let project = builds.build(&name("app-deps"), None).unwrap();
+        assert_eq!(project.packages.len(), 2);
+        assert!(builds
+            .build(&name("app-deps"), Some(&version("1.0")))
+            .is_none());
+        let anyio = builds
+            .build(&name("anyio"), Some(&version("4.6.0")))
+            .unwrap();
+        assert_eq!(anyio.requires[0].as_str(), "setuptools>=40.8.0");
+        assert!(builds.build(&name("anyio"), None).is_none());
+        assert_eq!(
+            builds
+                .package(&name("setuptools"), &version("75.1.0"))
+                .unwrap()
+                .wheels[0]
+                .sha256
+                .as_str(),
+            SHA_B
+        );
+        // The table is tack's own: a reader of PEP 751 sees it as one more tool table.
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(
+            table["tool"]["tack"]["build-packages"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn build_package_credentials_are_refused() {
+        let mut lock = sample_with_builds();
+        lock.tool.builds.packages[0].wheels[0].url =
+            url("https://user:secret@example.org/files/tomli-2.0.1-py3-none-any.whl");
+        let message = lock
+            .validate(Path::new("pylock.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("build package `tomli` 2.0.1"), "{message}");
+        assert!(!lock.to_toml().contains("secret"));
+    }
+
+    #[test]
+    fn a_project_without_build_system_keeps_its_fingerprint() {
+        let mut inputs = sample().tool.inputs;
+        let before = inputs.fingerprint();
+        inputs.build_system_requires = Some(Vec::new());
+        assert_ne!(inputs.fingerprint(), before);
+        inputs.build_system_requires = None;
+        assert_eq!(inputs.fingerprint(), before);
     }
 
     #[test]

@@ -24,8 +24,9 @@ use super::error::{InvalidLock, InvalidLockKind};
 use url::Url;
 
 use super::{
-    Lock, LockInputs, LockMarker, LockedDependency, LockedDirectory, LockedFile, LockedPackage,
-    Sha256Digest, TackLockTool, Verbatim,
+    BuildPackageUse, Lock, LockInputs, LockMarker, LockedBuild, LockedBuildPackage, LockedBuilds,
+    LockedDependency, LockedDirectory, LockedFile, LockedPackage, Sha256Digest, TackLockTool,
+    Verbatim,
 };
 use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -98,10 +99,40 @@ struct WireTool {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct WireTackTool {
     fingerprint: String,
     #[serde(default)]
     inputs: WireInputs,
+    #[serde(default)]
+    builds: Vec<Spanned<WireBuild>>,
+    #[serde(default)]
+    build_packages: Vec<Spanned<WireBuildPackage>>,
+}
+
+#[derive(Deserialize)]
+struct WireBuild {
+    name: Spanned<String>,
+    version: Option<Spanned<String>>,
+    #[serde(default)]
+    requires: Vec<Spanned<String>>,
+    #[serde(default)]
+    packages: Vec<Spanned<WireBuildUse>>,
+}
+
+#[derive(Deserialize)]
+struct WireBuildUse {
+    name: Spanned<String>,
+    version: Spanned<String>,
+    marker: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+struct WireBuildPackage {
+    name: Spanned<String>,
+    version: Spanned<String>,
+    #[serde(default)]
+    wheels: Vec<Spanned<WireFile>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -114,6 +145,7 @@ struct WireInputs {
     indexes: Vec<Spanned<String>>,
     resolver: BTreeMap<String, String>,
     project: Option<Spanned<String>>,
+    build_system_requires: Option<Vec<Spanned<String>>>,
 }
 
 /// Parses the text of a lock file into its wire form; a TOML error names its line.
@@ -216,6 +248,7 @@ impl TryFrom<WireDocument<'_>> for Lock {
             Some(tack) => TackLockTool {
                 fingerprint: tack.fingerprint,
                 inputs: convert_inputs(source, tack.inputs)?,
+                builds: convert_builds(source, tack.builds, tack.build_packages)?,
             },
             None => TackLockTool::default(),
         };
@@ -803,6 +836,16 @@ fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, 
             })
         })
         .transpose()?;
+    // Sorted as the writer writes it (its order means nothing).
+    let build_system_requires = inputs
+        .build_system_requires
+        .map(|list| {
+            requirements("build-system-requires".to_string(), list).map(|mut list| {
+                list.sort();
+                list
+            })
+        })
+        .transpose()?;
     Ok(LockInputs {
         requires_python,
         dependencies,
@@ -811,6 +854,164 @@ fn convert_inputs(source: Source<'_>, inputs: WireInputs) -> Result<LockInputs, 
         indexes,
         resolver: inputs.resolver,
         project,
+        build_system_requires,
+    })
+}
+
+/// `[[tool.tack.builds]]` and `[[tool.tack.build-packages]]`: names, versions, markers and
+/// requirements parsed, wheels checked like a package's, and every build package a build
+/// names present (a sync could not install it otherwise).
+fn convert_builds(
+    source: Source<'_>,
+    builds: Vec<Spanned<WireBuild>>,
+    packages: Vec<Spanned<WireBuildPackage>>,
+) -> Result<LockedBuilds, InvalidLock> {
+    let name = |field: String, name: &Spanned<String>| {
+        package_name(name.get_ref()).ok_or_else(|| {
+            source.invalid(
+                name.span(),
+                field,
+                format!("`{}` is not a valid package name", name.get_ref()),
+            )
+        })
+    };
+    let version = |field: String, version: &Spanned<String>| {
+        Version::from_str(version.get_ref()).map_err(|error| {
+            source
+                .invalid(
+                    version.span(),
+                    field,
+                    format!("`{}` is not a valid PEP 440 version", version.get_ref()),
+                )
+                .because(error)
+        })
+    };
+    let mut locked_packages = Vec::with_capacity(packages.len());
+    for (position, package) in packages.into_iter().enumerate() {
+        let span = package.span();
+        let package = package.into_inner();
+        let field = format!("tool.tack.build-packages[{position}]");
+        let package_name = name(format!("{field}.name"), &package.name)?;
+        let named = package_name.to_string();
+        let package_version = version(format!("{field}.version"), &package.version)
+            .map_err(|error| error.package(Some(&named)))?;
+        let invalid = |span: Range<usize>, key: &str, problem: String| {
+            source
+                .invalid(span, format!("{field}.{key}"), problem)
+                .package(Some(&named))
+        };
+        let mut wheels = package
+            .wheels
+            .into_iter()
+            .enumerate()
+            .map(|(index, file)| {
+                convert_file(
+                    source,
+                    &invalid,
+                    &format!("wheels[{index}]"),
+                    file,
+                    |name| Verbatim::parse(name, WheelFilename::from_str),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if wheels.is_empty() {
+            return Err(invalid(
+                span,
+                "wheels",
+                "the build package has no `wheels`; tack installs build packages from wheels"
+                    .to_string(),
+            ));
+        }
+        wheels.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
+        locked_packages.push(LockedBuildPackage {
+            name: package_name,
+            version: package_version,
+            wheels,
+        });
+    }
+    let mut locked_builds = Vec::with_capacity(builds.len());
+    for (position, build) in builds.into_iter().enumerate() {
+        let build = build.into_inner();
+        let field = format!("tool.tack.builds[{position}]");
+        let build_name = name(format!("{field}.name"), &build.name)?;
+        let named = build_name.to_string();
+        let build_version = build
+            .version
+            .as_ref()
+            .map(|raw| version(format!("{field}.version"), raw))
+            .transpose()
+            .map_err(|error| error.package(Some(&named)))?;
+        let mut requires = build
+            .requires
+            .into_iter()
+            .enumerate()
+            .map(|(index, requirement)| {
+                let span = requirement.span();
+                let text = requirement.into_inner();
+                Verbatim::parse(text.clone(), parse_requirement).map_err(|error| {
+                    source
+                        .invalid(
+                            span,
+                            format!("{field}.requires[{index}]"),
+                            format!("`{text}` is not a valid requirement"),
+                        )
+                        .because(error)
+                        .package(Some(&named))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        requires.sort();
+        requires.dedup();
+        let mut package_uses = Vec::with_capacity(build.packages.len());
+        for (index, used) in build.packages.into_iter().enumerate() {
+            let span = used.span();
+            let used = used.into_inner();
+            let key = format!("{field}.packages[{index}]");
+            let used_name = name(format!("{key}.name"), &used.name)
+                .map_err(|error| error.package(Some(&named)))?;
+            let used_version = version(format!("{key}.version"), &used.version)
+                .map_err(|error| error.package(Some(&named)))?;
+            let marker = used
+                .marker
+                .map(|marker| {
+                    read_marker(source, &format!("{key}.marker"), &marker)
+                        .map_err(|error| error.package(Some(&named)))
+                })
+                .transpose()?;
+            if !locked_packages
+                .iter()
+                .any(|package| package.name == used_name && package.version == used_version)
+            {
+                return Err(source
+                    .invalid(
+                        span,
+                        key,
+                        format!(
+                            "`{used_name}=={used_version}` is not in `[[tool.tack.build-packages]]`"
+                        ),
+                    )
+                    .package(Some(&named)));
+            }
+            package_uses.push(BuildPackageUse {
+                name: used_name,
+                version: used_version,
+                marker,
+            });
+        }
+        package_uses.sort();
+        package_uses.dedup();
+        locked_builds.push(LockedBuild {
+            name: build_name,
+            version: build_version,
+            requires,
+            packages: package_uses,
+        });
+    }
+    locked_builds.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    locked_packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    Ok(LockedBuilds {
+        builds: locked_builds,
+        packages: locked_packages,
     })
 }
 
@@ -1193,6 +1394,61 @@ mod tests {
         ));
         assert!(
             message.starts_with("project/pylock.toml:12:12: `tool.tack.inputs.indexes[0]`: `example.org/simple` is not a valid URL"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn build_environments_are_checked_when_read() {
+        let base = one_package(&format!("version = \"1.0\"\n{}", wheel("")));
+        let tool = |tables: &str| format!("{base}\n[tool.tack]\nfingerprint = \"\"\n{tables}");
+        let build_package = format!(
+            "\n[[tool.tack.build-packages]]\nname = \"Setuptools\"\nversion = \"75.1\"\nwheels = [{{ url = \"https://example.org/setuptools-75.1-py3-none-any.whl\", hashes = {{ sha256 = \"{SHA}\" }} }}]\n"
+        );
+        let lock = read(&tool(&format!(
+            "\n[[tool.tack.builds]]\nname = \"foo\"\nversion = \"1.0\"\nrequires = [\"setuptools>=40.8.0\"]\npackages = [{{ name = \"setuptools\", version = \"75.1\", marker = \"python_version >= '3.9'\" }}]\n{build_package}"
+        )))
+        .unwrap();
+        let build = &lock.tool.builds.builds[0];
+        assert_eq!(build.name.as_ref(), "foo");
+        assert_eq!(build.packages[0].name.as_ref(), "setuptools");
+        assert!(build.packages[0].marker.is_some());
+        assert_eq!(lock.tool.builds.packages[0].wheels.len(), 1);
+
+        // A build package a build names must be there.
+        let message = error(&tool(
+            "\n[[tool.tack.builds]]\nname = \"foo\"\nversion = \"1.0\"\npackages = [{ name = \"wheel\", version = \"0.44\" }]\n",
+        ));
+        assert_eq!(
+            message,
+            "project/pylock.toml:15:13: `tool.tack.builds[0].packages[0]` (package `foo`): `wheel==0.44` is not in `[[tool.tack.build-packages]]`"
+        );
+        let message = error(&tool(
+            "\n[[tool.tack.builds]]\nname = \"foo\"\nrequires = [\"not valid !\"]\n",
+        ));
+        assert!(
+            message.starts_with("project/pylock.toml:14:13: `tool.tack.builds[0].requires[0]` (package `foo`): `not valid !` is not a valid requirement"),
+            "{message}"
+        );
+        let message = error(&tool(&format!(
+            "\n[[tool.tack.builds]]\nname = \"foo\"\npackages = [{{ name = \"setuptools\", version = \"75.1\", marker = \"python_version >>> '3'\" }}]\n{build_package}"
+        )));
+        assert!(
+            message.contains("`tool.tack.builds[0].packages[0].marker` (package `foo`): `python_version >>> '3'` is not a valid marker"),
+            "{message}"
+        );
+        let message = error(&tool(
+            "\n[[tool.tack.build-packages]]\nname = \"setuptools\"\nversion = \"75.1\"\n",
+        ));
+        assert!(
+            message.contains("`tool.tack.build-packages[0].wheels` (package `setuptools`): the build package has no `wheels`"),
+            "{message}"
+        );
+        let message = error(&tool(
+            "\n[[tool.tack.build-packages]]\nname = \"setuptools\"\nversion = \"x!y\"\nwheels = []\n",
+        ));
+        assert!(
+            message.contains("`tool.tack.build-packages[0].version` (package `setuptools`): `x!y` is not a valid PEP 440 version"),
             "{message}"
         );
     }

@@ -13,8 +13,9 @@ use std::fmt::Write as _;
 use url::Url;
 
 use super::{
-    FileFields, InputRequirement, Lock, LockInputs, LockedDependency, LockedDirectory,
-    LockedPackage, CREATED_BY, LOCK_VERSION,
+    BuildPackageUse, FileFields, InputRequirement, Lock, LockInputs, LockedBuild,
+    LockedBuildPackage, LockedBuilds, LockedDependency, LockedDirectory, LockedPackage,
+    LockedWheel, CREATED_BY, LOCK_VERSION,
 };
 use crate::normalize::GroupName;
 use crate::redact::redact_url;
@@ -92,6 +93,7 @@ pub(super) fn render(lock: &Lock) -> String {
         &toml_string(&lock.tool.fingerprint),
     );
     render_inputs(&mut out, &lock.tool.inputs);
+    render_builds(&mut out, &lock.tool.builds);
     out
 }
 
@@ -151,14 +153,23 @@ fn render_package(out: &mut String, package: &LockedPackage) {
         key_value(out, "sdist", &file_table(&FileFields::of(sdist)));
     }
     if !package.wheels.is_empty() {
-        let mut wheels: Vec<FileFields<'_>> = package.wheels.iter().map(FileFields::of).collect();
-        wheels.sort_by(|a, b| (a.name, a.url).cmp(&(b.name, b.url)));
-        out.push_str("wheels = [\n");
-        for wheel in &wheels {
-            let _ = writeln!(out, "    {},", file_table(wheel));
-        }
-        out.push_str("]\n");
+        wheels_array(out, &package.wheels);
     }
+}
+
+/// `wheels = [...]`, one inline table per line, sorted by file name.
+fn wheels_array(out: &mut String, wheels: &[LockedWheel]) {
+    let mut wheels: Vec<FileFields<'_>> = wheels.iter().map(FileFields::of).collect();
+    wheels.sort_by(|a, b| (a.name, a.url).cmp(&(b.name, b.url)));
+    if wheels.is_empty() {
+        out.push_str("wheels = []\n");
+        return;
+    }
+    out.push_str("wheels = [\n");
+    for wheel in &wheels {
+        let _ = writeln!(out, "    {},", file_table(wheel));
+    }
+    out.push_str("]\n");
 }
 
 /// A file as one inline table, in PEP 751's key order.
@@ -206,6 +217,9 @@ fn render_inputs(out: &mut String, inputs: &LockInputs) {
             &block_array(indexes.iter().map(String::as_str)),
         );
     }
+    if let Some(requires) = &inputs.build_system_requires {
+        key_value(out, "build-system-requires", &sorted_block_array(requires));
+    }
     if !inputs.optional_dependencies.is_empty() {
         out.push_str("\n[tool.tack.inputs.optional-dependencies]\n");
         for (extra, requirements) in &inputs.optional_dependencies {
@@ -223,6 +237,54 @@ fn render_inputs(out: &mut String, inputs: &LockInputs) {
         for (setting, value) in &inputs.resolver {
             key_value(out, setting, &toml_string(value));
         }
+    }
+}
+
+/// `[[tool.tack.builds]]`, one short table per built package, then
+/// `[[tool.tack.build-packages]]`, each build package once with its wheels.
+fn render_builds(out: &mut String, builds: &LockedBuilds) {
+    let mut sorted: Vec<&LockedBuild> = builds.builds.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    for build in sorted {
+        out.push_str("\n[[tool.tack.builds]]\n");
+        key_value(out, "name", &toml_string(build.name.as_ref()));
+        if let Some(version) = &build.version {
+            key_value(out, "version", &toml_string(&version.to_string()));
+        }
+        let mut requires: Vec<&str> = build
+            .requires
+            .iter()
+            .map(InputRequirement::as_str)
+            .collect();
+        requires.sort_unstable();
+        requires.dedup();
+        key_value(
+            out,
+            "requires",
+            &inline_array(requires.into_iter().map(toml_string)),
+        );
+        let mut uses: Vec<&BuildPackageUse> = build.packages.iter().collect();
+        uses.sort();
+        uses.dedup();
+        let tables = uses.into_iter().map(|package| {
+            let mut fields = vec![
+                ("name", toml_string(package.name.as_ref())),
+                ("version", toml_string(&package.version.to_string())),
+            ];
+            if let Some(marker) = &package.marker {
+                fields.push(("marker", toml_string(marker.as_str())));
+            }
+            inline_table(&fields)
+        });
+        key_value(out, "packages", &inline_array(tables));
+    }
+    let mut packages: Vec<&LockedBuildPackage> = builds.packages.iter().collect();
+    packages.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    for package in packages {
+        out.push_str("\n[[tool.tack.build-packages]]\n");
+        key_value(out, "name", &toml_string(package.name.as_ref()));
+        key_value(out, "version", &toml_string(&package.version.to_string()));
+        wheels_array(out, &package.wheels);
     }
 }
 

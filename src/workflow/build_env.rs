@@ -12,14 +12,25 @@
 //!
 //! A build requirement with no wheel for the interpreter is an error that names it: building
 //! the build requirements themselves (recursive builds) is not done yet.
+//!
+//! **Locked build environments.** A build the lock holds an environment for (see
+//! [`super::build_lock`]) resolves nothing: [`BuildEnvs::use_locked`] hands it a
+//! [`LockedEnvironment`] (the lock's build packages with their markers and hashed wheels), and
+//! its first install puts exactly the packages whose markers hold for the interpreter in the
+//! venv, each from the wheel that fits best, verified against the lock's sha256 by
+//! [`wheels::prepare`]. Every requirement the build asks for (`[build-system] requires`, then
+//! what `get_requires_for_build_*` adds) must then be satisfied by those packages; one that is
+//! not fails the build with an error that names it ([`BuildEnvError::NotLocked`]) instead of
+//! being resolved: a locked build fetches nothing the lock does not name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use pep440_rs::{VersionSpecifier, VersionSpecifiers};
-use pep508_rs::Requirement;
+use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
+use pep508_rs::{Requirement, VersionOrUrl};
 
 use super::sync::TagsPolicy;
 use super::wheels::{self, FetchOptions, PrepareError};
@@ -33,7 +44,7 @@ use crate::install::site_packages::{self, ScanError};
 use crate::install::venv::Venv;
 use crate::install::wheel::{self, WheelError};
 use crate::install::LinkMode;
-use crate::lock::{InvalidMarker, LockMarker, LockedWheel};
+use crate::lock::{InvalidMarker, LockMarker, LockedBuilds, LockedWheel};
 use crate::normalize::PackageName;
 use crate::python::Interpreter;
 use crate::resolver::{self, Activation, Manifest, ResolveError, RootRequirement};
@@ -81,6 +92,17 @@ pub enum BuildEnvError {
         #[source]
         source: WheelError,
     },
+    #[error("cannot prepare the build directory `{}`", path.display())]
+    Scratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the build of `{package}` asks for `{requirement}`, which its locked build environment does not hold")]
+    NotLocked {
+        package: String,
+        requirement: String,
+    },
 }
 
 impl Diagnostic for BuildEnvError {
@@ -90,6 +112,10 @@ impl Diagnostic for BuildEnvError {
                 "tack does not build build requirements from source yet: the build needs a version of `{name}` that publishes a wheel for this platform"
             )],
             Self::Prepare(error) => error.hints(),
+            Self::NotLocked { .. } => vec![
+                "run `tack lock` to lock the build environment again".to_string(),
+                "the lock resolves `[build-system] requires`; what a backend asks for beyond it is known to the lock only when it built the sdist's metadata, and then the lock names the sdist as not lockable".to_string(),
+            ],
             _ => Vec::new(),
         }
     }
@@ -100,6 +126,95 @@ impl Diagnostic for BuildEnvError {
             Self::Prepare(error) => error.is_bug(),
             _ => false,
         }
+    }
+}
+
+/// The build environment the lock gives one build: every build package it may install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedEnvironment {
+    /// The package built, for messages: `name==version`, or the project's name.
+    pub package: String,
+    /// Sorted by name, then version.
+    pub packages: Vec<LockedEnvironmentPackage>,
+}
+
+/// A build package of a [`LockedEnvironment`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedEnvironmentPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// Where the environment needs it; `None` means everywhere.
+    pub marker: Option<LockMarker>,
+    pub wheels: Vec<LockedWheel>,
+}
+
+impl LockedEnvironment {
+    /// The environment `builds` holds for `name` (at `version`; `None` for the project), if
+    /// any, with each build package's wheels.
+    pub fn from_lock(
+        builds: &LockedBuilds,
+        name: &PackageName,
+        version: Option<&Version>,
+    ) -> Option<Self> {
+        let build = builds.build(name, version)?;
+        let packages = build
+            .packages
+            .iter()
+            .map(|used| {
+                let package = builds.package(&used.name, &used.version)?;
+                Some(LockedEnvironmentPackage {
+                    name: used.name.clone(),
+                    version: used.version.clone(),
+                    marker: used.marker.clone(),
+                    wheels: package.wheels.clone(),
+                })
+            })
+            // Checked when the lock is read; a lock built in memory without the package is
+            // treated as holding no environment.
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            package: version
+                .map_or_else(|| name.to_string(), |version| format!("{name}=={version}")),
+            packages,
+        })
+    }
+
+    /// What tells this environment from another in a cache key: each package, its marker and
+    /// the sha256 of each of its wheels.
+    pub fn identity(&self) -> String {
+        let mut text = String::new();
+        for package in &self.packages {
+            let marker = package.marker.as_ref().map_or("", LockMarker::as_str);
+            let _ = write!(text, "{}=={} ; {marker} :", package.name, package.version);
+            for wheel in &package.wheels {
+                let _ = write!(text, " {}", wheel.sha256);
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Whether one of the packages whose marker holds in `environment` satisfies
+    /// `requirement` (its name, and its version specifiers; a URL requirement never is).
+    fn satisfies(
+        &self,
+        requirement: &Requirement,
+        environment: &pep508_rs::MarkerEnvironment,
+    ) -> bool {
+        self.packages.iter().any(|package| {
+            package.name == requirement.name
+                && package
+                    .marker
+                    .as_ref()
+                    .is_none_or(|marker| marker.evaluate(environment, &[], &[]))
+                && match &requirement.version_or_url {
+                    None => true,
+                    Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+                        specifiers.contains(&package.version)
+                    }
+                    Some(VersionOrUrl::Url(_)) => false,
+                }
+        })
     }
 }
 
@@ -114,6 +229,12 @@ pub struct BuildEnvs<'a> {
     client: IndexClient,
     /// What was installed in each build venv (`name==version`), by the venv's root.
     installed: Mutex<BTreeMap<PathBuf, Vec<String>>>,
+    /// Every requirement each build venv was asked to hold, by the venv's root.
+    requested: Mutex<BTreeMap<PathBuf, Vec<Requirement>>>,
+    /// The locked environments of the builds that have one, by the venv's root.
+    locked: Mutex<BTreeMap<PathBuf, LockedEnvironment>>,
+    /// The venvs whose locked environment is installed.
+    provisioned: Mutex<BTreeSet<PathBuf>>,
 }
 
 impl<'a> BuildEnvs<'a> {
@@ -142,7 +263,37 @@ impl<'a> BuildEnvs<'a> {
             runtime: Some(runtime),
             client,
             installed: Mutex::new(BTreeMap::new()),
+            requested: Mutex::new(BTreeMap::new()),
+            locked: Mutex::new(BTreeMap::new()),
+            provisioned: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// Has the build whose scratch directory is `scratch` (as given to
+    /// [`crate::build::build`]; created here when missing) install exactly `environment`
+    /// instead of resolving its requirements; see the module docs.
+    pub fn use_locked(
+        &self,
+        scratch: &Path,
+        environment: LockedEnvironment,
+    ) -> Result<(), BuildEnvError> {
+        let io_error = |source| BuildEnvError::Scratch {
+            path: scratch.to_path_buf(),
+            source,
+        };
+        fs_err::create_dir_all(scratch).map_err(io_error)?;
+        // The build stage names its venv from the canonical scratch directory.
+        let root = fs_err::canonicalize(scratch).map_err(io_error)?.join("env");
+        lock_ignoring_poison(&self.locked).insert(root, environment);
+        Ok(())
+    }
+
+    /// Every requirement the venv at `root` was asked to hold so far, in the order asked.
+    pub fn requested(&self, root: &Path) -> Vec<Requirement> {
+        lock_ignoring_poison(&self.requested)
+            .get(root)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// What was installed into the venv at `root` so far, as `name==version`, sorted.
@@ -223,7 +374,71 @@ impl<'a> BuildEnvs<'a> {
     }
 
     fn install_into(&self, venv: &Venv, requirements: &[Requirement]) -> Result<(), BuildEnvError> {
-        let mut wanted = self.resolve(requirements)?;
+        lock_ignoring_poison(&self.requested)
+            .entry(venv.root.clone())
+            .or_default()
+            .extend(requirements.iter().cloned());
+        let locked = lock_ignoring_poison(&self.locked).get(&venv.root).cloned();
+        if let Some(environment) = locked {
+            return self.install_locked(venv, &environment, requirements);
+        }
+        let wanted = self.resolve(requirements)?;
+        self.install_wanted(venv, wanted)
+    }
+
+    /// Installs `environment` (once per venv), then checks that it satisfies `requirements`.
+    fn install_locked(
+        &self,
+        venv: &Venv,
+        environment: &LockedEnvironment,
+        requirements: &[Requirement],
+    ) -> Result<(), BuildEnvError> {
+        let markers = &self.interpreter.markers;
+        if let Some(missing) = requirements
+            .iter()
+            .find(|requirement| !environment.satisfies(requirement, markers))
+        {
+            return Err(BuildEnvError::NotLocked {
+                package: environment.package.clone(),
+                requirement: missing.to_string(),
+            });
+        }
+        if !lock_ignoring_poison(&self.provisioned).insert(venv.root.clone()) {
+            return Ok(());
+        }
+        let tags = TagsPolicy(&self.interpreter.tags);
+        let mut wanted = Vec::new();
+        for package in &environment.packages {
+            if package
+                .marker
+                .as_ref()
+                .is_some_and(|marker| !marker.evaluate(markers, &[], &[]))
+            {
+                continue;
+            }
+            let Some(wheel) = best_wheel(&package.wheels, &tags) else {
+                return Err(BuildEnvError::NoWheel {
+                    name: package.name.clone(),
+                    version: package.version.clone(),
+                    python: self.interpreter.version.clone(),
+                    tags: crate::install::plan::TagPolicy::describe(&tags),
+                });
+            };
+            wanted.push((package.name.clone(), wheel.clone()));
+        }
+        tracing::debug!(
+            "installing the locked build environment of `{}`",
+            environment.package
+        );
+        self.install_wanted(venv, wanted)
+    }
+
+    /// Installs `wanted` into the venv, adding to what it holds.
+    fn install_wanted(
+        &self,
+        venv: &Venv,
+        mut wanted: Vec<(PackageName, LockedWheel)>,
+    ) -> Result<(), BuildEnvError> {
         // A second call (the backend's own requirements) adds to the venv: what is there at
         // the version wanted stays, another version is replaced.
         for dist in site_packages::scan(&venv.layout).map_err(BuildEnvError::Scan)? {
@@ -273,6 +488,12 @@ impl<'a> BuildEnvs<'a> {
             .extend(installed);
         Ok(())
     }
+}
+
+fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl BuildEnvironments for BuildEnvs<'_> {

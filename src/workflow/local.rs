@@ -6,7 +6,8 @@
 //! skips it altogether when the installed copy is still current ([`installed_is_current`]);
 //! a `--no-editable` build makes a real wheel of the tree as it is now, which is what a
 //! Docker image's final stage wants. The build requirements come from the sync's indexes
-//! through [`BuildEnvs`], in an isolated venv, as for sdists.
+//! through [`BuildEnvs`], in an isolated venv, as for sdists: the environment the lock holds
+//! for the project (`[tool.tack.builds]`, [`LockedEnvironment`]) when it has one.
 //!
 //! The wheel is unpacked (checked against its `RECORD`, as any wheel) into a scratch
 //! directory under the cache's built bucket, which the returned [`LocalWheels`] owns: it is
@@ -20,7 +21,7 @@ use std::str::FromStr;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use super::build_env::{BuildEnvError, BuildEnvs};
+use super::build_env::{BuildEnvError, BuildEnvs, LockedEnvironment};
 use super::sdists::keep_logs;
 use super::wheels::FetchOptions;
 use super::Reporter;
@@ -30,6 +31,7 @@ use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::index::config::IndexConfig;
 use crate::install::wheel::{self, WheelError};
+use crate::lock::LockedBuilds;
 use crate::normalize::PackageName;
 use crate::python::Interpreter;
 
@@ -141,9 +143,12 @@ impl Diagnostic for LocalBuildError {
 }
 
 /// Builds a wheel (editable or not, as each asks) of every tree of `wanted` for
-/// `interpreter`, at most `concurrent_builds` at a time; see the module docs.
+/// `interpreter`, at most `concurrent_builds` at a time; see the module docs. `locked` is the
+/// lock's build environments, `None` for a lock that never locks them.
+#[allow(clippy::too_many_arguments)] // the sync's settings, each needed here
 pub fn prepare(
     wanted: &[LocalBuild],
+    locked: Option<&LockedBuilds>,
     fetch: &FetchOptions,
     indexes: &IndexConfig,
     interpreter: &Interpreter,
@@ -179,6 +184,18 @@ pub fn prepare(
     let envs = BuildEnvs::new(indexes, fetch, interpreter, cache)
         .map_err(LocalBuildError::Environments)?;
     let builds_dir = scratch.path().join("builds");
+    for (index, build) in wanted.iter().enumerate() {
+        match locked.and_then(|locked| LockedEnvironment::from_lock(locked, &build.name, None)) {
+            Some(environment) => envs
+                .use_locked(&builds_dir.join(index.to_string()), environment)
+                .map_err(LocalBuildError::Environments)?,
+            None if locked.is_none() => {}
+            None => reporter.warning(&format!(
+                "the build environment of `{}` is not locked: its build requirements are resolved from the index now",
+                build.name
+            )),
+        }
+    }
     let results = {
         let _building = reporter.building(requests.len());
         build_many(

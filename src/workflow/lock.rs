@@ -7,7 +7,10 @@
 //! 2. Otherwise the existing lock's versions are preferences (all but the packages being
 //!    upgraded); a project coming from Poetry without a `pylock.toml` gets poetry.lock's versions
 //!    as preferences instead, and a report of what was kept and why the rest moved.
-//! 3. The resolution becomes a lock, which is written only when its text changed.
+//! 3. The resolution becomes a lock. The build environments of the packages a sync may build
+//!    from source, and of the project when it has a `[build-system]`, are locked with it, by
+//!    the same client ([`super::build_lock`]); those that cannot be are named in the outcome's
+//!    warnings. The lock is written only when its text changed.
 //!
 //! With `check`, nothing is resolved or written: a missing or stale lock is an error that names
 //! what changed.
@@ -20,10 +23,12 @@ use std::time::Instant;
 
 use pep508_rs::Requirement;
 
+use super::build_lock::{lock_builds, BuildLockRequest, ProjectBuild};
 use super::metadata_builds::SdistMetadataBuilder;
 use super::poetry_report::{poetry_preferences, poetry_report, IndexLookup};
 use super::wheels::{FetchOptions, DEFAULT_CONCURRENT_DOWNLOADS};
 use super::Reporter;
+use crate::build::BuildSystem;
 use crate::cache::Cache;
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
@@ -32,8 +37,8 @@ use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFi
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     without_credentials, InputRequirement, InvalidMarker, Lock, LockError, LockInputs, LockMarker,
-    LockedDependency, LockedDirectory, LockedFile, LockedPackage, LockedSdist, LockedWheel,
-    Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    LockedBuilds, LockedDependency, LockedDirectory, LockedFile, LockedPackage, LockedSdist,
+    LockedWheel, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
@@ -41,6 +46,51 @@ use crate::resolver::{
     self, Activation, Manifest, MetadataBuilder, Resolution, ResolveError, RootRequirement,
 };
 use pep440_rs::Version;
+
+/// The async runtime and the index client of one lock, shared by the resolution of the
+/// project and those of the build environments.
+struct Session {
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+    client: IndexClient,
+}
+
+impl Session {
+    fn new(
+        index_config: &IndexConfig,
+        cache: &Cache,
+        options: &LockOptions,
+    ) -> Result<Self, LockFailure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(LockFailure::Runtime)?;
+        let mut client_options =
+            ClientOptions::new(index_config.indexes.clone(), cache.clone()).with_http(options.http);
+        client_options.pins.clone_from(&index_config.pins);
+        client_options.offline = options.offline;
+        let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
+        Ok(Self {
+            runtime: Some(runtime),
+            client,
+        })
+    }
+
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.runtime.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        tracing::debug!("index client: {:?}", self.client.stats());
+        // Prefetches still in flight (and a DNS lookup stuck in the blocking pool) must not
+        // hold up the exit: the answer is known.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 /// Resolver settings that change answers; recorded in the lock's inputs.
 const RESOLVER_SETTINGS: [(&str, &str); 2] = [
@@ -192,7 +242,8 @@ pub fn lock(
     let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
     let index_config =
         IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
-    let inputs = lock_inputs(&spec, &index_config);
+    let project_build = project_build(&spec);
+    let inputs = lock_inputs(&spec, &index_config, project_build.as_ref());
     let fingerprint = inputs.fingerprint();
     let lock_path = project_dir.join(LOCK_FILE_NAME);
     let existing = Lock::read(&lock_path).map_err(LockFailure::ReadLock)?;
@@ -244,9 +295,50 @@ pub fn lock(
     if let Some(poetry) = &poetry {
         manifest.preferences = poetry_preferences(poetry);
     }
-    let resolution = resolve(&manifest, index_config.clone(), cache, options, reporter)?;
+    let session = Session::new(&index_config, cache, options)?;
+    let fetch = FetchOptions {
+        indexes: index_config.indexes.clone(),
+        offline: options.offline,
+        concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
+        http: options.http,
+    };
+    let builder = Arc::new(SdistMetadataBuilder::new(
+        index_config.clone(),
+        fetch.clone(),
+        manifest.requires_python.clone(),
+        cache.clone(),
+    ));
+    let resolution = resolve(&manifest, &session, Arc::clone(&builder) as _, reporter)?;
 
-    let lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
+    let mut lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
+    let mut warnings = spec.warnings.clone();
+    if let Some(runtime) = session.handle() {
+        let metadata_builds = builder.built();
+        let request = BuildLockRequest {
+            packages: &lock.packages,
+            metadata_builds: &metadata_builds,
+            project: project_build.as_ref(),
+            requires_python: spec.requires_python.as_ref(),
+            preferences: if options.upgrade {
+                BTreeMap::new()
+            } else {
+                preferences(
+                    existing
+                        .iter()
+                        .flat_map(|lock| &lock.tool.builds.packages)
+                        .filter(|package| !options.upgrade_packages.contains(&package.name))
+                        .map(|package| (&package.name, &package.version)),
+                )
+            },
+        };
+        let locked = {
+            let _resolving = reporter.resolving();
+            lock_builds(&request, &session.client, runtime, &fetch, cache)
+        };
+        lock.tool.builds = locked.builds;
+        warnings.extend(locked.unlockable);
+    }
+    drop(session);
     let changes = existing
         .as_ref()
         .map(|existing| existing.diff_packages(&lock))
@@ -274,39 +366,31 @@ pub fn lock(
             LockStatus::Written
         },
     );
+    outcome.warnings = warnings;
     outcome.changes = changes;
     outcome.forks = resolution.forks;
     outcome.poetry = poetry;
     Ok(outcome)
 }
 
-/// Resolve `manifest` against the configured indexes, on a runtime of its own.
+/// Resolve `manifest` against the configured indexes, with the sdists whose metadata is
+/// dynamic built by `builder` (for an interpreter that `requires-python` allows, found when
+/// first needed).
 fn resolve(
     manifest: &Manifest,
-    index_config: IndexConfig,
-    cache: &Cache,
-    options: &LockOptions,
+    session: &Session,
+    builder: Arc<dyn MetadataBuilder>,
     reporter: &dyn Reporter,
 ) -> Result<Resolution, LockFailure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(LockFailure::Runtime)?;
-    let builder = metadata_builder(manifest, &index_config, cache, options);
-    let mut client_options =
-        ClientOptions::new(index_config.indexes, cache.clone()).with_http(options.http);
-    client_options.pins = index_config.pins;
-    client_options.offline = options.offline;
-    let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
+    let Some(runtime) = session.handle() else {
+        return Err(LockFailure::Resolve(ResolveError::Internal(
+            "the lock's runtime is gone".to_string(),
+        )));
+    };
     let resolution = {
         let _resolving = reporter.resolving();
-        resolver::resolve_with(manifest, &client, runtime.handle(), Some(builder))
+        resolver::resolve_with(manifest, &session.client, runtime, Some(builder))
     };
-    tracing::debug!("index client: {:?}", client.stats());
-    // Prefetches still in flight (and a DNS lookup stuck in the blocking pool) must not hold
-    // up the exit: the answer is known.
-    drop(client);
-    runtime.shutdown_background();
     resolution.map_err(|error| match error {
         ResolveError::NoSolution(explanation) => {
             let (tree, hints): (Vec<&str>, Vec<&str>) = explanation
@@ -325,30 +409,23 @@ fn resolve(
     })
 }
 
-/// What builds the metadata of sdists whose metadata is dynamic: builds for an interpreter
-/// that `requires-python` allows (found when first needed).
-fn metadata_builder(
-    manifest: &Manifest,
-    index_config: &IndexConfig,
-    cache: &Cache,
-    options: &LockOptions,
-) -> Arc<dyn MetadataBuilder> {
-    let fetch = FetchOptions {
-        indexes: index_config.indexes.clone(),
-        offline: options.offline,
-        concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
-        http: options.http,
-    };
-    Arc::new(SdistMetadataBuilder::new(
-        index_config.clone(),
-        fetch,
-        manifest.requires_python.clone(),
-        cache.clone(),
-    ))
+/// The project, when it is a package (`ProjectSpec::package`: a `[build-system]` table, or
+/// Poetry's package mode, built with poetry-core without the table): its build environment is
+/// locked too.
+fn project_build(spec: &ProjectSpec) -> Option<ProjectBuild> {
+    let name = spec.name.clone().filter(|_| spec.package)?;
+    let requires = BuildSystem::read(&spec.root)
+        .map(|system| system.requires)
+        .map_err(|error| super::sync::error_chain(&error));
+    Some(ProjectBuild { name, requires })
 }
 
 /// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.
-pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInputs {
+pub(crate) fn lock_inputs(
+    spec: &ProjectSpec,
+    config: &IndexConfig,
+    project_build: Option<&ProjectBuild>,
+) -> LockInputs {
     let strings = |requirements: &[Requirement]| {
         let mut list: Vec<InputRequirement> =
             requirements.iter().cloned().map(Verbatim::from).collect();
@@ -376,6 +453,9 @@ pub(crate) fn lock_inputs(spec: &ProjectSpec, config: &IndexConfig) -> LockInput
             .collect(),
         resolver: resolver_settings(spec, config),
         project: spec.package.then(|| spec.name.clone()).flatten(),
+        build_system_requires: project_build
+            .and_then(|project| project.requires.as_ref().ok())
+            .map(|requires| strings(requires)),
     }
 }
 
@@ -602,6 +682,7 @@ fn build_lock(
         tool: TackLockTool {
             fingerprint,
             inputs,
+            builds: LockedBuilds::default(),
         },
     })
 }

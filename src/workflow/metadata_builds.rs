@@ -15,16 +15,24 @@
 //!    interpreter the lock found; its `METADATA` must name the sdist's package and version.
 //!
 //! A failed build keeps its `build.log` (the error names it) and fails the lock.
+//!
+//! The builder also remembers, by sdist sha256, every sdist whose metadata it gave and what
+//! its backend asked for beyond `[build-system] requires` at `get_requires_for_build_wheel`
+//! (kept in the cache entry too): the lock then locks a build environment for each
+//! ([`super::build_lock`]), or names it as not lockable when the backend asks for more than
+//! the locked environment holds.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use pep440_rs::{Version, VersionSpecifiers};
+use serde::{Deserialize, Serialize};
 
 use super::build_env::{BuildEnvError, BuildEnvs};
 use super::sdists::{has_sha256, keep_logs, unpack_sdist, UnpackError};
 use super::wheels::{self, Download, FetchOptions, PrepareError};
-use crate::build::{BuildError, BuildKind};
+use crate::build::{BuildError, BuildKind, BuildSystem};
 use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
 use crate::index::config::IndexConfig;
@@ -69,6 +77,14 @@ pub enum MetadataBuildFailure {
     },
 }
 
+/// What the cache holds for one sdist (`built-metadata-v1/<sha256>.json`).
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedMetadata {
+    metadata: CoreMetadata,
+    /// What `get_requires_for_build_wheel` asked for beyond `[build-system] requires`.
+    get_requires: Vec<String>,
+}
+
 impl Diagnostic for MetadataBuildFailure {
     fn hints(&self) -> Vec<String> {
         match self {
@@ -102,6 +118,9 @@ pub struct SdistMetadataBuilder {
     /// none that `requires_python` allows.
     interpreter: OnceLock<Option<Interpreter>>,
     cache: Cache,
+    /// Every sdist whose metadata this builder gave (built or cached), by its sha256, with
+    /// what its backend asked for beyond `[build-system] requires`.
+    built: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl SdistMetadataBuilder {
@@ -118,7 +137,25 @@ impl SdistMetadataBuilder {
             requires_python,
             interpreter: OnceLock::new(),
             cache,
+            built: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Every sdist whose metadata was built (or found built in the cache) so far, by sha256,
+    /// with the requirements its backend's `get_requires_for_build_wheel` added to
+    /// `[build-system] requires`.
+    pub fn built(&self) -> BTreeMap<String, Vec<String>> {
+        self.built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn remember(&self, sha256: &str, get_requires: &[String]) {
+        self.built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(sha256.to_string(), get_requires.to_vec());
     }
 
     fn interpreter(&self) -> Option<&Interpreter> {
@@ -155,14 +192,15 @@ impl SdistMetadataBuilder {
             .ensure_bucket(Bucket::BuiltMetadata)
             .map_err(MetadataBuildFailure::Cache)?;
         let entry = bucket.join(format!("{sha256}.json"));
-        if let Some(core) = crate::cache::read(&entry)
+        if let Some(cached) = crate::cache::read(&entry)
             .ok()
             .flatten()
-            .and_then(|bytes| serde_json::from_slice::<CoreMetadata>(&bytes).ok())
-            .filter(|core| core.name == *name && core.version == *version)
+            .and_then(|bytes| serde_json::from_slice::<CachedMetadata>(&bytes).ok())
+            .filter(|cached| cached.metadata.name == *name && cached.metadata.version == *version)
         {
             tracing::debug!("using the cached metadata build of `{}`", sdist.filename);
-            return Ok(Some(core));
+            self.remember(&sha256, &cached.get_requires);
+            return Ok(Some(cached.metadata));
         }
         let Some(interpreter) = self.interpreter() else {
             return Ok(None);
@@ -224,6 +262,19 @@ impl SdistMetadataBuilder {
             &builds_dir.join("0"),
             &scratch.path().join("out").join("0"),
         );
+        // What the build environment was asked for that `[build-system] requires` does not
+        // say: `get_requires_for_build_wheel`'s additions. (The build read the table already:
+        // it reads the same way now.)
+        let requires: Vec<String> = BuildSystem::read(&tree)
+            .map(|system| system.requires.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        let get_requires: Vec<String> = fs_err::canonicalize(builds_dir.join("0"))
+            .map(|dir| envs.requested(&dir.join("env")))
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|requirement| !requires.contains(requirement))
+            .collect();
         drop(envs);
         let built = match built {
             Ok(built) => built,
@@ -247,8 +298,13 @@ impl SdistMetadataBuilder {
                 found: format!("{}=={}", core.name, core.version),
             });
         }
+        self.remember(&sha256, &get_requires);
+        let cached = CachedMetadata {
+            metadata: core,
+            get_requires,
+        };
         // Best effort: without the entry, the next lock builds again.
-        match serde_json::to_vec_pretty(&core) {
+        match serde_json::to_vec_pretty(&cached) {
             Ok(bytes) => {
                 if let Err(error) = crate::cache::write_atomic(&entry, &bytes) {
                     tracing::warn!(
@@ -264,7 +320,7 @@ impl SdistMetadataBuilder {
                 );
             }
         }
-        Ok(Some(core))
+        Ok(Some(cached.metadata))
     }
 }
 

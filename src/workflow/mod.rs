@@ -6,10 +6,12 @@
 //! - [`lock`]: `pyproject.toml` -> `ProjectSpec` -> `Manifest` -> resolver -> `Resolution` ->
 //!   `Lock` -> `pylock.toml`, with preferences from the previous lock or `poetry.lock`, the
 //!   inputs fingerprint, and `--check`; sdists whose metadata is dynamic get it from a build
-//!   ([`metadata_builds`]).
+//!   ([`metadata_builds`]), and the environments of the builds a sync may run are locked too
+//!   (`build_lock`).
 //! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
 //!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
-//!   that [`build_env`] fills) -> installed venv, with the repair of an interrupted sync.
+//!   that [`build_env`] fills, from the lock's build environments where it has them) ->
+//!   installed venv, with the repair of an interrupted sync.
 //! - [`poetry_install`]: `poetry.lock` installed as it is (a Poetry project without
 //!   `pylock.toml`): Poetry's solve over the locked packages -> an in-memory `Lock` for
 //!   [`sync`].
@@ -21,6 +23,7 @@
 
 pub mod build;
 pub mod build_env;
+mod build_lock;
 pub mod local;
 pub mod lock;
 pub mod metadata_builds;
@@ -70,6 +73,10 @@ pub trait Reporter: Sync {
     fn installing(&self, _packages: usize) -> std::sync::Arc<dyn Progress> {
         std::sync::Arc::new(Silent)
     }
+
+    /// Something the user should know while the workflow goes on (one line, without the
+    /// `warning:` label).
+    fn warning(&self, _message: &str) {}
 }
 
 /// A reporter, and a progress, that show nothing.

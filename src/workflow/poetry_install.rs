@@ -53,8 +53,9 @@ use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
 use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::lock::poetry::{PoetryLock, PoetryLockError, PoetryPackage, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
-    without_credentials, Lock, LockedDependency, LockedFile, LockedPackage, LockedSdist,
-    LockedWheel, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    without_credentials, Lock, LockedBuilds, LockedDependency, LockedFile, LockedPackage,
+    LockedSdist, LockedWheel, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME,
+    LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::pep508::{parse_marker, InvalidPep508};
@@ -278,7 +279,7 @@ pub fn poetry_install(
 /// The lock's project-level fields: what the selection is checked against and what the sync
 /// reads (`requires-python`, the groups and extras, the requirements in `[tool.tack.inputs]`).
 fn project_lock(spec: &ProjectSpec, config: &IndexConfig) -> Lock {
-    let mut inputs = super::lock::lock_inputs(spec, config);
+    let mut inputs = super::lock::lock_inputs(spec, config, None);
     // The groups' requirements with the project's own extras expanded, as `--only` follows
     // them through the packages (the project itself is not one of them).
     for (group, requirements) in &mut inputs.dependency_groups {
@@ -304,6 +305,7 @@ fn project_lock(spec: &ProjectSpec, config: &IndexConfig) -> Lock {
         tool: TackLockTool {
             fingerprint: String::new(),
             inputs,
+            builds: LockedBuilds::default(),
         },
     }
 }

@@ -11,6 +11,7 @@
 //!    of the build requirements are recorded in the entry, but they are not part of the key:
 //!    they are known only after resolving them (which needs the index) and asking the backend
 //!    (which runs the sdist's code), and a cache consulted before either cannot depend on them.
+//!    A build environment from the lock is known before, and is part of the key.
 //! 2. **The sdist**, downloaded into the archives bucket with its sha256 checked against the
 //!    lock (nothing is unpacked before), then unpacked without trusting it ([`unpack_sdist`])
 //!    into a scratch directory under the built bucket, on the cache's file system so that build
@@ -18,7 +19,10 @@
 //!    (checked again before reuse): a build for another interpreter, or after a failure, needs
 //!    it again, and another process may be unpacking it right now.
 //! 3. **The builds**, PEP 517 through [`crate::build::build_many`], at most
-//!    `TACK_CONCURRENT_BUILDS` at a time, each in an isolated venv that [`BuildEnvs`] fills.
+//!    `TACK_CONCURRENT_BUILDS` at a time, each in an isolated venv that [`BuildEnvs`] fills:
+//!    with the build environment the lock holds for the package when it has one (exactly
+//!    those versions, verified against the lock's hashes; that environment is then part of
+//!    the cache key), else with requirements resolved now, which the reporter is warned of.
 //! 4. **The wheel** must be the locked name and version and fit the interpreter; it is unpacked
 //!    into the wheels bucket (checked against its own `RECORD`, as any wheel) and recorded.
 //!
@@ -41,7 +45,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use unpack::{unpack_sdist, UnpackError};
 
-use super::build_env::{BuildEnvError, BuildEnvs};
+use super::build_env::{BuildEnvError, BuildEnvs, LockedEnvironment};
 use super::wheels::{self, Download, FetchOptions, PrepareError};
 use super::Reporter;
 use crate::build::{build_many, BuildError, BuildKind, BuildRequest, Built};
@@ -50,7 +54,7 @@ use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::index::config::IndexConfig;
 use crate::install::wheel::{self, WheelError};
-use crate::lock::LockedSdist;
+use crate::lock::{LockedBuilds, LockedSdist};
 use crate::normalize::PackageName;
 use crate::python::Interpreter;
 
@@ -151,10 +155,14 @@ struct CachedBuild {
 }
 
 /// Builds (or finds in the cache) a wheel of each of `wanted` for `interpreter`; returns them
-/// by the sdist's sha256. Build requirements are resolved against `indexes`; see the module
-/// docs.
+/// by the sdist's sha256. A build installs the environment `locked` holds for its package, or
+/// else build requirements resolved against `indexes`; see the module docs. `locked` is `None`
+/// for a lock that never locks build environments (poetry.lock installed as it is, another
+/// tool's pylock.toml): its builds resolve without a warning.
+#[allow(clippy::too_many_arguments)] // the sync's settings, each needed here
 pub fn prepare(
     wanted: &[SdistBuild],
+    locked: Option<&LockedBuilds>,
     fetch: &FetchOptions,
     indexes: &IndexConfig,
     interpreter: &Interpreter,
@@ -173,7 +181,13 @@ pub fn prepare(
     let mut prepared = BTreeMap::new();
     let mut missing = Vec::new();
     for build in wanted {
-        let entry = built_dir.join(format!("{}.json", key(&identity, build)));
+        let environment = locked.and_then(|locked| {
+            LockedEnvironment::from_lock(locked, &build.name, Some(&build.version))
+        });
+        let entry = built_dir.join(format!(
+            "{}.json",
+            key(&identity, build, environment.as_ref())
+        ));
         match cached(&entry, &wheels_dir) {
             Some((dir, filename)) => {
                 tracing::debug!("using the cached build of `{}`", build.sdist.name);
@@ -186,7 +200,7 @@ pub fn prepare(
                     },
                 );
             }
-            None => missing.push((build, entry)),
+            None => missing.push((build, entry, environment)),
         }
     }
     if missing.is_empty() {
@@ -200,8 +214,8 @@ pub fn prepare(
     let archive = |build: &SdistBuild| archives_dir.join(format!("{}.sdist", build.sdist.sha256));
     let downloads: Vec<Download> = missing
         .iter()
-        .filter(|(build, _)| !has_sha256(&archive(build), build.sdist.sha256.as_str()))
-        .map(|(build, _)| Download {
+        .filter(|(build, ..)| !has_sha256(&archive(build), build.sdist.sha256.as_str()))
+        .map(|(build, ..)| Download {
             name: build.sdist.name.clone(),
             url: build.sdist.url.clone(),
             sha256: build.sdist.sha256.to_string(),
@@ -222,7 +236,7 @@ pub fn prepare(
             })
         })?;
     let mut requests = Vec::with_capacity(missing.len());
-    for (index, (build, _)) in missing.iter().enumerate() {
+    for (index, (build, ..)) in missing.iter().enumerate() {
         let tree = unpack_sdist(
             &archive(build),
             &build.sdist.name,
@@ -239,6 +253,18 @@ pub fn prepare(
     let envs =
         BuildEnvs::new(indexes, fetch, interpreter, cache).map_err(SdistError::Environments)?;
     let builds_dir = scratch.path().join("builds");
+    for (index, (build, _, environment)) in missing.iter().enumerate() {
+        match environment {
+            Some(environment) => envs
+                .use_locked(&builds_dir.join(index.to_string()), environment.clone())
+                .map_err(SdistError::Environments)?,
+            None if locked.is_none() => {}
+            None => reporter.warning(&format!(
+                "the build environment of `{}=={}` is not locked: its build requirements are resolved from the index now",
+                build.name, build.version
+            )),
+        }
+    }
     let results = {
         let _building = reporter.building(requests.len());
         build_many(
@@ -252,7 +278,7 @@ pub fn prepare(
 
     // 4. The wheels.
     let mut failures = Vec::new();
-    for (index, ((build, entry), result)) in missing.iter().zip(results).enumerate() {
+    for (index, ((build, entry, _), result)) in missing.iter().zip(results).enumerate() {
         let outcome = result
             .map_err(|source| SdistError::Build {
                 name: build.name.clone(),
@@ -374,11 +400,15 @@ fn identity(interpreter: &Interpreter, indexes: &IndexConfig) -> String {
     text
 }
 
-/// The cache key of one build.
-fn key(identity: &str, build: &SdistBuild) -> String {
+/// The cache key of one build: with its locked build environment, when it has one.
+fn key(identity: &str, build: &SdistBuild, environment: Option<&LockedEnvironment>) -> String {
     let mut hasher = Sha256::new();
     hasher.update(identity.as_bytes());
     hasher.update(build.sdist.sha256.as_str().as_bytes());
+    if let Some(environment) = environment {
+        hasher.update(b"\nlocked build environment\n");
+        hasher.update(environment.identity().as_bytes());
+    }
     hex::encode(hasher.finalize())
 }
 

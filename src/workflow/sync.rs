@@ -353,6 +353,8 @@ pub fn sync(
         let built = match &indexes {
             Some(indexes) if !builds_wanted.is_empty() => sdists::prepare(
                 &builds_wanted,
+                // A lock tack wrote locks build environments; others never do.
+                (!lock.tool.fingerprint.is_empty()).then_some(&lock.tool.builds),
                 &fetch,
                 indexes,
                 &interpreter,
@@ -367,6 +369,7 @@ pub fn sync(
             Some(indexes) if !local_builds.is_empty() => Some(
                 local::prepare(
                     &local_builds,
+                    (!lock.tool.fingerprint.is_empty()).then_some(&lock.tool.builds),
                     &fetch,
                     indexes,
                     &interpreter,

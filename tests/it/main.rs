@@ -10,6 +10,7 @@ mod build_command;
 mod building;
 mod errors;
 mod fake_index;
+mod hermetic;
 mod locking;
 mod poetry;
 mod poetry_install;

@@ -20,6 +20,8 @@ prepkg = ["1.0.0", "2.0.0b1"]
 devtool = ["1.0.0"]
 typestub = ["1.0.0", "2.0.0"]
 docgen = ["1.0.0"]
+# The build backend: the project's build environment is locked too.
+poetry-core = ["1.9.0"]
 "#;
 
 const PYPROJECT: &str = r#"[tool.poetry]
@@ -316,10 +318,19 @@ fn poetry_projects_install(packages: Packages) {
     ];
     let context = TestContext::new();
     let index = (packages == Packages::Recorded).then(|| {
-        RecordedIndex::poetry_projects().start(IndexOptions {
+        let index = RecordedIndex::poetry_projects().start(IndexOptions {
             metadata_files: true,
             ..IndexOptions::default()
-        })
+        });
+        // The projects' build backend, which a recording of their dependencies lacks: the lock
+        // locks their build environments too.
+        let backend = Scenario::from_toml(
+            "build-backend",
+            "description = \"poetry-core\"\n[packages]\npoetry-core = [\"1.9.0\"]\n",
+        )
+        .unwrap();
+        index.add_packages(&backend.packages);
+        index
     });
     // Offline: the fixed environment of `TestContext::tack` and the recording as the only
     // index. Online: the developer's environment, whose pip settings choose the default index.
