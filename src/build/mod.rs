@@ -171,16 +171,7 @@ pub fn build(
         scratch.display()
     );
 
-    let env_root = scratch.join("env");
-    let (venv, _) = Venv::create_or_reuse(&env_root, interpreter).map_err(|source| {
-        BuildError::Environment {
-            package: package.clone(),
-            path: env_root.clone(),
-            source,
-        }
-    })?;
-    let mut installed = Vec::new();
-    provision(envs, &venv, &system.requires, &package, &mut installed)?;
+    let (venv, mut installed) = environment(&scratch, interpreter, envs, &system, &package)?;
 
     let hooks = Hooks::new(&package, &system, kind, &source, &venv, &scratch)?;
     let get_requires = kind.get_requires_hook();
@@ -242,6 +233,71 @@ pub fn build(
 
 /// Has `envs` install those of `requirements` that apply to the venv's interpreter and are not
 /// in `installed` yet, and adds them to `installed`.
+/// The build's venv under `scratch`, with `[build-system] requires` installed; and what was
+/// installed.
+fn environment(
+    scratch: &Path,
+    interpreter: &Interpreter,
+    envs: &dyn BuildEnvironments,
+    system: &BuildSystem,
+    package: &str,
+) -> Result<(Venv, Vec<String>), BuildError> {
+    let env_root = scratch.join("env");
+    let (venv, _) = Venv::create_or_reuse(&env_root, interpreter).map_err(|source| {
+        BuildError::Environment {
+            package: package.to_string(),
+            path: env_root.clone(),
+            source,
+        }
+    })?;
+    let mut installed = Vec::new();
+    provision(envs, &venv, &system.requires, package, &mut installed)?;
+    Ok((venv, installed))
+}
+
+/// What the backend of the source tree `source` asks for, beyond `[build-system] requires`, to
+/// build each of `kinds` (its `get_requires_for_build_*` hooks), for `interpreter`: the lock
+/// records it with the project's build environment, so that a sync builds the project with
+/// nothing unlocked (hatchling asks for `editables` to build an editable wheel, for one).
+/// `scratch` is as for [`build`].
+pub fn asked_requirements(
+    source: &Path,
+    kinds: &[BuildKind],
+    interpreter: &Interpreter,
+    envs: &dyn BuildEnvironments,
+    scratch: &Path,
+) -> Result<Vec<Requirement>, BuildError> {
+    let source = fs_err::canonicalize(source).map_err(|error| BuildError::Source {
+        path: source.to_path_buf(),
+        source: error,
+    })?;
+    let (system, name) = system::read(&source)?;
+    let package = name.unwrap_or_else(|| source.display().to_string());
+    let io_error = |error| BuildError::Io {
+        package: package.clone(),
+        source: error,
+    };
+    fs_err::create_dir_all(scratch).map_err(io_error)?;
+    let scratch = fs_err::canonicalize(scratch).map_err(io_error)?;
+    let (venv, _) = environment(&scratch, interpreter, envs, &system, &package)?;
+    let mut asked: Vec<Requirement> = Vec::new();
+    for &kind in kinds {
+        let hooks = Hooks::new(&package, &system, kind, &source, &venv, &scratch)?;
+        let hook = kind.get_requires_hook();
+        if let Answer::Return(value) = hooks.call(hook, &[Value::Null])? {
+            for requirement in requirements(&hooks, hook, value)? {
+                if !asked
+                    .iter()
+                    .any(|other| other.to_string() == requirement.to_string())
+                {
+                    asked.push(requirement);
+                }
+            }
+        }
+    }
+    Ok(asked)
+}
+
 fn provision(
     envs: &dyn BuildEnvironments,
     venv: &Venv,

@@ -242,7 +242,7 @@ pub fn lock(
     let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
     let index_config =
         IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
-    let project_build = project_build(&spec);
+    let mut project_build = project_build(&spec);
     let inputs = lock_inputs(&spec, &index_config, project_build.as_ref());
     let fingerprint = inputs.fingerprint();
     let lock_path = project_dir.join(LOCK_FILE_NAME);
@@ -312,6 +312,18 @@ pub fn lock(
 
     let mut lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
     let mut warnings = spec.warnings.clone();
+    if let (Some(project), Some(interpreter)) = (project_build.as_mut(), builder.interpreter()) {
+        if let Err(error) =
+            ask_the_backend(project, &spec, interpreter, &index_config, &fetch, cache)
+        {
+            // One line: the backend's whole output is for `-v`.
+            tracing::debug!("{}", super::sync::error_chain(&*error));
+            warnings.push(format!(
+                "could not ask the build backend of `{}` what it needs beyond `[build-system] requires` ({error}); a sync builds the project with what is locked, and fails if the backend asks for more",
+                project.name,
+            ));
+        }
+    }
     if let Some(runtime) = session.handle() {
         let metadata_builds = builder.built();
         let request = BuildLockRequest {
@@ -418,6 +430,46 @@ fn project_build(spec: &ProjectSpec) -> Option<ProjectBuild> {
         .map(|system| system.requires)
         .map_err(|error| super::sync::error_chain(&error));
     Some(ProjectBuild { name, requires })
+}
+
+/// Adds to the project's build requirements what its backend asks for to build a wheel and an
+/// editable wheel (`get_requires_for_build_*`), run once here for the lock's interpreter, so
+/// that the locked build environment holds everything a sync's build of the project installs.
+fn ask_the_backend(
+    project: &mut ProjectBuild,
+    spec: &ProjectSpec,
+    interpreter: &crate::python::Interpreter,
+    index_config: &IndexConfig,
+    fetch: &FetchOptions,
+    cache: &Cache,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let Ok(requires) = &mut project.requires else {
+        return Ok(());
+    };
+    let built_dir = cache.ensure_bucket(crate::cache::Bucket::Built)?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".asking-")
+        .tempdir_in(&built_dir)?;
+    let envs = super::build_env::BuildEnvs::new(index_config, fetch, interpreter, cache)?;
+    let asked = crate::build::asked_requirements(
+        &spec.root,
+        &[
+            crate::build::BuildKind::Wheel,
+            crate::build::BuildKind::Editable,
+        ],
+        interpreter,
+        &envs,
+        scratch.path(),
+    )?;
+    for requirement in asked {
+        if !requires
+            .iter()
+            .any(|other| other.to_string() == requirement.to_string())
+        {
+            requires.push(requirement);
+        }
+    }
+    Ok(())
 }
 
 /// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.

@@ -158,7 +158,8 @@ impl SdistMetadataBuilder {
             .insert(sha256.to_string(), get_requires.to_vec());
     }
 
-    fn interpreter(&self) -> Option<&Interpreter> {
+    /// The interpreter lock-time builds run with (found once), if any fits.
+    pub(crate) fn interpreter(&self) -> Option<&Interpreter> {
         self.interpreter
             .get_or_init(|| {
                 find_interpreter(None, self.requires_python.as_ref(), &self.cache)

@@ -91,6 +91,7 @@ fn a_poetry_project_locks_with_poetrys_constraints() {
     ----- stdout -----
 
     ----- stderr -----
+    warning: could not ask the build backend of `svc` what it needs beyond `[build-system] requires` (could not import the build backend `poetry.core.masonry.api` of `[TEMP]/project`); a sync builds the project with what is locked, and fails if the backend asks for more
     Resolved 8 packages in [TIME]
     ");
     // `^1.0` keeps web below 2; `~1.0` keeps plug at 1.0.x; `allow-prereleases` takes 2.0.0b1;

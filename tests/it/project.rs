@@ -378,3 +378,33 @@ papp = "papp:main"
         assert!(import.status.success(), "{name}: {import:?}");
     }
 }
+
+/// What the project's backend asks for at `get_requires_for_build_*` (hatchling asks for
+/// `editables` to build an editable wheel) is locked with its build environment, so that a
+/// frozen sync builds the project with nothing unlocked.
+#[test]
+fn what_the_backend_asks_for_is_locked_with_the_project_build_environment() {
+    require_tool!("python3");
+    let context = context();
+    context.write_pyproject(&format!(
+        "{}\n[tool.tackbuild]\nget-requires = [\"stray\"]\n",
+        pyproject("0.1.0")
+    ));
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = context.read_file("pylock.toml");
+    let builds = lock
+        .split("\n\n")
+        .find(|table| table.starts_with("[[tool.tack.builds]]"))
+        .unwrap();
+    insta::assert_snapshot!(builds, @r#"
+    [[tool.tack.builds]]
+    name = "app"
+    requires = ["stray"]
+    packages = [{ name = "stray", version = "1.0.0" }]
+    "#);
+    let output = sync(&context, &["--frozen"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(!output.stderr.contains("not locked"), "{}", output.stderr);
+    assert_eq!(installed(&context), ["app==0.1.0", "dep==1.0.0"]);
+}
