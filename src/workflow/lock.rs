@@ -111,6 +111,9 @@ pub struct LockOptions {
     /// Use only what the cache holds.
     pub offline: bool,
     pub http: HttpSettings,
+    /// Builds of sdists' metadata at most at once (`TACK_CONCURRENT_BUILDS`); `None`: one per
+    /// CPU.
+    pub concurrent_builds: Option<std::num::NonZeroUsize>,
 }
 
 /// What [`lock`] did.
@@ -302,12 +305,18 @@ pub fn lock(
         concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
         http: options.http,
     };
-    let builder = Arc::new(SdistMetadataBuilder::new(
-        index_config.clone(),
-        fetch.clone(),
-        manifest.requires_python.clone(),
-        cache.clone(),
-    ));
+    let concurrent_builds = options.concurrent_builds.unwrap_or_else(|| {
+        std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+    });
+    let builder = Arc::new(
+        SdistMetadataBuilder::new(
+            index_config.clone(),
+            fetch.clone(),
+            manifest.requires_python.clone(),
+            cache.clone(),
+        )
+        .with_concurrent_builds(concurrent_builds),
+    );
     let resolution = resolve(&manifest, &session, Arc::clone(&builder) as _, reporter)?;
 
     let mut lock = build_lock(&resolution, &spec, inputs, fingerprint)?;

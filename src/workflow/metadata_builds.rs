@@ -23,8 +23,9 @@
 //! the locked environment holds.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use pep440_rs::{Version, VersionSpecifiers};
 use serde::{Deserialize, Serialize};
@@ -121,6 +122,23 @@ pub struct SdistMetadataBuilder {
     /// Every sdist whose metadata this builder gave (built or cached), by its sha256, with
     /// what its backend asked for beyond `[build-system] requires`.
     built: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Builds running now, at most `concurrent_builds` (the resolver's prefetching may ask
+    /// for several at once).
+    running: (Mutex<usize>, Condvar),
+    concurrent_builds: NonZeroUsize,
+}
+
+/// A build's place among the running ones, given back when dropped.
+struct Slot<'a>(&'a (Mutex<usize>, Condvar));
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let (count, freed) = self.0;
+        *count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        freed.notify_one();
+    }
 }
 
 impl SdistMetadataBuilder {
@@ -138,7 +156,31 @@ impl SdistMetadataBuilder {
             interpreter: OnceLock::new(),
             cache,
             built: Mutex::new(BTreeMap::new()),
+            running: (Mutex::new(0), Condvar::new()),
+            concurrent_builds: NonZeroUsize::MIN,
         }
+    }
+
+    /// At most `concurrent_builds` builds at once (`TACK_CONCURRENT_BUILDS`; one by default).
+    #[must_use]
+    pub fn with_concurrent_builds(mut self, concurrent_builds: NonZeroUsize) -> Self {
+        self.concurrent_builds = concurrent_builds;
+        self
+    }
+
+    /// Waits for a place among the running builds.
+    fn slot(&self) -> Slot<'_> {
+        let (count, freed) = &self.running;
+        let mut running = count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *running >= self.concurrent_builds.get() {
+            running = freed
+                .wait(running)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *running += 1;
+        Slot(&self.running)
     }
 
     /// Every sdist whose metadata was built (or found built in the cache) so far, by sha256,
@@ -215,6 +257,7 @@ impl SdistMetadataBuilder {
             return Ok(None);
         }
 
+        let _slot = self.slot();
         let archives = self
             .cache
             .ensure_bucket(Bucket::Archives)
@@ -334,5 +377,43 @@ impl MetadataBuilder for SdistMetadataBuilder {
         sdist: &IndexFile,
     ) -> Result<Option<CoreMetadata>, BoxError> {
         self.metadata(name, version, sdist).map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn no_more_builds_run_at_once_than_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetch = FetchOptions {
+            indexes: Vec::new(),
+            offline: true,
+            concurrent_downloads: 1,
+            http: crate::index::HttpSettings::default(),
+        };
+        let builder = SdistMetadataBuilder::new(
+            IndexConfig::default(),
+            fetch,
+            None,
+            Cache::new(dir.path().to_path_buf()),
+        )
+        .with_concurrent_builds(NonZeroUsize::new(2).unwrap());
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..6 {
+                scope.spawn(|| {
+                    let _slot = builder.slot();
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 }

@@ -29,6 +29,7 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         check: args.check,
         offline: global.offline,
         http: settings::http(printer),
+        concurrent_builds: Some(settings::concurrent_builds(printer)),
     };
     let project_dir = settings::project_dir(global)?;
     let cache = settings::cache(global)?;

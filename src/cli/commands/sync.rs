@@ -54,6 +54,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             check: args.locked,
             offline: global.offline,
             http,
+            concurrent_builds: Some(settings::concurrent_builds(printer)),
             ..LockOptions::default()
         };
         let outcome = lock::lock(&project_dir, &options, &cache, printer)?;
