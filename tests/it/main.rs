@@ -11,6 +11,7 @@ mod errors;
 mod fake_index;
 mod locking;
 mod poetry;
+mod poetry_flags;
 mod project;
 mod safety;
 mod sdists;
