@@ -25,8 +25,16 @@ pub struct GlobalArgs {
     /// Print more: what is requested and decided (repeat for more detail)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// The project directory (holding pyproject.toml) [default: the current directory]
-    #[arg(long, global = true, value_name = "DIR", env = "TACK_PROJECT")]
+    /// The project directory, holding pyproject.toml (Poetry's `-C/--directory` works too)
+    /// [default: the current directory]
+    #[arg(
+        long,
+        short = 'C',
+        visible_alias = "directory",
+        global = true,
+        value_name = "DIR",
+        env = "TACK_PROJECT"
+    )]
     pub project: Option<PathBuf>,
     /// Where tack keeps its cache [default: the user's cache directory]
     #[arg(long, global = true, value_name = "DIR", env = "TACK_CACHE_DIR")]
@@ -37,6 +45,21 @@ pub struct GlobalArgs {
     /// Never use colour in output (also `NO_COLOR`)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Neither colour nor progress bars: plain lines only (Poetry's `--no-ansi`)
+    #[arg(long, global = true)]
+    pub no_ansi: bool,
+    /// Accepted for Poetry's sake: tack never asks questions
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        hide = true,
+        overrides_with = "no_interaction"
+    )]
+    pub no_interaction: bool,
+    /// Accepted for Poetry's sake: tack has no plugins
+    #[arg(long, global = true, hide = true, overrides_with = "no_plugins")]
+    pub no_plugins: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +67,7 @@ pub enum Command {
     /// Resolve pyproject.toml into pylock.toml (PEP 751), for every platform and Python version
     Lock(LockArgs),
     /// Make the project's .venv match pylock.toml exactly (locking first when it is stale)
+    #[command(visible_alias = "install")]
     Sync(SyncArgs),
     /// Build the project's sdist and wheel into dist/, each in an isolated build environment
     ///
@@ -98,18 +122,31 @@ pub struct SyncArgs {
     /// The Python interpreter for the venv: a path, or a version such as `3.12`
     #[arg(long, short = 'p', value_name = "PYTHON", env = "TACK_PYTHON")]
     pub python: Option<String>,
+    /// Install into the environment of the Python interpreter itself (`--python`, the active
+    /// venv, else the first `python3`) instead of a venv, as Poetry's
+    /// `virtualenvs.create = false` does; remove only what tack installed there
+    #[arg(long, env = "TACK_SYSTEM", value_parser = clap::builder::FalseyValueParser::new())]
+    pub system: bool,
+    /// Install into that environment even when the operating system manages it (PEP 668)
+    #[arg(long, env = "TACK_BREAK_SYSTEM_PACKAGES", value_parser = clap::builder::FalseyValueParser::new())]
+    pub break_system_packages: bool,
+    /// Print what would be installed and removed, and change nothing (not even pylock.toml)
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// Leave out the `dev` group
     #[arg(long, env = "TACK_NO_DEV", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_dev: bool,
-    /// Also install this dependency group (repeatable; Poetry's `--with` works too)
-    #[arg(long = "group", visible_alias = "with", value_name = "GROUP")]
+    /// Also install these dependency groups (comma list, repeatable; Poetry's `--with` works
+    /// too)
+    #[arg(long = "group", visible_alias = "with", value_name = "GROUPS")]
     pub group: Vec<String>,
-    /// Install only this group, without the project's dependencies (repeatable; also `--only`)
-    #[arg(long = "only-group", visible_alias = "only", value_name = "GROUP")]
+    /// Install only these groups, without the project's dependencies (comma list, repeatable;
+    /// also `--only`, where `main` means the project's dependencies)
+    #[arg(long = "only-group", visible_alias = "only", value_name = "GROUPS")]
     pub only_group: Vec<String>,
-    /// Leave out this group (repeatable; Poetry's `--without` works too)
-    #[arg(long = "no-group", visible_alias = "without", value_name = "GROUP")]
+    /// Leave out these groups (comma list, repeatable; Poetry's `--without` works too)
+    #[arg(long = "no-group", visible_alias = "without", value_name = "GROUPS")]
     pub no_group: Vec<String>,
     /// Install every dependency group
     #[arg(long)]
@@ -117,8 +154,14 @@ pub struct SyncArgs {
     /// Do not install the default groups (`dev`, or `[tool.tack] default-groups`)
     #[arg(long)]
     pub no_default_groups: bool,
-    /// Install this extra (repeatable)
-    #[arg(long = "extra", short = 'E', value_name = "EXTRA")]
+    /// Install these extras (separated by spaces or commas, repeatable; Poetry's `--extras`
+    /// works too)
+    #[arg(
+        long = "extra",
+        short = 'E',
+        visible_alias = "extras",
+        value_name = "EXTRAS"
+    )]
     pub extra: Vec<String>,
     /// Install every extra
     #[arg(long)]
@@ -142,8 +185,12 @@ pub struct SyncArgs {
     /// Keep packages that the lock does not list
     #[arg(long)]
     pub inexact: bool,
-    /// Compile the installed Python files to bytecode, on every core
-    #[arg(long, env = "TACK_COMPILE_BYTECODE", value_parser = clap::builder::FalseyValueParser::new())]
+    /// Accepted for Poetry's sake: a sync is exact unless `--inexact`
+    #[arg(long, hide = true, overrides_with = "sync")]
+    pub sync: bool,
+    /// Compile the installed Python files to bytecode, on every core (Poetry's `--compile`
+    /// works too)
+    #[arg(long, visible_alias = "compile", env = "TACK_COMPILE_BYTECODE", value_parser = clap::builder::FalseyValueParser::new())]
     pub compile_bytecode: bool,
     /// How to put files from the cache into the venv
     #[arg(long, value_enum, env = "TACK_LINK_MODE")]
@@ -161,6 +208,25 @@ pub struct SyncArgs {
     /// Build this package from its sdist even when a wheel fits (repeatable)
     #[arg(long, value_name = "NAME")]
     pub no_binary_package: Vec<String>,
+
+    /// Flags of `poetry install` that tack does not take: each is refused with what to write
+    /// instead.
+    #[command(flatten)]
+    pub refused: RefusedPoetryFlags,
+}
+
+/// Flags of `poetry install` (1.8 and 2.x) that tack does not take. They are parsed, so that
+/// the error says what to write instead rather than only that the flag is unknown.
+#[derive(Debug, Args, Default)]
+pub struct RefusedPoetryFlags {
+    #[arg(long, hide = true)]
+    pub remove_untracked: bool,
+    #[arg(long, hide = true)]
+    pub dev_only: bool,
+    #[arg(long, hide = true)]
+    pub no_cache: bool,
+    #[arg(long, hide = true)]
+    pub ansi: bool,
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,7 @@ pub fn main() -> ExitCode {
         std::env::var_os("TACK_DEBUG_PANIC").is_none(),
         "`TACK_DEBUG_PANIC` is set"
     );
-    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    let printer = Printer::from_args(&cli.global);
     init_tracing(cli.global.verbose, cli.global.quiet, &printer);
     let result = match &cli.command {
         Command::Lock(args) => commands::lock::lock(args, &cli.global, &printer),

@@ -1,6 +1,7 @@
 //! All output goes through the [`Printer`]: status lines and progress on stderr, never
-//! mixed with data; colour only on a terminal and never when `NO_COLOR` is set; `-q` leaves
-//! errors only.
+//! mixed with data; colour only on a terminal and never when `NO_COLOR` or `--no-color` is
+//! set; progress bars only on a terminal and never with `--no-ansi` (which also means no
+//! colour, as in Poetry); `-q` leaves errors only.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -13,10 +14,25 @@ pub struct Printer {
     quiet: bool,
     verbose: u8,
     color: bool,
+    /// Progress bars and spinners may be drawn: stderr is a terminal and `--no-ansi` is not
+    /// given.
     terminal: bool,
 }
 
 impl Printer {
+    /// The printer the global flags ask for.
+    pub fn from_args(global: &super::args::GlobalArgs) -> Self {
+        let mut printer = Self::new(
+            global.quiet,
+            global.verbose,
+            global.no_color || global.no_ansi,
+        );
+        if global.no_ansi {
+            printer.terminal = false;
+        }
+        printer
+    }
+
     pub fn new(quiet: u8, verbose: u8, no_color: bool) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let color = terminal && !no_color && std::env::var_os("NO_COLOR").is_none();

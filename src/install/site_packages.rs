@@ -69,6 +69,12 @@ pub fn scan(layout: &InstallLayout) -> Result<Vec<InstalledDist>, ScanError> {
     scan_dirs(&layout.purelib, &layout.platlib)
 }
 
+/// [`scan`] without finishing interrupted removals, which writes nothing (for a dry run): a
+/// distribution whose removal was interrupted is not listed.
+pub fn scan_without_repair(layout: &InstallLayout) -> Result<Vec<InstalledDist>, ScanError> {
+    scan_dirs(&layout.purelib, &layout.platlib)
+}
+
 /// The distributions whose dist-info directories are in `purelib` or `platlib` (once when they
 /// are the same directory), sorted by name and version. A missing directory holds nothing.
 fn scan_dirs(purelib: &Path, platlib: &Path) -> Result<Vec<InstalledDist>, ScanError> {

@@ -7,8 +7,9 @@
 //! the venv and puts the venv's site-packages on `sys.path`. tack writes exactly what the
 //! `venv` module writes, so Python, pip and shells treat the result as a normal venv:
 //!
-//! - `pyvenv.cfg`: `home`, `implementation`, `version_info`, `include-system-site-packages =
-//!   false`, `executable`, and `tack = <version>`;
+//! - `pyvenv.cfg`: `home`, `implementation`, `version_info`, `include-system-site-packages`
+//!   (`false` unless asked, as Poetry's `virtualenvs.options.system-site-packages` does),
+//!   `executable`, and `tack = <version>`;
 //! - `bin/python` linked to the base executable, `python3`, `pythonX.Y` (and `pythonX.Yt` for
 //!   a free-threaded base) linked to `python`; `lib64 -> lib` on 64-bit Linux;
 //! - the site-packages directory of the interpreter's sysconfig `venv` scheme;
@@ -17,7 +18,8 @@
 //! - a `.gitignore` holding `*`, so the venv never ends up in version control.
 //!
 //! An existing venv is reused when its `pyvenv.cfg` names the same base interpreter (`home`),
-//! implementation and version and its interpreter and site-packages are in place; otherwise it
+//! implementation, version and `include-system-site-packages`, and its interpreter and
+//! site-packages are in place; otherwise it
 //! is recreated. A new venv is written into a sibling directory `<root>.tmp-<pid>` and renamed
 //! into place only when complete, and a venv being replaced is moved aside first and deleted
 //! last, so an interrupted creation never leaves a half-written venv at `root`. A directory
@@ -31,7 +33,17 @@
 //! ([`Venv::interrupted_installs`]) finishes those installs first; then they are ordinary
 //! installed distributions, which its plan keeps or removes by their `RECORD`.
 //!
+//! A sync can also go into an environment that tack did not make ([`Venv::existing`]): the
+//! interpreter's own, as `virtualenvs.create = false` asks of Poetry (the `/usr/local` of a
+//! Python image, or an activated venv). Its layout is the interpreter's own sysconfig scheme,
+//! as pip uses it, and tack's notes live in its site-packages rather than at its root. It is
+//! never created or replaced, and before the first write tack honours [PEP 668]: the base
+//! installation of an interpreter whose standard library holds an `EXTERNALLY-MANAGED` file
+//! belongs to the operating system's package manager, and is written only when the user says
+//! `--break-system-packages`. A venv is never externally managed.
+//!
 //! [PEP 405]: https://peps.python.org/pep-0405/
+//! [PEP 668]: https://peps.python.org/pep-0668/
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -62,6 +74,25 @@ pub enum VenvError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "the environment of `{}` is externally managed (PEP 668: `{}`); tack will not install into it",
+        .0.python.display(),
+        .0.marker.display()
+    )]
+    ExternallyManaged(Box<ExternallyManaged>),
+}
+
+/// An installation that the operating system manages ([PEP 668]).
+///
+/// [PEP 668]: https://peps.python.org/pep-0668/
+#[derive(Debug)]
+pub struct ExternallyManaged {
+    /// Its interpreter.
+    pub python: PathBuf,
+    /// The `EXTERNALLY-MANAGED` file.
+    pub marker: PathBuf,
+    /// What the file says to do instead, when it says something.
+    pub advice: Option<String>,
 }
 
 impl Diagnostic for VenvError {
@@ -71,6 +102,17 @@ impl Diagnostic for VenvError {
                 vec!["move it away, or set `TACK_PROJECT_ENVIRONMENT` to another path".to_string()]
             }
             Self::Write { .. } | Self::Replace { .. } => Vec::new(),
+            Self::ExternallyManaged(found) => {
+                let mut hints: Vec<String> = found
+                    .advice
+                    .iter()
+                    .map(|advice| format!("the operating system says: {advice}"))
+                    .collect();
+                hints.push(
+                    "install into a venv instead (tack's default, without `--system` or `POETRY_VIRTUALENVS_CREATE=false`), or pass `--break-system-packages` to install all the same".to_string(),
+                );
+                hints
+            }
         }
     }
 }
@@ -90,9 +132,24 @@ pub enum VenvState {
 #[derive(Debug, Clone)]
 pub struct Venv {
     pub root: PathBuf,
-    /// The base interpreter the venv was made from.
+    /// The base interpreter the venv was made from (for an existing environment, its own
+    /// interpreter).
     pub interpreter: Interpreter,
     pub layout: InstallLayout,
+    /// An environment tack did not make ([`Venv::existing`]): it removes only what it
+    /// installed there itself.
+    pub existing: bool,
+    /// Where tack keeps its notes ([`INSTALLING`]): the root of a venv, the site-packages of
+    /// an existing environment.
+    notes: PathBuf,
+}
+
+/// How a new venv is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VenvOptions {
+    /// `include-system-site-packages = true`: the base installation's packages are visible
+    /// in the venv (Poetry's `virtualenvs.options.system-site-packages`).
+    pub system_site_packages: bool,
 }
 
 /// Marks a venv being written by an older tack that wrote in place; such a venv is redone.
@@ -130,20 +187,41 @@ impl Venv {
         root: &Path,
         base: &Interpreter,
     ) -> Result<(Self, VenvState), VenvError> {
-        let venv = Self {
-            root: root.to_path_buf(),
-            interpreter: base.clone(),
-            layout: layout(root, base),
-        };
+        Self::create_or_reuse_with(root, base, VenvOptions::default())
+    }
+
+    /// [`Venv::create_or_reuse`], made with `options` (a venv made otherwise is recreated).
+    pub fn create_or_reuse_with(
+        root: &Path,
+        base: &Interpreter,
+        options: VenvOptions,
+    ) -> Result<(Self, VenvState), VenvError> {
+        let (venv, state) = Self::find(root, base, options)?;
+        if state != VenvState::Reused {
+            write_and_swap(root, base, options)?;
+        }
+        Ok((venv, state))
+    }
+
+    /// The venv at `root` and what [`Venv::create_or_reuse_with`] would do with it, without
+    /// writing anything (for a dry run; until it is created, its directories do not exist).
+    pub fn find(
+        root: &Path,
+        base: &Interpreter,
+        options: VenvOptions,
+    ) -> Result<(Self, VenvState), VenvError> {
+        let venv = Self::at(root, base);
         let state = match inspect(root)? {
             Existing::Venv { cfg } => {
                 if is_made_from(&cfg, base)
+                    && has_system_site_packages(&cfg) == options.system_site_packages
                     && venv.layout.python.exists()
                     && venv.layout.purelib.is_dir()
                 {
-                    return Ok((venv, VenvState::Reused));
+                    VenvState::Reused
+                } else {
+                    VenvState::Recreated
                 }
-                VenvState::Recreated
             }
             Existing::Nothing | Existing::EmptyDirectory | Existing::Incomplete => {
                 VenvState::Created
@@ -159,8 +237,57 @@ impl Venv {
                 })
             }
         };
-        write_and_swap(root, base)?;
         Ok((venv, state))
+    }
+
+    /// The environment of `interpreter` itself (its prefix), to install into as it is; see the
+    /// module documentation. Refused when it is the base installation of an interpreter that
+    /// the operating system manages (PEP 668), unless `break_system_packages`.
+    pub fn existing(
+        interpreter: &Interpreter,
+        break_system_packages: bool,
+    ) -> Result<Self, VenvError> {
+        if !interpreter.is_venv() && !break_system_packages {
+            if let Some((marker, advice)) = externally_managed(&interpreter.own_paths.stdlib) {
+                return Err(VenvError::ExternallyManaged(Box::new(ExternallyManaged {
+                    python: interpreter.executable.clone(),
+                    marker,
+                    advice,
+                })));
+            }
+        }
+        let paths = &interpreter.own_paths;
+        let include = if interpreter.is_venv() {
+            // A venv's sysconfig `include` is its base's: pip puts a venv's headers here.
+            venv_include(&interpreter.prefix, interpreter)
+        } else {
+            paths.include.clone()
+        };
+        Ok(Self {
+            root: interpreter.prefix.clone(),
+            interpreter: interpreter.clone(),
+            layout: InstallLayout {
+                python: interpreter.executable.clone(),
+                purelib: paths.purelib.clone(),
+                platlib: paths.platlib.clone(),
+                scripts: paths.scripts.clone(),
+                data: paths.data.clone(),
+                include,
+            },
+            existing: true,
+            notes: paths.purelib.clone(),
+        })
+    }
+
+    /// The venv tack makes at `root` from `base`, whether or not it is there yet.
+    fn at(root: &Path, base: &Interpreter) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            interpreter: base.clone(),
+            layout: layout(root, base),
+            existing: false,
+            notes: root.to_path_buf(),
+        }
     }
 
     /// Where each kind of wheel content goes in this venv.
@@ -183,13 +310,13 @@ impl Venv {
         }
         // Cut short by a kill, the list has no `end` and is ignored: no link was made yet.
         text.push_str("end\n");
-        let path = self.root.join(INSTALLING);
+        let path = self.notes.join(INSTALLING);
         fs_err::write(&path, text).map_err(|source| VenvError::Write { path, source })
     }
 
     /// The installs noted by [`Venv::begin_installs`] are done.
     pub fn end_installs(&self) -> Result<(), VenvError> {
-        let path = self.root.join(INSTALLING);
+        let path = self.notes.join(INSTALLING);
         match fs_err::remove_file(&path) {
             Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
                 Err(VenvError::Write { path, source })
@@ -203,7 +330,7 @@ impl Venv {
     /// running (another process working on this venv). A list that was itself cut short is
     /// deleted.
     pub fn interrupted_installs(&self) -> Vec<PendingInstall> {
-        let path = self.root.join(INSTALLING);
+        let path = self.notes.join(INSTALLING);
         let Ok(text) = fs_err::read_to_string(&path) else {
             return Vec::new();
         };
@@ -295,12 +422,72 @@ fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
         platlib: SchemePaths::resolve(&scheme.platlib, root),
         scripts,
         data: SchemePaths::resolve(&scheme.data, root),
-        // Where pip puts a venv's headers: `include/site/pythonX.Y/<dist>`.
-        include: root
-            .join("include")
-            .join("site")
-            .join(format!("python{}", base.major_minor())),
+        include: venv_include(root, base),
     }
+}
+
+/// Where pip puts a venv's headers: `include/site/pythonX.Y/<dist>`.
+fn venv_include(root: &Path, base: &Interpreter) -> PathBuf {
+    root.join("include")
+        .join("site")
+        .join(format!("python{}", base.major_minor()))
+}
+
+/// The `EXTERNALLY-MANAGED` file in the standard library directory `stdlib`, with the advice
+/// its `Error` key gives, when there is one ([PEP 668]).
+///
+/// [PEP 668]: https://peps.python.org/pep-0668/
+fn externally_managed(stdlib: &Path) -> Option<(PathBuf, Option<String>)> {
+    let marker = stdlib.join("EXTERNALLY-MANAGED");
+    if !marker.is_file() {
+        return None;
+    }
+    // An unreadable marker still marks the installation.
+    let text = fs_err::read_to_string(&marker).unwrap_or_default();
+    Some((marker, externally_managed_advice(&text)))
+}
+
+/// The `Error` value of the `[externally-managed]` section of an `EXTERNALLY-MANAGED` file (a
+/// `configparser` file: a value goes on over the indented lines that follow it), on one line.
+fn externally_managed_advice(text: &str) -> Option<String> {
+    let mut in_section = false;
+    let mut value: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(collected) = value.as_mut() {
+            if line.starts_with([' ', '\t']) && !trimmed.is_empty() {
+                collected.push(trimmed);
+                continue;
+            }
+            break;
+        }
+        if trimmed.starts_with('[') {
+            in_section = trimmed == "[externally-managed]";
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if let Some((key, rest)) = trimmed.split_once(['=', ':']) {
+            if key.trim().eq_ignore_ascii_case("error") {
+                let rest = rest.trim();
+                value = Some(if rest.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![rest]
+                });
+            }
+        }
+    }
+    value
+        .map(|lines| lines.join(" "))
+        .filter(|advice| !advice.is_empty())
+}
+
+/// Whether a `pyvenv.cfg` makes the base installation's packages visible.
+fn has_system_site_packages(cfg: &str) -> bool {
+    cfg_value(cfg, "include-system-site-packages")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
 }
 
 /// The value of `key` in a `pyvenv.cfg`.
@@ -340,7 +527,7 @@ fn sibling(root: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Writes the venv beside `root`, then puts it in place of whatever venv is there.
-fn write_and_swap(root: &Path, base: &Interpreter) -> Result<(), VenvError> {
+fn write_and_swap(root: &Path, base: &Interpreter, options: VenvOptions) -> Result<(), VenvError> {
     let write_error = |path: &Path| {
         let path = path.to_path_buf();
         move |source| VenvError::Write { path, source }
@@ -357,7 +544,7 @@ fn write_and_swap(root: &Path, base: &Interpreter) -> Result<(), VenvError> {
     if temporary.exists() {
         fs_err::remove_dir_all(&temporary).map_err(write_error(&temporary))?;
     }
-    if let Err(source) = populate(&temporary, root, base) {
+    if let Err(source) = populate(&temporary, root, base, options) {
         let _ = fs_err::remove_dir_all(&temporary);
         return Err(VenvError::Write {
             path: root.to_path_buf(),
@@ -426,7 +613,12 @@ fn remove_stale_siblings(root: &Path) {
 }
 
 /// Writes a complete venv into `dir`, whose final place is `root`.
-fn populate(dir: &Path, root: &Path, base: &Interpreter) -> std::io::Result<()> {
+fn populate(
+    dir: &Path,
+    root: &Path,
+    base: &Interpreter,
+    options: VenvOptions,
+) -> std::io::Result<()> {
     let layout = layout(dir, base);
     let final_layout = layout_for_scripts(root, base);
     fs_err::create_dir_all(&layout.scripts)?;
@@ -444,10 +636,11 @@ fn populate(dir: &Path, root: &Path, base: &Interpreter) -> std::io::Result<()> 
     // Tools that honour `.gitignore` leave the venv out of version control, as uv does.
     fs_err::write(dir.join(".gitignore"), "*\n")?;
     let cfg = format!(
-        "home = {}\nimplementation = {}\nversion_info = {}\ninclude-system-site-packages = false\nexecutable = {}\ntack = {}\n",
+        "home = {}\nimplementation = {}\nversion_info = {}\ninclude-system-site-packages = {}\nexecutable = {}\ntack = {}\n",
         home(base).display(),
         display_implementation(&base.implementation),
         base.version,
+        options.system_site_packages,
         base.base_executable.display(),
         env!("CARGO_PKG_VERSION"),
     );
@@ -1089,6 +1282,107 @@ deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""
         let other_home = format!("home = /elsewhere\nversion_info = {}\n", base.version);
         assert!(!is_made_from(&other_home, &base));
         assert!(!is_made_from("", &base));
+    }
+
+    #[test]
+    fn the_advice_of_an_externally_managed_file_is_read() {
+        let debian = "[externally-managed]\nError=To install Python packages system-wide, try apt install\n python3-xyz, where xyz is the package you are trying to\n install.\n\n If you wish to install a non-Debian-packaged Python package,\n create a virtual environment.\n";
+        assert_eq!(
+            externally_managed_advice(debian).as_deref(),
+            Some("To install Python packages system-wide, try apt install python3-xyz, where xyz is the package you are trying to install.")
+        );
+        let localized = "[other]\nError = not this\n[externally-managed]\nError-de_DE = nein\nerror = this one\n";
+        assert_eq!(
+            externally_managed_advice(localized).as_deref(),
+            Some("this one")
+        );
+        assert_eq!(externally_managed_advice("[externally-managed]\n"), None);
+        assert_eq!(externally_managed_advice(""), None);
+    }
+
+    #[test]
+    fn an_existing_environment_is_refused_when_its_os_manages_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(mut base) = base(dir.path()) else {
+            return;
+        };
+        // The base installation of an interpreter whose stdlib is ours.
+        base.prefix = dir.path().join("prefix");
+        base.base_prefix = base.prefix.clone();
+        base.own_paths.stdlib = dir.path().join("stdlib");
+        base.own_paths.purelib = dir.path().join("site-packages");
+        fs_err::create_dir_all(&base.own_paths.stdlib).unwrap();
+        let existing = Venv::existing(&base, false).unwrap();
+        assert!(existing.existing);
+        assert_eq!(existing.layout.purelib, base.own_paths.purelib);
+        assert_eq!(existing.layout.python, base.executable);
+        // Its notes go into its site-packages, not its root.
+        fs_err::create_dir_all(&base.own_paths.purelib).unwrap();
+        existing.begin_installs(&[]).unwrap();
+        assert!(base.own_paths.purelib.join(INSTALLING).is_file());
+        existing.end_installs().unwrap();
+
+        let marker = base.own_paths.stdlib.join("EXTERNALLY-MANAGED");
+        fs_err::write(&marker, "[externally-managed]\nError=use apt\n").unwrap();
+        let error = Venv::existing(&base, false).unwrap_err();
+        let VenvError::ExternallyManaged(found) = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(found.marker, marker);
+        assert!(error.to_string().contains("EXTERNALLY-MANAGED"), "{error}");
+        assert!(error.hints()[0].contains("use apt"), "{:?}", error.hints());
+        assert!(
+            error.hints()[1].contains("--break-system-packages"),
+            "{:?}",
+            error.hints()
+        );
+        assert!(Venv::existing(&base, true).is_ok());
+        // A venv is never externally managed.
+        base.prefix = dir.path().join("a-venv");
+        let venv = Venv::existing(&base, false).unwrap();
+        assert!(venv.layout.include.starts_with(dir.path().join("a-venv")));
+    }
+
+    #[test]
+    fn a_venv_with_other_site_packages_visibility_is_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(base) = base(dir.path()) else { return };
+        let root = dir.path().join(".venv");
+        let visible = VenvOptions {
+            system_site_packages: true,
+        };
+        let (_, state) = Venv::create_or_reuse_with(&root, &base, visible).unwrap();
+        assert_eq!(state, VenvState::Created);
+        let cfg = fs_err::read_to_string(root.join("pyvenv.cfg")).unwrap();
+        assert!(cfg.contains("include-system-site-packages = true"), "{cfg}");
+        assert_eq!(
+            Venv::find(&root, &base, visible).unwrap().1,
+            VenvState::Reused
+        );
+        // A dry run sees that the venv would be made again, and writes nothing.
+        assert_eq!(
+            Venv::find(&root, &base, VenvOptions::default()).unwrap().1,
+            VenvState::Recreated
+        );
+        assert_eq!(
+            fs_err::read_to_string(root.join("pyvenv.cfg")).unwrap(),
+            cfg
+        );
+        let (_, state) = Venv::create_or_reuse(&root, &base).unwrap();
+        assert_eq!(state, VenvState::Recreated);
+        let cfg = fs_err::read_to_string(root.join("pyvenv.cfg")).unwrap();
+        assert!(
+            cfg.contains("include-system-site-packages = false"),
+            "{cfg}"
+        );
+        let missing = dir.path().join("missing");
+        assert_eq!(
+            Venv::find(&missing, &base, VenvOptions::default())
+                .unwrap()
+                .1,
+            VenvState::Created
+        );
+        assert!(!missing.exists());
     }
 
     #[test]

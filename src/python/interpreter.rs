@@ -3,8 +3,9 @@
 //! [`Interpreter::query`] runs the interpreter one time with an embedded script (`-I -c`,
 //! isolated from `PYTHON*` variables and the user's site-packages) that prints one JSON
 //! object: the [PEP 508] marker environment, the facts its [PEP 425] tags depend on (ABI
-//! flags, `sysconfig.get_platform()`, the glibc or musl version, the macOS version) and the
-//! install scheme a venv made from it uses. The tags themselves are computed in Rust from
+//! flags, `sysconfig.get_platform()`, the glibc or musl version, the macOS version), the
+//! install scheme a venv made from it uses, and the paths of its own environment (for a sync
+//! into it rather than into a venv). The tags themselves are computed in Rust from
 //! those facts ([`super::tags`]), so no `packaging` module is needed in the interpreter. The
 //! script is written so that Python 2 can parse it and say what it is: Python 2 (and 3 before
 //! 3.6) is refused with a clear message.
@@ -154,6 +155,11 @@ def scheme():
     })
     return {key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}
 
+def own_paths():
+    paths = sysconfig.get_paths()
+    keys = ("purelib", "platlib", "scripts", "data", "include", "stdlib")
+    return {key: paths[key] for key in keys}
+
 implementation = sys.implementation
 info = implementation.version
 implementation_version = "{0.major}.{0.minor}.{0.micro}".format(info)
@@ -194,6 +200,7 @@ print(json.dumps({
         "os": os_facts(),
     },
     "scheme": scheme(),
+    "own_paths": own_paths(),
 }))
 "#;
 
@@ -225,6 +232,25 @@ impl SchemePaths {
         }
         path
     }
+}
+
+/// Where the interpreter's own environment installs: its default sysconfig scheme with its own
+/// prefix, as pip installs into it (`/usr/local/lib/python3.12/site-packages` in a Python
+/// image, `dist-packages` under `/usr/local` for a Debian `python3`, the venv's own paths for
+/// a venv's interpreter), and its standard library, where [PEP 668]'s `EXTERNALLY-MANAGED`
+/// marker lives.
+///
+/// [PEP 668]: https://peps.python.org/pep-0668/
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnPaths {
+    pub purelib: PathBuf,
+    pub platlib: PathBuf,
+    pub scripts: PathBuf,
+    pub data: PathBuf,
+    /// C headers: `include/python3.12`.
+    pub include: PathBuf,
+    /// The standard library: `lib/python3.12`.
+    pub stdlib: PathBuf,
 }
 
 /// Why an interpreter could not be used or found.
@@ -294,6 +320,7 @@ struct Answer {
     base_prefix: PathBuf,
     tag_facts: TagFacts,
     scheme: SchemePaths,
+    own_paths: OwnPaths,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -338,6 +365,8 @@ pub struct Interpreter {
     pub pointer_size_64: bool,
     /// The install scheme of a venv made from this interpreter.
     pub scheme: SchemePaths,
+    /// Where this interpreter's own environment installs (`tack sync --system`).
+    pub own_paths: OwnPaths,
 }
 
 impl Interpreter {
@@ -417,6 +446,7 @@ impl Interpreter {
             gil_disabled: answer.tag_facts.gil_disabled,
             pointer_size_64: !answer.tag_facts.is_32bit,
             scheme: answer.scheme,
+            own_paths: answer.own_paths,
         })
     }
 
@@ -428,6 +458,12 @@ impl Interpreter {
             release.first().copied().unwrap_or(3),
             release.get(1).copied().unwrap_or(0)
         )
+    }
+
+    /// Whether this interpreter runs in a virtual environment (PEP 405): its prefix is not its
+    /// base installation's.
+    pub fn is_venv(&self) -> bool {
+        self.prefix != self.base_prefix
     }
 
     /// Whether this is a Windows interpreter (`Scripts\python.exe` layouts).
@@ -1018,6 +1054,14 @@ mod tests {
                 platlib: "{base}/lib/python3.12/site-packages".to_string(),
                 scripts: "{base}/bin".to_string(),
                 data: "{base}".to_string(),
+            },
+            own_paths: OwnPaths {
+                purelib: dir.path().join("lib/python3.12/site-packages"),
+                platlib: dir.path().join("lib/python3.12/site-packages"),
+                scripts: dir.path().join("bin"),
+                data: dir.path().to_path_buf(),
+                include: dir.path().join("include/python3.12"),
+                stdlib: dir.path().join("lib/python3.12"),
             },
         };
         let metadata = fs_err::metadata(&fake).unwrap();

@@ -1,6 +1,9 @@
 //! What a sync installs: the dependency groups and extras chosen by flags, over the lock's
 //! `default-groups`, in the spellings of uv (`--group`, `--only-group`, `--no-group`) and of
 //! Poetry (`--with`, `--only`, `--without`, and `main` for the project's own dependencies).
+//!
+//! Each flag takes one name or, as Poetry's do, a list in one argument: groups separated by
+//! commas (`--without dev,test`), extras by spaces or commas (`--extras "pgsql redis"`).
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -16,7 +19,7 @@ const MAIN_GROUP: &str = "main";
 /// The flags that choose groups and extras, as given.
 #[derive(Debug, Clone, Default)]
 pub struct SelectionRequest {
-    /// `--group` / `--with`.
+    /// `--group` / `--with`, each value a name or a comma list.
     pub groups: Vec<String>,
     /// `--only-group` / `--only`.
     pub only_groups: Vec<String>,
@@ -26,6 +29,7 @@ pub struct SelectionRequest {
     pub no_default_groups: bool,
     /// `--no-dev`: without the group `dev`.
     pub no_dev: bool,
+    /// `--extra` / `--extras`, each value a name or a list separated by spaces or commas.
     pub extras: Vec<String>,
     pub all_extras: bool,
     /// `--no-install-project` / `--no-root`.
@@ -107,9 +111,9 @@ fn quoted<T: std::fmt::Display>(names: &[T]) -> Vec<String> {
 impl Selection {
     /// The selection `request` makes from what `lock` offers.
     pub fn resolve(request: &SelectionRequest, lock: &Lock) -> Result<Self, SelectionError> {
-        let (only_main, only) = split_main(&request.only_groups, lock);
-        let (_, with) = split_main(&request.groups, lock);
-        let (without_main, without) = split_main(&request.no_groups, lock);
+        let (only_main, only) = split_main(&names(&request.only_groups, &[',']), lock);
+        let (_, with) = split_main(&names(&request.groups, &[',']), lock);
+        let (without_main, without) = split_main(&names(&request.no_groups, &[',']), lock);
         let only = parse_groups(&only, lock, "--only-group")?;
         let with = parse_groups(&with, lock, "--group")?;
         let without = parse_groups(&without, lock, "--no-group")?;
@@ -137,7 +141,7 @@ impl Selection {
         if request.all_extras {
             extras.extend(lock.extras.iter().cloned());
         }
-        for name in &request.extras {
+        for name in &names(&request.extras, &[',', ' ', '\t']) {
             let extra = ExtraName::from_str(name).map_err(|error| SelectionError::InvalidName {
                 flag: "--extra",
                 name: name.clone(),
@@ -262,6 +266,18 @@ impl Selection {
         .into_iter()
         .collect()
     }
+}
+
+/// The names in flag values that each hold one name or a list with these separators, trimmed,
+/// without empty ones.
+fn names(values: &[String], separators: &[char]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|value| value.split(separators))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The names of the requirements recorded in the lock's inputs.
@@ -416,6 +432,39 @@ mod tests {
         assert_eq!(
             Selection::resolve(&all_extras, &lock).unwrap().extras.len(),
             1
+        );
+    }
+
+    #[test]
+    fn flags_take_lists_as_poetry_does() {
+        let lock = lock();
+        let without = select(&[], &["dev, lint"], &[]);
+        assert!(without.groups.is_empty());
+        let only = select(&[], &[], &["main,docs"]);
+        assert_eq!(groups(&only), ["docs"]);
+        assert!(only.only.is_none());
+        assert_eq!(
+            groups(&select(&["docs,", "dev"], &["lint"], &[])),
+            ["dev", "docs"]
+        );
+        let mut lock_with_extras = lock.clone();
+        lock_with_extras.extras = ["cli", "gui", "web"]
+            .map(|name| ExtraName::from_str(name).unwrap())
+            .to_vec();
+        let extras = SelectionRequest {
+            extras: vec!["cli gui".into(), "web,cli".into()],
+            ..SelectionRequest::default()
+        };
+        let selection = Selection::resolve(&extras, &lock_with_extras).unwrap();
+        assert_eq!(selection.extras.len(), 3);
+        let unknown = SelectionRequest {
+            extras: vec!["cli  nope".into()],
+            ..SelectionRequest::default()
+        };
+        let error = Selection::resolve(&unknown, &lock_with_extras).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`--extra nope`: the lock has no extra `nope`"
         );
     }
 

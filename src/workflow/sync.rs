@@ -1,7 +1,9 @@
 //! The sync workflow: [`Lock`] + [`Selection`] -> `Plan` -> prepared wheels -> installed venv.
 //!
-//! 1. The interpreter (the lock's `requires-python` decides which fit) and the venv: created,
-//!    reused, or recreated when the interpreter changed; one sync of a venv at a time.
+//! 1. The interpreter (the lock's `requires-python` decides which fit) and the environment
+//!    ([`Environment`]): a venv created, reused, or recreated when the interpreter changed; or
+//!    the interpreter's own environment (`--system`), written only when PEP 668 allows. One
+//!    sync of an environment at a time.
 //! 2. The repair: a sync killed while linking wheels left its list of installs in the venv;
 //!    those are finished first, so that the plan sees complete distributions.
 //! 3. The plan (pure): lock ∩ markers ∩ selection − installed, with the best wheel per package,
@@ -13,7 +15,13 @@
 //! 5. Removals, then installs (hard links from the cache by default), noted in the venv first so
 //!    that a kill half way is finished by the next sync; then bytecode, when asked.
 //!
-//! A failure before step 5 leaves the venv untouched.
+//! A failure before step 5 leaves the venv untouched. A dry run stops after step 3 and
+//! returns what steps 4 and 5 would do, having written nothing: no venv is created and no
+//! interrupted sync is finished.
+//!
+//! In an environment tack did not make (`--system`), exactness applies to tack's own installs
+//! only: a distribution whose `INSTALLER` is not `tack` (pip, setuptools, the image's own
+//! packages) is never removed, though one the lock wants at another version is replaced.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
@@ -37,13 +45,13 @@ use crate::install::plan::{
     plan, BuildPolicy, PlanError, PlannedPackage, PlannedSource, TagPolicy, Target,
 };
 use crate::install::site_packages::{self, ScanError};
-use crate::install::venv::{PendingInstall, Venv, VenvError, VenvState};
+use crate::install::venv::{PendingInstall, Venv, VenvError, VenvOptions, VenvState};
 use crate::install::wheel::{self, WheelError};
 use crate::install::LinkMode;
 use crate::lock::Lock;
 use crate::normalize::PackageName;
 use crate::project::{ProjectError, ProjectSpec};
-use crate::python::interpreter::{find_interpreter, InterpreterError, Tags};
+use crate::python::interpreter::{find_interpreter, Interpreter, InterpreterError, Tags};
 
 /// How to sync.
 #[derive(Debug, Clone)]
@@ -51,8 +59,10 @@ pub struct SyncOptions {
     pub selection: Selection,
     /// `--python`: a path, a command or a version request.
     pub python: Option<String>,
-    /// The venv to make match the lock.
-    pub venv_dir: PathBuf,
+    /// The environment to make match the lock.
+    pub environment: Environment,
+    /// Plan and report, but change nothing (`--dry-run`).
+    pub dry_run: bool,
     /// Remove what the lock does not want (not with `--inexact`).
     pub exact: bool,
     pub link_mode: LinkMode,
@@ -73,11 +83,37 @@ pub struct SyncOptions {
     pub no_editable: bool,
 }
 
-/// What [`sync`] did.
+/// Where a sync installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Environment {
+    /// A venv at this path that tack makes and keeps exactly as the lock says (`.venv` in the
+    /// project by default).
+    Venv { path: PathBuf, options: VenvOptions },
+    /// A venv in the directory `dir` named as Poetry names the venvs in its
+    /// `virtualenvs.path`: `<stem>-py<X.Y>`, for the version of the interpreter found.
+    NamedVenv {
+        dir: PathBuf,
+        stem: String,
+        options: VenvOptions,
+    },
+    /// The environment of the interpreter found, as it is (`--system`, Poetry's
+    /// `virtualenvs.create = false`): the `/usr/local` of a Python image, or an activated
+    /// venv. Only what tack installed there is ever removed.
+    Existing {
+        /// Write even into an installation the operating system manages (PEP 668).
+        break_system_packages: bool,
+    },
+}
+
+/// What [`sync`] did (with `dry_run`, what it would do).
 #[derive(Debug, Default)]
 pub struct SyncOutcome {
+    /// The environment synced: a venv's root, or the prefix of an existing environment.
+    pub root: PathBuf,
     /// When the venv was created: the interpreter's version and path.
     pub created: Option<(Version, PathBuf)>,
+    /// When the sync went into an existing environment: its interpreter's version and path.
+    pub existing: Option<(Version, PathBuf)>,
     pub repair: Repair,
     pub removed: Vec<(PackageName, Version)>,
     pub added: Vec<(PackageName, Version)>,
@@ -90,6 +126,9 @@ pub struct SyncOutcome {
     /// Packages already installed as the lock wants them.
     pub kept: usize,
     pub bytecode: Option<Bytecode>,
+    /// With `dry_run`: the source trees (name and path as the lock has them) that would be
+    /// built and installed; their version is known only once built.
+    pub would_build: Vec<(PackageName, String)>,
 }
 
 /// The finishing of an interrupted sync's installs.
@@ -122,6 +161,8 @@ pub enum SyncFailure {
     },
     #[error("cannot prepare the venv")]
     Venv(#[source] VenvError),
+    #[error("cannot install into the interpreter's own environment")]
+    Existing(#[source] VenvError),
     #[error("cannot list what is installed")]
     Scan(#[source] ScanError),
     #[error("cannot install the lock here")]
@@ -205,26 +246,31 @@ pub fn sync(
 ) -> Result<SyncOutcome, SyncFailure> {
     let mut outcome = SyncOutcome::default();
 
-    // 1. The interpreter and the venv.
+    // 1. The interpreter and the environment.
     let interpreter = find_interpreter(
         options.python.as_deref(),
         lock.requires_python.as_ref(),
         cache,
     )
     .map_err(SyncFailure::Interpreter)?;
-    // One sync of a venv at a time; the lock is released when the process ends, however.
-    let _venv_lock = lock_venv(&options.venv_dir, reporter)?;
-    let (venv, state) =
-        Venv::create_or_reuse(&options.venv_dir, &interpreter).map_err(SyncFailure::Venv)?;
-    tracing::debug!("venv at `{}`: {state:?}", options.venv_dir.display());
-    if state != VenvState::Reused {
-        outcome.created = Some((interpreter.version.clone(), interpreter.path.clone()));
+    // One sync of an environment at a time; the lock is released when the process ends, however.
+    let (venv, state, _venv_lock) = environment(options, &interpreter, reporter)?;
+    outcome.root.clone_from(&venv.root);
+    let found = (interpreter.version.clone(), interpreter.path.clone());
+    if venv.existing {
+        outcome.existing = Some(found);
+    } else if state != VenvState::Reused {
+        outcome.created = Some(found);
     }
     let layout = venv.layout.clone();
 
-    // 2. The repair.
+    // 2. The repair (not in a dry run, which writes nothing).
     let unfinished;
-    (outcome.repair, unfinished) = finish_interrupted_installs(&venv, options.link_mode)?;
+    (outcome.repair, unfinished) = if options.dry_run {
+        (Repair::default(), Vec::new())
+    } else {
+        finish_interrupted_installs(&venv, options.link_mode)?
+    };
 
     // 3. The plan.
     let target = Target {
@@ -235,11 +281,16 @@ pub fn sync(
         groups: options.selection.groups.clone(),
         builds: options.builds.clone(),
     };
-    let installed = site_packages::scan(&layout)
-        .map_err(SyncFailure::Scan)?
-        .into_iter()
-        .map(|dist| (dist.name.clone(), dist.version.clone(), dist))
-        .collect();
+    let installed = match (options.dry_run, state) {
+        // The venv would be written afresh.
+        (true, VenvState::Created | VenvState::Recreated) => Ok(Vec::new()),
+        (true, VenvState::Reused) => site_packages::scan_without_repair(&layout),
+        (false, _) => site_packages::scan(&layout),
+    }
+    .map_err(SyncFailure::Scan)?
+    .into_iter()
+    .map(|dist| (dist.name.clone(), dist.version.clone(), dist))
+    .collect();
     if options.selection.project == ProjectChoice::Only
         && !lock
             .directories
@@ -258,6 +309,12 @@ pub fn sync(
         exact,
     )
     .map_err(SyncFailure::Plan)?;
+    if venv.existing {
+        // Exact for tack's own installs only: what pip, the image or the OS installed stays.
+        the_plan
+            .remove
+            .retain(|dist| dist.installer.as_deref() == Some("tack"));
+    }
     // Source trees: an editable install that is still current stays; the rest are built.
     let mut local_builds = Vec::new();
     let mut local_replaced = Vec::new();
@@ -303,6 +360,26 @@ pub fn sync(
         }
     }
     outcome.kept = the_plan.keep.len();
+    if options.dry_run {
+        outcome.removed = the_plan
+            .remove
+            .iter()
+            .chain(the_plan.reinstall.iter().map(|(dist, _)| dist))
+            .chain(&local_replaced)
+            .map(|dist| (dist.name.clone(), dist.version.clone()))
+            .collect();
+        outcome.added = the_plan
+            .install
+            .iter()
+            .chain(the_plan.reinstall.iter().map(|(_, planned)| planned))
+            .map(|planned| (planned.name.clone(), planned.version.clone()))
+            .collect();
+        outcome.would_build = local_builds
+            .iter()
+            .map(|build| (build.name.clone(), build.path.clone()))
+            .collect();
+        return Ok(outcome);
+    }
 
     // 4. Prepared wheels.
     let wanted: Vec<PlannedPackage> = the_plan
@@ -507,6 +584,49 @@ pub fn sync(
         outcome.bytecode = Some(compile_bytecode(&layout.python, &layout.purelib)?);
     }
     Ok(outcome)
+}
+
+/// The environment of `options` for `interpreter`, in the state a sync finds it (an existing
+/// environment counts as reused), with the lock that keeps other syncs out of it. A dry run
+/// takes no lock and writes nothing: it reports the venv as it would be.
+fn environment(
+    options: &SyncOptions,
+    interpreter: &Interpreter,
+    reporter: &dyn Reporter,
+) -> Result<(Venv, VenvState, Option<std::fs::File>), SyncFailure> {
+    let (path, venv_options) = match &options.environment {
+        Environment::Existing {
+            break_system_packages,
+        } => {
+            let venv = Venv::existing(interpreter, *break_system_packages)
+                .map_err(SyncFailure::Existing)?;
+            tracing::debug!(
+                "installing into the environment at `{}`",
+                venv.root.display()
+            );
+            let lock = if options.dry_run {
+                None
+            } else {
+                Some(lock_venv(&venv.root, reporter)?)
+            };
+            return Ok((venv, VenvState::Reused, lock));
+        }
+        Environment::Venv { path, options } => (path.clone(), *options),
+        Environment::NamedVenv { dir, stem, options } => (
+            dir.join(format!("{stem}-py{}", interpreter.major_minor())),
+            *options,
+        ),
+    };
+    if options.dry_run {
+        let (venv, state) =
+            Venv::find(&path, interpreter, venv_options).map_err(SyncFailure::Venv)?;
+        return Ok((venv, state, None));
+    }
+    let lock = lock_venv(&path, reporter)?;
+    let (venv, state) =
+        Venv::create_or_reuse_with(&path, interpreter, venv_options).map_err(SyncFailure::Venv)?;
+    tracing::debug!("venv at `{}`: {state:?}", path.display());
+    Ok((venv, state, Some(lock)))
 }
 
 /// The project in `project_dir`, for its index settings (credentials of named indexes), or

@@ -13,6 +13,7 @@ mod fake_index;
 mod hermetic;
 mod locking;
 mod poetry;
+mod poetry_flags;
 mod poetry_install;
 mod project;
 mod safety;

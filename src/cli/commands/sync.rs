@@ -1,14 +1,18 @@
-//! `tack sync`: arguments in; the lock (read as it is with `--frozen`, else brought up to date
-//! by [`workflow::lock`](crate::workflow::lock); in a Poetry project without `pylock.toml`,
-//! poetry.lock as it is, by [`workflow::poetry_install`](crate::workflow::poetry_install));
-//! [`workflow::sync`](crate::workflow::sync) run; its report out.
+//! `tack sync` (also `tack install`, Poetry's verb): arguments in; the lock (read as it is with
+//! `--frozen`, else brought up to date by [`workflow::lock`](crate::workflow::lock), or only
+//! checked with `--dry-run`, which writes nothing; in a Poetry project without `pylock.toml`,
+//! poetry.lock as it is, by [`workflow::poetry_install`](crate::workflow::poetry_install)); the
+//! environment ([`settings::environment`]); [`workflow::sync`](crate::workflow::sync) run; its
+//! report out.
+//!
+//! `poetry install`'s flags are taken as Poetry spells them; the few that tack does not take
+//! ([`RefusedPoetryFlags`]) are refused with what to write instead.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cli::args::{GlobalArgs, SyncArgs};
-use crate::cli::diagnostics::ExitStatus;
+use crate::cli::args::{GlobalArgs, RefusedPoetryFlags, SyncArgs};
+use crate::cli::diagnostics::{ExitStatus, UserError};
 use crate::cli::printer::{elapsed, packages, Printer};
 use crate::cli::settings;
 use crate::install::plan::BuildPolicy;
@@ -20,17 +24,21 @@ use crate::workflow::{Selection, SelectionRequest};
 
 pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let start = Instant::now();
+    refuse_poetry_flags(&args.refused)?;
     let project_dir = settings::project_dir(global)?;
     let cache = settings::cache(global)?;
     let index = settings::index_choice(&args.index);
     let http = settings::http(printer);
+    let (environment, python) = settings::environment(args, &project_dir, printer)?;
 
     let lock = if poetry_install::applies(&project_dir) {
         // A Poetry project without pylock.toml: poetry.lock as it is, with or without
         // `--frozen`; `--locked` checks its content-hash.
         let options = PoetryInstallOptions {
             selection: selection_request(args),
-            python: args.python.clone(),
+            // The interpreter of the environment chosen above (`--system` and Poetry's
+            // settings may choose it), which the solve must be for.
+            python: python.clone(),
             index: index.clone(),
             offline: global.offline,
             http,
@@ -51,21 +59,32 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
     } else {
         let options = LockOptions {
             index: index.clone(),
-            check: args.locked,
+            // A dry run writes nothing, pylock.toml included: the lock must be current.
+            check: args.locked || args.dry_run,
             offline: global.offline,
             http,
             concurrent_builds: Some(settings::concurrent_builds(printer)),
             ..LockOptions::default()
         };
-        let outcome = lock::lock(&project_dir, &options, &cache, printer)?;
+        let outcome = lock::lock(&project_dir, &options, &cache, printer).map_err(|error| {
+            if args.dry_run && !args.locked {
+                anyhow::Error::from(
+                    UserError::new("`--dry-run` writes nothing, pylock.toml included")
+                        .caused_by(error),
+                )
+            } else {
+                error.into()
+            }
+        })?;
         super::lock::print_outcome(&outcome, printer);
         outcome.lock
     };
 
     let options = SyncOptions {
         selection: Selection::resolve(&selection_request(args), &lock)?,
-        python: args.python.clone(),
-        venv_dir: venv_dir(&project_dir),
+        python,
+        environment,
+        dry_run: args.dry_run,
         exact: !args.inexact,
         link_mode: args.link_mode.unwrap_or_default(),
         compile_bytecode: args.compile_bytecode,
@@ -93,8 +112,41 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         no_editable: args.no_editable,
     };
     let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
-    print_outcome(&outcome, &options.venv_dir, start, printer);
+    if args.dry_run {
+        print_dry_run(&outcome, printer);
+    } else {
+        print_outcome(&outcome, start, printer);
+    }
     Ok(ExitStatus::Success)
+}
+
+/// The flags of `poetry install` that tack does not take, refused with what to write instead.
+fn refuse_poetry_flags(refused: &RefusedPoetryFlags) -> anyhow::Result<()> {
+    let (flag, hint) = if refused.remove_untracked {
+        (
+            "--remove-untracked",
+            "`tack sync` is exact by default: it removes what the lock does not list (`--inexact` keeps it)",
+        )
+    } else if refused.dev_only {
+        ("--dev-only", "write `--only dev`")
+    } else if refused.no_cache {
+        (
+            "--no-cache",
+            "tack checks every cached file against the lock's sha256; for a cold cache, point `--cache-dir` (or `TACK_CACHE_DIR`) at an empty directory",
+        )
+    } else if refused.ansi {
+        (
+            "--ansi",
+            "tack colours its output on a terminal; leave the flag out (`--no-ansi` turns colour and progress bars off)",
+        )
+    } else {
+        return Ok(());
+    };
+    Err(UserError::new(format!(
+        "`{flag}` is a flag of `poetry install` that tack does not take"
+    ))
+    .hint(hint)
+    .into())
 }
 
 /// The group and extra flags, as the workflow takes them.
@@ -114,20 +166,19 @@ pub(crate) fn selection_request(args: &SyncArgs) -> SelectionRequest {
     }
 }
 
-/// `.venv` in the project, or `TACK_PROJECT_ENVIRONMENT` (relative to the project).
-fn venv_dir(project_dir: &Path) -> PathBuf {
-    match std::env::var_os("TACK_PROJECT_ENVIRONMENT") {
-        Some(dir) if !dir.is_empty() => project_dir.join(dir),
-        _ => project_dir.join(".venv"),
-    }
-}
-
-fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer: &Printer) {
+fn print_outcome(outcome: &SyncOutcome, start: Instant, printer: &Printer) {
     if let Some((version, interpreter)) = &outcome.created {
         printer.status(&format!(
             "Using Python {version} at `{}`; created a venv at `{}`",
             interpreter.display(),
-            venv_dir.display()
+            outcome.root.display()
+        ));
+    }
+    if let Some((version, interpreter)) = &outcome.existing {
+        printer.status(&format!(
+            "Using Python {version} at `{}`; installing into its environment `{}`",
+            interpreter.display(),
+            outcome.root.display()
         ));
     }
     for (wheel, reason) in &outcome.repair.failed {
@@ -173,9 +224,54 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
             packages(outcome.added.len())
         ));
     }
+    print_changes(outcome, printer);
+}
+
+/// What a dry run found: what a sync would do, in the same form as what it did.
+fn print_dry_run(outcome: &SyncOutcome, printer: &Printer) {
+    if let Some((version, interpreter)) = &outcome.created {
+        printer.status(&format!(
+            "Using Python {version} at `{}`; would create a venv at `{}`",
+            interpreter.display(),
+            outcome.root.display()
+        ));
+    }
+    if let Some((version, interpreter)) = &outcome.existing {
+        printer.status(&format!(
+            "Using Python {version} at `{}`; would install into its environment `{}`",
+            interpreter.display(),
+            outcome.root.display()
+        ));
+    }
+    let installs = outcome.added.len() + outcome.would_build.len();
+    if installs == 0 && outcome.removed.is_empty() {
+        printer.status(&format!(
+            "Would change nothing: {} installed as the lock wants",
+            packages(outcome.kept)
+        ));
+        return;
+    }
+    if !outcome.removed.is_empty() {
+        printer.status(&format!(
+            "Would uninstall {}",
+            packages(outcome.removed.len())
+        ));
+    }
+    if installs > 0 {
+        printer.status(&format!("Would install {}", packages(installs)));
+    }
+    print_changes(outcome, printer);
+}
+
+/// ` - name==version` for each removal and ` + name==version` for each install, sorted by
+/// name, the removal of a name before its install.
+fn print_changes(outcome: &SyncOutcome, printer: &Printer) {
     let mut lines = BTreeMap::new();
     for (name, version) in &outcome.removed {
         lines.insert((name, false), format!(" - {name}=={version}"));
+    }
+    for (name, path) in &outcome.would_build {
+        lines.insert((name, true), format!(" + {name} (from {path})"));
     }
     for (name, version) in &outcome.added {
         let built = if outcome
@@ -240,5 +336,48 @@ mod tests {
             "--all-extras",
         ]);
         assert!(flags.no_dev && flags.all_groups && flags.no_default_groups && flags.all_extras);
+    }
+
+    #[test]
+    fn poetry_install_command_lines_parse() {
+        let cli = Cli::try_parse_from([
+            "tack",
+            "install",
+            "--extras",
+            "a b",
+            "-E",
+            "c",
+            "--without=dev,test",
+            "--compile",
+            "--sync",
+            "--sync",
+            "-n",
+            "--no-ansi",
+            "--no-plugins",
+            "--dry-run",
+            "-C",
+            "app",
+            "-vv",
+        ])
+        .unwrap();
+        let Command::Sync(args) = &cli.command else {
+            unreachable!("`install` is `sync`")
+        };
+        let request = selection_request(args);
+        assert_eq!(request.extras, ["a b", "c"]);
+        assert_eq!(request.no_groups, ["dev,test"]);
+        assert!(args.compile_bytecode && args.dry_run);
+        assert!(cli.global.no_interaction && cli.global.no_ansi && cli.global.no_plugins);
+        assert_eq!(cli.global.verbose, 2);
+        assert_eq!(
+            cli.global.project.as_deref(),
+            Some(std::path::Path::new("app"))
+        );
+        let refused = Cli::try_parse_from(["tack", "sync", "--remove-untracked"]).unwrap();
+        let Command::Sync(args) = &refused.command else {
+            unreachable!("a sync command line")
+        };
+        let error = refuse_poetry_flags(&args.refused).unwrap_err();
+        assert!(error.to_string().contains("--remove-untracked"), "{error}");
     }
 }
