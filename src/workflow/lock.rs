@@ -190,6 +190,7 @@ pub fn lock(
 ) -> Result<LockOutcome, LockFailure> {
     let started = Instant::now();
     let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
+    spec.check_lockable().map_err(LockFailure::Project)?;
     let index_config =
         IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
     let inputs = lock_inputs(&spec, &index_config);
