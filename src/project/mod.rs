@@ -252,15 +252,18 @@ impl ProjectSpec {
     }
 
     /// Fails on the first package whose source tack cannot lock yet, with the place that
-    /// declares it: for now, every path, git and URL source.
+    /// declares it: for now, git and URL sources (paths are locked).
     pub fn check_lockable(&self) -> Result<(), ProjectError> {
-        let Some((name, declared)) = self.direct_sources.iter().next() else {
+        let Some((name, declared, kind)) =
+            self.direct_sources
+                .iter()
+                .find_map(|(name, declared)| match &declared.source {
+                    DirectSource::Path { .. } => None,
+                    DirectSource::Git { .. } => Some((name, declared, "git")),
+                    DirectSource::Url { .. } => Some((name, declared, "URL")),
+                })
+        else {
             return Ok(());
-        };
-        let kind = match &declared.source {
-            DirectSource::Path { .. } => "path",
-            DirectSource::Git { .. } => "git",
-            DirectSource::Url { .. } => "URL",
         };
         Err(ProjectError {
             kind: ProjectErrorKind::UnsupportedRequirement,

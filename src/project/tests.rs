@@ -505,9 +505,13 @@ fn credentials_in_direct_references_are_kept_but_never_shown() {
 }
 
 #[test]
-fn direct_sources_cannot_be_locked_yet() {
+fn git_and_url_sources_cannot_be_locked_yet() {
     let spec = parse_ok(&with_tool(
         "sources = { pytest = { path = \"../pytest\" } }\n",
+    ));
+    spec.check_lockable().unwrap();
+    let spec = parse_ok(&with_tool(
+        "sources = { pytest = { url = \"https://example.org/pytest-8.tar.gz\" } }\n",
     ));
     let error = spec.check_lockable().unwrap_err();
     assert_error_at(
@@ -519,7 +523,7 @@ fn direct_sources_cannot_be_locked_yet() {
     assert!(
         error
             .message
-            .contains("`pytest` comes from the path `../pytest` (`tool.tack.sources.pytest`)"),
+            .contains("`pytest` comes from the URL `https://example.org/pytest-8.tar.gz` (`tool.tack.sources.pytest`): URL dependencies cannot be locked yet"),
         "{error}"
     );
     parse_ok(MINIMAL).check_lockable().unwrap();

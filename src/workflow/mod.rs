@@ -17,6 +17,7 @@ pub mod build_env;
 pub mod local;
 pub mod lock;
 pub mod metadata_builds;
+pub mod path_sources;
 mod poetry_report;
 pub mod sdists;
 pub mod selection;

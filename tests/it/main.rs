@@ -7,6 +7,7 @@ mod common;
 use common::test_support;
 
 mod building;
+mod direct;
 mod errors;
 mod fake_index;
 mod locking;
