@@ -183,3 +183,33 @@ fn poetry_path_dependencies_with_develop() {
     write_core(&context, "live");
     assert_eq!(greet(&context), "app and live");
 }
+
+#[test]
+fn a_path_dependency_in_a_group_follows_the_group() {
+    require_tool!("python3");
+    let app = app_pyproject(TACK_SOURCE).replace(
+        "dependencies = [\"core\", \"dep\"]",
+        "dependencies = [\"dep\"]\n\n[dependency-groups]\ndev = [\"core\"]",
+    );
+    let context = monorepo(&app);
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        directory_entries(&context)
+            .contains("name = \"core\"\nmarker = \"'dev' in dependency_groups\""),
+        "{}",
+        directory_entries(&context)
+    );
+    let output = sync(&context, &["--frozen", "--no-dev"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(installed(&context), ["app==0.1.0", "dep==1.0.0"]);
+    let output = sync(&context, &["--frozen"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(
+        installed(&context),
+        ["app==0.1.0", "core==0.1.0", "dep==1.0.0", "stray==1.0.0"]
+    );
+    let output = sync(&context, &["--frozen", "--no-directory"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(!installed(&context).contains(&"core==0.1.0".to_string()));
+}
