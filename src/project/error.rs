@@ -52,8 +52,8 @@ pub enum ProjectErrorKind {
     InvalidRequiresPython,
     /// A dependency string that is not a PEP 508 requirement.
     InvalidRequirement,
-    /// A valid requirement that tack cannot handle yet: URL and path requirements, and
-    /// Poetry's path, file, URL, git and `develop` dependencies.
+    /// A valid requirement that tack cannot handle yet: a VCS other than git, a hash other
+    /// than sha256, and (until locking them lands) path, git and URL sources at lock time.
     UnsupportedRequirement,
     /// A problem with `project.dynamic` (a field both static and dynamic, or neither).
     Dynamic,

@@ -11,7 +11,11 @@
 //! - `[tool.poetry]` (`poetry`): Poetry's own tables, read as Poetry reads them; see that
 //!   module for the rules (Poetry 1 projects, Poetry 2 projects that also have `[project]`,
 //!   constraints such as `^1.2`, groups, extras and sources).
-//! - `[tool.tack]` (`tool`): index URLs and the default groups.
+//! - `[tool.tack]` (`tool`): index URLs, the default groups, and the packages' sources.
+//!
+//! Packages taken from a path, a git repository or a URL rather than an index are declared in
+//! any of these tables; the `direct` submodule gathers them into
+//! [`ProjectSpec::direct_sources`], apart from the requirements themselves.
 //!
 //! The project's core metadata (name, version, `requires-python`, dependencies, extras) comes
 //! from `[project]` when it exists; `[tool.poetry]` adds to it (Poetry 2) or, without
@@ -24,6 +28,7 @@
 //! `scripts`, say) is reported in [`ProjectSpec::warnings`], each with its line. Nothing here
 //! touches the network or prints.
 
+mod direct;
 mod error;
 mod groups;
 mod index;
@@ -42,6 +47,7 @@ use toml_edit::ImDocument;
 
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
+pub use direct::{DeclaredSource, DirectSource, DirectUrl, GitReference};
 pub use error::{Location, ProjectError, ProjectErrorKind};
 pub use index::{IndexSource, SourcePriority};
 /// Poetry's version constraints (`^1.2`), for poetry.lock's constraints and `python-versions`.
@@ -98,6 +104,10 @@ pub struct ProjectSpec {
     /// Package sources the project declares, in the order they are searched within each
     /// priority (`[[tool.poetry.source]]`).
     pub sources: Vec<IndexSource>,
+    /// Packages that come from a path, a git repository or an archive URL instead of an
+    /// index, from PEP 508 direct references, `[tool.tack.sources]` and Poetry's tables. Their
+    /// requirements (in `dependencies`, the extras and the groups) name them like any other.
+    pub direct_sources: BTreeMap<PackageName, DeclaredSource>,
     pub tool: ToolTack,
     /// What was read but is ignored, one line each, as `path:line: message`.
     pub warnings: Vec<String>,
@@ -228,6 +238,7 @@ impl ProjectSpec {
             check_default_groups(&source, &read, &spec.dependency_groups)?;
             spec.tool = read.tool;
         }
+        spec.direct_sources = source.direct.take();
 
         spec.package = spec.name.is_some()
             && match &poetry {
@@ -240,6 +251,36 @@ impl ProjectSpec {
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         spec.pyproject_path = pyproject_path.to_path_buf();
         Ok(spec)
+    }
+
+    /// Fails on the first package whose source tack cannot lock yet, with the place that
+    /// declares it: for now, git and URL sources (paths are locked).
+    pub fn check_lockable(&self) -> Result<(), ProjectError> {
+        let Some((name, declared, kind)) =
+            self.direct_sources
+                .iter()
+                .find_map(|(name, declared)| match &declared.source {
+                    DirectSource::Path { .. } => None,
+                    DirectSource::Git { .. } => Some((name, declared, "git")),
+                    DirectSource::Url { .. } => Some((name, declared, "URL")),
+                })
+        else {
+            return Ok(());
+        };
+        Err(ProjectError {
+            kind: ProjectErrorKind::UnsupportedRequirement,
+            path: self.pyproject_path.clone(),
+            location: declared.location.clone().map(Box::new),
+            message: format!(
+                "`{name}` comes from {} (`{}`): {kind} dependencies cannot be locked yet",
+                declared.source, declared.field
+            ),
+            hint: Some(
+                "depend on a released version from an index for now, e.g. \"name>=1.0\""
+                    .to_string(),
+            ),
+            io: None,
+        })
     }
 
     /// The groups `tack sync` installs when not told otherwise: `[tool.tack] default-groups`

@@ -26,8 +26,8 @@
 //! language), a table (`{ version, python, platform, markers, extras, optional,
 //! allow-prereleases, source }`), or a list of either (several requirements of one name,
 //! each with its own markers). `python` and `platform` become `python_version` /
-//! `sys_platform` markers ANDed with `markers`. Path, file, URL and git dependencies (and
-//! `develop`) are errors for now: tack installs index packages only.
+//! `sys_platform` markers ANDed with `markers`. Path, file, URL and git dependencies (with
+//! `develop` for a path) are read as any other, and their source goes to `direct_sources`.
 //!
 //! **Poetry 2 projects** have a `[project]` table as well. Its metadata wins, and
 //! `[tool.poetry.dependencies]` only *enriches* `[project].dependencies` as Poetry does: an
@@ -75,6 +75,7 @@ use pep440_rs::Version;
 use pep508_rs::Requirement;
 use toml_edit::TableLike;
 
+use super::direct::DirectSource;
 use super::error::{ProjectError, ProjectErrorKind};
 use super::index::IndexSource;
 use super::pep621::NAME_RULES;
@@ -206,6 +207,9 @@ pub(crate) fn apply(
 /// The group `[tool.poetry.dev-dependencies]` belongs to.
 const DEV_GROUP: &str = "dev";
 
+/// A direct source with the span of the key that gives it.
+type SpannedSource = (DirectSource, Option<Range<usize>>);
+
 /// One entry of a Poetry dependency table, as a requirement with Poetry's extra facts.
 #[derive(Debug, Clone)]
 struct PoetryDependency {
@@ -215,6 +219,8 @@ struct PoetryDependency {
     /// `source = "..."`, as the source is declared, and where the pin is written.
     source: Option<(String, Option<Range<usize>>)>,
     allow_prereleases: bool,
+    /// A path, file, URL or git source, with the span of its key.
+    direct: Option<SpannedSource>,
     /// The dotted key, for messages (`tool.poetry.dependencies.numpy`).
     field: String,
     /// The key's span, for warnings.

@@ -15,6 +15,7 @@ use std::path::Path;
 use pep508_rs::{Requirement, VersionOrUrl};
 use toml_edit::{Array, Item, Key, TableLike, Value};
 
+use super::direct::{self, Declarations};
 use super::error::{Location, ProjectError, ProjectErrorKind};
 use crate::pep508::parse_requirement;
 
@@ -24,6 +25,9 @@ pub(crate) struct Source<'a> {
     text: &'a str,
     /// Byte offset at which each line starts; the first is always 0.
     line_starts: Vec<usize>,
+    /// The direct sources (path, git, URL) declared so far, by whichever table: every reader
+    /// has the `Source`, so it gathers them, and checks that a package has one.
+    pub(crate) direct: Declarations,
 }
 
 /// One value in the document, with the name and position to report it by.
@@ -101,6 +105,7 @@ impl<'a> Source<'a> {
             path,
             text,
             line_starts,
+            direct: Declarations::default(),
         }
     }
 
@@ -115,6 +120,7 @@ impl<'a> Source<'a> {
             .get(line_index + 1)
             .map_or(self.text.len(), |next| next - 1);
         let source_line = self.text[line_start..line_end].trim_end_matches('\r');
+        let shown_line = masked_credentials(source_line);
         let column = self.text[line_start..start].chars().count() + 1;
         // A span may start among the `\r`s trimmed off the line's end, past `source_line`.
         let line_end = (line_start + source_line.len()).max(start);
@@ -123,7 +129,7 @@ impl<'a> Source<'a> {
         Location {
             line: line_index + 1,
             column,
-            source_line: source_line.to_string(),
+            source_line: shown_line,
             width,
         }
     }
@@ -219,10 +225,11 @@ impl<'a> Source<'a> {
     }
 
     /// One entry of a dependency list (`in_list` names the list, for messages), as a PEP 508
-    /// requirement that names an index package.
+    /// requirement.
     ///
-    /// Direct URL and path requirements (`foo @ https://...`, `foo @ file:///...`) are
-    /// rejected for now: the resolver and the lock only handle index packages.
+    /// A direct reference (`foo @ https://...`, `foo @ git+https://...`, `foo @ file:///...`)
+    /// is declared as the package's source in [`Source::direct`], and the requirement returned
+    /// without it: a name, extras and a marker, like any other.
     pub(crate) fn requirement(
         &self,
         in_list: &str,
@@ -242,15 +249,25 @@ impl<'a> Source<'a> {
                 .with_hint("write each dependency as a quoted string, e.g. \"requests>=2.31\""));
         };
         match parse_requirement(text) {
-            Ok(requirement) => {
-                if let Some(VersionOrUrl::Url(_)) = requirement.version_or_url {
-                    return Err(self.url_requirement(text, span.as_ref()));
+            Ok(mut requirement) => {
+                if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url {
+                    // As written: `pep508_rs` makes `file:../x` absolute, against the root.
+                    let written = url.given().unwrap_or(url.raw().as_str());
+                    let source = direct::from_pep508_url(written)
+                        .map_err(|refusal| refusal.at(self, span.as_ref()))?;
+                    requirement.version_or_url = None;
+                    self.direct
+                        .declare(self, &requirement.name, source, in_list, span.as_ref())?;
                 }
                 Ok(requirement)
             }
             Err(error) => {
-                if looks_like_url_requirement(text) {
-                    return Err(self.url_requirement(text, span.as_ref()));
+                if let Some((_, after_at)) = url_requirement_parts(text) {
+                    // The URL part is what failed (a relative path, say): say what is wrong
+                    // with it.
+                    if let Err(refusal) = direct::from_pep508_url(after_at) {
+                        return Err(refusal.at(self, span.as_ref()));
+                    }
                 }
                 Err(self
                     .error(
@@ -265,22 +282,13 @@ impl<'a> Source<'a> {
             }
         }
     }
-
-    fn url_requirement(&self, text: &str, span: Option<&Range<usize>>) -> ProjectError {
-        self.error(
-            ProjectErrorKind::UnsupportedRequirement,
-            span,
-            format!("unsupported requirement {text:?}: direct URL and path requirements (`name @ url`) are not supported yet"),
-        )
-        .with_hint("depend on the package by name and version from an index instead, e.g. \"name>=1.0\"")
-    }
 }
 
-/// Whether a string that failed to parse is a `name @ something` requirement: the part before
-/// the first `@` is a valid name (with extras), so the failure is in the URL or path after it,
+/// A `name @ something` requirement that failed to parse, split at the `@`, when the part
+/// before it is a valid name (with extras): the failure is then in the URL or path after it,
 /// e.g. a relative path, which cannot be parsed without a working directory.
-fn looks_like_url_requirement(text: &str) -> bool {
-    text.split_once('@').is_some_and(|(name, _)| {
+fn url_requirement_parts(text: &str) -> Option<(&str, &str)> {
+    text.split_once('@').filter(|(name, _)| {
         !name.trim().is_empty()
             && parse_requirement(name.trim())
                 .is_ok_and(|requirement| requirement.version_or_url.is_none())
@@ -324,6 +332,30 @@ pub(crate) fn one_line(message: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// `line` with the user name and password of every URL in it (`https://user:token@host`)
+/// replaced by as many `*`, so that an error's snippet shows no credentials and its caret
+/// still lines up.
+fn masked_credentials(line: &str) -> String {
+    let mut masked = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(scheme_end) = rest.find("://") {
+        let (before, after) = rest.split_at(scheme_end + 3);
+        masked.push_str(before);
+        let authority_end = after
+            .find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace())
+            .unwrap_or(after.len());
+        match after[..authority_end].rfind('@') {
+            Some(at) => {
+                masked.extend(std::iter::repeat_n('*', after[..at].chars().count()));
+                rest = &after[at..];
+            }
+            None => rest = after,
+        }
+    }
+    masked.push_str(rest);
+    masked
 }
 
 /// The largest char boundary at or before `index`.
@@ -425,6 +457,19 @@ mod tests {
     }
 
     #[test]
+    fn credentials_are_masked_in_snippets() {
+        assert_eq!(
+            masked_credentials("a = \"git+https://user:tok@example.org/x.git\" # https://h/"),
+            "a = \"git+https://********@example.org/x.git\" # https://h/"
+        );
+        assert_eq!(masked_credentials("x = \"a@b\""), "x = \"a@b\"");
+        let text = "d = [\"a @ https://u:p@example.org/a.whl\", 1]";
+        let location = location_of(text, "1]");
+        assert_eq!(location.column, 43);
+        assert!(!location.source_line.contains("u:p"));
+    }
+
+    #[test]
     fn one_line_joins_and_trims() {
         assert_eq!(
             one_line("invalid table header\nexpected `.`, `]`\n"),
@@ -453,10 +498,13 @@ mod tests {
 
     #[test]
     fn url_requirements_are_recognized_even_when_unparsable() {
-        assert!(looks_like_url_requirement("foo @ ./relative/dir"));
-        assert!(looks_like_url_requirement("foo[bar] @ ../x"));
-        assert!(!looks_like_url_requirement("foo >= @"));
-        assert!(!looks_like_url_requirement("@ foo"));
-        assert!(!looks_like_url_requirement("requests>="));
+        assert_eq!(
+            url_requirement_parts("foo @ ./relative/dir"),
+            Some(("foo ", " ./relative/dir"))
+        );
+        assert!(url_requirement_parts("foo[bar] @ ../x").is_some());
+        assert!(url_requirement_parts("foo >= @").is_none());
+        assert!(url_requirement_parts("@ foo").is_none());
+        assert!(url_requirement_parts("requests>=").is_none());
     }
 }

@@ -382,25 +382,152 @@ fn dependencies_of_the_wrong_type() {
     );
 }
 
+fn package(name: &str) -> PackageName {
+    PackageName::from_str(name).unwrap()
+}
+
 #[test]
-fn url_and_path_requirements_are_not_supported_yet() {
-    for (requirement, column) in [
-        ("foo @ https://example.org/foo-1.0-py3-none-any.whl", 22),
-        ("foo @ file:///tmp/foo", 22),
-        ("foo[bar] @ ./vendor/foo", 22),
-        ("foo @ git+https://example.org/foo.git", 22),
+fn direct_references_become_sources_of_plain_requirements() {
+    let digest = "0a".repeat(32);
+    let spec = parse_ok(&format!(
+        "{MINIMAL}dependencies = [\n  \"core[fast] @ git+https://example.org/org/mono.git@v1.2#subdirectory=libs/core ; python_version >= '3.9'\",\n  \"local @ file:///srv/local\",\n]\n\
+         [project.optional-dependencies]\narchive = [\"arc @ https://example.org/arc-1.0.tar.gz#sha256={digest}\"]\n"
+    ));
+    assert_eq!(
+        names(&spec.dependencies),
+        ["core[fast] ; python_full_version >= '3.9'", "local"]
+    );
+    let archive = &spec.optional_dependencies[&extra("archive")];
+    assert_eq!(names(archive), ["arc"]);
+
+    let core = &spec.direct_sources[&package("core")];
+    assert_eq!(core.field, "project.dependencies");
+    assert_eq!(
+        core.location.as_ref().map(|location| location.line),
+        Some(5)
+    );
+    let DirectSource::Git {
+        url,
+        reference,
+        subdirectory,
+    } = &core.source
+    else {
+        panic!("not git: {core:?}");
+    };
+    assert_eq!(url.to_string(), "https://example.org/org/mono.git");
+    assert_eq!(reference, &GitReference::Rev("v1.2".to_string()));
+    assert_eq!(subdirectory.as_deref(), Some("libs/core"));
+    assert_eq!(
+        spec.direct_sources[&package("local")].source,
+        DirectSource::Path {
+            path: PathBuf::from("/srv/local"),
+            editable: false
+        }
+    );
+    assert!(matches!(
+        &spec.direct_sources[&package("arc")].source,
+        DirectSource::Url { sha256: Some(found), subdirectory: None, .. } if *found == digest
+    ));
+}
+
+#[test]
+fn bad_direct_references_point_at_the_string() {
+    for (requirement, kind, needle) in [
+        (
+            "foo[bar] @ ./vendor/foo",
+            ProjectErrorKind::InvalidUrl,
+            "relative path",
+        ),
+        (
+            "foo @ file:../foo",
+            ProjectErrorKind::InvalidUrl,
+            "relative `file:` URL",
+        ),
+        (
+            "foo @ hg+https://example.org/foo",
+            ProjectErrorKind::UnsupportedRequirement,
+            "`hg` repositories",
+        ),
+        (
+            "foo @ git+https://example.org/foo.git@",
+            ProjectErrorKind::InvalidUrl,
+            "no reference",
+        ),
+        (
+            "foo @ https://example.org/foo.whl#sha256=abc",
+            ProjectErrorKind::InvalidUrl,
+            "not a sha256",
+        ),
     ] {
         let text = format!(
             "[project]\nname = \"d\"\nversion = \"1\"\ndependencies = [\"x\", {requirement:?}]\n"
         );
         let error = parse_err(&text);
-        assert_error_at(&error, ProjectErrorKind::UnsupportedRequirement, 4, column);
-        assert!(error.message.contains("not supported yet"), "{error}");
-        assert!(error.hint.is_some());
+        assert_error_at(&error, kind, 4, 22);
+        assert!(error.message.contains(needle), "{error}");
     }
+    // A relative path in a group says where a relative path can be written.
+    let error = parse_err(&with_groups("dev = [\"x @ ../x\"]\n"));
+    assert_error_at(&error, ProjectErrorKind::InvalidUrl, FIRST_GROUP_LINE, 8);
+    assert!(error.hint.unwrap().contains("[tool.tack.sources]"));
 }
 
-// --- optional-dependencies -------------------------------------------------------------------
+#[test]
+fn a_package_has_one_source() {
+    let error = parse_err(&format!(
+        "{MINIMAL}dependencies = [\"a @ https://example.org/a-1.tar.gz\"]\n[dependency-groups]\ndev = [\"a @ https://example.org/a-2.tar.gz\"]\n"
+    ));
+    assert_error_at(&error, ProjectErrorKind::InvalidSource, 6, 8);
+    assert!(
+        error.message.contains("comes from the URL `https://example.org/a-1.tar.gz` in `project.dependencies` (line 4)"),
+        "{error}"
+    );
+    // The same source twice is one source.
+    let spec = parse_ok(&format!(
+        "{MINIMAL}dependencies = [\"a @ https://example.org/a.tar.gz\"]\n[dependency-groups]\ndev = [\"a[x] @ https://example.org/a.tar.gz\"]\n"
+    ));
+    assert_eq!(spec.direct_sources.len(), 1);
+}
+
+#[test]
+fn credentials_in_direct_references_are_kept_but_never_shown() {
+    let spec = parse_ok(&format!(
+        "{MINIMAL}dependencies = [\"a @ git+https://user:s3cret@example.org/a.git\"]\n"
+    ));
+    let shown = format!("{spec:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    let error = spec.check_lockable().unwrap_err().to_string();
+    assert!(!error.contains("s3cret"), "{error}");
+    let DirectSource::Git { url, .. } = &spec.direct_sources[&package("a")].source else {
+        panic!("not git");
+    };
+    assert_eq!(url.with_credentials().password(), Some("s3cret"));
+}
+
+#[test]
+fn git_and_url_sources_cannot_be_locked_yet() {
+    let spec = parse_ok(&with_tool(
+        "sources = { pytest = { path = \"../pytest\" } }\n",
+    ));
+    spec.check_lockable().unwrap();
+    let spec = parse_ok(&with_tool(
+        "sources = { pytest = { url = \"https://example.org/pytest-8.tar.gz\" } }\n",
+    ));
+    let error = spec.check_lockable().unwrap_err();
+    assert_error_at(
+        &error,
+        ProjectErrorKind::UnsupportedRequirement,
+        FIRST_TOOL_LINE,
+        22,
+    );
+    assert!(
+        error
+            .message
+            .contains("`pytest` comes from the URL `https://example.org/pytest-8.tar.gz` (`tool.tack.sources.pytest`): URL dependencies cannot be locked yet"),
+        "{error}"
+    );
+    parse_ok(MINIMAL).check_lockable().unwrap();
+}
 
 #[test]
 fn extras_are_normalized() {
@@ -653,14 +780,9 @@ fn malformed_group_entries() {
         FIRST_GROUP_LINE,
         8,
     );
-    // A URL requirement.
-    let error = parse_err(&with_groups("dev = [\"x @ https://example.org/x.whl\"]\n"));
-    assert_error_at(
-        &error,
-        ProjectErrorKind::UnsupportedRequirement,
-        FIRST_GROUP_LINE,
-        8,
-    );
+    // A URL requirement is read (its source is kept apart).
+    let spec = parse_ok(&with_groups("dev = [\"x @ https://example.org/x.whl\"]\n"));
+    assert_eq!(names(&spec.dependency_groups[&group("dev")]), ["x"]);
     // The table itself of the wrong type.
     let error = parse_err(&format!("dependency-groups = [\"a\"]\n{MINIMAL}"));
     assert_error_at(&error, ProjectErrorKind::InvalidType, 1, 21);
@@ -718,6 +840,125 @@ fn tack_indexes_and_sources() {
     ));
     assert!(
         error.to_string().contains("unknown key `explict`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn tack_sources_of_paths_git_and_urls() {
+    let spec = parse_ok(&with_tool(
+        "[tool.tack.sources]\n\
+         core = { path = \"libs/core\", editable = true }\n\
+         fork = { git = \"git@example.org:org/fork.git\", tag = \"v2\", subdirectory = \"py\" }\n\
+         head = { git = \"https://example.org/head.git\" }\n\
+         arc = { url = \"https://example.org/arc-1.0.tar.gz\" }\n",
+    ));
+    assert!(spec.tool.sources.is_empty());
+    let source = |name: &str| &spec.direct_sources[&package(name)].source;
+    assert_eq!(
+        source("core"),
+        &DirectSource::Path {
+            path: PathBuf::from("libs/core"),
+            editable: true
+        }
+    );
+    let DirectSource::Git {
+        url,
+        reference,
+        subdirectory,
+    } = source("fork")
+    else {
+        panic!("not git");
+    };
+    assert_eq!(url.to_string(), "ssh://git@example.org/org/fork.git");
+    assert_eq!(
+        (reference, subdirectory.as_deref()),
+        (&GitReference::Tag("v2".to_string()), Some("py"))
+    );
+    assert!(matches!(
+        source("head"),
+        DirectSource::Git {
+            reference: GitReference::Default,
+            ..
+        }
+    ));
+    assert!(matches!(source("arc"), DirectSource::Url { .. }));
+    assert_eq!(
+        spec.direct_sources[&package("fork")].field,
+        "tool.tack.sources.fork"
+    );
+}
+
+#[test]
+fn bad_tack_sources() {
+    let line = FIRST_TOOL_LINE + 1;
+    for (entry, kind, column, needle) in [
+        (
+            "a = { git = \"https://example.org/a.git\", rev = \"1\", tag = \"v1\" }",
+            ProjectErrorKind::InvalidSource,
+            48,
+            "has both `tag` and `rev`",
+        ),
+        (
+            "a = { path = \"/srv/a\" }",
+            ProjectErrorKind::InvalidSource,
+            14,
+            "is absolute",
+        ),
+        (
+            "a = { path = \"a\", git = \"https://example.org/a.git\" }",
+            ProjectErrorKind::InvalidSource,
+            25,
+            "has both `path` and `git`",
+        ),
+        (
+            "a = { path = \"a\", tag = \"v1\" }",
+            ProjectErrorKind::InvalidSource,
+            25,
+            "does not apply to a `path` source",
+        ),
+        (
+            "a = { editable = true }",
+            ProjectErrorKind::MissingField,
+            5,
+            "none of",
+        ),
+        (
+            "a = { pth = \"a\" }",
+            ProjectErrorKind::UnknownKey,
+            7,
+            "unknown key `pth`",
+        ),
+        (
+            "a = { url = \"file:///srv/a.whl\" }",
+            ProjectErrorKind::InvalidUrl,
+            13,
+            "not an `https://`",
+        ),
+        (
+            "a = { git = \"https://example.org/a.git\", subdirectory = \"../x\" }",
+            ProjectErrorKind::InvalidSource,
+            57,
+            "leaves the tree",
+        ),
+        (
+            "a = { path = \"a\", editable = \"yes\" }",
+            ProjectErrorKind::InvalidType,
+            30,
+            "must be `true` or `false`",
+        ),
+    ] {
+        let error = parse_err(&with_tool(&format!("[tool.tack.sources]\n{entry}\n")));
+        assert_error_at(&error, kind, line, column);
+        assert!(error.message.contains(needle), "{error}");
+    }
+    // A source in `[tool.tack.sources]` that differs from a direct reference.
+    let error = parse_err(&format!(
+        "{MINIMAL}dependencies = [\"a @ https://example.org/a.tar.gz\"]\n[tool.tack.sources]\na = {{ path = \"a\" }}\n"
+    ));
+    assert_error_at(&error, ProjectErrorKind::InvalidSource, 6, 5);
+    assert!(
+        error.message.contains("and from the path `a` here"),
         "{error}"
     );
 }

@@ -9,7 +9,17 @@
 //! | `extra-index-url` | array of strings | more indexes, searched after `index-url`             |
 //! | `default-groups`  | array of strings | groups `tack sync` installs unless told otherwise    |
 //! | `[[index]]`       | tables           | named indexes: `name`, `url`, `explicit` (bool)     |
-//! | `[sources]`       | table            | `package = { index = "name" }`: pins to an index    |
+//! | `[sources]`       | table            | where a package comes from (below)                  |
+//!
+//! A `[tool.tack.sources]` entry, in the shape of uv's `[tool.uv.sources]`, is one of:
+//!
+//! - `{ index = "name" }`: the package comes from that `[[tool.tack.index]]` only;
+//! - `{ path = "../lib", editable = true }`: a source tree, relative to the project;
+//! - `{ git = "https://host/repo.git", rev | tag | branch = "...", subdirectory = "..." }`;
+//! - `{ url = "https://host/x-1.0.tar.gz", subdirectory = "..." }`: an archive.
+//!
+//! The last three are declared with the project's other direct sources (the `direct` module),
+//! so that a package given a path here and a different URL in `[project]` is an error.
 //!
 //! Named indexes are searched before the main index, in order, unless `explicit = true`: an
 //! explicit index serves only the packages `[tool.tack.sources]` pins to it, so a public
@@ -27,6 +37,7 @@ use std::str::FromStr;
 
 use toml_edit::{Item, TableLike, Value};
 
+use super::direct::{self, DirectSource};
 use super::error::{ProjectError, ProjectErrorKind};
 use super::source::{closest, Field, Source};
 use crate::normalize::{GroupName, PackageName};
@@ -231,7 +242,24 @@ fn read_indexes(source: &Source<'_>, field: &Field<'_>) -> Result<Vec<NamedIndex
     Ok(indexes)
 }
 
-/// `[tool.tack.sources]`: `package = { index = "name" }`, the name one of `indexes`.
+/// How to write a `[tool.tack.sources]` entry, for hints.
+const SOURCE_FORMS: &str = "a source is `{ index = \"internal\" }`, `{ path = \"../lib\", editable = true }`, `{ git = \"https://example.org/repo.git\", tag = \"v1.0\" }` or `{ url = \"https://example.org/x-1.0.tar.gz\" }`";
+
+/// The keys of a `[tool.tack.sources]` entry.
+const SOURCE_KEYS: [&str; 9] = [
+    "index",
+    "path",
+    "editable",
+    "git",
+    "branch",
+    "tag",
+    "rev",
+    "subdirectory",
+    "url",
+];
+
+/// `[tool.tack.sources]`: index pins (`package = { index = "name" }`, the name one of
+/// `indexes`) are returned; paths, git repositories and URLs are declared in `source.direct`.
 fn read_sources(
     source: &Source<'_>,
     field: &Field<'_>,
@@ -240,15 +268,10 @@ fn read_sources(
     let table = source.table(field)?;
     let mut pins = BTreeMap::new();
     for (key, item) in table.iter() {
-        let entry = Field::from_entry(
-            &field.name,
-            table
-                .get_key_value(key)
-                .map(|(key, _)| key)
-                .expect("iterated key"),
-            item,
-            field.span.clone(),
-        );
+        let Some((key_item, _)) = table.get_key_value(key) else {
+            continue;
+        };
+        let entry = Field::from_entry(&field.name, key_item, item, field.span.clone());
         let package = PackageName::from_str(key).map_err(|error| {
             source.error(
                 ProjectErrorKind::InvalidName,
@@ -256,43 +279,190 @@ fn read_sources(
                 format!("`{}`: invalid package name: {error}", entry.name),
             )
         })?;
-        let spec = source.table(&entry).map_err(|error| {
-            error.with_hint("pin a package with `name = { index = \"internal\" }`")
-        })?;
-        let Some(index) = Field::child(&entry.name, spec, entry.span.clone(), "index") else {
-            return Err(source
-                .error(
-                    ProjectErrorKind::MissingField,
-                    entry.span.as_ref(),
-                    format!("`{}` has no `index`", entry.name),
-                )
-                .with_hint("pin a package with `name = { index = \"internal\" }`"));
+        let spec = source
+            .table(&entry)
+            .map_err(|error| error.with_hint(SOURCE_FORMS))?;
+        reject_unknown_source_keys(source, &entry, spec)?;
+        let child = |key: &str| Field::child(&entry.name, spec, entry.span.clone(), key);
+        let kinds: Vec<Field<'_>> = ["index", "path", "git", "url"]
+            .into_iter()
+            .filter_map(child)
+            .collect();
+        let kind = match kinds.as_slice() {
+            [kind] => kind,
+            [] => {
+                return Err(source
+                    .error(
+                        ProjectErrorKind::MissingField,
+                        entry.span.as_ref(),
+                        format!(
+                            "`{}` has none of `index`, `path`, `git` and `url`",
+                            entry.name
+                        ),
+                    )
+                    .with_hint(SOURCE_FORMS))
+            }
+            [first, second, ..] => {
+                return Err(source
+                    .error(
+                        ProjectErrorKind::InvalidSource,
+                        second.span.as_ref(),
+                        format!(
+                            "`{}` has both `{}` and `{}`",
+                            entry.name,
+                            last_key(&first.name),
+                            last_key(&second.name)
+                        ),
+                    )
+                    .with_hint("a package has one source"))
+            }
         };
-        let name = source.string(&index)?.trim().to_string();
-        if !indexes
-            .iter()
-            .any(|known| known.name.eq_ignore_ascii_case(&name))
-        {
-            let known = indexes
-                .iter()
-                .map(|known| format!("`{}`", known.name))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(source
-                .error(
-                    ProjectErrorKind::UnknownSource,
-                    index.span.as_ref(),
-                    format!("`{}` names the index `{name}`, which `[[tool.tack.index]]` does not declare", index.name),
-                )
-                .with_hint(if known.is_empty() {
-                    "declare it: `[[tool.tack.index]]` with `name` and `url`".to_string()
-                } else {
-                    format!("the declared indexes are: {known}")
-                }));
+        let kind_name = last_key(&kind.name).to_string();
+        // Keys that belong to another kind of source.
+        let allowed: &[&str] = match kind_name.as_str() {
+            "index" => &[],
+            "path" => &["editable"],
+            "git" => &["branch", "tag", "rev", "subdirectory"],
+            _ => &["subdirectory"],
+        };
+        for other in SOURCE_KEYS {
+            if other == kind_name || allowed.contains(&other) {
+                continue;
+            }
+            if let Some(misplaced) = child(other) {
+                return Err(source.error(
+                    ProjectErrorKind::InvalidSource,
+                    misplaced.span.as_ref(),
+                    format!(
+                        "`{}` does not apply to a `{kind_name}` source",
+                        misplaced.name
+                    ),
+                ));
+            }
         }
-        pins.insert(package, name);
+        let text = source.string(kind)?;
+        let at = |refusal: direct::Refusal| refusal.at(source, kind.span.as_ref());
+        let subdirectory = match child("subdirectory") {
+            Some(subdirectory) => Some(
+                direct::subdirectory(source.string(&subdirectory)?)
+                    .map_err(|refusal| refusal.at(source, subdirectory.span.as_ref()))?,
+            ),
+            None => None,
+        };
+        let direct = match kind_name.as_str() {
+            "index" => {
+                let name = pinned_index(source, kind, text, indexes)?;
+                if let Some(declared) = source.direct.get(&package) {
+                    let line = declared
+                        .location
+                        .map(|location| format!(" on line {}", location.line))
+                        .unwrap_or_default();
+                    return Err(source
+                        .error(
+                            ProjectErrorKind::InvalidSource,
+                            kind.span.as_ref(),
+                            format!("`{package}` is pinned to the index `{name}` here, but has a direct source{line}"),
+                        )
+                        .with_hint("a package has one source"));
+                }
+                pins.insert(package, name);
+                continue;
+            }
+            "path" => DirectSource::Path {
+                path: direct::source_path(text, true).map_err(at)?,
+                editable: match child("editable") {
+                    Some(editable) => editable
+                        .item
+                        .as_bool()
+                        .ok_or_else(|| source.wrong_type(&editable, "`true` or `false`"))?,
+                    None => false,
+                },
+            },
+            "git" => DirectSource::Git {
+                url: direct::git_source_url(text).map_err(at)?,
+                reference: direct::git_reference(source, &entry.name, spec, entry.span.as_ref())?,
+                subdirectory,
+            },
+            _ => DirectSource::Url {
+                url: direct::archive_url(text).map_err(at)?,
+                subdirectory,
+                sha256: None,
+            },
+        };
+        source
+            .direct
+            .declare(source, &package, direct, &entry.name, entry.span.as_ref())?;
     }
     Ok(pins)
+}
+
+fn last_key(dotted: &str) -> &str {
+    dotted.rsplit('.').next().unwrap_or(dotted)
+}
+
+/// The index an `index = "..."` source names, which `[[tool.tack.index]]` must declare.
+fn pinned_index(
+    source: &Source<'_>,
+    index: &Field<'_>,
+    text: &str,
+    indexes: &[NamedIndex],
+) -> Result<String, ProjectError> {
+    let name = text.trim().to_string();
+    if indexes
+        .iter()
+        .any(|known| known.name.eq_ignore_ascii_case(&name))
+    {
+        return Ok(name);
+    }
+    let known = indexes
+        .iter()
+        .map(|known| format!("`{}`", known.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(source
+        .error(
+            ProjectErrorKind::UnknownSource,
+            index.span.as_ref(),
+            format!(
+                "`{}` names the index `{name}`, which `[[tool.tack.index]]` does not declare",
+                index.name
+            ),
+        )
+        .with_hint(if known.is_empty() {
+            "declare it: `[[tool.tack.index]]` with `name` and `url`".to_string()
+        } else {
+            format!("the declared indexes are: {known}")
+        }))
+}
+
+/// An unknown key in a `[tool.tack.sources]` entry, with a "did you mean" hint.
+fn reject_unknown_source_keys(
+    source: &Source<'_>,
+    entry: &Field<'_>,
+    table: &dyn TableLike,
+) -> Result<(), ProjectError> {
+    for (key, item) in table.iter() {
+        if SOURCE_KEYS.contains(&key) {
+            continue;
+        }
+        let span = table
+            .get_key_value(key)
+            .and_then(|(key, _)| key.span())
+            .or_else(|| item.span())
+            .or_else(|| entry.span.clone());
+        let hint = match closest(key, &SOURCE_KEYS) {
+            Some(close) => format!("did you mean `{close}`? {SOURCE_FORMS}"),
+            None => SOURCE_FORMS.to_string(),
+        };
+        return Err(source
+            .error(
+                ProjectErrorKind::UnknownKey,
+                span.as_ref(),
+                format!("unknown key `{key}` in `{}`", entry.name),
+            )
+            .with_hint(hint));
+    }
+    Ok(())
 }
 
 fn reject_unknown_keys(

@@ -92,6 +92,30 @@ pub(super) fn build(
         let Some(marker) = lock_marker(by_activation, requires_python) else {
             continue;
         };
+        let deps = dependencies
+            .get(&(name.clone(), version.clone()))
+            .into_iter()
+            .flatten()
+            .map(|(dep, dep_version)| {
+                let several = versions_per_name.get(dep).copied().unwrap_or(0) > 1;
+                (dep.clone(), several.then(|| dep_version.clone()))
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if let Some((_, metadata)) = fetcher.fixed(name) {
+            packages.push(ResolvedPackage {
+                name: name.clone(),
+                version: version.clone(),
+                marker: marker.0,
+                requires_python: metadata.requires_python.clone(),
+                dependencies: deps,
+                index: None,
+                sdist: None,
+                wheels: Vec::new(),
+            });
+            continue;
+        }
         let map = fetcher
             .version_map_blocking(name)
             .map_err(ResolveError::Index)?
@@ -105,24 +129,13 @@ pub(super) fn build(
             .ok()
             .and_then(|metadata| metadata.requires_python.clone());
         let (sdist, wheels) = map.files(entry);
-        let deps = dependencies
-            .get(&(name.clone(), version.clone()))
-            .into_iter()
-            .flatten()
-            .map(|(dep, dep_version)| {
-                let several = versions_per_name.get(dep).copied().unwrap_or(0) > 1;
-                (dep.clone(), several.then(|| dep_version.clone()))
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
         packages.push(ResolvedPackage {
             name: name.clone(),
             version: version.clone(),
             marker: marker.0,
             requires_python: metadata_requires_python.or_else(|| entry.requires_python.clone()),
             dependencies: deps,
-            index: map.index.clone(),
+            index: Some(map.index.clone()),
             sdist: sdist.cloned(),
             wheels: wheels.into_iter().cloned().collect(),
         });

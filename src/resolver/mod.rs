@@ -30,6 +30,9 @@
 //! (the lock workflow's builds the sdist's metadata through the build stage), whose failure
 //! fails the resolution. Without one such versions are passed over, as the report then says.
 //!
+//! A path dependency is a *fixed* package ([`Manifest::fixed`]): one version, with the
+//! metadata the caller built from its source tree; the index is never asked about it.
+//!
 //! PubGrub runs on the caller's thread; index requests run on the tokio runtime whose handle
 //! is passed in, and every dependency list the solver sees triggers prefetching of the pages
 //! and metadata it will probably ask for next.
@@ -99,6 +102,15 @@ pub struct Manifest {
     /// Packages whose pre-releases may be chosen like final releases (Poetry's
     /// `allow-prereleases = true`).
     pub allow_prereleases: BTreeSet<PackageName>,
+    /// Packages not looked up on any index (path dependencies): their one version and
+    /// metadata, which the caller built. No page or metadata is fetched for these names.
+    pub fixed: BTreeMap<PackageName, FixedPackage>,
+}
+
+/// A package with one possible version and known metadata; see [`Manifest::fixed`].
+#[derive(Debug, Clone)]
+pub struct FixedPackage {
+    pub metadata: CoreMetadata,
 }
 
 /// A requirement of the project, and what turns it on.
@@ -138,7 +150,9 @@ pub struct ResolvedPackage {
     pub requires_python: Option<VersionSpecifiers>,
     /// Dependencies; the version is given only when the lock holds several of that name.
     pub dependencies: Vec<(PackageName, Option<Version>)>,
-    pub index: IndexUrl,
+    /// The index it comes from; `None` for a fixed package ([`Manifest::fixed`]), which has
+    /// no files either.
+    pub index: Option<IndexUrl>,
     pub sdist: Option<IndexFile>,
     pub wheels: Vec<IndexFile>,
 }
@@ -216,7 +230,12 @@ pub fn resolve_with(
     runtime: &tokio::runtime::Handle,
     builder: Option<Arc<dyn MetadataBuilder>>,
 ) -> Result<Resolution, ResolveError> {
-    let fetcher = Arc::new(Fetcher::new(client.clone(), runtime.clone(), builder));
+    let fetcher = Arc::new(Fetcher::new(
+        client.clone(),
+        runtime.clone(),
+        builder,
+        &manifest.fixed,
+    ));
     let requires_python_range = manifest
         .requires_python
         .clone()

@@ -303,6 +303,11 @@ impl<'a> Provider<'a> {
         name: &PackageName,
         range: &Ranges<Version>,
     ) -> Result<Option<Version>, ProviderError> {
+        if let Some((version, metadata)) = self.fetcher.fixed(name) {
+            let fits = range.contains(version)
+                && self.check_requires_python(name, version, metadata.requires_python.as_ref())?;
+            return Ok(fits.then(|| version.clone()));
+        }
         let Some(map) = self.version_map(name)? else {
             return Ok(None);
         };

@@ -181,6 +181,8 @@ pub(crate) struct Fetcher {
     builder: Option<Arc<dyn MetadataBuilder>>,
     maps: Mutex<FxHashMap<PackageName, MapCell>>,
     metadata: Mutex<FxHashMap<(PackageName, Version), MetadataCell>>,
+    /// Packages never looked up (path dependencies): their one version and metadata.
+    fixed: FxHashMap<PackageName, (Version, Arc<VersionMetadata>)>,
 }
 
 impl Fetcher {
@@ -188,14 +190,33 @@ impl Fetcher {
         client: IndexClient,
         runtime: tokio::runtime::Handle,
         builder: Option<Arc<dyn MetadataBuilder>>,
+        fixed: &std::collections::BTreeMap<PackageName, super::FixedPackage>,
     ) -> Self {
+        let fixed = fixed
+            .iter()
+            .map(|(name, package)| {
+                let core = &package.metadata;
+                let metadata = VersionMetadata {
+                    requires_dist: core.requires_dist.clone(),
+                    requires_python: core.requires_python.clone(),
+                    provides_extra: core.provides_extra.clone(),
+                };
+                (name.clone(), (core.version.clone(), Arc::new(metadata)))
+            })
+            .collect();
         Self {
             client,
             runtime,
             builder,
             maps: Mutex::default(),
             metadata: Mutex::default(),
+            fixed,
         }
+    }
+
+    /// The one version and the metadata of a fixed package.
+    pub fn fixed(&self, name: &PackageName) -> Option<&(Version, Arc<VersionMetadata>)> {
+        self.fixed.get(name)
     }
 
     fn map_cell(&self, name: &PackageName) -> MapCell {
@@ -242,6 +263,13 @@ impl Fetcher {
         name: &PackageName,
         version: &Version,
     ) -> Result<Result<Arc<VersionMetadata>, MetadataUnavailable>, FetchError> {
+        if let Some((fixed_version, metadata)) = self.fixed(name) {
+            return Ok(if fixed_version == version {
+                Ok(Arc::clone(metadata))
+            } else {
+                Err(MetadataUnavailable::NoFiles)
+            });
+        }
         let cell = self.metadata_cell(name, version);
         cell.get_or_init(|| async {
             let Some(map) = self.version_map(name).await? else {
@@ -366,6 +394,9 @@ impl Fetcher {
         range: Ranges<Version>,
         preferred: Option<Version>,
     ) {
+        if self.fixed(&name).is_some() {
+            return;
+        }
         let fetcher = Arc::clone(self);
         self.runtime.spawn(async move {
             let Ok(Some(map)) = fetcher.version_map(&name).await else {

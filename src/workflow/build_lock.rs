@@ -294,6 +294,7 @@ fn resolve_environment(
             })
             .collect(),
         preferences: request.preferences.clone(),
+        fixed: BTreeMap::new(),
         allow_prereleases: BTreeSet::new(),
     };
     let listed = canonical(requirements).join(", ");

@@ -25,6 +25,7 @@ use pep508_rs::Requirement;
 
 use super::build_lock::{lock_builds, BuildLockRequest, ProjectBuild};
 use super::metadata_builds::SdistMetadataBuilder;
+use super::path_sources::{self, PathSource, PathSourceError};
 use super::poetry_report::{poetry_preferences, poetry_report, IndexLookup};
 use super::wheels::{FetchOptions, DEFAULT_CONCURRENT_DOWNLOADS};
 use super::Reporter;
@@ -188,6 +189,8 @@ pub enum LockFailure {
     },
     #[error("cannot write the lock")]
     Write(#[source] LockError),
+    #[error(transparent)]
+    PathSource(PathSourceError),
 }
 
 impl Diagnostic for LockFailure {
@@ -197,6 +200,7 @@ impl Diagnostic for LockFailure {
                 "tack reads `{POETRY_LOCK_FILE_NAME}` only to keep its versions; move it away to lock without it"
             )],
             Self::Project(error) => error.hints(),
+            Self::PathSource(error) => error.hints(),
             Self::Missing => vec!["run `tack lock` to create it".into()],
             Self::Stale { .. } => vec!["run `tack lock` to update it".into()],
             Self::NoSolution { hints, .. } => hints.clone(),
@@ -211,6 +215,7 @@ impl Diagnostic for LockFailure {
     fn is_bug(&self) -> bool {
         // A resolver bug is its own source's to say (`ResolveError::is_bug`).
         matches!(self, Self::Marker { .. })
+            || matches!(self, Self::PathSource(error) if error.is_bug())
     }
 }
 
@@ -243,10 +248,28 @@ pub fn lock(
 ) -> Result<LockOutcome, LockFailure> {
     let started = Instant::now();
     let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
+    spec.check_lockable().map_err(LockFailure::Project)?;
     let index_config =
         IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
+    let paths = path_sources::prepare(
+        &spec,
+        &index_config,
+        &fetch_options(&index_config, options),
+        cache,
+    )
+    .map_err(LockFailure::PathSource)?;
     let mut project_build = project_build(&spec);
-    let inputs = lock_inputs(&spec, &index_config, project_build.as_ref());
+    let mut inputs = lock_inputs(&spec, &index_config, project_build.as_ref());
+    for (name, path) in &paths {
+        inputs.resolver.insert(
+            format!("path:{name}"),
+            format!(
+                "{} (metadata {})",
+                path.lock_path,
+                &path.digest[..16.min(path.digest.len())]
+            ),
+        );
+    }
     let fingerprint = inputs.fingerprint();
     let lock_path = project_dir.join(LOCK_FILE_NAME);
     let existing = Lock::read(&lock_path).map_err(LockFailure::ReadLock)?;
@@ -298,13 +321,9 @@ pub fn lock(
     if let Some(poetry) = &poetry {
         manifest.preferences = poetry_preferences(poetry);
     }
+    manifest.fixed = path_sources::fixed(&paths);
     let session = Session::new(&index_config, cache, options)?;
-    let fetch = FetchOptions {
-        indexes: index_config.indexes.clone(),
-        offline: options.offline,
-        concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
-        http: options.http,
-    };
+    let fetch = fetch_options(&index_config, options);
     let concurrent_builds = options.concurrent_builds.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });
@@ -319,7 +338,7 @@ pub fn lock(
     );
     let resolution = resolve(&manifest, &session, Arc::clone(&builder) as _, reporter)?;
 
-    let mut lock = build_lock(&resolution, &spec, inputs, fingerprint)?;
+    let mut lock = build_lock(&resolution, &spec, &paths, inputs, fingerprint)?;
     let mut warnings = spec.warnings.clone();
     if let (Some(project), Some(interpreter)) = (project_build.as_mut(), builder.interpreter()) {
         if let Err(error) =
@@ -481,6 +500,16 @@ fn ask_the_backend(
     Ok(())
 }
 
+/// How builds at lock time download what they need.
+fn fetch_options(index_config: &IndexConfig, options: &LockOptions) -> FetchOptions {
+    FetchOptions {
+        indexes: index_config.indexes.clone(),
+        offline: options.offline,
+        concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
+        http: options.http,
+    }
+}
+
 /// Everything the lock depends on, normalized, so that equal inputs give equal fingerprints.
 pub(crate) fn lock_inputs(
     spec: &ProjectSpec,
@@ -577,6 +606,7 @@ fn manifest(
         requirements,
         preferences,
         allow_prereleases: spec.allow_prereleases.clone(),
+        fixed: BTreeMap::new(),
     }
 }
 
@@ -688,11 +718,46 @@ fn locked_file<Name>(file: &IndexFile, name: Name) -> Option<LockedFile<Name>> {
 fn build_lock(
     resolution: &Resolution,
     spec: &ProjectSpec,
+    paths: &BTreeMap<PackageName, PathSource>,
     inputs: LockInputs,
     fingerprint: String,
 ) -> Result<Lock, LockFailure> {
     let mut packages = Vec::with_capacity(resolution.packages.len());
+    let mut directories = Vec::new();
     for package in &resolution.packages {
+        let marker = package
+            .marker
+            .as_deref()
+            .map(|marker| {
+                LockMarker::from_str(marker).map_err(|source| LockFailure::Marker {
+                    name: package.name.clone(),
+                    version: package.version.clone(),
+                    marker: marker.to_string(),
+                    source,
+                })
+            })
+            .transpose()?;
+        let dependencies: Vec<LockedDependency> = package
+            .dependencies
+            .iter()
+            .map(|(name, version)| LockedDependency {
+                name: name.clone(),
+                version: version.clone(),
+            })
+            .collect();
+        let Some(index) = &package.index else {
+            // A path dependency: a `directory` entry.
+            if let Some(path) = paths.get(&package.name) {
+                directories.push(LockedDirectory {
+                    name: package.name.clone(),
+                    path: path.lock_path.clone(),
+                    editable: path.editable,
+                    marker,
+                    dependencies,
+                });
+            }
+            continue;
+        };
         let sdist = package.sdist.as_ref().and_then(locked_sdist);
         let wheels: Vec<LockedWheel> = package.wheels.iter().filter_map(locked_wheel).collect();
         if sdist.is_none() && wheels.is_empty() {
@@ -704,28 +769,10 @@ fn build_lock(
         packages.push(LockedPackage {
             name: package.name.clone(),
             version: package.version.clone(),
-            marker: package
-                .marker
-                .as_deref()
-                .map(|marker| {
-                    LockMarker::from_str(marker).map_err(|source| LockFailure::Marker {
-                        name: package.name.clone(),
-                        version: package.version.clone(),
-                        marker: marker.to_string(),
-                        source,
-                    })
-                })
-                .transpose()?,
+            marker,
             requires_python: package.requires_python.clone(),
-            dependencies: package
-                .dependencies
-                .iter()
-                .map(|(name, version)| LockedDependency {
-                    name: name.clone(),
-                    version: version.clone(),
-                })
-                .collect(),
-            index: Some(without_credentials(package.index.url())),
+            dependencies,
+            index: Some(without_credentials(index.url())),
             sdist,
             wheels,
         });
@@ -738,7 +785,10 @@ fn build_lock(
         dependency_groups: spec.dependency_groups.keys().cloned().collect(),
         default_groups: spec.default_groups(),
         created_by: CREATED_BY.to_string(),
-        directories: project_entry(spec, &packages).into_iter().collect(),
+        directories: project_entry(spec, &packages, &directories)
+            .into_iter()
+            .chain(directories.iter().cloned())
+            .collect(),
         packages,
         tool: TackLockTool {
             fingerprint,
@@ -755,6 +805,7 @@ fn build_lock(
 pub(crate) fn project_entry(
     spec: &ProjectSpec,
     packages: &[LockedPackage],
+    directories: &[LockedDirectory],
 ) -> Option<LockedDirectory> {
     let name = spec.name.clone().filter(|_| spec.package)?;
     let mut dependencies = Vec::new();
@@ -764,6 +815,16 @@ pub(crate) fn project_entry(
         .map(|requirement| requirement.name.clone())
         .collect();
     for dependency in &wanted {
+        if directories
+            .iter()
+            .any(|directory| &directory.name == dependency)
+        {
+            dependencies.push(LockedDependency {
+                name: dependency.clone(),
+                version: None,
+            });
+            continue;
+        }
         let versions: Vec<&Version> = packages
             .iter()
             .filter(|package| &package.name == dependency)

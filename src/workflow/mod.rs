@@ -27,6 +27,7 @@ mod build_lock;
 pub mod local;
 pub mod lock;
 pub mod metadata_builds;
+pub mod path_sources;
 pub mod poetry_install;
 mod poetry_report;
 pub mod sdists;

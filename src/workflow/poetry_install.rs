@@ -301,7 +301,9 @@ fn project_lock(spec: &ProjectSpec, config: &IndexConfig) -> Lock {
         packages: Vec::new(),
         // The project itself, when it is a package: Poetry installs it after its dependencies
         // (editable), unless `--no-root`; the sync builds and installs it from here.
-        directories: super::lock::project_entry(spec, &[]).into_iter().collect(),
+        directories: super::lock::project_entry(spec, &[], &[])
+            .into_iter()
+            .collect(),
         tool: TackLockTool {
             fingerprint: String::new(),
             inputs,

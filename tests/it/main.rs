@@ -8,6 +8,7 @@ use common::test_support;
 
 mod build_command;
 mod building;
+mod direct;
 mod errors;
 mod fake_index;
 mod hermetic;

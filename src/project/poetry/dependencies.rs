@@ -4,8 +4,12 @@
 //! A dependency is a constraint string, a table of keys (inline, or a `[...numpy]` header),
 //! or a list of either (an array, or an array of tables): several requirements of one name,
 //! each with its own markers. `python` and `platform` become `python_version` / `sys_platform`
-//! markers ANDed with `markers`; constraints are translated by the `constraint` module. Path,
-//! file, URL and git dependencies, and `develop`, are errors: tack installs index packages only.
+//! markers ANDed with `markers`; constraints are translated by the `constraint` module.
+//!
+//! Path, file, URL and git dependencies (`{ path = "../lib", develop = true }`, `{ file =
+//! "x.whl" }`, `{ url = ... }`, `{ git = ..., branch | tag | rev, subdirectory }`) keep their
+//! markers, extras and `optional` like any other; where they come from is a `DirectSource`,
+//! declared when the dependency is recorded (see `merge`). `develop` applies to a path only.
 
 use std::ops::Range;
 use std::str::FromStr;
@@ -15,9 +19,10 @@ use pep508_rs::{MarkerTree, Requirement, VersionOrUrl};
 use toml_edit::{Item, TableLike, Value};
 
 use super::constraint::{self, Constraint, ConstraintError};
-use super::{boolean, reject_unknown_keys, PoetryDependency, Reader};
+use super::{boolean, reject_unknown_keys, PoetryDependency, Reader, SpannedSource};
 use crate::normalize::{ExtraName, PackageName};
 use crate::pep508::parse_marker;
+use crate::project::direct::{self, DirectSource};
 use crate::project::error::{ProjectError, ProjectErrorKind};
 use crate::project::pep621::NAME_RULES;
 use crate::project::source::{one_line, value_type_name, Field};
@@ -36,7 +41,7 @@ const DEPENDENCY_KEYS: [&str; 10] = [
     "develop",
 ];
 
-/// The keys of path, file, URL and git dependencies, which tack does not install yet.
+/// The keys of path, file, URL and git dependencies.
 const DIRECT_KEYS: [&str; 8] = [
     "git",
     "path",
@@ -175,6 +180,7 @@ impl Reader<'_, '_> {
             optional: false,
             source: None,
             allow_prereleases: false,
+            direct: None,
             field: field.name.clone(),
             span: key_span,
         };
@@ -191,23 +197,6 @@ impl Reader<'_, '_> {
             Entry::Table(table, span) => (table, span),
         };
 
-        for key in DIRECT_KEYS {
-            if let Some((key, item)) = table.get_key_value(key) {
-                let at = key.span().or_else(|| item.span());
-                return Err(self
-                    .source
-                    .error(
-                        ProjectErrorKind::UnsupportedRequirement,
-                        at.as_ref(),
-                        format!(
-                            "`{}` is a {} dependency, which tack does not install yet",
-                            field.name,
-                            direct_kind(key.get())
-                        ),
-                    )
-                    .with_hint("tack installs packages from indexes only for now; depend on a released version, e.g. `name = \"^1.2\"`"));
-            }
-        }
         reject_unknown_keys(
             self.source,
             &field.name,
@@ -218,16 +207,18 @@ impl Reader<'_, '_> {
         )?;
         let child = |key: &str| Field::child(&field.name, table, span.clone(), key);
 
+        dependency.direct = self.direct_source(field, table, span.as_ref())?;
         if let Some(develop) = child("develop") {
-            if boolean(self.source, &develop)? {
+            let develop_value = boolean(self.source, &develop)?;
+            if !matches!(dependency.direct, Some((DirectSource::Path { .. }, _))) && develop_value {
                 return Err(self
                     .source
                     .error(
-                        ProjectErrorKind::UnsupportedRequirement,
+                        ProjectErrorKind::InvalidSource,
                         develop.span.as_ref(),
-                        format!("`{}` asks for an editable (`develop`) install, which tack does not do yet", field.name),
+                        format!("`{}` asks for an editable (`develop`) install, which applies to `path` dependencies only", field.name),
                     )
-                    .with_hint("`develop` applies to path and git dependencies, which tack does not install yet; remove it"));
+                    .with_hint("remove `develop`, or give the source tree as `path = \"../lib\"`"));
             }
         }
         if let Some(version) = child("version") {
@@ -291,10 +282,123 @@ impl Reader<'_, '_> {
             }
         }
         if let Some(pin) = child("source") {
+            if dependency.direct.is_some() {
+                return Err(self
+                    .source
+                    .error(
+                        ProjectErrorKind::InvalidSource,
+                        pin.span.as_ref(),
+                        format!(
+                            "`{}` names a package source, but is not taken from an index",
+                            field.name
+                        ),
+                    )
+                    .with_hint("`source` pins an index package; remove it"));
+            }
             let text = self.source.string(&pin)?;
             dependency.source = Some(self.source_name(&pin, text)?);
         }
         Ok(dependency)
+    }
+
+    /// The path, file, URL or git source of a dependency table, with the span of its key; at
+    /// most one, with only the keys that belong to it.
+    fn direct_source(
+        &self,
+        field: &Field<'_>,
+        table: &dyn TableLike,
+        span: Option<&Range<usize>>,
+    ) -> Result<Option<SpannedSource>, ProjectError> {
+        let child = |key: &str| Field::child(&field.name, table, span.cloned(), key);
+        let kinds: Vec<(&str, Field<'_>)> = ["git", "path", "file", "url"]
+            .into_iter()
+            .filter_map(|key| child(key).map(|found| (key, found)))
+            .collect();
+        let (kind, kind_field) = match kinds.as_slice() {
+            [] => {
+                for key in ["branch", "tag", "rev", "subdirectory"] {
+                    if let Some(misplaced) = child(key) {
+                        return Err(self
+                            .source
+                            .error(
+                                ProjectErrorKind::InvalidSource,
+                                misplaced.span.as_ref(),
+                                format!(
+                                    "`{}` applies to `git` (or `url`) dependencies only",
+                                    misplaced.name
+                                ),
+                            )
+                            .with_hint(
+                                "give the repository as `git = \"https://example.org/repo.git\"`",
+                            ));
+                    }
+                }
+                return Ok(None);
+            }
+            [one] => one,
+            [(first, _), (second, second_field), ..] => {
+                return Err(self
+                    .source
+                    .error(
+                        ProjectErrorKind::InvalidSource,
+                        second_field.span.as_ref(),
+                        format!("`{}` has both `{first}` and `{second}`", field.name),
+                    )
+                    .with_hint("a dependency has one source"));
+            }
+        };
+        let allowed: &[&str] = match *kind {
+            "git" => &["branch", "tag", "rev", "subdirectory"],
+            "url" => &["subdirectory"],
+            _ => &[],
+        };
+        for key in ["branch", "tag", "rev", "subdirectory"] {
+            if allowed.contains(&key) {
+                continue;
+            }
+            if let Some(misplaced) = child(key) {
+                return Err(self.source.error(
+                    ProjectErrorKind::InvalidSource,
+                    misplaced.span.as_ref(),
+                    format!(
+                        "`{}` does not apply to a `{kind}` dependency",
+                        misplaced.name
+                    ),
+                ));
+            }
+        }
+        let text = self.source.string(kind_field)?;
+        let at = |refusal: direct::Refusal| refusal.at(self.source, kind_field.span.as_ref());
+        let subdirectory = match child("subdirectory") {
+            Some(subdirectory) => Some(
+                direct::subdirectory(self.source.string(&subdirectory)?)
+                    .map_err(|refusal| refusal.at(self.source, subdirectory.span.as_ref()))?,
+            ),
+            None => None,
+        };
+        let source = match *kind {
+            "git" => DirectSource::Git {
+                url: direct::git_source_url(text).map_err(at)?,
+                reference: direct::git_reference(self.source, &field.name, table, span)?,
+                subdirectory,
+            },
+            "url" => DirectSource::Url {
+                url: direct::archive_url(text).map_err(at)?,
+                subdirectory,
+                sha256: None,
+            },
+            // `path` (a directory or an archive) and `file` (an archive), as Poetry reads them:
+            // relative to the project, or absolute.
+            _ => DirectSource::Path {
+                path: direct::source_path(text, false).map_err(at)?,
+                editable: *kind == "path"
+                    && match child("develop") {
+                        Some(develop) => boolean(self.source, &develop)?,
+                        None => false,
+                    },
+            },
+        };
+        Ok(Some((source, kind_field.span.clone())))
     }
 
     fn constraint(&self, field: &Field<'_>, text: &str) -> Result<Constraint, ProjectError> {
@@ -368,16 +472,6 @@ impl Reader<'_, '_> {
                 )
                 .with_hint(constraint::SYNTAX_HINT)
         })
-    }
-}
-
-/// What a direct dependency key makes of the dependency, for messages.
-fn direct_kind(key: &str) -> &'static str {
-    match key {
-        "path" => "path",
-        "file" => "file",
-        "url" => "URL",
-        _ => "git",
     }
 }
 

@@ -32,6 +32,15 @@ impl Reader<'_, '_> {
         if dependency.allow_prereleases {
             self.allow_prereleases.insert(name.clone());
         }
+        if let Some((direct, span)) = &dependency.direct {
+            self.source.direct.declare(
+                self.source,
+                name,
+                direct.clone(),
+                &dependency.field,
+                span.as_ref(),
+            )?;
+        }
         if let Some((source_name, span)) = &dependency.source {
             if let Some((pinned, first_span)) = self.pins.get(name) {
                 if pinned != source_name {

@@ -252,11 +252,11 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
     hint: Poetry constraints look like "^1.2", "~1.2.3", ">=1.2,<2.0", "1.2.*", "==1.2.3" or "*"
 
     --- pyproject #13: "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { git = \"https://example.org/fine.git\" }\n"
-    error: [TEMP]/project/pyproject.toml:5:10: `tool.poetry.dependencies.fine` is a git dependency, which tack does not install yet
+    error: [TEMP]/project/pyproject.toml:5:16: `fine` comes from the git repository `https://example.org/fine.git` (`tool.poetry.dependencies.fine`): git dependencies cannot be locked yet
       |
     5 | fine = { git = "https://example.org/fine.git" }
-      |          ^^^
-    hint: tack installs packages from indexes only for now; depend on a released version, e.g. `name = "^1.2"`
+      |                ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+    hint: depend on a released version from an index for now, e.g. "name>=1.0"
 
     --- pyproject #14: "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { version = \"*\", source = \"nowhere\" }\n"
     error: [TEMP]/project/pyproject.toml:5:34: `tool.poetry.dependencies.fine.source` names the package source "nowhere", which is not declared

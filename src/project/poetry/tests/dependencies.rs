@@ -2,6 +2,7 @@
 //! and every error a dependency can hold, each pointing at the value at fault.
 
 use super::*;
+use crate::project::{DirectSource, GitReference};
 
 // --- Poetry 1 projects ----------------------------------------------------------------------
 
@@ -299,38 +300,103 @@ fn an_or_pep440_cannot_say_is_an_error() {
 }
 
 #[test]
-fn path_git_url_and_develop_dependencies_are_not_supported() {
-    for (entry, column) in [
-        ("foo = { path = \"../foo\", develop = true }", 9),
-        ("foo = { version = \"1\", file = \"foo.whl\" }", 24),
-        (
-            "foo = { git = \"https://example.org/foo.git\", branch = \"main\" }",
-            9,
-        ),
-        ("foo = { url = \"https://example.org/foo-1.0.tar.gz\" }", 9),
-        ("foo = { version = \"1\", develop = true }", 34),
-    ] {
-        let error = parse_err(&with_dependencies(&format!("{entry}\n")));
-        assert_error_at(
-            &error,
-            ProjectErrorKind::UnsupportedRequirement,
-            FIRST_DEPENDENCY_LINE,
-            column,
-        );
-        assert!(error.message.contains("tack does not"), "{error}");
-        assert!(error.hint.is_some());
-    }
-    let error = parse_err(&with_dependencies(
-        "foo = { git = \"https://example.org/x.git\" }\n",
+fn path_file_url_and_git_dependencies_are_sources() {
+    let spec = parse_ok(&with_dependencies(
+        "core = { path = \"../core\", develop = true, extras = [\"fast\"], markers = \"sys_platform == 'linux'\" }\n\
+         wheel = { file = \"dist/wheel-1.0-py3-none-any.whl\" }\n\
+         fork = { git = \"https://example.org/fork.git\", branch = \"main\", subdirectory = \"py\", optional = true }\n\
+         arc = { url = \"https://example.org/arc-1.0.tar.gz\", version = \"^1.0\" }\n\
+         [tool.poetry.extras]\nfork = [\"fork\"]\n",
     ));
     assert_eq!(
-        error.message,
-        "`tool.poetry.dependencies.foo` is a git dependency, which tack does not install yet"
+        spec.dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [
+            "core[fast] ; sys_platform == 'linux'",
+            "wheel",
+            "arc>=1.0,<2.0"
+        ]
     );
+    let source = |name: &str| &spec.direct_sources[&PackageName::from_str(name).unwrap()];
+    assert_eq!(
+        source("core").source,
+        DirectSource::Path {
+            path: "../core".into(),
+            editable: true
+        }
+    );
+    assert_eq!(source("core").field, "tool.poetry.dependencies.core");
+    assert_eq!(
+        source("wheel").source,
+        DirectSource::Path {
+            path: "dist/wheel-1.0-py3-none-any.whl".into(),
+            editable: false
+        }
+    );
+    assert!(matches!(
+        &source("fork").source,
+        DirectSource::Git { reference: GitReference::Branch(branch), subdirectory: Some(sub), .. }
+            if branch == "main" && sub == "py"
+    ));
+    assert!(matches!(&source("arc").source, DirectSource::Url { .. }));
     // `develop = false` asks for nothing.
     parse_ok(&with_dependencies(
         "foo = { version = \"1\", develop = false }\n",
     ));
+}
+
+#[test]
+fn bad_path_file_url_and_git_dependencies() {
+    for (entry, kind, column, needle) in [
+        (
+            "foo = { version = \"1\", develop = true }",
+            ProjectErrorKind::InvalidSource,
+            34,
+            "`path` dependencies only",
+        ),
+        (
+            "foo = { path = \"a\", git = \"https://example.org/a.git\" }",
+            ProjectErrorKind::InvalidSource,
+            16,
+            "has both `git` and `path`",
+        ),
+        (
+            "foo = { git = \"https://example.org/a.git\", tag = \"1\", rev = \"2\" }",
+            ProjectErrorKind::InvalidSource,
+            61,
+            "has both `tag` and `rev`",
+        ),
+        (
+            "foo = { version = \"1\", branch = \"main\" }",
+            ProjectErrorKind::InvalidSource,
+            33,
+            "applies to `git`",
+        ),
+        (
+            "foo = { path = \"a\", branch = \"main\" }",
+            ProjectErrorKind::InvalidSource,
+            30,
+            "does not apply to a `path`",
+        ),
+        (
+            "foo = { git = \"https://example.org/a.git\", source = \"corp\" }",
+            ProjectErrorKind::InvalidSource,
+            53,
+            "not taken from an index",
+        ),
+        (
+            "foo = { url = \"ftp://example.org/a.tar.gz\" }",
+            ProjectErrorKind::InvalidUrl,
+            15,
+            "not an `https://`",
+        ),
+    ] {
+        let error = parse_err(&with_dependencies(&format!("{entry}\n")));
+        assert_error_at(&error, kind, FIRST_DEPENDENCY_LINE, column);
+        assert!(error.message.contains(needle), "{error}");
+    }
 }
 
 #[test]
