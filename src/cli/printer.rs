@@ -168,6 +168,10 @@ impl crate::workflow::Reporter for Printer {
         Box::new(self.spinner("Resolving dependencies..."))
     }
 
+    fn warning(&self, message: &str) {
+        self.warn(message);
+    }
+
     fn waiting_for_venv(&self, venv: &std::path::Path) {
         self.status(&format!(
             "Waiting for another tack to finish with `{}`...",

@@ -117,6 +117,17 @@ fn from_env<T>(
     value
 }
 
+/// `SOURCE_DATE_EPOCH` (seconds since 1970, as reproducible builds set it): the time of every
+/// file a sync leaves in the venv.
+pub fn source_date_epoch(printer: &Printer) -> Option<u64> {
+    from_env(
+        "SOURCE_DATE_EPOCH",
+        |text| text.parse::<u64>().ok(),
+        "a whole number of seconds since 1970",
+        printer,
+    )
+}
+
 /// `TACK_LOG`, when it is a valid tracing filter (such as `tack=debug`); an invalid one is
 /// ignored with a warning.
 pub fn log_filter(printer: &Printer) -> Option<tracing_subscriber::EnvFilter> {

@@ -16,9 +16,18 @@
 //!   project's name as the prompt;
 //! - a `.gitignore` holding `*`, so the venv never ends up in version control.
 //!
+//! A *relocatable* venv (`tack sync --relocatable`) still works after it is moved or copied to
+//! another path, as long as the base interpreter stays where `home` says: its `pyvenv.cfg` says
+//! `relocatable = true`, the bash/zsh, fish and PowerShell activation scripts compute the venv's
+//! path from their own location (csh has no reliable way to know it, so `activate.csh` keeps
+//! the path it was written with), and the scripts installed into it find `python` beside
+//! themselves (see `wheel::entry_points`). The layout carries the mode to the installer.
+//!
 //! An existing venv is reused when its `pyvenv.cfg` names the same base interpreter (`home`),
-//! implementation and version and its interpreter and site-packages are in place; otherwise it
-//! is recreated. A new venv is written into a sibling directory `<root>.tmp-<pid>` and renamed
+//! implementation and version, says the same about being relocatable, and its interpreter and
+//! site-packages are in place; otherwise it is recreated. Recreating on a change of mode is
+//! what keeps a venv from being half relocatable: every script in it was written for one mode,
+//! and the next sync installs them all again (from the cache). A new venv is written into a sibling directory `<root>.tmp-<pid>` and renamed
 //! into place only when complete, and a venv being replaced is moved aside first and deleted
 //! last, so an interrupted creation never leaves a half-written venv at `root`. A directory
 //! that is not a venv (no `pyvenv.cfg`, not empty) is never removed.
@@ -130,14 +139,25 @@ impl Venv {
         root: &Path,
         base: &Interpreter,
     ) -> Result<(Self, VenvState), VenvError> {
+        Self::create_or_reuse_as(root, base, false)
+    }
+
+    /// [`Venv::create_or_reuse`] for a venv that is `relocatable` or not (see the module
+    /// documentation); a venv of the other mode is recreated.
+    pub fn create_or_reuse_as(
+        root: &Path,
+        base: &Interpreter,
+        relocatable: bool,
+    ) -> Result<(Self, VenvState), VenvError> {
         let venv = Self {
             root: root.to_path_buf(),
             interpreter: base.clone(),
-            layout: layout(root, base),
+            layout: layout(root, base, relocatable),
         };
         let state = match inspect(root)? {
             Existing::Venv { cfg } => {
                 if is_made_from(&cfg, base)
+                    && is_relocatable(&cfg) == relocatable
                     && venv.layout.python.exists()
                     && venv.layout.purelib.is_dir()
                 {
@@ -159,7 +179,7 @@ impl Venv {
                 })
             }
         };
-        write_and_swap(root, base)?;
+        write_and_swap(root, base, relocatable)?;
         Ok((venv, state))
     }
 
@@ -281,7 +301,7 @@ fn inspect(root: &Path) -> Result<Existing, VenvError> {
 }
 
 /// The layout of a venv at `root` made from `base`: its sysconfig venv scheme.
-fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
+fn layout(root: &Path, base: &Interpreter, relocatable: bool) -> InstallLayout {
     let scheme = &base.scheme;
     let scripts = SchemePaths::resolve(&scheme.scripts, root);
     let python = if base.is_windows() {
@@ -300,6 +320,7 @@ fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
             .join("include")
             .join("site")
             .join(format!("python{}", base.major_minor())),
+        relocatable,
     }
 }
 
@@ -316,6 +337,11 @@ fn home(base: &Interpreter) -> PathBuf {
     base.base_executable
         .parent()
         .map_or_else(|| base.base_prefix.clone(), Path::to_path_buf)
+}
+
+/// Whether a venv's `pyvenv.cfg` says it is relocatable (`relocatable = true`, as uv writes).
+fn is_relocatable(cfg: &str) -> bool {
+    cfg_value(cfg, "relocatable").is_some_and(|value| value.eq_ignore_ascii_case("true"))
 }
 
 /// Whether a venv's `pyvenv.cfg` says it was made from `base`.
@@ -340,7 +366,7 @@ fn sibling(root: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Writes the venv beside `root`, then puts it in place of whatever venv is there.
-fn write_and_swap(root: &Path, base: &Interpreter) -> Result<(), VenvError> {
+fn write_and_swap(root: &Path, base: &Interpreter, relocatable: bool) -> Result<(), VenvError> {
     let write_error = |path: &Path| {
         let path = path.to_path_buf();
         move |source| VenvError::Write { path, source }
@@ -357,7 +383,7 @@ fn write_and_swap(root: &Path, base: &Interpreter) -> Result<(), VenvError> {
     if temporary.exists() {
         fs_err::remove_dir_all(&temporary).map_err(write_error(&temporary))?;
     }
-    if let Err(source) = populate(&temporary, root, base) {
+    if let Err(source) = populate(&temporary, root, base, relocatable) {
         let _ = fs_err::remove_dir_all(&temporary);
         return Err(VenvError::Write {
             path: root.to_path_buf(),
@@ -426,8 +452,8 @@ fn remove_stale_siblings(root: &Path) {
 }
 
 /// Writes a complete venv into `dir`, whose final place is `root`.
-fn populate(dir: &Path, root: &Path, base: &Interpreter) -> std::io::Result<()> {
-    let layout = layout(dir, base);
+fn populate(dir: &Path, root: &Path, base: &Interpreter, relocatable: bool) -> std::io::Result<()> {
+    let layout = layout(dir, base, relocatable);
     let final_layout = layout_for_scripts(root, base);
     fs_err::create_dir_all(&layout.scripts)?;
     fs_err::create_dir_all(&layout.purelib)?;
@@ -440,10 +466,10 @@ fn populate(dir: &Path, root: &Path, base: &Interpreter) -> std::io::Result<()> 
         }
     }
     link_interpreter(base, &layout)?;
-    write_activation_scripts(root, &layout.scripts, &final_layout)?;
+    write_activation_scripts(root, &layout.scripts, &final_layout, relocatable)?;
     // Tools that honour `.gitignore` leave the venv out of version control, as uv does.
     fs_err::write(dir.join(".gitignore"), "*\n")?;
-    let cfg = format!(
+    let mut cfg = format!(
         "home = {}\nimplementation = {}\nversion_info = {}\ninclude-system-site-packages = false\nexecutable = {}\ntack = {}\n",
         home(base).display(),
         display_implementation(&base.implementation),
@@ -451,6 +477,9 @@ fn populate(dir: &Path, root: &Path, base: &Interpreter) -> std::io::Result<()> 
         base.base_executable.display(),
         env!("CARGO_PKG_VERSION"),
     );
+    if relocatable {
+        cfg.push_str("relocatable = true\n");
+    }
     fs_err::write(dir.join("pyvenv.cfg"), cfg)?;
     Ok(())
 }
@@ -532,9 +561,26 @@ fn link_interpreter(base: &Interpreter, layout: &InstallLayout) -> std::io::Resu
 }
 
 /// `activate` (bash/zsh), `activate.fish`, `activate.csh` and `Activate.ps1`, for the venv at
-/// `root` whose scripts directory will be `bin`; written into `scripts_dir`.
-fn write_activation_scripts(root: &Path, scripts_dir: &Path, bin: &Path) -> std::io::Result<()> {
+/// `root` whose scripts directory will be `bin`; written into `scripts_dir`. Relocatable ones
+/// find the venv from their own location (all but csh's).
+fn write_activation_scripts(
+    root: &Path,
+    scripts_dir: &Path,
+    bin: &Path,
+    relocatable: bool,
+) -> std::io::Result<()> {
     let venv = root.display().to_string();
+    // The scripts directory below the venv (`bin`), as `/`-separated components.
+    let below: Option<Vec<String>> = bin.strip_prefix(root).ok().and_then(|relative| {
+        relative
+            .components()
+            .map(|part| match part {
+                std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()
+            .filter(|parts| !parts.is_empty())
+    });
     let bin = bin.display().to_string();
     // The prompt is the project's name (the venv's parent directory), as uv does.
     let prompt = root
@@ -545,21 +591,87 @@ fn write_activation_scripts(root: &Path, scripts_dir: &Path, bin: &Path) -> std:
             || "venv".to_string(),
             |name| name.to_string_lossy().to_string(),
         );
-    let scripts: [(&str, &str, Quote); 4] = [
-        ("activate", BASH, quote_posix),
-        ("activate.fish", FISH, quote_fish),
-        ("activate.csh", CSH, quote_csh),
-        ("Activate.ps1", POWERSHELL, quote_powershell),
+    // Each script: its name, its text, its quoting, the line that sets `VIRTUAL_ENV` to the
+    // fixed path, and how it finds the venv when relocatable.
+    let scripts: [(&str, &str, Quote, &str, Option<Relocated>); 4] = [
+        (
+            "activate",
+            BASH,
+            quote_posix,
+            "VIRTUAL_ENV={VENV}",
+            Some(BASH_RELOCATED),
+        ),
+        (
+            "activate.fish",
+            FISH,
+            quote_fish,
+            "set -gx VIRTUAL_ENV {VENV}",
+            Some(FISH_RELOCATED),
+        ),
+        ("activate.csh", CSH, quote_csh, "", None),
+        (
+            "Activate.ps1",
+            POWERSHELL,
+            quote_powershell,
+            "$env:VIRTUAL_ENV = {VENV}",
+            Some(POWERSHELL_RELOCATED),
+        ),
     ];
-    for (name, template, quote) in scripts {
+    for (name, template, quote, fixed, relocated) in scripts {
+        let (set_venv, bin) = match (relocated, &below) {
+            (Some(relocated), Some(below)) if relocatable => {
+                let up = vec![".."; below.len()].join("/");
+                let below = quote(&below.join("/"));
+                (
+                    relocated.set_venv.replace("{UP}", &quote(&up)),
+                    relocated.bin.replace("{BELOW}", &below),
+                )
+            }
+            _ => (fixed.replace("{VENV}", &quote(&venv)), quote(&bin)),
+        };
         let text = template
+            .replace("{SET_VENV}", &set_venv)
             .replace("{VENV}", &quote(&venv))
-            .replace("{BIN}", &quote(&bin))
+            .replace("{BIN}", &bin)
             .replace("{PROMPT}", &quote(&format!("({prompt}) ")));
         fs_err::write(scripts_dir.join(name), text)?;
     }
     Ok(())
 }
+
+/// How a relocatable activation script finds the venv: `set_venv` sets `VIRTUAL_ENV` from the
+/// script's own directory and `{UP}` (`..` per level of the scripts directory below the venv);
+/// `bin` is the scripts directory, `{BELOW}` under `VIRTUAL_ENV`.
+#[derive(Clone, Copy)]
+struct Relocated {
+    set_venv: &'static str,
+    bin: &'static str,
+}
+
+/// bash's `BASH_SOURCE` and zsh's `%x` name the file being sourced; other shells cannot tell
+/// it, and get the path the venv was made at.
+const BASH_RELOCATED: Relocated = Relocated {
+    set_venv: r#"# This file is in the venv's scripts directory: the venv is above it, wherever it was moved.
+if [ -n "${BASH_VERSION:-}" ] ; then
+    VIRTUAL_ENV="$(dirname -- "${BASH_SOURCE[0]}")"/{UP}
+elif [ -n "${ZSH_VERSION:-}" ] ; then
+    VIRTUAL_ENV="$(dirname -- "${(%):-%x}")"/{UP}
+else
+    VIRTUAL_ENV={VENV}
+fi
+VIRTUAL_ENV="$(CDPATH= cd -- "$VIRTUAL_ENV" > /dev/null && pwd)""#,
+    bin: r#""$VIRTUAL_ENV"/{BELOW}"#,
+};
+
+const FISH_RELOCATED: Relocated = Relocated {
+    set_venv: "# This file is in the venv's scripts directory: the venv is above it, wherever it was moved.\nset -gx VIRTUAL_ENV (builtin realpath (dirname (status filename))/{UP})",
+    bin: r#""$VIRTUAL_ENV"/{BELOW}"#,
+};
+
+const POWERSHELL_RELOCATED: Relocated = Relocated {
+    set_venv: "# This file is in the venv's scripts directory: the venv is above it, wherever it was moved.\n$env:VIRTUAL_ENV = (Resolve-Path -LiteralPath (Join-Path $PSScriptRoot {UP})).Path",
+    bin: "(Join-Path $env:VIRTUAL_ENV {BELOW})",
+};
 
 /// Quotes a value for one shell's single-quoted string syntax.
 type Quote = fn(&str) -> String;
@@ -614,7 +726,7 @@ deactivate () {
 # Unset irrelevant variables.
 deactivate nondestructive
 
-VIRTUAL_ENV={VENV}
+{SET_VENV}
 export VIRTUAL_ENV
 
 _OLD_VIRTUAL_PATH="$PATH"
@@ -668,7 +780,7 @@ end
 # Unset irrelevant variables.
 deactivate nondestructive
 
-set -gx VIRTUAL_ENV {VENV}
+{SET_VENV}
 
 set -gx _OLD_VIRTUAL_PATH $PATH
 set -gx PATH {BIN} $PATH
@@ -737,7 +849,7 @@ function global:deactivate([switch] $NonDestructive) {
 
 deactivate -NonDestructive
 
-$env:VIRTUAL_ENV = {VENV}
+{SET_VENV}
 $env:VIRTUAL_ENV_PROMPT = {PROMPT}
 
 New-Variable -Scope Global -Name _OLD_VIRTUAL_PATH -Value $env:PATH

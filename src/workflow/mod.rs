@@ -48,6 +48,9 @@ pub trait Reporter: Sync {
     /// Another process is syncing `venv`; this one waits for it.
     fn waiting_for_venv(&self, _venv: &Path) {}
 
+    /// Something the user should know, which does not stop the work.
+    fn warning(&self, _message: &str) {}
+
     /// `packages` files of `bytes` bytes in all are being downloaded.
     fn downloading(&self, _packages: usize, _bytes: u64) -> std::sync::Arc<dyn Progress> {
         std::sync::Arc::new(Silent)

@@ -71,6 +71,11 @@ pub struct SyncOptions {
     /// `--no-editable`: install source trees (the project) as real wheels, so that the venv
     /// works without them.
     pub no_editable: bool,
+    /// `--relocatable`: a venv that works after a move (see [`crate::install::venv`]).
+    pub relocatable: bool,
+    /// `SOURCE_DATE_EPOCH`: the venv's file times, and checked-hash byte code (see
+    /// [`crate::install::times`]).
+    pub source_date_epoch: Option<u64>,
 }
 
 /// What [`sync`] did.
@@ -164,6 +169,12 @@ pub enum SyncFailure {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to set the file times of `{}` from `SOURCE_DATE_EPOCH`", venv.display())]
+    Times {
+        venv: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Diagnostic for SyncFailure {
@@ -214,9 +225,19 @@ pub fn sync(
     .map_err(SyncFailure::Interpreter)?;
     // One sync of a venv at a time; the lock is released when the process ends, however.
     let _venv_lock = lock_venv(&options.venv_dir, reporter)?;
+    if options.link_mode == LinkMode::Symlink && !cache.root().starts_with(project_dir) {
+        reporter.warning(&format!(
+            "`--link-mode symlink` links the venv to the cache `{}`: the venv breaks when it is copied elsewhere (a Docker stage) or the cache is cleaned; use `hardlink` or `copy` for a venv that must stand alone",
+            cache.root().display()
+        ));
+    }
     let (venv, state) =
-        Venv::create_or_reuse(&options.venv_dir, &interpreter).map_err(SyncFailure::Venv)?;
+        Venv::create_or_reuse_as(&options.venv_dir, &interpreter, options.relocatable)
+            .map_err(SyncFailure::Venv)?;
     tracing::debug!("venv at `{}`: {state:?}", options.venv_dir.display());
+    // A venv this sync created goes again if the sync fails: no empty `.venv` is left behind.
+    let mut created_here =
+        RemoveOnFailure((state == VenvState::Created).then(|| venv.root.clone()));
     if state != VenvState::Reused {
         outcome.created = Some((interpreter.version.clone(), interpreter.path.clone()));
     }
@@ -500,10 +521,40 @@ pub fn sync(
             .map_err(SyncFailure::Venv)?;
     }
 
-    if options.compile_bytecode && !outcome.added.is_empty() {
-        outcome.bytecode = Some(compile_bytecode(&layout.python, &layout.purelib)?);
+    // Whatever is missing, also on a sync that installed nothing.
+    if options.compile_bytecode {
+        let checked_hash =
+            options.source_date_epoch.is_some() && interpreter.version >= Version::new([3, 7]);
+        outcome.bytecode = Some(compile_bytecode(
+            &layout,
+            options.source_date_epoch,
+            checked_hash,
+        )?);
     }
+    if let Some(epoch) = options.source_date_epoch {
+        crate::install::times::clamp_times(&venv.root, epoch).map_err(|source| {
+            SyncFailure::Times {
+                venv: venv.root.clone(),
+                source,
+            }
+        })?;
+    }
+    created_here.0 = None;
     Ok(outcome)
+}
+
+/// Removes the venv at its path when dropped, unless the path was taken out: the venv a failed
+/// first sync created.
+struct RemoveOnFailure(Option<PathBuf>);
+
+impl Drop for RemoveOnFailure {
+    fn drop(&mut self) {
+        if let Some(root) = self.0.take() {
+            if let Err(error) = fs_err::remove_dir_all(&root) {
+                tracing::debug!("could not remove the venv of a failed sync: {error}");
+            }
+        }
+    }
 }
 
 /// The project in `project_dir`, for its index settings (credentials of named indexes), or
@@ -682,16 +733,33 @@ fn newest_pip(
     best.ok_or(SyncFailure::SeedMissing("no pip wheel fits this Python"))
 }
 
-/// `python -m compileall` over site-packages, on every core.
-fn compile_bytecode(python: &Path, site_packages: &Path) -> Result<Bytecode, SyncFailure> {
+/// `python -m compileall` over site-packages, on every core; under `SOURCE_DATE_EPOCH`, the
+/// same bytes every time (`checked_hash` where the interpreter has it, Python 3.7 and later).
+fn compile_bytecode(
+    layout: &crate::install::InstallLayout,
+    source_date_epoch: Option<u64>,
+    checked_hash: bool,
+) -> Result<Bytecode, SyncFailure> {
     let started = Instant::now();
-    let status = std::process::Command::new(python)
-        .args(["-m", "compileall", "-q", "-j", "0"])
-        .arg(site_packages)
+    let mut command = std::process::Command::new(&layout.python);
+    command.args(["-m", "compileall", "-q", "-j", "0"]);
+    if checked_hash {
+        command.args(["--invalidation-mode", "checked-hash"]);
+    }
+    if let Some(epoch) = source_date_epoch {
+        command
+            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .env("PYTHONHASHSEED", "0");
+    }
+    command.arg(&layout.purelib);
+    if layout.platlib != layout.purelib {
+        command.arg(&layout.platlib);
+    }
+    let status = command
         .stdout(std::process::Stdio::null())
         .status()
         .map_err(|source| SyncFailure::Bytecode {
-            python: python.to_path_buf(),
+            python: layout.python.clone(),
             source,
         })?;
     Ok(Bytecode {

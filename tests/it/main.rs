@@ -16,3 +16,4 @@ mod project;
 mod safety;
 mod sdists;
 mod syncing;
+mod venvs;

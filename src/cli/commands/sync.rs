@@ -67,6 +67,8 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         },
         concurrent_builds: settings::concurrent_builds(printer),
         no_editable: args.no_editable,
+        relocatable: args.relocatable,
+        source_date_epoch: settings::source_date_epoch(printer),
     };
     let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
     print_outcome(&outcome, &options.venv_dir, start, printer);
