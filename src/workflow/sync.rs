@@ -95,6 +95,8 @@ pub struct SyncOutcome {
     /// Packages already installed as the lock wants them.
     pub kept: usize,
     pub bytecode: Option<Bytecode>,
+    /// `--seed` installed pip: its version, and where that version came from.
+    pub seeded: Option<(Version, String)>,
 }
 
 /// The finishing of an interrupted sync's installs.
@@ -313,14 +315,12 @@ pub fn sync(
         if let Some(position) = the_plan.remove.iter().position(|dist| dist.name == pip) {
             let dist = the_plan.remove.remove(position);
             the_plan.keep.push(dist);
-        } else if !the_plan.keep.iter().any(|dist| dist.name == pip) {
-            let spec = project_spec(project_dir)?.unwrap_or_default();
-            let indexes = IndexConfig::resolve(&options.index, &spec, cache)
-                .map_err(SyncFailure::Indexes)?
-                .indexes;
-            the_plan
-                .install
-                .push(newest_pip(indexes, cache, options, &target)?);
+        } else if !the_plan.keep.iter().any(|dist| dist.name == pip)
+            && !the_plan.install.iter().any(|planned| planned.name == pip)
+        {
+            let (planned, from) = seed_pip(project_dir, lock, options, cache, &target)?;
+            outcome.seeded = Some((planned.version.clone(), from));
+            the_plan.install.push(planned);
         }
     }
     outcome.kept = the_plan.keep.len();
@@ -679,6 +679,67 @@ pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     text
+}
+
+/// The pip that `--seed` installs, and where its version comes from (for the report):
+///
+/// 1. the lock's, when the lock lists pip (in any group, selected or not): adding pip to a
+///    dependency group pins the seed, so every build installs the same pip;
+/// 2. else the newest pip on an index: the one named on the command line, else the one the
+///    lock's packages come from (so that neither pyproject.toml nor pip's configuration, which
+///    needs a pip to read, is required under `--frozen`), else the project's or pip's.
+fn seed_pip(
+    project_dir: &Path,
+    lock: &Lock,
+    options: &SyncOptions,
+    cache: &Cache,
+    target: &Target<'_>,
+) -> Result<(PlannedPackage, String), SyncFailure> {
+    let pip = PackageName::from_str("pip").expect("`pip` is a valid name");
+    let locked = lock
+        .packages
+        .iter()
+        .filter(|package| {
+            package.name == pip
+                && package
+                    .requires_python
+                    .as_ref()
+                    .is_none_or(|requires| requires.contains(target.python_version))
+        })
+        .filter_map(|package| {
+            crate::install::plan::best_wheel(&package.wheels, target.tags)
+                .map(|wheel| (package, wheel))
+        })
+        .max_by(|a, b| a.0.version.cmp(&b.0.version));
+    if let Some((package, wheel)) = locked {
+        let planned = PlannedPackage {
+            name: pip,
+            version: package.version.clone(),
+            source: PlannedSource::Wheel(wheel.clone()),
+        };
+        return Ok((planned, "pinned by the lock".to_string()));
+    }
+    let explicit = options.index.index_url.is_some();
+    let recorded = lock
+        .packages
+        .iter()
+        .find_map(|package| package.index.as_ref())
+        .and_then(|url| crate::index::IndexUrl::parse(url.as_str()).ok());
+    let indexes = match recorded {
+        Some(index) if !explicit => vec![index],
+        _ => {
+            let spec = project_spec(project_dir)?.unwrap_or_default();
+            IndexConfig::resolve(&options.index, &spec, cache)
+                .map_err(SyncFailure::Indexes)?
+                .indexes
+        }
+    };
+    let shown = indexes
+        .first()
+        .map(crate::index::IndexUrl::redacted)
+        .unwrap_or_default();
+    let planned = newest_pip(indexes, cache, options, target)?;
+    Ok((planned, format!("the newest on `{shown}`")))
 }
 
 /// The newest pip wheel that fits the target, for `--seed`.

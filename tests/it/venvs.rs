@@ -389,3 +389,70 @@ fn https_goes_through_the_proxy_unless_no_proxy_names_the_host() {
         "NO_PROXY bypasses the proxy"
     );
 }
+
+/// A `PATH` whose `python3` is a venv without pip (as Debian's python3 is), then the rest.
+fn path_without_pip(context: &TestContext) -> std::ffi::OsString {
+    let bare = context.temp_dir().join("no-pip");
+    let created = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&bare)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let mut paths = vec![bare.join("bin")];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+#[test]
+fn seed_works_frozen_without_pyproject_and_without_pip_and_says_which_pip() {
+    require_tool!("python3");
+    let context = context();
+    assert!(context.run(context.tack().arg("lock")).success());
+    fs_err::remove_file(context.project_dir().join("pyproject.toml")).unwrap();
+    let path = path_without_pip(&context);
+    let no_pip = Command::new("python3")
+        .args(["-c", "import pip"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!no_pip.status.success(), "the python3 of this PATH has pip");
+    let output = context.run(
+        context
+            .tack()
+            .args(["sync", "--frozen", "--seed"])
+            .env("PATH", &path)
+            .env_remove("TACK_INDEX_URL"),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        output.stderr.contains(&format!(
+            "Seeding pip 25.0 (the newest on `{}`)",
+            context.index().url()
+        )),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(installed(&context), ["pip==25.0", "tool==1.0.0"]);
+}
+
+#[test]
+fn a_locked_pip_pins_the_seed_even_in_a_group_left_out() {
+    require_tool!("python3");
+    let context = context();
+    context.write_pyproject(&format!(
+        "{PROJECT}\n[dependency-groups]\nseed = [\"pip==24.0\"]\n"
+    ));
+    let output = sync(&context, &["--seed"]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        output
+            .stderr
+            .contains("Seeding pip 24.0 (pinned by the lock)"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(installed(&context), ["pip==24.0", "tool==1.0.0"]);
+}

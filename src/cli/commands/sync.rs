@@ -119,6 +119,9 @@ fn print_outcome(outcome: &SyncOutcome, venv_dir: &Path, start: Instant, printer
             outcome.repair.finished
         ));
     }
+    if let Some((version, from)) = &outcome.seeded {
+        printer.status(&format!("Seeding pip {version} ({from})"));
+    }
     if let Some(bytecode) = &outcome.bytecode {
         if bytecode.incomplete {
             printer.warn(
