@@ -267,6 +267,7 @@ fn layout(root: &Path) -> InstallLayout {
         scripts: root.join("bin"),
         data: root.to_path_buf(),
         include: root.join("include/site/python3.12"),
+        relocatable: false,
     }
 }
 

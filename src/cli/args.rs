@@ -198,6 +198,11 @@ pub struct SyncArgs {
     /// Also install pip into the venv
     #[arg(long)]
     pub seed: bool,
+    /// Make a venv that works after it is moved or copied to another path: scripts and
+    /// activation scripts find it from their own location (a venv made without this must keep
+    /// its path)
+    #[arg(long, env = "TACK_RELOCATABLE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub relocatable: bool,
 
     /// Build no package from its sdist: fail when a package has no wheel for this environment
     #[arg(long, env = "TACK_NO_BUILD", value_parser = clap::builder::FalseyValueParser::new())]

@@ -124,6 +124,17 @@ fn from_env<T>(
     value
 }
 
+/// `SOURCE_DATE_EPOCH` (seconds since 1970, as reproducible builds set it): the time of every
+/// file a sync leaves in the venv.
+pub fn source_date_epoch(printer: &Printer) -> Option<u64> {
+    from_env(
+        "SOURCE_DATE_EPOCH",
+        |text| text.parse::<u64>().ok(),
+        "a whole number of seconds since 1970",
+        printer,
+    )
+}
+
 /// `TACK_LOG`, when it is a valid tracing filter (such as `tack=debug`); an invalid one is
 /// ignored with a warning.
 pub fn log_filter(printer: &Printer) -> Option<tracing_subscriber::EnvFilter> {
@@ -167,7 +178,7 @@ pub fn environment(
             .ok()
             .filter(|value| !value.trim().is_empty())
     };
-    let (environment, python) = choose_environment(
+    let (mut environment, python) = choose_environment(
         &EnvironmentFlags {
             system: args.system,
             break_system_packages: args.break_system_packages,
@@ -177,6 +188,15 @@ pub fn environment(
         &variable,
         printer,
     )?;
+    match &mut environment {
+        Environment::Venv { options, .. } | Environment::NamedVenv { options, .. } => {
+            options.relocatable = args.relocatable;
+        }
+        Environment::Existing { .. } if args.relocatable => printer.warn(
+            "ignoring `--relocatable`: tack installs into an existing environment, which it does not make",
+        ),
+        Environment::Existing { .. } => {}
+    }
     if let (Environment::Venv { path, .. }, Some(active)) = (&environment, variable("VIRTUAL_ENV"))
     {
         let same = |a: &Path, b: &Path| {
@@ -251,6 +271,7 @@ fn choose_environment(
     let poetry = PoetrySettings::read(project_dir, variable, printer)?;
     let options = VenvOptions {
         system_site_packages: poetry.system_site_packages.unwrap_or(false),
+        ..VenvOptions::default()
     };
     if poetry.always_copy == Some(true) {
         printer.warn("ignoring Poetry's `virtualenvs.options.always-copy`: tack's venvs link their interpreter (`--link-mode copy` copies the packages' files)");
@@ -613,7 +634,8 @@ mod tests {
             Environment::Venv {
                 path: project.join(".venv"),
                 options: VenvOptions {
-                    system_site_packages: true
+                    system_site_packages: true,
+                    ..VenvOptions::default()
                 }
             }
         );

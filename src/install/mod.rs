@@ -4,11 +4,13 @@
 //! - [`wheel`]: unpack a verified wheel once into the cache, link its files into a venv,
 //!   write `RECORD`, `INSTALLER`, `REQUESTED`, entry-point launchers; uninstall by `RECORD`.
 //! - [`site_packages`]: what is installed in a venv now.
+//! - [`times`]: file times from `SOURCE_DATE_EPOCH`, for reproducible venvs.
 //!
 //! Values shared by those parts live here.
 
 pub mod plan;
 pub mod site_packages;
+pub mod times;
 pub mod venv;
 pub mod wheel;
 
@@ -33,6 +35,9 @@ pub struct InstallLayout {
     pub data: PathBuf,
     /// `include/site/pythonX.Y/<dist>` parent (`.data/headers/` goes under it).
     pub include: PathBuf,
+    /// Scripts find the interpreter beside themselves rather than by `python`'s absolute
+    /// path, so that the environment works after a move (`tack sync --relocatable`).
+    pub relocatable: bool,
 }
 
 /// How files get from the cache into a venv.

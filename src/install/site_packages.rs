@@ -177,6 +177,7 @@ mod tests {
             scripts: root.join("bin"),
             data: root.to_path_buf(),
             include: root.join("include/site/python3.11"),
+            relocatable: false,
         }
     }
 

@@ -17,6 +17,15 @@
 //!   project's name as the prompt;
 //! - a `.gitignore` holding `*`, so the venv never ends up in version control.
 //!
+//! A *relocatable* venv (`tack sync --relocatable`) still works after it is moved or copied to
+//! another path, as long as the base interpreter stays where `home` says: its `pyvenv.cfg` says
+//! `relocatable = true`, the bash/zsh, fish and PowerShell activation scripts compute the venv's
+//! path from their own location (csh has no reliable way to know it, so `activate.csh` keeps
+//! the path it was written with), and the scripts installed into it find `python` beside
+//! themselves (see `wheel::entry_points`). The layout carries the mode to the installer. A venv
+//! of the other mode is recreated, which keeps it from being half relocatable: every script in
+//! it was written for one mode, and the next sync installs them all again (from the cache).
+//!
 //! An existing venv is reused when its `pyvenv.cfg` names the same base interpreter (`home`),
 //! implementation, version and `include-system-site-packages`, and its interpreter and
 //! site-packages are in place; otherwise it
@@ -150,6 +159,8 @@ pub struct VenvOptions {
     /// `include-system-site-packages = true`: the base installation's packages are visible
     /// in the venv (Poetry's `virtualenvs.options.system-site-packages`).
     pub system_site_packages: bool,
+    /// Works after a move (`--relocatable`; see the module documentation).
+    pub relocatable: bool,
 }
 
 /// Marks a venv being written by an older tack that wrote in place; such a venv is redone.
@@ -210,11 +221,12 @@ impl Venv {
         base: &Interpreter,
         options: VenvOptions,
     ) -> Result<(Self, VenvState), VenvError> {
-        let venv = Self::at(root, base);
+        let venv = Self::at(root, base, options.relocatable);
         let state = match inspect(root)? {
             Existing::Venv { cfg } => {
                 if is_made_from(&cfg, base)
                     && has_system_site_packages(&cfg) == options.system_site_packages
+                    && is_relocatable(&cfg) == options.relocatable
                     && venv.layout.python.exists()
                     && venv.layout.purelib.is_dir()
                 {
@@ -273,6 +285,7 @@ impl Venv {
                 scripts: paths.scripts.clone(),
                 data: paths.data.clone(),
                 include,
+                relocatable: false,
             },
             existing: true,
             notes: paths.purelib.clone(),
@@ -280,11 +293,11 @@ impl Venv {
     }
 
     /// The venv tack makes at `root` from `base`, whether or not it is there yet.
-    fn at(root: &Path, base: &Interpreter) -> Self {
+    fn at(root: &Path, base: &Interpreter, relocatable: bool) -> Self {
         Self {
             root: root.to_path_buf(),
             interpreter: base.clone(),
-            layout: layout(root, base),
+            layout: layout(root, base, relocatable),
             existing: false,
             notes: root.to_path_buf(),
         }
@@ -408,7 +421,7 @@ fn inspect(root: &Path) -> Result<Existing, VenvError> {
 }
 
 /// The layout of a venv at `root` made from `base`: its sysconfig venv scheme.
-fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
+fn layout(root: &Path, base: &Interpreter, relocatable: bool) -> InstallLayout {
     let scheme = &base.scheme;
     let scripts = SchemePaths::resolve(&scheme.scripts, root);
     let python = if base.is_windows() {
@@ -423,6 +436,7 @@ fn layout(root: &Path, base: &Interpreter) -> InstallLayout {
         scripts,
         data: SchemePaths::resolve(&scheme.data, root),
         include: venv_include(root, base),
+        relocatable,
     }
 }
 
@@ -503,6 +517,11 @@ fn home(base: &Interpreter) -> PathBuf {
     base.base_executable
         .parent()
         .map_or_else(|| base.base_prefix.clone(), Path::to_path_buf)
+}
+
+/// Whether a venv's `pyvenv.cfg` says it is relocatable (`relocatable = true`, as uv writes).
+fn is_relocatable(cfg: &str) -> bool {
+    cfg_value(cfg, "relocatable").is_some_and(|value| value.eq_ignore_ascii_case("true"))
 }
 
 /// Whether a venv's `pyvenv.cfg` says it was made from `base`.
@@ -619,7 +638,7 @@ fn populate(
     base: &Interpreter,
     options: VenvOptions,
 ) -> std::io::Result<()> {
-    let layout = layout(dir, base);
+    let layout = layout(dir, base, options.relocatable);
     let final_layout = layout_for_scripts(root, base);
     fs_err::create_dir_all(&layout.scripts)?;
     fs_err::create_dir_all(&layout.purelib)?;
@@ -632,10 +651,10 @@ fn populate(
         }
     }
     link_interpreter(base, &layout)?;
-    write_activation_scripts(root, &layout.scripts, &final_layout)?;
+    write_activation_scripts(root, &layout.scripts, &final_layout, options.relocatable)?;
     // Tools that honour `.gitignore` leave the venv out of version control, as uv does.
     fs_err::write(dir.join(".gitignore"), "*\n")?;
-    let cfg = format!(
+    let mut cfg = format!(
         "home = {}\nimplementation = {}\nversion_info = {}\ninclude-system-site-packages = {}\nexecutable = {}\ntack = {}\n",
         home(base).display(),
         display_implementation(&base.implementation),
@@ -644,6 +663,9 @@ fn populate(
         base.base_executable.display(),
         env!("CARGO_PKG_VERSION"),
     );
+    if options.relocatable {
+        cfg.push_str("relocatable = true\n");
+    }
     fs_err::write(dir.join("pyvenv.cfg"), cfg)?;
     Ok(())
 }
@@ -725,9 +747,26 @@ fn link_interpreter(base: &Interpreter, layout: &InstallLayout) -> std::io::Resu
 }
 
 /// `activate` (bash/zsh), `activate.fish`, `activate.csh` and `Activate.ps1`, for the venv at
-/// `root` whose scripts directory will be `bin`; written into `scripts_dir`.
-fn write_activation_scripts(root: &Path, scripts_dir: &Path, bin: &Path) -> std::io::Result<()> {
+/// `root` whose scripts directory will be `bin`; written into `scripts_dir`. Relocatable ones
+/// find the venv from their own location (all but csh's).
+fn write_activation_scripts(
+    root: &Path,
+    scripts_dir: &Path,
+    bin: &Path,
+    relocatable: bool,
+) -> std::io::Result<()> {
     let venv = root.display().to_string();
+    // The scripts directory below the venv (`bin`), as `/`-separated components.
+    let below: Option<Vec<String>> = bin.strip_prefix(root).ok().and_then(|relative| {
+        relative
+            .components()
+            .map(|part| match part {
+                std::path::Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect::<Option<Vec<String>>>()
+            .filter(|parts| !parts.is_empty())
+    });
     let bin = bin.display().to_string();
     // The prompt is the project's name (the venv's parent directory), as uv does.
     let prompt = root
@@ -738,21 +777,87 @@ fn write_activation_scripts(root: &Path, scripts_dir: &Path, bin: &Path) -> std:
             || "venv".to_string(),
             |name| name.to_string_lossy().to_string(),
         );
-    let scripts: [(&str, &str, Quote); 4] = [
-        ("activate", BASH, quote_posix),
-        ("activate.fish", FISH, quote_fish),
-        ("activate.csh", CSH, quote_csh),
-        ("Activate.ps1", POWERSHELL, quote_powershell),
+    // Each script: its name, its text, its quoting, the line that sets `VIRTUAL_ENV` to the
+    // fixed path, and how it finds the venv when relocatable.
+    let scripts: [(&str, &str, Quote, &str, Option<Relocated>); 4] = [
+        (
+            "activate",
+            BASH,
+            quote_posix,
+            "VIRTUAL_ENV={VENV}",
+            Some(BASH_RELOCATED),
+        ),
+        (
+            "activate.fish",
+            FISH,
+            quote_fish,
+            "set -gx VIRTUAL_ENV {VENV}",
+            Some(FISH_RELOCATED),
+        ),
+        ("activate.csh", CSH, quote_csh, "", None),
+        (
+            "Activate.ps1",
+            POWERSHELL,
+            quote_powershell,
+            "$env:VIRTUAL_ENV = {VENV}",
+            Some(POWERSHELL_RELOCATED),
+        ),
     ];
-    for (name, template, quote) in scripts {
+    for (name, template, quote, fixed, relocated) in scripts {
+        let (set_venv, bin) = match (relocated, &below) {
+            (Some(relocated), Some(below)) if relocatable => {
+                let up = vec![".."; below.len()].join("/");
+                let below = quote(&below.join("/"));
+                (
+                    relocated.set_venv.replace("{UP}", &quote(&up)),
+                    relocated.bin.replace("{BELOW}", &below),
+                )
+            }
+            _ => (fixed.replace("{VENV}", &quote(&venv)), quote(&bin)),
+        };
         let text = template
+            .replace("{SET_VENV}", &set_venv)
             .replace("{VENV}", &quote(&venv))
-            .replace("{BIN}", &quote(&bin))
+            .replace("{BIN}", &bin)
             .replace("{PROMPT}", &quote(&format!("({prompt}) ")));
         fs_err::write(scripts_dir.join(name), text)?;
     }
     Ok(())
 }
+
+/// How a relocatable activation script finds the venv: `set_venv` sets `VIRTUAL_ENV` from the
+/// script's own directory and `{UP}` (`..` per level of the scripts directory below the venv);
+/// `bin` is the scripts directory, `{BELOW}` under `VIRTUAL_ENV`.
+#[derive(Clone, Copy)]
+struct Relocated {
+    set_venv: &'static str,
+    bin: &'static str,
+}
+
+/// bash's `BASH_SOURCE` and zsh's `%x` name the file being sourced; other shells cannot tell
+/// it, and get the path the venv was made at.
+const BASH_RELOCATED: Relocated = Relocated {
+    set_venv: r#"# This file is in the venv's scripts directory: the venv is above it, wherever it was moved.
+if [ -n "${BASH_VERSION:-}" ] ; then
+    VIRTUAL_ENV="$(dirname -- "${BASH_SOURCE[0]}")"/{UP}
+elif [ -n "${ZSH_VERSION:-}" ] ; then
+    VIRTUAL_ENV="$(dirname -- "${(%):-%x}")"/{UP}
+else
+    VIRTUAL_ENV={VENV}
+fi
+VIRTUAL_ENV="$(CDPATH= cd -- "$VIRTUAL_ENV" > /dev/null && pwd)""#,
+    bin: r#""$VIRTUAL_ENV"/{BELOW}"#,
+};
+
+const FISH_RELOCATED: Relocated = Relocated {
+    set_venv: "# This file is in the venv's scripts directory: the venv is above it, wherever it was moved.\nset -gx VIRTUAL_ENV (builtin realpath (dirname (status filename))/{UP})",
+    bin: r#""$VIRTUAL_ENV"/{BELOW}"#,
+};
+
+const POWERSHELL_RELOCATED: Relocated = Relocated {
+    set_venv: "# This file is in the venv's scripts directory: the venv is above it, wherever it was moved.\n$env:VIRTUAL_ENV = (Resolve-Path -LiteralPath (Join-Path $PSScriptRoot {UP})).Path",
+    bin: "(Join-Path $env:VIRTUAL_ENV {BELOW})",
+};
 
 /// Quotes a value for one shell's single-quoted string syntax.
 type Quote = fn(&str) -> String;
@@ -807,7 +912,7 @@ deactivate () {
 # Unset irrelevant variables.
 deactivate nondestructive
 
-VIRTUAL_ENV={VENV}
+{SET_VENV}
 export VIRTUAL_ENV
 
 _OLD_VIRTUAL_PATH="$PATH"
@@ -861,7 +966,7 @@ end
 # Unset irrelevant variables.
 deactivate nondestructive
 
-set -gx VIRTUAL_ENV {VENV}
+{SET_VENV}
 
 set -gx _OLD_VIRTUAL_PATH $PATH
 set -gx PATH {BIN} $PATH
@@ -930,7 +1035,7 @@ function global:deactivate([switch] $NonDestructive) {
 
 deactivate -NonDestructive
 
-$env:VIRTUAL_ENV = {VENV}
+{SET_VENV}
 $env:VIRTUAL_ENV_PROMPT = {PROMPT}
 
 New-Variable -Scope Global -Name _OLD_VIRTUAL_PATH -Value $env:PATH
@@ -1350,6 +1455,7 @@ deactivate; [ "$PATH" = "$old" ] && echo restored; echo "${VIRTUAL_ENV:-unset}""
         let root = dir.path().join(".venv");
         let visible = VenvOptions {
             system_site_packages: true,
+            ..VenvOptions::default()
         };
         let (_, state) = Venv::create_or_reuse_with(&root, &base, visible).unwrap();
         assert_eq!(state, VenvState::Created);

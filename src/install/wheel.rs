@@ -399,6 +399,7 @@ mod tests {
             scripts: paths[2].clone(),
             data: paths[3].clone(),
             include: paths[4].clone(),
+            relocatable: false,
         };
 
         let wheel = WheelBuilder::new("demo_pkg", "1.0")

@@ -81,6 +81,9 @@ pub struct SyncOptions {
     /// `--no-editable`: install source trees (the project) as real wheels, so that the venv
     /// works without them.
     pub no_editable: bool,
+    /// `SOURCE_DATE_EPOCH`: the venv's file times, and checked-hash byte code (see
+    /// [`crate::install::times`]).
+    pub source_date_epoch: Option<u64>,
 }
 
 /// Where a sync installs.
@@ -126,6 +129,8 @@ pub struct SyncOutcome {
     /// Packages already installed as the lock wants them.
     pub kept: usize,
     pub bytecode: Option<Bytecode>,
+    /// `--seed` installed pip: its version, and where that version came from.
+    pub seeded: Option<(Version, String)>,
     /// With `dry_run`: the source trees (name and path as the lock has them) that would be
     /// built and installed; their version is known only once built.
     pub would_build: Vec<(PackageName, String)>,
@@ -205,6 +210,12 @@ pub enum SyncFailure {
         #[source]
         source: std::io::Error,
     },
+    #[error("failed to set the file times of `{}` from `SOURCE_DATE_EPOCH`", venv.display())]
+    Times {
+        venv: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Diagnostic for SyncFailure {
@@ -263,6 +274,17 @@ pub fn sync(
         outcome.created = Some(found);
     }
     let layout = venv.layout.clone();
+    if options.link_mode == LinkMode::Symlink && !cache.root().starts_with(project_dir) {
+        reporter.warning(&format!(
+            "`--link-mode symlink` links the venv to the cache `{}`: the venv breaks when it is copied elsewhere (a Docker stage) or the cache is cleaned; use `hardlink` or `copy` for a venv that must stand alone",
+            cache.root().display()
+        ));
+    }
+    // A venv this sync created goes again if the sync fails: no empty `.venv` is left behind.
+    let mut created_here = RemoveOnFailure(
+        (state == VenvState::Created && !venv.existing && !options.dry_run)
+            .then(|| venv.root.clone()),
+    );
 
     // 2. The repair (not in a dry run, which writes nothing).
     let unfinished;
@@ -349,14 +371,12 @@ pub fn sync(
         if let Some(position) = the_plan.remove.iter().position(|dist| dist.name == pip) {
             let dist = the_plan.remove.remove(position);
             the_plan.keep.push(dist);
-        } else if !the_plan.keep.iter().any(|dist| dist.name == pip) {
-            let spec = project_spec(project_dir)?.unwrap_or_default();
-            let indexes = IndexConfig::resolve(&options.index, &spec, cache)
-                .map_err(SyncFailure::Indexes)?
-                .indexes;
-            the_plan
-                .install
-                .push(newest_pip(indexes, cache, options, &target)?);
+        } else if !the_plan.keep.iter().any(|dist| dist.name == pip)
+            && !the_plan.install.iter().any(|planned| planned.name == pip)
+        {
+            let (planned, from) = seed_pip(project_dir, lock, options, cache, &target)?;
+            outcome.seeded = Some((planned.version.clone(), from));
+            the_plan.install.push(planned);
         }
     }
     outcome.kept = the_plan.keep.len();
@@ -580,10 +600,40 @@ pub fn sync(
             .map_err(SyncFailure::Venv)?;
     }
 
-    if options.compile_bytecode && !outcome.added.is_empty() {
-        outcome.bytecode = Some(compile_bytecode(&layout.python, &layout.purelib)?);
+    // Whatever is missing, also on a sync that installed nothing.
+    if options.compile_bytecode {
+        let checked_hash =
+            options.source_date_epoch.is_some() && interpreter.version >= Version::new([3, 7]);
+        outcome.bytecode = Some(compile_bytecode(
+            &layout,
+            options.source_date_epoch,
+            checked_hash,
+        )?);
     }
+    if let Some(epoch) = options.source_date_epoch {
+        crate::install::times::clamp_times(&venv.root, epoch).map_err(|source| {
+            SyncFailure::Times {
+                venv: venv.root.clone(),
+                source,
+            }
+        })?;
+    }
+    created_here.0 = None;
     Ok(outcome)
+}
+
+/// Removes the venv at its path when dropped, unless the path was taken out: the venv a failed
+/// first sync created.
+struct RemoveOnFailure(Option<PathBuf>);
+
+impl Drop for RemoveOnFailure {
+    fn drop(&mut self) {
+        if let Some(root) = self.0.take() {
+            if let Err(error) = fs_err::remove_dir_all(&root) {
+                tracing::debug!("could not remove the venv of a failed sync: {error}");
+            }
+        }
+    }
 }
 
 /// The environment of `options` for `interpreter`, in the state a sync finds it (an existing
@@ -753,6 +803,67 @@ pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The pip that `--seed` installs, and where its version comes from (for the report):
+///
+/// 1. the lock's, when the lock lists pip (in any group, selected or not): adding pip to a
+///    dependency group pins the seed, so every build installs the same pip;
+/// 2. else the newest pip on an index: the one named on the command line, else the one the
+///    lock's packages come from (so that neither pyproject.toml nor pip's configuration, which
+///    needs a pip to read, is required under `--frozen`), else the project's or pip's.
+fn seed_pip(
+    project_dir: &Path,
+    lock: &Lock,
+    options: &SyncOptions,
+    cache: &Cache,
+    target: &Target<'_>,
+) -> Result<(PlannedPackage, String), SyncFailure> {
+    let pip = PackageName::from_str("pip").expect("`pip` is a valid name");
+    let locked = lock
+        .packages
+        .iter()
+        .filter(|package| {
+            package.name == pip
+                && package
+                    .requires_python
+                    .as_ref()
+                    .is_none_or(|requires| requires.contains(target.python_version))
+        })
+        .filter_map(|package| {
+            crate::install::plan::best_wheel(&package.wheels, target.tags)
+                .map(|wheel| (package, wheel))
+        })
+        .max_by(|a, b| a.0.version.cmp(&b.0.version));
+    if let Some((package, wheel)) = locked {
+        let planned = PlannedPackage {
+            name: pip,
+            version: package.version.clone(),
+            source: PlannedSource::Wheel(wheel.clone()),
+        };
+        return Ok((planned, "pinned by the lock".to_string()));
+    }
+    let explicit = options.index.index_url.is_some();
+    let recorded = lock
+        .packages
+        .iter()
+        .find_map(|package| package.index.as_ref())
+        .and_then(|url| crate::index::IndexUrl::parse(url.as_str()).ok());
+    let indexes = match recorded {
+        Some(index) if !explicit => vec![index],
+        _ => {
+            let spec = project_spec(project_dir)?.unwrap_or_default();
+            IndexConfig::resolve(&options.index, &spec, cache)
+                .map_err(SyncFailure::Indexes)?
+                .indexes
+        }
+    };
+    let shown = indexes
+        .first()
+        .map(crate::index::IndexUrl::redacted)
+        .unwrap_or_default();
+    let planned = newest_pip(indexes, cache, options, target)?;
+    Ok((planned, format!("the newest on `{shown}`")))
+}
+
 /// The newest pip wheel that fits the target, for `--seed`.
 fn newest_pip(
     indexes: Vec<crate::index::IndexUrl>,
@@ -805,16 +916,33 @@ fn newest_pip(
     best.ok_or(SyncFailure::SeedMissing("no pip wheel fits this Python"))
 }
 
-/// `python -m compileall` over site-packages, on every core.
-fn compile_bytecode(python: &Path, site_packages: &Path) -> Result<Bytecode, SyncFailure> {
+/// `python -m compileall` over site-packages, on every core; under `SOURCE_DATE_EPOCH`, the
+/// same bytes every time (`checked_hash` where the interpreter has it, Python 3.7 and later).
+fn compile_bytecode(
+    layout: &crate::install::InstallLayout,
+    source_date_epoch: Option<u64>,
+    checked_hash: bool,
+) -> Result<Bytecode, SyncFailure> {
     let started = Instant::now();
-    let status = std::process::Command::new(python)
-        .args(["-m", "compileall", "-q", "-j", "0"])
-        .arg(site_packages)
+    let mut command = std::process::Command::new(&layout.python);
+    command.args(["-m", "compileall", "-q", "-j", "0"]);
+    if checked_hash {
+        command.args(["--invalidation-mode", "checked-hash"]);
+    }
+    if let Some(epoch) = source_date_epoch {
+        command
+            .env("SOURCE_DATE_EPOCH", epoch.to_string())
+            .env("PYTHONHASHSEED", "0");
+    }
+    command.arg(&layout.purelib);
+    if layout.platlib != layout.purelib {
+        command.arg(&layout.platlib);
+    }
+    let status = command
         .stdout(std::process::Stdio::null())
         .status()
         .map_err(|source| SyncFailure::Bytecode {
-            python: python.to_path_buf(),
+            python: layout.python.clone(),
             source,
         })?;
     Ok(Bytecode {

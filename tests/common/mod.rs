@@ -10,6 +10,7 @@
 //! - [`venv`]: what a sync made: installed distributions, a venv checked against a lock.
 //! - [`secrets`]: an index password, and the search for it in outputs and files.
 //! - [`figures`]: the figures of the safety suite.
+//! - [`tls`]: HTTPS in front of the fake index, and a `CONNECT` proxy.
 //! - [`test_support`]: `require_tool!`, shared with the unit tests of `src/`.
 
 pub mod context;
@@ -18,6 +19,7 @@ pub mod index;
 pub mod recorded;
 pub mod scenario;
 pub mod secrets;
+pub mod tls;
 pub mod venv;
 pub mod wheel;
 

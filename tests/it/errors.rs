@@ -96,7 +96,7 @@ fn a_tls_setup_failure_names_the_certificate_problem() {
       Caused by: failed to set up the HTTP client
       Caused by: builder error
       Caused by: zero valid certificates found in native root store
-    hint: TLS certificates are read from the system store or `SSL_CERT_FILE`
+    hint: TLS certificates are read from the system store, or from `SSL_CERT_FILE` / `SSL_CERT_DIR` when set
     ");
 }
 

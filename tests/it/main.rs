@@ -20,3 +20,4 @@ mod project;
 mod safety;
 mod sdists;
 mod syncing;
+mod venvs;

@@ -110,6 +110,7 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         },
         concurrent_builds: settings::concurrent_builds(printer),
         no_editable: args.no_editable,
+        source_date_epoch: settings::source_date_epoch(printer),
     };
     let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
     if args.dry_run {
@@ -191,6 +192,9 @@ fn print_outcome(outcome: &SyncOutcome, start: Instant, printer: &Printer) {
             "Finished {} installs of an interrupted sync",
             outcome.repair.finished
         ));
+    }
+    if let Some((version, from)) = &outcome.seeded {
+        printer.status(&format!("Seeding pip {version} ({from})"));
     }
     if let Some(bytecode) = &outcome.bytecode {
         if bytecode.incomplete {

@@ -29,6 +29,17 @@ pub enum IndexError {
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS handshake failed: a certificate no trusted authority signed (a proxy that
+    /// re-signs HTTPS, a private index, a machine without CA certificates), or a server that
+    /// does not speak TLS. Not retried: the next attempt would fail the same way.
+    #[error("could not make a secure (TLS) connection to fetch `{url}`")]
+    Tls {
+        url: String,
+        /// The server's certificate was refused (rather than the protocol failing).
+        certificate: bool,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("`{url}` answered HTTP {status} after {attempts} attempt(s){}", status_meaning(*status))]
     Status {
         url: String,
@@ -87,8 +98,17 @@ impl Diagnostic for IndexError {
     fn hints(&self) -> Vec<String> {
         match self {
             Self::ClientSetup(_) => {
-                vec!["TLS certificates are read from the system store or `SSL_CERT_FILE`".into()]
+                vec!["TLS certificates are read from the system store, or from `SSL_CERT_FILE` / `SSL_CERT_DIR` when set".into()]
             }
+            Self::Tls {
+                certificate: true,
+                ..
+            } => vec![
+                "tack trusts the certificate authorities of the system's CA bundle (on Debian and Ubuntu, `apt-get install ca-certificates`); behind a proxy that re-signs HTTPS, or for an index with a private authority, point `SSL_CERT_FILE` at a PEM file (or `SSL_CERT_DIR` at a directory) holding its CA certificate, which then replaces the system's".into(),
+            ],
+            Self::Tls { .. } => vec![
+                "check that the server speaks HTTPS at that address (an `https://` URL to a plain HTTP port fails this way), or that a proxy (`HTTPS_PROXY`) lets it through".into(),
+            ],
             Self::Network {
                 timed_out_after, ..
             } => {

@@ -1,7 +1,13 @@
 //! HTTP: one client, a bound on requests in flight, retries with backoff.
 //!
-//! One `reqwest` client (rustls with the platform's roots, which honour `SSL_CERT_FILE`;
-//! pooled connections; HTTP/2 when offered; gzip) serves all requests. A semaphore bounds the
+//! One `reqwest` client (rustls with the platform's roots; pooled connections; HTTP/2 when
+//! offered; gzip) serves all requests. The roots are the system's CA bundle, or the PEM file
+//! `SSL_CERT_FILE` and the directory `SSL_CERT_DIR` instead when either is set (the rule of
+//! OpenSSL, which `rustls-native-certs` follows). Proxies come from the environment as curl
+//! reads it (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, lower case too), which
+//! reqwest does by itself. A failed TLS handshake (an untrusted certificate, most often a proxy
+//! that re-signs HTTPS without its CA in the bundle) is not retried: it would fail the same way
+//! each time, and four tries cost seconds before the hint that says what to do. A semaphore bounds the
 //! requests in flight. Connection failures, timeouts, resets, bodies cut short and the statuses
 //! 429, 500, 502, 503 and 504 are retried with exponential backoff and jitter, `DEFAULT_RETRIES`
 //! times: each wait is at most `BACKOFF_CAP`, a server's `Retry-After` (in seconds) included, so
@@ -188,6 +194,19 @@ pub(super) fn network_error(
     err: reqwest::Error,
     timeout: Duration,
 ) -> IndexError {
+    if let Some(tls) = tls_failure(&err) {
+        let certificate = matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::InvalidCertRevocationList(_)
+        );
+        return IndexError::Tls {
+            url,
+            certificate,
+            source: err,
+        };
+    }
     let mut timed_out = err.is_timeout();
     let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
@@ -204,10 +223,32 @@ pub(super) fn network_error(
     }
 }
 
-/// Connection failures, timeouts, resets and truncated bodies are worth another try; a bad URL
-/// or a redirect loop is not.
+/// Connection failures, timeouts, resets and truncated bodies are worth another try; a bad URL,
+/// a redirect loop or a failed TLS handshake is not.
 pub(super) fn is_retryable_error(err: &reqwest::Error) -> bool {
-    !(err.is_builder() || err.is_redirect() || err.is_status())
+    !(err.is_builder() || err.is_redirect() || err.is_status() || tls_failure(err).is_some())
+}
+
+/// The TLS library's error among the causes of `err`: the handshake failed.
+fn tls_failure(err: &reqwest::Error) -> Option<&rustls::Error> {
+    std::error::Error::source(err).and_then(find_tls_error)
+}
+
+/// `error` or one of its causes as a TLS error. It travels inside an `io::Error` (sometimes
+/// one inside another), whose `source()` skips what it wraps, so each I/O error is opened.
+fn find_tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        if let Some(tls) = find_tls_error(inner) {
+            return Some(tls);
+        }
+    }
+    error.source().and_then(find_tls_error)
 }
 
 /// Exponential backoff with jitter: about 200ms, 400ms, 800ms, ... plus up to half as much
@@ -361,6 +402,43 @@ mod tests {
         let hints = err.hints().join("\n");
         assert!(hints.contains("no data arrived for 0.3s"), "{hints}");
         assert!(hints.contains("TACK_HTTP_TIMEOUT"), "{hints}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_tls_handshake_is_not_retried() {
+        use tokio::io::AsyncWriteExt as _;
+        // A server that answers the TLS ClientHello with plain HTTP.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://{}/simple/", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = socket
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(std::slice::from_ref(&base), cache.path());
+        let err = client.project(&demo()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                IndexError::Tls {
+                    certificate: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(client.stats().retries, 0);
+        assert!(err.to_string().contains(&format!("{base}demo/")), "{err}");
+        let hints = err.hints().join("\n");
+        assert!(hints.contains("speaks HTTPS"), "{hints}");
     }
 
     #[test]

@@ -10,7 +10,21 @@
 //! A shebang names the venv's interpreter by its absolute path. When that path contains
 //! whitespace or is longer than the kernel reads (127 bytes), the script starts with a
 //! `/bin/sh` trampoline that `exec`s the interpreter instead, a line that Python reads as a
-//! string literal.
+//! string literal:
+//!
+//! ```text
+//! #!/bin/sh
+//! '''exec' "/path with space/.venv/bin/python" "$0" "$@"
+//! ' '''
+//! ```
+//!
+//! sh runs the second line (`'''exec'` is the word `exec`) and never reads further; Python
+//! sees a string that spans the second and third lines, then the launcher's code. A script of
+//! a relocatable venv always starts that way, with the interpreter found beside the script:
+//! `"$(dirname -- "$(realpath -- "$0")")"/"python"`. `realpath` resolves a link to the
+//! script (such as `/usr/local/bin/tool -> /app/.venv/bin/tool`) to the venv's own copy, so
+//! the script runs the interpreter of the venv it is in, wherever that venv was moved; it
+//! needs `/bin/sh`, `dirname` and `realpath` (coreutils or busybox) in the image.
 //!
 //! [entry points specification]: https://packaging.python.org/en/latest/specifications/entry-points/
 
@@ -95,22 +109,42 @@ fn is_dotted_identifier(text: &str) -> bool {
         })
 }
 
-/// The first line(s) of a script run by `python`.
-pub(super) fn shebang(python: &Path) -> String {
+/// The first line(s) of a script run by `python`; `relocatable`: by the `python` beside the
+/// script, wherever it is (see the module documentation).
+pub(super) fn shebang(python: &Path, relocatable: bool) -> String {
+    if relocatable {
+        let name = python.file_name().map_or_else(
+            || "python".into(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        return trampoline(&format!(
+            "\"$(dirname -- \"$(realpath -- \"$0\")\")\"/\"{}\"",
+            double_quoted(&name)
+        ));
+    }
     let path = python.to_string_lossy();
     if path.len() > MAX_SHEBANG_PATH || path.contains(char::is_whitespace) {
-        // `'''exec' "python" "$0" "$@"` is a command for sh and the start of a string for Python.
-        let mut quoted = String::new();
-        for c in path.chars() {
-            if matches!(c, '"' | '\\' | '$' | '`') {
-                quoted.push('\\');
-            }
-            quoted.push(c);
-        }
-        format!("#!/bin/sh\n'''exec' \"{quoted}\" \"$0\" \"$@\"\n' '''\n")
+        trampoline(&format!("\"{}\"", double_quoted(&path)))
     } else {
         format!("#!{path}\n")
     }
+}
+
+/// `'''exec' <interpreter> "$0" "$@"` is a command for sh and the start of a string for Python.
+fn trampoline(interpreter: &str) -> String {
+    format!("#!/bin/sh\n'''exec' {interpreter} \"$0\" \"$@\"\n' '''\n")
+}
+
+/// `text` escaped for the inside of a double-quoted sh word.
+fn double_quoted(text: &str) -> String {
+    let mut quoted = String::new();
+    for c in text.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted
 }
 
 /// A launcher script for `entry`, like pip's.
@@ -208,16 +242,26 @@ ignored = not a : script
     #[test]
     fn shebangs_fall_back_to_sh_for_awkward_paths() {
         assert_eq!(
-            shebang(Path::new("/venv/bin/python")),
+            shebang(Path::new("/venv/bin/python"), false),
             "#!/venv/bin/python\n"
         );
-        let spaced = shebang(Path::new("/my venv/bin/python"));
+        let spaced = shebang(Path::new("/my venv/bin/python"), false);
         assert_eq!(
             spaced,
             "#!/bin/sh\n'''exec' \"/my venv/bin/python\" \"$0\" \"$@\"\n' '''\n"
         );
         let long = format!("/{}/bin/python", "x".repeat(130));
-        assert!(shebang(Path::new(&long)).starts_with("#!/bin/sh\n"));
+        assert!(shebang(Path::new(&long), false).starts_with("#!/bin/sh\n"));
+    }
+
+    #[test]
+    fn relocatable_shebangs_find_python_beside_the_script() {
+        let relocatable = shebang(Path::new("/my venv/bin/python"), true);
+        assert_eq!(
+            relocatable,
+            "#!/bin/sh\n'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")\"/\"python\" \"$0\" \"$@\"\n' '''\n"
+        );
+        assert!(!relocatable.contains("my venv"));
     }
 
     #[test]

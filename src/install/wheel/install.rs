@@ -67,7 +67,7 @@ pub fn install_wheel(
         layout,
         root_dir,
     )?;
-    let shebang = entry_points::shebang(&layout.python);
+    let shebang = entry_points::shebang(&layout.python, layout.relocatable);
     // Console and GUI entry points, read before anything is written.
     let entry_points_file = cached_dist_info.join("entry_points.txt");
     let launchers: Vec<(PathBuf, String)> = if entry_points_file.is_file() {

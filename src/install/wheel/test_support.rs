@@ -190,6 +190,7 @@ pub fn layout(root: &Path) -> InstallLayout {
         scripts: root.join("bin"),
         data: root.to_path_buf(),
         include: root.join("include/site/python3.11"),
+        relocatable: false,
     }
 }
 
