@@ -91,8 +91,33 @@ pub fn pip_indexes(cache_dir: Option<&Path>) -> Result<PipIndexes, PythonError> 
             });
         }
     }
-    let interpreter = find_interpreter()?;
-    let key = cache_key(&interpreter);
+    // The first interpreter that has pip: an activated venv made without pip (or a Python
+    // image's interpreter stripped of it) says nothing about pip's configuration, and the next
+    // Python on PATH is the one a `pip` command would run.
+    let mut first_error = None;
+    for interpreter in find_interpreters()? {
+        match ask_pip(&interpreter, cache_dir) {
+            Ok(answer) => return Ok(answer),
+            Err(error @ PythonError::PipQuery { .. }) if pip_missing(&error) => {
+                tracing::debug!("{error}; trying the next Python on PATH");
+                first_error.get_or_insert(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(first_error.unwrap_or(PythonError::NoInterpreter {
+        tried: "python3, python".to_string(),
+    }))
+}
+
+/// Whether pip's query failed because the interpreter has no pip.
+fn pip_missing(error: &PythonError) -> bool {
+    matches!(error, PythonError::PipQuery { detail, .. } if detail.contains("No module named 'pip'"))
+}
+
+/// pip's answer, from `interpreter` (or its memoized answer in `cache_dir`).
+fn ask_pip(interpreter: &Path, cache_dir: Option<&Path>) -> Result<PipIndexes, PythonError> {
+    let key = cache_key(interpreter);
     let cache_file = cache_dir.map(|dir| dir.join(format!("pip-index-{key}.json")));
     if let Some(cached) = cache_file
         .as_ref()
@@ -101,7 +126,7 @@ pub fn pip_indexes(cache_dir: Option<&Path>) -> Result<PipIndexes, PythonError> 
     {
         return Ok(cached);
     }
-    let output = Command::new(&interpreter)
+    let output = Command::new(interpreter)
         .args(["-I", "-c", PIP_QUERY])
         // `-I` ignores PYTHON* variables; pip's PIP_* variables still apply.
         .output()
@@ -133,34 +158,47 @@ pub fn pip_indexes(cache_dir: Option<&Path>) -> Result<PipIndexes, PythonError> 
     Ok(answer)
 }
 
-/// `TACK_PYTHON`, else `python3`, else `python`, on PATH.
-fn find_interpreter() -> Result<PathBuf, PythonError> {
+/// `TACK_PYTHON` alone when set; else every `python3`, then every `python`, on PATH, in order
+/// and without repeats.
+fn find_interpreters() -> Result<Vec<PathBuf>, PythonError> {
     let candidates: Vec<String> = match env::var("TACK_PYTHON") {
         Ok(explicit) if !explicit.is_empty() => vec![explicit],
         _ => vec!["python3".to_string(), "python".to_string()],
     };
+    let mut found: Vec<PathBuf> = Vec::new();
     for candidate in &candidates {
         let path = Path::new(candidate);
         if path.components().count() > 1 {
             if path.is_file() {
-                return Ok(path.to_path_buf());
+                found.push(path.to_path_buf());
             }
             continue;
         }
-        if let Some(found) = search_path(candidate) {
-            return Ok(found);
+        for interpreter in search_path(candidate) {
+            let same = |other: &PathBuf| {
+                fs_err::canonicalize(other).ok() == fs_err::canonicalize(&interpreter).ok()
+            };
+            if !found.iter().any(same) {
+                found.push(interpreter);
+            }
         }
     }
-    Err(PythonError::NoInterpreter {
-        tried: candidates.join(", "),
-    })
+    if found.is_empty() {
+        return Err(PythonError::NoInterpreter {
+            tried: candidates.join(", "),
+        });
+    }
+    Ok(found)
 }
 
-fn search_path(program: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH")?;
+fn search_path(program: &str) -> Vec<PathBuf> {
+    let Some(path) = env::var_os("PATH") else {
+        return Vec::new();
+    };
     env::split_paths(&path)
         .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
+        .filter(|candidate| candidate.is_file())
+        .collect()
 }
 
 /// A digest of everything pip's answer depends on: the interpreter (path and mtime), pip's

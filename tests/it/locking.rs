@@ -950,3 +950,49 @@ fn project_in_another_directory() {
     assert!(output.success(), "{}", context.snapshot(&output));
     assert!(context.project_dir().join("pylock.toml").exists());
 }
+
+/// With no index configured, the default index is the one pip would use, asked of the first
+/// Python on PATH that has pip: an activated venv made without pip comes first on PATH in a
+/// `POETRY_VIRTUALENVS_CREATE=false` image, and says nothing about pip's configuration.
+#[test]
+#[cfg(unix)]
+fn the_default_index_is_asked_of_a_python_that_has_pip() {
+    use std::os::unix::fs::PermissionsExt as _;
+    require_tool!(crate::test_support::Tool::Pip);
+    let context = TestContext::new().with_scenario("chain");
+    context.write_pyproject(&context.index().scenario().pyproject());
+    let pipless = context.temp_dir().join("pipless");
+    fs_err::create_dir_all(&pipless).unwrap();
+    let python3 = pipless.join("python3");
+    fs_err::write(
+        &python3,
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'pip'\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    fs_err::set_permissions(&python3, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = context.temp_dir().join("pip.conf");
+    fs_err::write(
+        &config,
+        format!("[global]\nindex-url = {}\n", context.index().url()),
+    )
+    .unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(pipless).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let output = context.run(
+        context
+            .tack()
+            .arg("lock")
+            .env_remove("TACK_INDEX_URL")
+            .env("PIP_CONFIG_FILE", &config)
+            .env("PATH", path),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        context
+            .read_file("pylock.toml")
+            .contains(&context.index().url()),
+        "the lock does not use pip's index"
+    );
+}
