@@ -529,13 +529,42 @@ fn run(executable: &Path, args: &[&str]) -> Result<std::process::Output, Interpr
         })
 }
 
-/// The cache key of an interpreter: its canonical path, size and modification time, the
-/// query script, and for launcher scripts what decides the Python they start.
-fn cache_key(executable: &Path, metadata: &std::fs::Metadata) -> String {
+/// The `pyvenv.cfg` that makes `executable` a venv's interpreter (in its directory or the one
+/// above, as CPython looks for it), if any. A venv's `bin/python` is a link to its base
+/// interpreter: the same file, but another `sys.prefix` and other install paths.
+fn venv_config(executable: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(executable).ok()?;
+    let dir = absolute.parent()?;
+    [dir.join("pyvenv.cfg"), dir.parent()?.join("pyvenv.cfg")]
+        .into_iter()
+        .find(|cfg| cfg.is_file())
+}
+
+/// What tells two interpreter paths apart: the file they resolve to, and the venv (if any)
+/// whose `pyvenv.cfg` they are started from.
+fn identity(executable: &Path) -> (PathBuf, Option<PathBuf>) {
     let resolved = fs_err::canonicalize(executable).unwrap_or_else(|_| executable.to_path_buf());
+    (resolved, venv_config(executable))
+}
+
+/// The cache key of an interpreter: its canonical path, size and modification time, the venv it
+/// belongs to (its `pyvenv.cfg` and that file's modification time), the query script, and for
+/// launcher scripts what decides the Python they start.
+fn cache_key(executable: &Path, metadata: &std::fs::Metadata) -> String {
+    let (resolved, venv) = identity(executable);
     let mut hasher = Sha256::new();
     hasher.update(resolved.as_os_str().as_encoded_bytes());
     hasher.update([0]);
+    if let Some(cfg) = &venv {
+        hasher.update(cfg.as_os_str().as_encoded_bytes());
+        let stamp = fs_err::metadata(cfg)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |duration| duration.as_nanos());
+        hasher.update(stamp.to_le_bytes());
+        hasher.update([0]);
+    }
     hasher.update(metadata.len().to_le_bytes());
     let modified = metadata
         .modified()
@@ -689,10 +718,9 @@ pub fn find_interpreter(
     let request = request.map(Request::parse).transpose()?;
     let candidates = candidates(request.as_ref())?;
     let mut found: Vec<String> = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut seen: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
     for candidate in candidates {
-        let identity =
-            fs_err::canonicalize(&candidate.path).unwrap_or_else(|_| candidate.path.clone());
+        let identity = identity(&candidate.path);
         if seen.contains(&identity) {
             continue;
         }
@@ -1129,6 +1157,33 @@ mod tests {
     /// The tags computed here equal those of `packaging.tags.sys_tags()` (pip's vendored
     /// copy, or `packaging` itself) on the `python3` on PATH, which must have one (pip is a
     /// required tool), and on every pyenv interpreter of this machine that has one.
+    #[test]
+    fn a_venv_interpreter_is_not_taken_for_its_base() {
+        let python3 = require_tool!("python3");
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().join("cache"));
+        let venv = dir.path().join("venv");
+        let made = std::process::Command::new(&python3)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // The base first, so that its answer is in the cache when the venv's is asked.
+        let base = Interpreter::query(&venv.join("bin/python3"), &cache)
+            .ok()
+            .map(|venv_answer| venv_answer.base_executable.clone())
+            .unwrap();
+        let base = Interpreter::query(&base, &cache).unwrap();
+        let inside = Interpreter::query(&venv.join("bin/python3"), &cache).unwrap();
+        assert!(!base.is_venv());
+        assert!(inside.is_venv());
+        assert_eq!(
+            fs_err::canonicalize(&inside.prefix).unwrap(),
+            fs_err::canonicalize(&venv).unwrap()
+        );
+    }
+
     #[test]
     fn tags_match_packaging_on_this_machine() {
         let python3 = require_tool!("python3");
