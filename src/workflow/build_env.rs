@@ -10,8 +10,11 @@
 //! prepared through [`wheels::prepare`] (downloaded once, verified, unpacked into the cache) and
 //! hard-linked into the build venv: a second build with the same requirements downloads nothing.
 //!
-//! A build requirement with no wheel for the interpreter is an error that names it: building
-//! the build requirements themselves (recursive builds) is not done yet.
+//! A build requirement with no wheel for the interpreter but an sdist (`pytest-runner`, which
+//! old setup.py packages ask for, publishes only sdists for some versions) is itself built from
+//! its sdist, as pip does, through [`super::sdists`] (so it is cached like any built wheel), in
+//! a build environment of its own. Such builds nest at most [`MAX_NESTING`] deep: deeper, or
+//! with no sdist either, it is an error that names the requirement.
 //!
 //! **Locked build environments.** A build the lock holds an environment for (see
 //! [`super::build_lock`]) resolves nothing: [`BuildEnvs::use_locked`] hands it a
@@ -32,6 +35,7 @@ use std::sync::Mutex;
 use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
 use pep508_rs::{Requirement, VersionOrUrl};
 
+use super::sdists::{BuiltWheel, SdistBuild, SdistError};
 use super::sync::TagsPolicy;
 use super::wheels::{self, FetchOptions, PrepareError};
 use crate::build::{BoxError, BuildEnvironments};
@@ -50,6 +54,26 @@ use crate::python::Interpreter;
 use crate::resolver::{self, Activation, Manifest, ResolveError, RootRequirement};
 
 /// Why the requirements of a build could not be installed.
+/// How deep builds of build requirements may nest (a build requirement built from its sdist
+/// whose own build requirement is built from its sdist, ...).
+pub const MAX_NESTING: usize = 3;
+
+/// A package a build environment gets: a wheel from the index (or the lock), or one built
+/// from its sdist.
+enum Wanted {
+    Wheel(LockedWheel),
+    Built(BuiltWheel),
+}
+
+impl Wanted {
+    fn version(&self) -> &Version {
+        match self {
+            Self::Wheel(wheel) => &wheel.name.value().version,
+            Self::Built(built) => &built.filename.version,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildEnvError {
     #[error("cannot start the async runtime")]
@@ -75,6 +99,13 @@ pub enum BuildEnvError {
         version: pep440_rs::Version,
         python: pep440_rs::Version,
         tags: String,
+    },
+    #[error("failed to build the build requirement `{name}=={version}` from its sdist")]
+    BuildRequirement {
+        name: PackageName,
+        version: pep440_rs::Version,
+        #[source]
+        source: Box<SdistError>,
     },
     #[error(transparent)]
     Prepare(Box<PrepareError>),
@@ -109,7 +140,7 @@ impl Diagnostic for BuildEnvError {
     fn hints(&self) -> Vec<String> {
         match self {
             Self::NoWheel { name, .. } => vec![format!(
-                "tack does not build build requirements from source yet: the build needs a version of `{name}` that publishes a wheel for this platform"
+                "`{name}` has neither a wheel for this platform nor an sdist tack may build here (build requirements nest at most {MAX_NESTING} builds deep); the build needs a version of `{name}` that publishes a wheel"
             )],
             Self::Prepare(error) => error.hints(),
             Self::NotLocked { .. } => vec![
@@ -221,6 +252,10 @@ impl LockedEnvironment {
 /// Installs build requirements for one interpreter from the sync's indexes and cache; see the
 /// module docs. Shared by the builds of one sync, which may call it at the same time.
 pub struct BuildEnvs<'a> {
+    /// For the builds of build requirements (their own environments resolve against them).
+    indexes: IndexConfig,
+    /// How many builds of build requirements this one is nested in.
+    nesting: usize,
     interpreter: &'a Interpreter,
     cache: &'a Cache,
     fetch: &'a FetchOptions,
@@ -257,6 +292,8 @@ impl<'a> BuildEnvs<'a> {
         let client =
             IndexClient::new(options).map_err(|error| BuildEnvError::Client(Box::new(error)))?;
         Ok(Self {
+            indexes: indexes.clone(),
+            nesting: 0,
             interpreter,
             cache,
             fetch,
@@ -267,6 +304,13 @@ impl<'a> BuildEnvs<'a> {
             locked: Mutex::new(BTreeMap::new()),
             provisioned: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// The environments of builds nested `nesting` deep in the builds of build requirements.
+    #[must_use]
+    pub(crate) fn nested(mut self, nesting: usize) -> Self {
+        self.nesting = nesting;
+        self
     }
 
     /// Has the build whose scratch directory is `scratch` (as given to
@@ -313,7 +357,7 @@ impl<'a> BuildEnvs<'a> {
     fn resolve(
         &self,
         requirements: &[Requirement],
-    ) -> Result<Vec<(PackageName, LockedWheel)>, BuildEnvError> {
+    ) -> Result<Vec<(PackageName, Wanted)>, BuildEnvError> {
         let python = &self.interpreter.version;
         let manifest = Manifest {
             requires_python: Some(VersionSpecifiers::from(VersionSpecifier::equals_version(
@@ -339,7 +383,7 @@ impl<'a> BuildEnvs<'a> {
                 }
             })?;
         let tags = TagsPolicy(&self.interpreter.tags);
-        let mut chosen: Vec<(PackageName, LockedWheel)> = Vec::new();
+        let mut chosen: Vec<(PackageName, Wanted)> = Vec::new();
         for package in &resolution.packages {
             if let Some(marker) = &package.marker {
                 let marker =
@@ -360,7 +404,16 @@ impl<'a> BuildEnvs<'a> {
                 .iter()
                 .filter_map(super::lock::locked_wheel)
                 .collect();
-            let Some(wheel) = best_wheel(&wheels, &tags) else {
+            if let Some(wheel) = best_wheel(&wheels, &tags) {
+                chosen.push((package.name.clone(), Wanted::Wheel(wheel.clone())));
+                continue;
+            }
+            let sdist = package
+                .sdist
+                .as_ref()
+                .and_then(super::lock::locked_sdist)
+                .filter(|_| self.nesting < MAX_NESTING);
+            let Some(sdist) = sdist else {
                 return Err(BuildEnvError::NoWheel {
                     name: package.name.clone(),
                     version: package.version.clone(),
@@ -368,9 +421,46 @@ impl<'a> BuildEnvs<'a> {
                     tags: crate::install::plan::TagPolicy::describe(&tags),
                 });
             };
-            chosen.push((package.name.clone(), wheel.clone()));
+            let built = self.build_requirement(&SdistBuild {
+                name: package.name.clone(),
+                version: package.version.clone(),
+                sdist,
+            })?;
+            chosen.push((package.name.clone(), Wanted::Built(built)));
         }
         Ok(chosen)
+    }
+
+    /// A wheel of the build requirement `build` built from its sdist (or found built in the
+    /// cache), in a build environment of its own, one level deeper.
+    fn build_requirement(&self, build: &SdistBuild) -> Result<BuiltWheel, BuildEnvError> {
+        tracing::debug!(
+            "building the build requirement `{}=={}` from its sdist",
+            build.name,
+            build.version
+        );
+        let failed = |source| BuildEnvError::BuildRequirement {
+            name: build.name.clone(),
+            version: build.version.clone(),
+            source: Box::new(source),
+        };
+        let mut wheels = super::sdists::prepare_nested(
+            std::slice::from_ref(build),
+            self.fetch,
+            &self.indexes,
+            self.interpreter,
+            self.cache,
+            self.nesting + 1,
+        )
+        .map_err(failed)?;
+        wheels.remove(build.sdist.sha256.as_str()).ok_or_else(|| {
+            failed(SdistError::WrongWheel {
+                name: build.name.clone(),
+                version: build.version.clone(),
+                sdist: build.sdist.name.clone(),
+                wheel: "nothing".to_string(),
+            })
+        })
     }
 
     fn install_into(&self, venv: &Venv, requirements: &[Requirement]) -> Result<(), BuildEnvError> {
@@ -424,7 +514,7 @@ impl<'a> BuildEnvs<'a> {
                     tags: crate::install::plan::TagPolicy::describe(&tags),
                 });
             };
-            wanted.push((package.name.clone(), wheel.clone()));
+            wanted.push((package.name.clone(), Wanted::Wheel(wheel.clone())));
         }
         tracing::debug!(
             "installing the locked build environment of `{}`",
@@ -437,7 +527,7 @@ impl<'a> BuildEnvs<'a> {
     fn install_wanted(
         &self,
         venv: &Venv,
-        mut wanted: Vec<(PackageName, LockedWheel)>,
+        mut wanted: Vec<(PackageName, Wanted)>,
     ) -> Result<(), BuildEnvError> {
         // A second call (the backend's own requirements) adds to the venv: what is there at
         // the version wanted stays, another version is replaced.
@@ -445,7 +535,7 @@ impl<'a> BuildEnvs<'a> {
             let Some(position) = wanted.iter().position(|(name, _)| *name == dist.name) else {
                 continue;
             };
-            if wanted[position].1.name.value().version == dist.version {
+            if *wanted[position].1.version() == dist.version {
                 wanted.remove(position);
             } else {
                 wheel::uninstall(&dist.dist_info, &venv.layout).map_err(|source| {
@@ -456,7 +546,13 @@ impl<'a> BuildEnvs<'a> {
                 })?;
             }
         }
-        let wheels: Vec<LockedWheel> = wanted.iter().map(|(_, wheel)| wheel.clone()).collect();
+        let wheels: Vec<LockedWheel> = wanted
+            .iter()
+            .filter_map(|(_, wanted)| match wanted {
+                Wanted::Wheel(wheel) => Some(wheel.clone()),
+                Wanted::Built(_) => None,
+            })
+            .collect();
         let unpacked = wheels::prepare(&wheels, self.fetch, self.cache, &super::Silent)
             .map_err(|error| BuildEnvError::Prepare(Box::new(error)))?;
         let options = wheel::InstallOptions {
@@ -478,6 +574,24 @@ impl<'a> BuildEnvs<'a> {
                     wheel: wheel.name.to_string(),
                     source,
                 })?;
+            installed.push(format!("{}=={}", filename.name, filename.version));
+        }
+        for (_, wanted) in &wanted {
+            let Wanted::Built(built) = wanted else {
+                continue;
+            };
+            let filename = &built.filename;
+            wheel::install_wheel(
+                &built.dir,
+                filename,
+                &venv.layout,
+                LinkMode::Hardlink,
+                &options,
+            )
+            .map_err(|source| BuildEnvError::Install {
+                wheel: filename.to_string(),
+                source,
+            })?;
             installed.push(format!("{}=={}", filename.name, filename.version));
         }
         self.installed

@@ -170,6 +170,32 @@ pub fn prepare(
     cache: &Cache,
     reporter: &dyn Reporter,
 ) -> Result<BTreeMap<String, BuiltWheel>, SdistError> {
+    prepare_at(
+        wanted,
+        locked,
+        fetch,
+        indexes,
+        interpreter,
+        concurrent_builds,
+        cache,
+        reporter,
+        0,
+    )
+}
+
+/// [`prepare`], with build environments `nesting` deep in the builds of build requirements.
+#[allow(clippy::too_many_arguments)] // the sync's settings, each needed here
+fn prepare_at(
+    wanted: &[SdistBuild],
+    locked: Option<&LockedBuilds>,
+    fetch: &FetchOptions,
+    indexes: &IndexConfig,
+    interpreter: &Interpreter,
+    concurrent_builds: NonZeroUsize,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+    nesting: usize,
+) -> Result<BTreeMap<String, BuiltWheel>, SdistError> {
     let built_dir = cache
         .ensure_bucket(Bucket::Built)
         .map_err(SdistError::Cache)?;
@@ -250,8 +276,9 @@ pub fn prepare(
     }
 
     // 3. The builds.
-    let envs =
-        BuildEnvs::new(indexes, fetch, interpreter, cache).map_err(SdistError::Environments)?;
+    let envs = BuildEnvs::new(indexes, fetch, interpreter, cache)
+        .map_err(SdistError::Environments)?
+        .nested(nesting);
     let builds_dir = scratch.path().join("builds");
     for (index, (build, _, environment)) in missing.iter().enumerate() {
         match environment {
@@ -309,6 +336,30 @@ pub fn prepare(
     }
     keep_logs(scratch, &builds_dir);
     Err(first)
+}
+
+/// [`prepare`] for the builds of build requirements ([`BuildEnvs`] asks for them): one at a
+/// time, without a lock's environments, nothing reported, their own build environments
+/// `nesting` deep.
+pub(super) fn prepare_nested(
+    wanted: &[SdistBuild],
+    fetch: &FetchOptions,
+    indexes: &IndexConfig,
+    interpreter: &Interpreter,
+    cache: &Cache,
+    nesting: usize,
+) -> Result<BTreeMap<String, BuiltWheel>, SdistError> {
+    prepare_at(
+        wanted,
+        None,
+        fetch,
+        indexes,
+        interpreter,
+        NonZeroUsize::MIN,
+        cache,
+        &super::Silent,
+        nesting,
+    )
 }
 
 /// Checks the wheel of one build, unpacks it into the wheels bucket and records it at `entry`.

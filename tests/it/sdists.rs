@@ -40,6 +40,17 @@ sdist-files = { FAIL_BUILD = "" }
 wheel = false
 sdist = true
 
+# Build requirements that are sdists all the way down: a cycle, which the nesting bound ends.
+[packages.loop-a."1.0.0"]
+wheel = false
+sdist = true
+build-requires = ["loop-b"]
+
+[packages.loop-b."1.0.0"]
+wheel = false
+sdist = true
+build-requires = ["loop-a"]
+
 [packages]
 dep = ["1.0.0"]
 buildhelper = ["1.0.0"]
@@ -368,28 +379,30 @@ fn build_requirements_come_from_the_index() {
         serde_json::json!(["buildhelper==1.0.0"])
     );
 
-    // A build requirement without a wheel is not built in turn: the error names it.
+    // A build requirement without a wheel is built from its sdist in turn (and cached).
     let context = self::context(&["unhelped"]);
+    let output = sync(&context, &[]);
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(installed(&context), ["unhelped==1.0.0"]);
+    let builds = cached_builds(&context);
+    let requirements: Vec<&serde_json::Value> = builds
+        .iter()
+        .map(|build| &build["build_requirements"])
+        .collect();
+    assert!(
+        requirements.contains(&&serde_json::json!(["sdisthelper==1.0.0"])),
+        "{builds:?}"
+    );
+    assert_eq!(builds.len(), 2, "{builds:?}");
+
+    // Builds of build requirements nest a bounded number of levels: a cycle ends with an error
+    // that names the requirement.
+    let context = self::context(&["loop-a"]);
     let output = sync(&context, &[]);
     assert_eq!(output.code, Some(1), "{}", context.snapshot(&output));
     assert!(
-        output
-            .stderr
-            .contains("could not install the build requirements of `unhelped` (sdisthelper)"),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output.stderr.contains(
-            "the build requirement `sdisthelper==1.0.0` has no wheel for this environment"
-        ),
-        "{}",
-        output.stderr
-    );
-    assert!(
-        output
-            .stderr
-            .contains("hint: tack does not build build requirements from source yet"),
+        output.stderr.contains("has no wheel for this environment")
+            && output.stderr.contains("nest at most 3 builds deep"),
         "{}",
         output.stderr
     );

@@ -24,6 +24,7 @@
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Entries an sdist may hold, directories included.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -141,7 +142,13 @@ struct Unpacker<'a> {
 /// What an archive entry is.
 #[derive(Clone, Copy)]
 enum Kind<'a> {
-    File { executable: bool },
+    /// `modified`: the file's time in the archive, kept as tar and unzip keep it, since builds
+    /// compare file times: `make` in a bundled autotools tree reruns `aclocal` when
+    /// `configure.ac` looks newer than `aclocal.m4`.
+    File {
+        executable: bool,
+        modified: Option<SystemTime>,
+    },
     Directory,
     Symlink(&'a str),
     HardLink(&'a str),
@@ -184,6 +191,11 @@ impl Unpacker<'_> {
             let kind = match entry_type {
                 tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File {
                     executable: entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0),
+                    modified: entry
+                        .header()
+                        .mtime()
+                        .ok()
+                        .map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds)),
                 },
                 tar::EntryType::Directory => Kind::Directory,
                 tar::EntryType::Symlink => Kind::Symlink(link.as_deref().unwrap_or_default()),
@@ -215,6 +227,7 @@ impl Unpacker<'_> {
                 _ if entry.is_dir() => Kind::Directory,
                 None | Some(0 | 0o100_000) => Kind::File {
                     executable: entry.unix_mode().is_some_and(|mode| mode & 0o111 != 0),
+                    modified: entry.last_modified().and_then(zip_time),
                 },
                 Some(0o040_000) => Kind::Directory,
                 Some(0o120_000) => {
@@ -257,9 +270,19 @@ impl Unpacker<'_> {
             Kind::Directory => {
                 fs_err::create_dir_all(&path).map_err(|source| self.io(source))?;
             }
-            Kind::File { executable } => {
+            Kind::File {
+                executable,
+                modified,
+            } => {
                 self.write(name, &path, content)?;
                 set_executable(&path, executable).map_err(|source| self.io(source))?;
+                if let Some(modified) = modified {
+                    fs_err::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|file| file.set_modified(modified))
+                        .map_err(|source| self.io(source))?;
+                }
                 self.files.insert(relative);
             }
             Kind::HardLink(target) => {
@@ -341,6 +364,33 @@ impl Unpacker<'_> {
     }
 }
 
+/// A zip entry's time (local time without a zone, taken as UTC, as Python's zipfile does when
+/// it unpacks), as a system time; `None` for an impossible date.
+fn zip_time(time: zip::DateTime) -> Option<SystemTime> {
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's algorithm).
+    let (year, month, day) = (
+        i64::from(time.year()),
+        i64::from(time.month()),
+        i64::from(time.day()),
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400
+        + i64::from(time.hour()) * 3_600
+        + i64::from(time.minute()) * 60
+        + i64::from(time.second());
+    u64::try_from(seconds)
+        .ok()
+        .map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
 /// Whether the symbolic link at `link` (relative to the tree's root) pointing at `target`
 /// stays inside the tree. The check is lexical, which is sound because nothing is ever written
 /// through a link (so the link's parents are real directories) and `..` may only lead the
@@ -392,6 +442,7 @@ mod tests {
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(*entry_type);
             header.set_mode(0o755);
+            header.set_mtime(1_700_000_000);
             match entry_type {
                 tar::EntryType::Symlink | tar::EntryType::Link => {
                     header.set_size(0);
@@ -425,6 +476,41 @@ mod tests {
 
     const FILE: tar::EntryType = tar::EntryType::Regular;
     const DIR: tar::EntryType = tar::EntryType::Directory;
+
+    #[test]
+    fn files_keep_their_times_from_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = tar_gz(
+            dir.path(),
+            &[
+                ("demo-1.0/configure.ac", FILE, "AC_INIT\n"),
+                ("demo-1.0/aclocal.m4", FILE, "dnl\n"),
+            ],
+        );
+        let tree = unpack(&archive, "demo-1.0.tar.gz").unwrap();
+        for file in ["configure.ac", "aclocal.m4"] {
+            let modified = fs_err::metadata(tree.join(file))
+                .unwrap()
+                .modified()
+                .unwrap();
+            assert_eq!(
+                modified,
+                UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                "{file}"
+            );
+        }
+        // Zip entries' times are civil dates.
+        let time = zip::DateTime::from_date_and_time(2023, 11, 14, 22, 13, 20).unwrap();
+        assert_eq!(
+            zip_time(time),
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        let time = zip::DateTime::from_date_and_time(1980, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(
+            zip_time(time),
+            Some(UNIX_EPOCH + Duration::from_secs(315_532_800))
+        );
+    }
 
     #[test]
     fn a_plain_sdist_unpacks_to_its_top_directory() {
