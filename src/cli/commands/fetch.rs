@@ -43,10 +43,7 @@ pub fn fetch(
     };
     let outcome = fetch::fetch(&project_dir, &lock, &request, &cache, printer)?;
     if let Some((version, path)) = &outcome.python {
-        printer.status(&format!(
-            "Fetching for Python {version} at `{}`",
-            path.display()
-        ));
+        printer.status(&format!("Using Python {version} at `{}`", path.display()));
     }
     let mut parts = vec![format!("{} wheels", outcome.wheels)];
     if outcome.sdists > 0 {
