@@ -317,3 +317,46 @@ fn fetch_for_all_platforms_takes_every_file() {
     Fetched 6 wheels into `[TEMP]/cache` in [TIME]
     ");
 }
+
+const SDIST_SCENARIO: &str = r#"
+description = "fetch builds sdist-only packages"
+
+[packages.helped."1.0.0"]
+wheel = false
+sdist = true
+build-requires = ["buildhelper>=1"]
+
+[packages.both."2.0.0"]
+sdist = true
+
+[packages]
+buildhelper = ["1.0.0"]
+"#;
+
+#[test]
+fn fetch_builds_sdists_so_that_the_offline_sync_builds_nothing() {
+    require_tool!("python3");
+    let scenario = Scenario::from_toml("fetch-sdists", SDIST_SCENARIO).unwrap();
+    let context = TestContext::new().with_index(&scenario, IndexOptions::default());
+    context.write_pyproject(
+        "[project]\nname = \"project\"\nversion = \"0.1.0\"\nrequires-python = \">=3.8\"\ndependencies = [\"helped\", \"both\"]\n",
+    );
+    tack(&context, &["lock"]);
+    let output = tack(&context, &["fetch", "--frozen"]);
+    assert!(
+        output.stderr.contains("1 package built from sdist"),
+        "{}",
+        context.snapshot(&output)
+    );
+    // The same index settings (a build is cached by them), and no request reaches it.
+    context.index().clear_requests();
+    let output = context.run(context.tack().args(["sync", "--offline", "--frozen"]));
+    assert!(context.index().requests().is_empty());
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(
+        !output.stderr.contains("built from sdist"),
+        "{}",
+        context.snapshot(&output)
+    );
+    assert_eq!(installed(&context), ["both==2.0.0", "helped==1.0.0"]);
+}
