@@ -75,6 +75,12 @@ pub enum Command {
     /// which proves the sdist complete. `--sdist` or `--wheel` builds only that one, from the
     /// source tree; both flags build both from the source tree.
     Build(BuildArgs),
+    /// Write the lock for one selection of groups and extras as a requirements file (pinned,
+    /// hashed, with markers) or as a smaller pylock.toml
+    Export(ExportArgs),
+    /// Download and verify everything a sync needs into the cache, installing nothing (then
+    /// `tack sync --offline --frozen` needs no network)
+    Fetch(FetchArgs),
 }
 
 /// Index selection, shared by the commands that talk to an index.
@@ -250,4 +256,108 @@ pub struct BuildArgs {
     /// The Python interpreter to build with: a path, or a version such as `3.12`
     #[arg(long, short = 'p', value_name = "PYTHON", env = "TACK_PYTHON")]
     pub python: Option<String>,
+}
+
+/// The groups and extras to take, as `tack sync` takes them.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectionArgs {
+    /// Leave out the `dev` group
+    #[arg(long, env = "TACK_NO_DEV", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_dev: bool,
+    /// Also take these dependency groups (comma list, repeatable; `--with` works too)
+    #[arg(long = "group", visible_alias = "with", value_name = "GROUPS")]
+    pub group: Vec<String>,
+    /// Take only these groups, without the project's dependencies (comma list, repeatable;
+    /// also `--only`, where `main` means the project's dependencies)
+    #[arg(long = "only-group", visible_alias = "only", value_name = "GROUPS")]
+    pub only_group: Vec<String>,
+    /// Leave out these groups (comma list, repeatable; `--without` works too)
+    #[arg(long = "no-group", visible_alias = "without", value_name = "GROUPS")]
+    pub no_group: Vec<String>,
+    /// Take every dependency group
+    #[arg(long)]
+    pub all_groups: bool,
+    /// Leave out the default groups (`dev`, or `[tool.tack] default-groups`)
+    #[arg(long)]
+    pub no_default_groups: bool,
+    /// Take these extras (separated by spaces or commas, repeatable; `--extras` works too)
+    #[arg(
+        long = "extra",
+        short = 'E',
+        visible_alias = "extras",
+        value_name = "EXTRAS"
+    )]
+    pub extra: Vec<String>,
+    /// Take every extra
+    #[arg(long)]
+    pub all_extras: bool,
+    /// Leave out the project itself, keeping its dependencies (`--no-root` works too)
+    #[arg(long, visible_alias = "no-root", env = "TACK_NO_INSTALL_PROJECT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_install_project: bool,
+    /// Leave out path dependencies (`directory` entries other than the project)
+    #[arg(long)]
+    pub no_directory: bool,
+}
+
+/// Which lock to use, as `tack sync` chooses it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LockChoiceArgs {
+    /// Use pylock.toml as it is: no resolution, no check against pyproject.toml (which may be
+    /// absent)
+    #[arg(long, env = "TACK_FROZEN", value_parser = clap::builder::FalseyValueParser::new(), conflicts_with = "locked")]
+    pub frozen: bool,
+    /// Fail if pylock.toml is missing or out of date instead of locking again
+    #[arg(long, env = "TACK_LOCKED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub locked: bool,
+}
+
+/// The formats of `tack export`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// pip's requirements file: pinned, with hashes and PEP 508 markers
+    #[default]
+    RequirementsTxt,
+    /// A PEP 751 pylock.toml holding only the selection
+    Pylock,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub index: IndexArgs,
+    #[command(flatten)]
+    pub lock: LockChoiceArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The format to write
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExportFormatArg,
+    /// Where to write [default: standard output]
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write no `--hash` options (pip then checks nothing it downloads)
+    #[arg(long)]
+    pub no_hashes: bool,
+    /// Write the project and path dependencies as plain paths, not `-e` (editable)
+    #[arg(long, env = "TACK_NO_EDITABLE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_editable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub index: IndexArgs,
+    #[command(flatten)]
+    pub lock: LockChoiceArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The Python interpreter to fetch for: a path, or a version such as `3.12`
+    #[arg(long, short = 'p', value_name = "PYTHON", env = "TACK_PYTHON")]
+    pub python: Option<String>,
+    /// Every wheel and sdist of every selected package, for any platform; nothing is built
+    #[arg(long)]
+    pub all_platforms: bool,
+    /// Build no package from its sdist: fail when a package has no wheel for this interpreter
+    #[arg(long, env = "TACK_NO_BUILD", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_build: bool,
 }

@@ -111,6 +111,8 @@ fn diagnostic<'a>(cause: &'a (dyn Error + 'static)) -> Option<&'a dyn Diagnostic
         crate::workflow::selection::SelectionError,
         crate::workflow::poetry_install::PoetryInstallError,
         crate::workflow::sync::SyncFailure,
+        crate::workflow::export::ExportError,
+        crate::workflow::fetch::FetchFailure,
         crate::workflow::wheels::PrepareError,
         crate::workflow::sdists::SdistError,
         crate::workflow::metadata_builds::MetadataBuildFailure,

@@ -31,6 +31,8 @@ pub fn main() -> ExitCode {
         Command::Lock(args) => commands::lock::lock(args, &cli.global, &printer),
         Command::Sync(args) => commands::sync::sync(args, &cli.global, &printer),
         Command::Build(args) => commands::build::build(args, &cli.global, &printer),
+        Command::Export(args) => commands::export::export(args, &cli.global, &printer),
+        Command::Fetch(args) => commands::fetch::fetch(args, &cli.global, &printer),
     };
     match result {
         Ok(status) => status.into(),

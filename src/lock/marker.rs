@@ -82,6 +82,109 @@ impl LockMarker {
     }
 }
 
+/// A lock marker once the extras and groups are chosen: what remains is a plain PEP 508
+/// marker over the environment, or a constant ([`LockMarker::for_selection`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectedMarker {
+    /// Holds everywhere under the selection.
+    Always,
+    /// Holds nowhere under the selection.
+    Never,
+    /// Holds where this PEP 508 environment marker holds.
+    When(String),
+}
+
+impl LockMarker {
+    /// The marker with its `extras` and `dependency_groups` tests decided by the selection,
+    /// simplified, and its environment tests kept: what a format without PEP 751's two list
+    /// variables (a requirements file, a lock for one selection) can say. Never fails: the
+    /// comparisons were parsed when the lock was read.
+    pub fn for_selection(&self, extras: &[ExtraName], groups: &[GroupName]) -> SelectedMarker {
+        match self.expression.select(extras, groups) {
+            Selected::Constant(true) => SelectedMarker::Always,
+            Selected::Constant(false) => SelectedMarker::Never,
+            Selected::Text { text, .. } => SelectedMarker::When(text),
+        }
+    }
+}
+
+/// A partly decided expression: a constant, or marker text (`or_at_top` when it must be
+/// parenthesized inside an `and`).
+enum Selected {
+    Constant(bool),
+    Text { text: String, or_at_top: bool },
+}
+
+impl Expression {
+    fn select(&self, extras: &[ExtraName], groups: &[GroupName]) -> Selected {
+        match self {
+            Self::Environment(tree) => match tree.try_to_string() {
+                Some(text) => Selected::Text {
+                    or_at_top: text.contains(" or "),
+                    text,
+                },
+                None => Selected::Constant(tree.is_true()),
+            },
+            Self::Extra { name, negated } => Selected::Constant(extras.contains(name) != *negated),
+            Self::Group { name, negated } => Selected::Constant(groups.contains(name) != *negated),
+            Self::All(terms) => {
+                let mut texts = Vec::new();
+                for term in terms {
+                    match term.select(extras, groups) {
+                        Selected::Constant(false) => return Selected::Constant(false),
+                        Selected::Constant(true) => {}
+                        Selected::Text { text, or_at_top } => texts.push((text, or_at_top)),
+                    }
+                }
+                match texts.len() {
+                    0 => Selected::Constant(true),
+                    1 => {
+                        let (text, or_at_top) = texts.remove(0);
+                        Selected::Text { text, or_at_top }
+                    }
+                    _ => Selected::Text {
+                        text: texts
+                            .into_iter()
+                            .map(
+                                |(text, or_at_top)| {
+                                    if or_at_top {
+                                        format!("({text})")
+                                    } else {
+                                        text
+                                    }
+                                },
+                            )
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                        or_at_top: false,
+                    },
+                }
+            }
+            Self::Any(terms) => {
+                let mut texts = Vec::new();
+                for term in terms {
+                    match term.select(extras, groups) {
+                        Selected::Constant(true) => return Selected::Constant(true),
+                        Selected::Constant(false) => {}
+                        Selected::Text { text, .. } => texts.push(text),
+                    }
+                }
+                match texts.len() {
+                    0 => Selected::Constant(false),
+                    1 => Selected::Text {
+                        or_at_top: texts[0].contains(" or "),
+                        text: texts.remove(0),
+                    },
+                    _ => Selected::Text {
+                        text: texts.join(" or "),
+                        or_at_top: true,
+                    },
+                }
+            }
+        }
+    }
+}
+
 impl Expression {
     fn evaluate(
         &self,
@@ -565,5 +668,48 @@ mod tests {
         ] {
             let _ = LockMarker::from_str(text);
         }
+    }
+
+    #[test]
+    fn selection_decides_extras_and_groups_and_keeps_the_environment() {
+        let dev = [GroupName::new("dev").unwrap()];
+        let cli = [ExtraName::from_str("cli").unwrap()];
+        let select = |text: &str, extras: &[ExtraName], groups: &[GroupName]| {
+            marker(text).for_selection(extras, groups)
+        };
+        assert_eq!(
+            select("'dev' in dependency_groups", &[], &dev),
+            SelectedMarker::Always
+        );
+        assert_eq!(
+            select("'dev' in dependency_groups", &[], &[]),
+            SelectedMarker::Never
+        );
+        assert_eq!(
+            select(
+                "'dev' in dependency_groups and sys_platform == 'win32'",
+                &[],
+                &dev
+            ),
+            SelectedMarker::When("sys_platform == 'win32'".to_string())
+        );
+        assert_eq!(
+            select("'cli' in extras or python_version < '3.10'", &cli, &[]),
+            SelectedMarker::Always
+        );
+        assert_eq!(
+            select("'cli' in extras or python_version < '3.10'", &[], &[]),
+            SelectedMarker::When("python_full_version < '3.10'".to_string())
+        );
+        assert_eq!(
+            select(
+                "('cli' not in extras or sys_platform == 'linux') and (os_name == 'nt' or os_name == 'posix')",
+                &cli,
+                &[]
+            ),
+            SelectedMarker::When(
+                "sys_platform == 'linux' and (os_name == 'nt' or os_name == 'posix')".to_string()
+            )
+        );
     }
 }

@@ -119,7 +119,7 @@ use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 pub use error::{InvalidLock, InvalidLockKind, LockError};
-pub use marker::{InvalidMarker, LockMarker};
+pub use marker::{InvalidMarker, LockMarker, SelectedMarker};
 pub use values::{InvalidSha256, Sha256Digest, Verbatim};
 
 /// The file name PEP 751 gives a project's single lock file.

@@ -19,11 +19,16 @@
 //! - [`build`]: the project's sdist and wheel (`tack build`), built in the build environments
 //!   of [`build_env`] and written into `dist/`.
 //!
-//! A new command (`export`, `fetch`) is one more module here, reusing these steps.
+//! - [`export`]: `Lock` + [`Selection`] -> a requirements file or a subset lock (`tack export`).
+//! - [`fetch`]: `Lock` + [`Selection`] -> the cache filled for an offline sync (`tack fetch`).
+//!
+//! A new command is one more module here, reusing these steps.
 
 pub mod build;
 pub mod build_env;
 mod build_lock;
+pub mod export;
+pub mod fetch;
 pub mod local;
 pub mod lock;
 pub mod metadata_builds;

@@ -10,6 +10,7 @@ mod build_command;
 mod building;
 mod direct;
 mod errors;
+mod export;
 mod fake_index;
 mod hermetic;
 mod locking;
