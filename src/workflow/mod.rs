@@ -24,6 +24,8 @@
 pub mod build;
 pub mod build_env;
 mod build_lock;
+pub mod direct_sources;
+pub mod git;
 pub mod local;
 pub mod lock;
 pub mod metadata_builds;

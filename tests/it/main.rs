@@ -11,6 +11,7 @@ mod building;
 mod direct;
 mod errors;
 mod fake_index;
+mod git;
 mod hermetic;
 mod locking;
 mod poetry;
