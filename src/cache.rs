@@ -12,6 +12,7 @@
 //!   built-v1/             wheels built from sdists: which unpacked wheel a build gave, keyed by
 //!                         the sdist's sha256, the interpreter and the build environment's inputs;
 //!                         and the scratch directories of builds under way
+//!   git-v1/               bare clones of git repositories, keyed by the URL without credentials
 //! ```
 //!
 //! Every bucket carries a version in its name: when the format of what a bucket stores changes,
@@ -90,6 +91,7 @@ pub enum Bucket {
     Interpreter,
     Built,
     BuiltMetadata,
+    Git,
 }
 
 impl Bucket {
@@ -103,6 +105,7 @@ impl Bucket {
             Self::Interpreter => "interpreter-v1",
             Self::Built => "built-v1",
             Self::BuiltMetadata => "built-metadata-v1",
+            Self::Git => "git-v1",
         }
     }
 }

@@ -9,7 +9,10 @@
 //! - `keep`: present at the wanted version;
 //! - `local`: source trees to build and install (the project itself, path dependencies),
 //!   each with what the venv holds under its name. Their version is known only once built,
-//!   so whether the installed one is current is the caller's to decide.
+//!   so whether the installed one is current is the caller's to decide;
+//! - `direct`: packages from a git commit or an archive URL, each with what the venv holds
+//!   under its name. The version alone cannot tell whether the installed copy came from the
+//!   locked commit or archive (its `direct_url.json` does), so that too is the caller's call.
 //!
 //! A lock package is wanted when its marker holds for the target with the chosen extras and
 //! groups (PEP 751). For each package to install, the wheel with the best tag priority is
@@ -27,7 +30,7 @@ use pep508_rs::MarkerEnvironment;
 
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
-use crate::lock::{Lock, LockedDirectory, LockedPackage, LockedSdist, LockedWheel};
+use crate::lock::{Lock, LockedDirect, LockedDirectory, LockedPackage, LockedSdist, LockedWheel};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
 /// How well a wheel fits the target: lower is better, `None` is incompatible.
@@ -109,6 +112,9 @@ pub struct Plan<T> {
     pub keep: Vec<T>,
     /// Source trees wanted, each with the installed distributions of its name.
     pub local: Vec<(LockedDirectory, Vec<T>)>,
+    /// Packages from git or an archive URL wanted, each with the installed distributions of
+    /// its name.
+    pub direct: Vec<(LockedDirect, Vec<T>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,15 +223,51 @@ pub fn plan<T>(
         }
     }
 
+    let mut direct: BTreeMap<PackageName, (LockedDirect, Vec<T>)> = BTreeMap::new();
+    for package in &lock.direct {
+        let applies = package
+            .marker
+            .as_ref()
+            .is_none_or(|marker| marker.evaluate(target.markers, &target.extras, &target.groups));
+        if applies {
+            if let Some(other) = wanted
+                .get(&package.name)
+                .map(|other| other.version.clone())
+                .or_else(|| {
+                    direct
+                        .get(&package.name)
+                        .map(|(other, _)| other.version.clone())
+                })
+            {
+                return Err(PlanError::Ambiguous {
+                    name: package.name.clone(),
+                    versions: format!("{other}, {}", package.version),
+                });
+            }
+            if local.contains_key(&package.name) {
+                return Err(PlanError::Ambiguous {
+                    name: package.name.clone(),
+                    versions: format!("{} and a source tree", package.version),
+                });
+            }
+            direct.insert(package.name.clone(), (package.clone(), Vec::new()));
+        }
+    }
+
     let mut plan = Plan {
         install: Vec::new(),
         reinstall: Vec::new(),
         remove: Vec::new(),
         keep: Vec::new(),
         local: Vec::new(),
+        direct: Vec::new(),
     };
     for (name, version, handle) in installed {
         if let Some((_, installed)) = local.get_mut(&name) {
+            installed.push(handle);
+            continue;
+        }
+        if let Some((_, installed)) = direct.get_mut(&name) {
             installed.push(handle);
             continue;
         }
@@ -241,6 +283,7 @@ pub fn plan<T>(
         .map(|package| planned(package, target))
         .collect::<Result<_, _>>()?;
     plan.local = local.into_values().collect();
+    plan.direct = direct.into_values().collect();
     Ok(plan)
 }
 
@@ -365,6 +408,7 @@ mod tests {
             created_by: CREATED_BY.to_string(),
             packages,
             directories: Vec::new(),
+            direct: Vec::new(),
             tool: TackLockTool::default(),
         }
     }

@@ -95,8 +95,9 @@
 //! the inputs (`build-system-requires`, present only when the project has the table, so that
 //! the fingerprint of a project without one is what it always was).
 //!
-//! Not supported yet when reading other tools' files: packages from `vcs`, `directory` or
-//! `archive` sources and files given by `path` (each is a clear error naming the package).
+//! Packages from a source tree (`directory`), a git repository (`vcs`, git only) and an archive
+//! URL (`archive`) are read and written; files given by `path` are not supported yet (a clear
+//! error naming the package).
 //! `attestation-identities` and other tools' `[tool.*]` tables are dropped.
 
 mod error;
@@ -155,6 +156,10 @@ pub struct Lock {
     /// itself), sorted by name. They are `[[packages]]` entries in the file like the others,
     /// but carry no version and no files: both are known only once the tree is built.
     pub directories: Vec<LockedDirectory>,
+    /// Packages from a git repository or an archive URL (PEP 751 `vcs` and `archive`
+    /// entries), sorted by name. Unlike a directory they carry a version: the commit or the
+    /// archive's hash fixes what is built.
+    pub direct: Vec<LockedDirect>,
     /// tack's own `[tool.tack]` table; empty (default) when another tool wrote the lock.
     pub tool: TackLockTool,
 }
@@ -199,6 +204,69 @@ impl LockedDirectory {
     /// Whether this entry is the project the lock belongs to.
     pub fn is_project(&self) -> bool {
         self.path == "."
+    }
+}
+
+/// A `[[packages]]` entry with a `vcs` or `archive` source: one version, fixed by a commit
+/// or by the archive's sha256, built (or, for a wheel, installed) at sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedDirect {
+    pub name: PackageName,
+    pub version: Version,
+    /// When the package is installed, as for [`LockedPackage::marker`].
+    pub marker: Option<LockMarker>,
+    /// Sorted by name, then version.
+    pub dependencies: Vec<LockedDependency>,
+    pub source: LockedSource,
+}
+
+/// Where a [`LockedDirect`] comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockedSource {
+    /// `vcs = { type = "git", url, requested-revision, commit-id, subdirectory }`.
+    Git(LockedGit),
+    /// `archive = { url, size, hashes = { sha256 }, subdirectory }`.
+    Archive(LockedArchive),
+}
+
+/// A commit of a git repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedGit {
+    /// The repository, without credentials (the user name of an `ssh://` URL is kept).
+    pub url: Url,
+    /// The branch, tag or revision asked for; `None` for the repository's default branch.
+    pub requested_revision: Option<String>,
+    /// The full commit the reference resolved to when locking.
+    pub commit_id: String,
+    /// The project's directory inside the repository, with `/` separators.
+    pub subdirectory: Option<String>,
+}
+
+/// An archive (a wheel or an sdist) on a web server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedArchive {
+    /// Without credentials.
+    pub url: Url,
+    pub size: Option<u64>,
+    pub sha256: Sha256Digest,
+    /// The project's directory inside an sdist.
+    pub subdirectory: Option<String>,
+}
+
+impl LockedArchive {
+    /// The file name: the last segment of the URL's path.
+    pub fn file_name(&self) -> &str {
+        self.url
+            .path_segments()
+            .and_then(|mut segments| segments.next_back())
+            .unwrap_or_default()
+    }
+
+    /// Whether the archive is a wheel (else an sdist).
+    pub fn is_wheel(&self) -> bool {
+        std::path::Path::new(self.file_name())
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("whl"))
     }
 }
 
@@ -502,6 +570,16 @@ impl Lock {
                 check_file(&location, file)?;
             }
         }
+        for package in &self.direct {
+            let location = format!("package `{}` {}", package.name, package.version);
+            let url = match &package.source {
+                LockedSource::Git(git) => &git.url,
+                LockedSource::Archive(archive) => &archive.url,
+            };
+            if !(url.scheme() == "ssh" && url.password().is_none()) {
+                credentials(location, writer::credentials_removed(url))?;
+            }
+        }
         for package in &self.tool.builds.packages {
             let location = format!("build package `{}` {}", package.name, package.version);
             for wheel in &package.wheels {
@@ -555,6 +633,12 @@ impl Lock {
 fn versions_by_name(lock: &Lock) -> BTreeMap<&PackageName, BTreeSet<&Version>> {
     let mut versions: BTreeMap<&PackageName, BTreeSet<&Version>> = BTreeMap::new();
     for package in &lock.packages {
+        versions
+            .entry(&package.name)
+            .or_default()
+            .insert(&package.version);
+    }
+    for package in &lock.direct {
         versions
             .entry(&package.name)
             .or_default()
@@ -718,6 +802,7 @@ mod tests {
             created_by: CREATED_BY.to_string(),
             packages: vec![app, anyio, numpy_old, numpy_new, pytest],
             directories: Vec::new(),
+            direct: Vec::new(),
             tool: TackLockTool {
                 builds: LockedBuilds::default(),
                 fingerprint: String::new(),
@@ -1086,6 +1171,7 @@ wheels = [
             created_by: CREATED_BY.to_string(),
             packages: Vec::new(),
             directories: Vec::new(),
+            direct: Vec::new(),
             tool: TackLockTool::default(),
         };
         let text = lock.to_toml();

@@ -24,9 +24,9 @@ use super::error::{InvalidLock, InvalidLockKind};
 use url::Url;
 
 use super::{
-    BuildPackageUse, Lock, LockInputs, LockMarker, LockedBuild, LockedBuildPackage, LockedBuilds,
-    LockedDependency, LockedDirectory, LockedFile, LockedPackage, Sha256Digest, TackLockTool,
-    Verbatim,
+    BuildPackageUse, Lock, LockInputs, LockMarker, LockedArchive, LockedBuild, LockedBuildPackage,
+    LockedBuilds, LockedDependency, LockedDirect, LockedDirectory, LockedFile, LockedGit,
+    LockedPackage, LockedSource, Sha256Digest, TackLockTool, Verbatim,
 };
 use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -234,12 +234,17 @@ impl TryFrom<WireDocument<'_>> for Lock {
         )?;
         let mut packages = Vec::new();
         let mut directories = Vec::new();
+        let mut direct = Vec::new();
         for (position, package) in document.packages.into_iter().enumerate() {
             match convert_package(source, position, package)? {
                 Converted::Index(package) => packages.push(*package),
                 Converted::Directory(directory) => directories.push(directory),
+                Converted::Direct(package) => direct.push(*package),
             }
         }
+        direct.sort_by(|a: &LockedDirect, b| {
+            (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
+        });
         directories.sort_by(|a: &LockedDirectory, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
         packages.sort_by(|a, b| {
             (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
@@ -262,6 +267,7 @@ impl TryFrom<WireDocument<'_>> for Lock {
             created_by: document.created_by,
             packages,
             directories,
+            direct,
             tool,
         })
     }
@@ -428,21 +434,11 @@ fn convert_package(
             dependencies,
         }));
     }
-    for (table, source_kind) in [(&package.vcs, "vcs"), (&package.archive, "archive")] {
-        if let Some(table) = table {
-            return Err(InvalidLock::new(
-                InvalidLockKind::UnsupportedSource,
-                source.path,
-                source.text,
-                Some(table.span()),
-                format!(
-                    "the package comes from a `{source_kind}` source, which tack does not support yet"
-                ),
-            )
-            .field(format!("{field}.{source_kind}"))
-            .package(Some(&named)));
-        }
-    }
+    let direct_source = match (package.vcs, package.archive) {
+        (Some(vcs), _) => Some(read_vcs(&invalid, vcs)?),
+        (None, Some(archive)) => Some(read_archive(&invalid, archive)?),
+        (None, None) => None,
+    };
     let version = match &package.version {
         None => {
             return Err(invalid(
@@ -461,6 +457,15 @@ fn convert_package(
             .because(error)
         })?,
     };
+    if let Some(direct_source) = direct_source {
+        return Ok(Converted::Direct(Box::new(LockedDirect {
+            name,
+            version,
+            marker,
+            dependencies,
+            source: direct_source,
+        })));
+    }
     let requires_python = package
         .requires_python
         .map(|specifiers| {
@@ -524,6 +529,176 @@ fn convert_package(
 enum Converted {
     Index(Box<LockedPackage>),
     Directory(LockedDirectory),
+    Direct(Box<LockedDirect>),
+}
+
+/// A string value of a source table, if present.
+fn table_string(
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    span: &Range<usize>,
+    table: &toml::Table,
+    parent: &str,
+    key: &str,
+) -> Result<Option<String>, InvalidLock> {
+    match table.get(key) {
+        None => Ok(None),
+        Some(toml::Value::String(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(invalid(
+            span.clone(),
+            &format!("{parent}.{key}"),
+            format!("`{key}` must be a string"),
+        )),
+    }
+}
+
+fn table_url(
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    span: &Range<usize>,
+    table: &toml::Table,
+    parent: &str,
+) -> Result<Url, InvalidLock> {
+    let text = table_string(invalid, span, table, parent, "url")?.ok_or_else(|| {
+        invalid(
+            span.clone(),
+            parent,
+            format!("the `{parent}` table has no `url`"),
+        )
+    })?;
+    Url::parse(&text).map_err(|error| {
+        invalid(
+            span.clone(),
+            &format!("{parent}.url"),
+            // The text may hold credentials: it is not repeated.
+            "the URL is not valid".to_string(),
+        )
+        .because(error)
+    })
+}
+
+/// A `vcs` table; only git is supported.
+fn read_vcs(
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    vcs: Spanned<toml::Value>,
+) -> Result<LockedSource, InvalidLock> {
+    let span = vcs.span();
+    let toml::Value::Table(table) = vcs.into_inner() else {
+        return Err(invalid(
+            span,
+            "vcs",
+            "`vcs` must be a table such as `{ type = \"git\", url = \"...\", commit-id = \"...\" }`".to_string(),
+        ));
+    };
+    match table_string(invalid, &span, &table, "vcs", "type")?.as_deref() {
+        Some("git") => {}
+        Some(other) => {
+            return Err(invalid(
+                span,
+                "vcs.type",
+                format!("`{other}` repositories are not supported; tack installs from git"),
+            ))
+        }
+        None => {
+            return Err(invalid(
+                span,
+                "vcs",
+                "the `vcs` table has no `type`".to_string(),
+            ))
+        }
+    }
+    let url = table_url(invalid, &span, &table, "vcs")?;
+    let commit_id = table_string(invalid, &span, &table, "vcs", "commit-id")?
+        .filter(|commit| commit.len() >= 40 && commit.bytes().all(|byte| byte.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            invalid(
+                span.clone(),
+                "vcs.commit-id",
+                "`commit-id` must be a full commit (40 or 64 hexadecimal digits)".to_string(),
+            )
+        })?
+        .to_ascii_lowercase();
+    Ok(LockedSource::Git(LockedGit {
+        url,
+        requested_revision: table_string(invalid, &span, &table, "vcs", "requested-revision")?,
+        commit_id,
+        subdirectory: table_string(invalid, &span, &table, "vcs", "subdirectory")?,
+    }))
+}
+
+/// An `archive` table with a URL (a `path` archive is not supported yet).
+fn read_archive(
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    archive: Spanned<toml::Value>,
+) -> Result<LockedSource, InvalidLock> {
+    let span = archive.span();
+    let toml::Value::Table(table) = archive.into_inner() else {
+        return Err(invalid(
+            span,
+            "archive",
+            "`archive` must be a table such as `{ url = \"...\", hashes = { sha256 = \"...\" } }`"
+                .to_string(),
+        ));
+    };
+    if table.contains_key("path") && !table.contains_key("url") {
+        return Err(invalid(
+            span,
+            "archive.path",
+            "archives given by `path` are not supported yet".to_string(),
+        ));
+    }
+    let url = table_url(invalid, &span, &table, "archive")?;
+    let size = match table.get("size") {
+        None => None,
+        Some(toml::Value::Integer(size)) => Some(u64::try_from(*size).map_err(|_| {
+            invalid(
+                span.clone(),
+                "archive.size",
+                "`size` must not be negative".to_string(),
+            )
+        })?),
+        Some(_) => {
+            return Err(invalid(
+                span,
+                "archive.size",
+                "`size` must be an integer".to_string(),
+            ))
+        }
+    };
+    let sha256 = match table.get("hashes") {
+        Some(toml::Value::Table(hashes)) => match hashes.get("sha256") {
+            Some(toml::Value::String(digest)) => {
+                Sha256Digest::from_str(digest).map_err(|error| {
+                    invalid(
+                        span.clone(),
+                        "archive.hashes.sha256",
+                        format!("`{digest}` is not a sha256 digest"),
+                    )
+                    .because(error)
+                })?
+            }
+            _ => {
+                return Err(invalid(
+                    span,
+                    "archive.hashes",
+                    "the archive has no sha256 hash; tack installs only what it can verify"
+                        .to_string(),
+                ))
+            }
+        },
+        _ => {
+            return Err(invalid(
+                span,
+                "archive.hashes",
+                "the archive has no `hashes` table; tack installs only what it can verify"
+                    .to_string(),
+            ))
+        }
+    };
+    Ok(LockedSource::Archive(LockedArchive {
+        url,
+        size,
+        sha256,
+        subdirectory: table_string(invalid, &span, &table, "archive", "subdirectory")?,
+    }))
 }
 
 /// A `directory` table: its `path` (relative, as written) and `editable` (PEP 751's default
@@ -1053,6 +1228,51 @@ mod tests {
     }
 
     #[test]
+    fn vcs_and_archive_entries_are_read_and_written_back() {
+        let commit = "c".repeat(40);
+        let text = format!(
+            "version = \"1.0\"\nvcs = {{ type = \"git\", url = \"https://example.org/foo.git\", requested-revision = \"main\", commit-id = \"{commit}\", subdirectory = \"sub\" }}"
+        );
+        let lock = read(&one_package(&text)).unwrap();
+        assert!(lock.packages.is_empty());
+        let LockedSource::Git(git) = &lock.direct[0].source else {
+            panic!("not git");
+        };
+        assert_eq!(
+            (
+                git.requested_revision.as_deref(),
+                git.commit_id.as_str(),
+                git.subdirectory.as_deref()
+            ),
+            (Some("main"), commit.as_str(), Some("sub"))
+        );
+        assert!(lock.to_toml().contains(&text), "{}", lock.to_toml());
+        assert_eq!(read(&lock.to_toml()).unwrap().direct, lock.direct);
+
+        let text = format!(
+            "version = \"2.0\"\narchive = {{ url = \"https://example.org/foo-2.0.tar.gz\", size = 12, hashes = {{ sha256 = \"{SHA}\" }} }}"
+        );
+        let lock = read(&one_package(&text)).unwrap();
+        let LockedSource::Archive(archive) = &lock.direct[0].source else {
+            panic!("not an archive");
+        };
+        assert_eq!(
+            (archive.file_name(), archive.is_wheel()),
+            ("foo-2.0.tar.gz", false)
+        );
+        assert!(lock.to_toml().contains(&text), "{}", lock.to_toml());
+
+        for (body, problem) in [
+            ("version = \"1\"\nvcs = { type = \"hg\", url = \"https://x\", commit-id = \"1\" }", "not supported"),
+            ("version = \"1\"\nvcs = { type = \"git\", url = \"https://x\", commit-id = \"abc\" }", "full commit"),
+            ("version = \"1\"\narchive = { url = \"https://x/foo-1.whl\" }", "no `hashes`"),
+        ] {
+            let message = read(&one_package(body)).unwrap_err().to_string();
+            assert!(message.contains(problem), "{message}");
+        }
+    }
+
+    #[test]
     fn reads_a_minimal_foreign_lock() {
         let lock = read(&one_package(&format!("version = \"1.0\"\n{}", wheel("")))).unwrap();
         assert_eq!(lock.created_by, "other");
@@ -1193,25 +1413,6 @@ mod tests {
             let message = error(&one_package(table));
             assert!(message.contains(problem), "{table}: {message}");
             assert!(message.contains("`packages[0].directory"), "{message}");
-        }
-    }
-
-    #[test]
-    fn other_sources_are_not_supported_yet() {
-        for (table, kind) in [
-            ("vcs = { type = \"git\", url = \"https://example.org/foo.git\", commit-id = \"abc\" }", "vcs"),
-            ("archive = { url = \"https://example.org/foo.zip\", hashes = { sha256 = \"x\" } }", "archive"),
-        ] {
-            let error = read(&one_package(table)).unwrap_err();
-            let column = kind.len() + 4;
-            assert_eq!(
-                error.to_string(),
-                format!("project/pylock.toml:6:{column}: `packages[0].{kind}` (package `foo`): the package comes from a `{kind}` source, which tack does not support yet")
-            );
-            assert_eq!(
-                error.hints(),
-                ["delete the file and run `tack lock` to lock the project with tack, which locks packages from indexes"]
-            );
         }
     }
 

@@ -14,10 +14,10 @@ use url::Url;
 
 use super::{
     BuildPackageUse, FileFields, InputRequirement, Lock, LockInputs, LockedBuild,
-    LockedBuildPackage, LockedBuilds, LockedDependency, LockedDirectory, LockedPackage,
-    LockedWheel, CREATED_BY, LOCK_VERSION,
+    LockedBuildPackage, LockedBuilds, LockedDependency, LockedDirect, LockedDirectory,
+    LockedPackage, LockedSource, LockedWheel, CREATED_BY, LOCK_VERSION,
 };
-use crate::normalize::GroupName;
+use crate::normalize::{GroupName, PackageName};
 use crate::redact::redact_url;
 
 /// Renders `lock`; see [`Lock::to_toml`].
@@ -61,29 +61,50 @@ pub(super) fn render(lock: &Lock) -> String {
     };
     key_value(&mut out, "created-by", &toml_string(created_by));
 
-    if lock.packages.is_empty() && lock.directories.is_empty() {
+    if lock.packages.is_empty() && lock.directories.is_empty() && lock.direct.is_empty() {
         // `packages` is required by PEP 751, even when there is nothing to install.
         key_value(&mut out, "packages", "[]");
+    }
+    // One list sorted by name: a source tree first, then entries from git or an archive, then
+    // index entries of the same name.
+    let mut entries: Vec<(&PackageName, u8, String, Entry<'_>)> = Vec::new();
+    for directory in &lock.directories {
+        entries.push((
+            &directory.name,
+            0,
+            directory.path.clone(),
+            Entry::Directory(directory),
+        ));
+    }
+    let mut direct: Vec<&LockedDirect> = lock.direct.iter().collect();
+    direct.sort_by(|a, b| (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker)));
+    for (position, package) in direct.into_iter().enumerate() {
+        entries.push((
+            &package.name,
+            1,
+            format!("{position:010}"),
+            Entry::Direct(package),
+        ));
     }
     let mut packages: Vec<&LockedPackage> = lock.packages.iter().collect();
     packages
         .sort_by(|a, b| (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker)));
-    let mut directories: Vec<&LockedDirectory> = lock.directories.iter().collect();
-    directories.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
-    // One list sorted by name: a source tree comes before index entries of the same name.
-    let mut directories = directories.into_iter().peekable();
-    for package in packages {
-        while let Some(directory) = directories.next_if(|directory| directory.name <= package.name)
-        {
-            out.push('\n');
-            render_directory(&mut out, directory);
-        }
-        out.push('\n');
-        render_package(&mut out, package);
+    for (position, package) in packages.into_iter().enumerate() {
+        entries.push((
+            &package.name,
+            2,
+            format!("{position:010}"),
+            Entry::Index(package),
+        ));
     }
-    for directory in directories {
+    entries.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+    for (.., entry) in entries {
         out.push('\n');
-        render_directory(&mut out, directory);
+        match entry {
+            Entry::Directory(directory) => render_directory(&mut out, directory),
+            Entry::Direct(package) => render_direct(&mut out, package),
+            Entry::Index(package) => render_package(&mut out, package),
+        }
     }
 
     out.push_str("\n[tool.tack]\n");
@@ -95,6 +116,56 @@ pub(super) fn render(lock: &Lock) -> String {
     render_inputs(&mut out, &lock.tool.inputs);
     render_builds(&mut out, &lock.tool.builds);
     out
+}
+
+/// One `[[packages]]` entry of any kind, for sorting them together.
+enum Entry<'a> {
+    Directory(&'a LockedDirectory),
+    Direct(&'a LockedDirect),
+    Index(&'a LockedPackage),
+}
+
+fn render_direct(out: &mut String, package: &LockedDirect) {
+    out.push_str("[[packages]]\n");
+    key_value(out, "name", &toml_string(package.name.as_ref()));
+    key_value(out, "version", &toml_string(&package.version.to_string()));
+    if let Some(marker) = &package.marker {
+        key_value(out, "marker", &toml_string(marker.as_str()));
+    }
+    render_dependencies(out, &package.dependencies);
+    match &package.source {
+        LockedSource::Git(git) => {
+            // The user name of an `ssh://` URL is no secret, and the clone needs it.
+            let url = if git.url.scheme() == "ssh" && git.url.password().is_none() {
+                git.url.to_string()
+            } else {
+                redact_url(&git.url)
+            };
+            let mut fields = vec![("type", toml_string("git")), ("url", toml_string(&url))];
+            if let Some(revision) = &git.requested_revision {
+                fields.push(("requested-revision", toml_string(revision)));
+            }
+            fields.push(("commit-id", toml_string(&git.commit_id)));
+            if let Some(subdirectory) = &git.subdirectory {
+                fields.push(("subdirectory", toml_string(subdirectory)));
+            }
+            key_value(out, "vcs", &inline_table(&fields));
+        }
+        LockedSource::Archive(archive) => {
+            let mut fields = vec![("url", toml_string(&redact_url(&archive.url)))];
+            if let Some(size) = archive.size {
+                fields.push(("size", size.to_string()));
+            }
+            fields.push((
+                "hashes",
+                inline_table(&[("sha256", toml_string(archive.sha256.as_str()))]),
+            ));
+            if let Some(subdirectory) = &archive.subdirectory {
+                fields.push(("subdirectory", toml_string(subdirectory)));
+            }
+            key_value(out, "archive", &inline_table(&fields));
+        }
+    }
 }
 
 fn render_directory(out: &mut String, directory: &LockedDirectory) {

@@ -92,6 +92,11 @@ impl fmt::Display for DirectSource {
 pub struct DirectUrl(Url);
 
 impl DirectUrl {
+    /// A URL as a lock records it (without credentials), to fetch it again at sync.
+    pub fn from_url(url: Url) -> Self {
+        Self(url)
+    }
+
     /// The URL with its credentials, only for the request that fetches it.
     pub fn with_credentials(&self) -> &Url {
         &self.0

@@ -253,36 +253,6 @@ impl ProjectSpec {
         Ok(spec)
     }
 
-    /// Fails on the first package whose source tack cannot lock yet, with the place that
-    /// declares it: for now, git and URL sources (paths are locked).
-    pub fn check_lockable(&self) -> Result<(), ProjectError> {
-        let Some((name, declared, kind)) =
-            self.direct_sources
-                .iter()
-                .find_map(|(name, declared)| match &declared.source {
-                    DirectSource::Path { .. } => None,
-                    DirectSource::Git { .. } => Some((name, declared, "git")),
-                    DirectSource::Url { .. } => Some((name, declared, "URL")),
-                })
-        else {
-            return Ok(());
-        };
-        Err(ProjectError {
-            kind: ProjectErrorKind::UnsupportedRequirement,
-            path: self.pyproject_path.clone(),
-            location: declared.location.clone().map(Box::new),
-            message: format!(
-                "`{name}` comes from {} (`{}`): {kind} dependencies cannot be locked yet",
-                declared.source, declared.field
-            ),
-            hint: Some(
-                "depend on a released version from an index for now, e.g. \"name>=1.0\""
-                    .to_string(),
-            ),
-            io: None,
-        })
-    }
-
     /// The groups `tack sync` installs when not told otherwise: `[tool.tack] default-groups`
     /// when set; else, for a Poetry project, every group that is not optional (as
     /// `poetry install` does); else `["dev"]` when a `dev` group exists (as uv does); else

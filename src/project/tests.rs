@@ -496,37 +496,10 @@ fn credentials_in_direct_references_are_kept_but_never_shown() {
     ));
     let shown = format!("{spec:?}");
     assert!(!shown.contains("s3cret"), "{shown}");
-    let error = spec.check_lockable().unwrap_err().to_string();
-    assert!(!error.contains("s3cret"), "{error}");
     let DirectSource::Git { url, .. } = &spec.direct_sources[&package("a")].source else {
         panic!("not git");
     };
     assert_eq!(url.with_credentials().password(), Some("s3cret"));
-}
-
-#[test]
-fn git_and_url_sources_cannot_be_locked_yet() {
-    let spec = parse_ok(&with_tool(
-        "sources = { pytest = { path = \"../pytest\" } }\n",
-    ));
-    spec.check_lockable().unwrap();
-    let spec = parse_ok(&with_tool(
-        "sources = { pytest = { url = \"https://example.org/pytest-8.tar.gz\" } }\n",
-    ));
-    let error = spec.check_lockable().unwrap_err();
-    assert_error_at(
-        &error,
-        ProjectErrorKind::UnsupportedRequirement,
-        FIRST_TOOL_LINE,
-        22,
-    );
-    assert!(
-        error
-            .message
-            .contains("`pytest` comes from the URL `https://example.org/pytest-8.tar.gz` (`tool.tack.sources.pytest`): URL dependencies cannot be locked yet"),
-        "{error}"
-    );
-    parse_ok(MINIMAL).check_lockable().unwrap();
 }
 
 #[test]

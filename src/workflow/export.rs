@@ -30,7 +30,7 @@ use url::Url;
 use super::selection::ProjectChoice;
 use super::Selection;
 use crate::diagnostic::Diagnostic;
-use crate::lock::{Lock, LockMarker, LockedDirectory, SelectedMarker};
+use crate::lock::{Lock, LockMarker, LockedDirectory, LockedSource, SelectedMarker};
 use crate::normalize::PackageName;
 
 /// The formats of `tack export`.
@@ -138,12 +138,25 @@ pub fn subset(lock: &Lock, selection: &Selection) -> Result<Lock, ExportError> {
             directories.push(directory);
         }
     }
+    let mut direct = Vec::with_capacity(view.direct.len());
+    for mut entry in std::mem::take(&mut view.direct) {
+        if let Some(marker) = decide(&entry.name, entry.marker.as_ref())? {
+            entry.marker = marker;
+            direct.push(entry);
+        }
+    }
     // Edges to packages left out go too.
     let kept: BTreeSet<PackageName> = packages
         .iter()
         .map(|package| package.name.clone())
         .chain(directories.iter().map(|directory| directory.name.clone()))
+        .chain(direct.iter().map(|entry| entry.name.clone()))
         .collect();
+    for entry in &mut direct {
+        entry
+            .dependencies
+            .retain(|dependency| kept.contains(&dependency.name));
+    }
     for package in &mut packages {
         package
             .dependencies
@@ -175,6 +188,7 @@ pub fn subset(lock: &Lock, selection: &Selection) -> Result<Lock, ExportError> {
         .retain(|package| used.contains(&(package.name.clone(), package.version.to_string())));
     view.packages = packages;
     view.directories = directories;
+    view.direct = direct;
     view.extras.clear();
     view.dependency_groups.clear();
     view.default_groups.clear();
@@ -203,6 +217,36 @@ fn requirements_txt(subset: &Lock, options: &ExportOptions) -> String {
         } else {
             let _ = writeln!(text, "{path}{}", marker_suffix(directory.marker.as_ref()));
         }
+    }
+    // Git and URL dependencies as PEP 508 direct references: the locked commit, the locked
+    // archive with its hash.
+    for entry in &subset.direct {
+        let reference = match &entry.source {
+            LockedSource::Git(git) => {
+                let mut reference = format!("git+{}@{}", git.url, git.commit_id);
+                if let Some(subdirectory) = &git.subdirectory {
+                    let _ = write!(reference, "#subdirectory={subdirectory}");
+                }
+                reference
+            }
+            LockedSource::Archive(archive) => {
+                let mut reference = archive.url.to_string();
+                if let Some(subdirectory) = &archive.subdirectory {
+                    let _ = write!(reference, "#subdirectory={subdirectory}");
+                }
+                reference
+            }
+        };
+        let _ = write!(
+            text,
+            "{} @ {reference}{}",
+            entry.name,
+            marker_suffix(entry.marker.as_ref())
+        );
+        if let (true, LockedSource::Archive(archive)) = (options.hashes, &entry.source) {
+            let _ = write!(text, " \\\n    --hash=sha256:{}", archive.sha256.as_str());
+        }
+        text.push('\n');
     }
     for package in &subset.packages {
         let _ = write!(

@@ -1,8 +1,11 @@
-//! Wheels built from source trees at sync time: the project itself (and, later, path
-//! dependencies), locked as `directory = { path, editable }`.
+//! Wheels built from source trees at sync time: the project itself and path dependencies,
+//! locked as `directory = { path, editable }`, and checkouts of git dependencies.
 //!
-//! A tree is the user's working copy, not an immutable archive, so nothing here is cached by
-//! content: every call builds. An editable build (PEP 660) is small and fast, and the sync
+//! A tree is the user's working copy, not an immutable archive, so nothing built from one is
+//! cached by content: every call builds. A git checkout is the exception: its commit never
+//! changes, so its wheel is kept in the built bucket under a key of the commit, the
+//! subdirectory and the interpreter ([`VcsBuild::cache_key`]), and a later sync (into another
+//! venv, say) unpacks that wheel without a checkout or a build. An editable build (PEP 660) is small and fast, and the sync
 //! skips it altogether when the installed copy is still current ([`installed_is_current`]);
 //! a `--no-editable` build makes a real wheel of the tree as it is now, which is what a
 //! Docker image's final stage wants. The build requirements come from the sync's indexes
@@ -44,11 +47,54 @@ pub struct LocalBuild {
     /// As the lock records it (`.` for the project), for messages and the summary.
     pub path: String,
     pub editable: bool,
+    /// For a checkout of a git commit: how it is recorded and cached.
+    pub vcs: Option<VcsBuild>,
+}
+
+/// What a build of a git checkout carries besides the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcsBuild {
+    /// The PEP 610 `direct_url.json` of its install (`vcs_info` with the commit).
+    pub direct_url: String,
+    /// The built wheel's key in the built bucket: commit, subdirectory and interpreter.
+    pub cache_key: String,
+}
+
+/// The wheel built earlier from the git checkout known by `cache_key`, if the cache holds one.
+pub fn cached_vcs_wheel(cache: &Cache, cache_key: &str) -> Option<PathBuf> {
+    let dir = cache.bucket(Bucket::Built).join(format!("git-{cache_key}"));
+    fs_err::read_dir(&dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "whl"))
+}
+
+/// Keeps the wheel built from a git checkout for [`cached_vcs_wheel`].
+fn keep_vcs_wheel(cache: &Cache, cache_key: &str, wheel_file: &Path) {
+    let Some(name) = wheel_file.file_name() else {
+        return;
+    };
+    let destination = cache
+        .bucket(Bucket::Built)
+        .join(format!("git-{cache_key}"))
+        .join(name);
+    let kept = fs_err::read(wheel_file)
+        .map_err(|error| error.to_string())
+        .and_then(|bytes| {
+            crate::cache::write_atomic(&destination, &bytes).map_err(|error| error.to_string())
+        });
+    if let Err(error) = kept {
+        tracing::warn!("the wheel built from a git checkout is not cached: {error}");
+    }
 }
 
 impl LocalBuild {
     /// The PEP 610 `direct_url.json` of an install of this tree.
     pub fn direct_url(&self) -> String {
+        if let Some(vcs) = &self.vcs {
+            return vcs.direct_url.clone();
+        }
         let url = Url::from_directory_path(&self.source).map_or_else(
             |()| format!("file://{}", self.source.display()),
             |url| url.as_str().trim_end_matches('/').to_string(),
@@ -168,10 +214,24 @@ pub fn prepare(
                 source,
             })
         })?;
-    let requests: Vec<BuildRequest> = wanted
+    // Git checkouts built before: their wheel is in the cache.
+    let cached: Vec<Option<PathBuf>> = wanted
+        .iter()
+        .map(|build| {
+            build
+                .vcs
+                .as_ref()
+                .and_then(|vcs| cached_vcs_wheel(cache, &vcs.cache_key))
+        })
+        .collect();
+    let to_build: Vec<(usize, &LocalBuild)> = wanted
         .iter()
         .enumerate()
-        .map(|(index, build)| BuildRequest {
+        .filter(|(index, _)| cached[*index].is_none())
+        .collect();
+    let requests: Vec<BuildRequest> = to_build
+        .iter()
+        .map(|&(index, build)| BuildRequest {
             source: build.source.clone(),
             kind: if build.editable {
                 BuildKind::Editable
@@ -184,12 +244,14 @@ pub fn prepare(
     let envs = BuildEnvs::new(indexes, fetch, interpreter, cache)
         .map_err(LocalBuildError::Environments)?;
     let builds_dir = scratch.path().join("builds");
-    for (index, build) in wanted.iter().enumerate() {
+    for (position, &(_, build)) in to_build.iter().enumerate() {
         match locked.and_then(|locked| LockedEnvironment::from_lock(locked, &build.name, None)) {
             Some(environment) => envs
-                .use_locked(&builds_dir.join(index.to_string()), environment)
+                .use_locked(&builds_dir.join(position.to_string()), environment)
                 .map_err(LocalBuildError::Environments)?,
-            None if locked.is_none() => {}
+            // A git dependency's build environment is not locked: resolved now, as for an sdist
+            // from another tool's lock.
+            None if locked.is_none() || build.vcs.is_some() => {}
             None => reporter.warning(&format!(
                 "the build environment of `{}` is not locked: its build requirements are resolved from the index now",
                 build.name
@@ -211,15 +273,36 @@ pub fn prepare(
     let unpacked_dir = scratch.path().join("wheels");
     let mut wheels = Vec::with_capacity(wanted.len());
     let mut failure = None;
-    for (build, result) in wanted.iter().zip(results) {
-        let outcome = result
-            .map_err(|source| LocalBuildError::Build {
-                name: build.name.clone(),
-                path: build.path.clone(),
-                editable: build.editable,
-                source: Box::new(source),
-            })
-            .and_then(|built| unpack(build, &built.path, interpreter, &unpacked_dir));
+    let mut results = results.into_iter();
+    for (index, build) in wanted.iter().enumerate() {
+        let wheel_file = match &cached[index] {
+            Some(file) => Ok(file.clone()),
+            None => match results.next() {
+                Some(result) => {
+                    result
+                        .map(|built| built.path)
+                        .map_err(|source| LocalBuildError::Build {
+                            name: build.name.clone(),
+                            path: build.path.clone(),
+                            editable: build.editable,
+                            source: Box::new(source),
+                        })
+                }
+                None => continue,
+            },
+        };
+        let outcome = wheel_file.and_then(|file| {
+            let wheel = unpack(
+                build,
+                &file,
+                interpreter,
+                &unpacked_dir.join(index.to_string()),
+            )?;
+            if let (Some(vcs), None) = (&build.vcs, &cached[index]) {
+                keep_vcs_wheel(cache, &vcs.cache_key, &file);
+            }
+            Ok(wheel)
+        });
         match outcome {
             Ok(wheel) => wheels.push(wheel),
             Err(error) if failure.is_none() => failure = Some(error),
@@ -326,6 +409,7 @@ mod tests {
             source: source.to_path_buf(),
             path: ".".to_string(),
             editable,
+            vcs: None,
         }
     }
 

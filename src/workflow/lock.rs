@@ -24,6 +24,7 @@ use std::time::Instant;
 use pep508_rs::Requirement;
 
 use super::build_lock::{lock_builds, BuildLockRequest, ProjectBuild};
+use super::direct_sources::{self, DirectContext, DirectPrepared, DirectSourceError};
 use super::metadata_builds::SdistMetadataBuilder;
 use super::path_sources::{self, PathSource, PathSourceError};
 use super::poetry_report::{poetry_preferences, poetry_report, IndexLookup};
@@ -38,8 +39,9 @@ use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexFi
 use crate::lock::poetry::{PoetryLock, PoetryLockError, POETRY_LOCK_FILE_NAME};
 use crate::lock::{
     without_credentials, InputRequirement, InvalidMarker, Lock, LockError, LockInputs, LockMarker,
-    LockedBuilds, LockedDependency, LockedDirectory, LockedFile, LockedPackage, LockedSdist,
-    LockedWheel, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME, LOCK_VERSION,
+    LockedBuilds, LockedDependency, LockedDirect, LockedDirectory, LockedFile, LockedPackage,
+    LockedSdist, LockedWheel, Sha256Digest, TackLockTool, Verbatim, CREATED_BY, LOCK_FILE_NAME,
+    LOCK_VERSION,
 };
 use crate::normalize::{ExtraName, PackageName};
 use crate::project::{ProjectError, ProjectSpec};
@@ -191,6 +193,8 @@ pub enum LockFailure {
     Write(#[source] LockError),
     #[error(transparent)]
     PathSource(PathSourceError),
+    #[error(transparent)]
+    DirectSource(DirectSourceError),
 }
 
 impl Diagnostic for LockFailure {
@@ -201,6 +205,7 @@ impl Diagnostic for LockFailure {
             )],
             Self::Project(error) => error.hints(),
             Self::PathSource(error) => error.hints(),
+            Self::DirectSource(error) => error.hints(),
             Self::Missing => vec!["run `tack lock` to create it".into()],
             Self::Stale { .. } => vec!["run `tack lock` to update it".into()],
             Self::NoSolution { hints, .. } => hints.clone(),
@@ -216,6 +221,7 @@ impl Diagnostic for LockFailure {
         // A resolver bug is its own source's to say (`ResolveError::is_bug`).
         matches!(self, Self::Marker { .. })
             || matches!(self, Self::PathSource(error) if error.is_bug())
+            || matches!(self, Self::DirectSource(error) if error.is_bug())
     }
 }
 
@@ -248,7 +254,6 @@ pub fn lock(
 ) -> Result<LockOutcome, LockFailure> {
     let started = Instant::now();
     let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
-    spec.check_lockable().map_err(LockFailure::Project)?;
     let index_config =
         IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
     let paths = path_sources::prepare(
@@ -269,6 +274,11 @@ pub fn lock(
                 &path.digest[..16.min(path.digest.len())]
             ),
         );
+    }
+    for (name, declared) in &spec.direct_sources {
+        if let Some((kind, text)) = direct_sources::input(&declared.source) {
+            inputs.resolver.insert(format!("{kind}:{name}"), text);
+        }
     }
     let fingerprint = inputs.fingerprint();
     let lock_path = project_dir.join(LOCK_FILE_NAME);
@@ -324,6 +334,24 @@ pub fn lock(
     manifest.fixed = path_sources::fixed(&paths);
     let session = Session::new(&index_config, cache, options)?;
     let fetch = fetch_options(&index_config, options);
+    let direct = match session.handle() {
+        Some(runtime) => direct_sources::prepare(
+            &spec,
+            &DirectContext {
+                existing: existing.as_ref(),
+                upgrade: options.upgrade,
+                upgrade_packages: &options.upgrade_packages,
+                client: &session.client,
+                runtime,
+                indexes: &index_config,
+                fetch: &fetch,
+                cache,
+            },
+        )
+        .map_err(LockFailure::DirectSource)?,
+        None => BTreeMap::new(),
+    };
+    manifest.fixed.extend(direct_sources::fixed(&direct));
     let concurrent_builds = options.concurrent_builds.unwrap_or_else(|| {
         std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
     });
@@ -338,7 +366,7 @@ pub fn lock(
     );
     let resolution = resolve(&manifest, &session, Arc::clone(&builder) as _, reporter)?;
 
-    let mut lock = build_lock(&resolution, &spec, &paths, inputs, fingerprint)?;
+    let mut lock = build_lock(&resolution, &spec, &paths, &direct, inputs, fingerprint)?;
     let mut warnings = spec.warnings.clone();
     if let (Some(project), Some(interpreter)) = (project_build.as_mut(), builder.interpreter()) {
         if let Err(error) =
@@ -719,11 +747,13 @@ fn build_lock(
     resolution: &Resolution,
     spec: &ProjectSpec,
     paths: &BTreeMap<PackageName, PathSource>,
+    direct_sources: &BTreeMap<PackageName, DirectPrepared>,
     inputs: LockInputs,
     fingerprint: String,
 ) -> Result<Lock, LockFailure> {
     let mut packages = Vec::with_capacity(resolution.packages.len());
     let mut directories = Vec::new();
+    let mut direct = Vec::new();
     for package in &resolution.packages {
         let marker = package
             .marker
@@ -755,6 +785,15 @@ fn build_lock(
                     marker,
                     dependencies,
                 });
+            } else if let Some(prepared) = direct_sources.get(&package.name) {
+                // A git or URL dependency: a `vcs` or `archive` entry.
+                direct.push(LockedDirect {
+                    name: package.name.clone(),
+                    version: package.version.clone(),
+                    marker,
+                    dependencies,
+                    source: prepared.source.clone(),
+                });
             }
             continue;
         };
@@ -785,11 +824,12 @@ fn build_lock(
         dependency_groups: spec.dependency_groups.keys().cloned().collect(),
         default_groups: spec.default_groups(),
         created_by: CREATED_BY.to_string(),
-        directories: project_entry(spec, &packages, &directories)
+        directories: project_entry(spec, &packages, &directories, &direct)
             .into_iter()
             .chain(directories.iter().cloned())
             .collect(),
         packages,
+        direct,
         tool: TackLockTool {
             fingerprint,
             inputs,
@@ -806,6 +846,7 @@ pub(crate) fn project_entry(
     spec: &ProjectSpec,
     packages: &[LockedPackage],
     directories: &[LockedDirectory],
+    direct: &[LockedDirect],
 ) -> Option<LockedDirectory> {
     let name = spec.name.clone().filter(|_| spec.package)?;
     let mut dependencies = Vec::new();
@@ -829,6 +870,12 @@ pub(crate) fn project_entry(
             .iter()
             .filter(|package| &package.name == dependency)
             .map(|package| &package.version)
+            .chain(
+                direct
+                    .iter()
+                    .filter(|package| &package.name == dependency)
+                    .map(|package| &package.version),
+            )
             .collect();
         let several = versions.len() > 1;
         dependencies.extend(versions.into_iter().map(|version| LockedDependency {

@@ -27,6 +27,8 @@
 pub mod build;
 pub mod build_env;
 mod build_lock;
+pub mod direct_sources;
+pub mod git;
 pub mod export;
 pub mod fetch;
 pub mod local;

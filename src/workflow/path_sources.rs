@@ -14,8 +14,8 @@
 //! A digest of the metadata goes into the lock's inputs (as the resolver setting `path:NAME`),
 //! so that a change to a path dependency's dependencies or version makes the lock stale.
 //!
-//! Git and URL sources, and paths to archives, are refused for now with the place that
-//! declares them.
+//! Git and URL sources are prepared by [`super::direct_sources`]; paths to archives are refused
+//! with the place that declares them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -250,7 +250,7 @@ fn cache_key(tree: &Path) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn build_metadata(
+pub(super) fn build_metadata(
     name: &PackageName,
     tree: &Path,
     interpreter: &crate::python::Interpreter,

@@ -301,9 +301,10 @@ fn project_lock(spec: &ProjectSpec, config: &IndexConfig) -> Lock {
         packages: Vec::new(),
         // The project itself, when it is a package: Poetry installs it after its dependencies
         // (editable), unless `--no-root`; the sync builds and installs it from here.
-        directories: super::lock::project_entry(spec, &[], &[])
+        directories: super::lock::project_entry(spec, &[], &[], &[])
             .into_iter()
             .collect(),
+        direct: Vec::new(),
         tool: TackLockTool {
             fingerprint: String::new(),
             inputs,

@@ -206,6 +206,7 @@ impl Selection {
             ProjectChoice::Only => {
                 let mut view = lock.clone();
                 view.packages.clear();
+                view.direct.clear();
                 view.directories.retain(LockedDirectory::is_project);
                 return Some(view);
             }
@@ -234,9 +235,19 @@ impl Selection {
                         .map(|dependency| dependency.name.clone()),
                 );
             }
+            for package in lock.direct.iter().filter(|package| package.name == name) {
+                work.extend(
+                    package
+                        .dependencies
+                        .iter()
+                        .map(|dependency| dependency.name.clone()),
+                );
+            }
         }
         let mut view = lock.clone();
         view.packages
+            .retain(|package| reached.contains(&package.name));
+        view.direct
             .retain(|package| reached.contains(&package.name));
         Some(view)
     }
@@ -355,6 +366,7 @@ mod tests {
             created_by: CREATED_BY.to_string(),
             packages: Vec::new(),
             directories: Vec::new(),
+            direct: Vec::new(),
             tool: TackLockTool::default(),
         }
     }

@@ -30,13 +30,15 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use pep440_rs::{Version, VersionSpecifiers};
+use sha2::{Digest as _, Sha256};
 
-use super::local::{self, LocalBuild, LocalBuildError};
+use super::git::{GitError, Repository};
+use super::local::{self, LocalBuild, LocalBuildError, VcsBuild};
 use super::sdists::{self, SdistBuild, SdistError};
 use super::selection::ProjectChoice;
 use super::wheels::{self, FetchOptions, PrepareError};
 use super::{Reporter, Selection};
-use crate::cache::Cache;
+use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
@@ -48,7 +50,7 @@ use crate::install::site_packages::{self, ScanError};
 use crate::install::venv::{PendingInstall, Venv, VenvError, VenvOptions, VenvState};
 use crate::install::wheel::{self, WheelError};
 use crate::install::LinkMode;
-use crate::lock::Lock;
+use crate::lock::{Lock, LockedGit, LockedSdist, LockedSource, LockedWheel, Verbatim};
 use crate::normalize::PackageName;
 use crate::project::{ProjectError, ProjectSpec};
 use crate::python::interpreter::{find_interpreter, Interpreter, InterpreterError, Tags};
@@ -186,6 +188,10 @@ pub enum SyncFailure {
     Build(#[from] Box<SdistError>),
     #[error(transparent)]
     BuildLocal(#[from] Box<LocalBuildError>),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("the lock installs `{name}` from the archive `{file}`, whose name is not a wheel's")]
+    ArchiveName { name: PackageName, file: String },
     #[error("`--only-root`: the lock has no project to install, as the project is not a package")]
     NoProject,
     #[error("the lock installs `{name}` from `{path}`, which is not a directory")]
@@ -226,6 +232,7 @@ impl Diagnostic for SyncFailure {
             Self::Prepare(error) => error.hints(),
             Self::Build(error) => error.hints(),
             Self::BuildLocal(error) => error.hints(),
+            Self::Git(error) => error.hints(),
             Self::NoProject => vec![
                 "a project is a package when pyproject.toml has a `[build-system]` table (or is a Poetry project in package mode); then run `tack lock`".to_string(),
             ],
@@ -354,6 +361,7 @@ pub fn sync(
             source,
             path: directory.path.clone(),
             editable: directory.editable && !options.no_editable,
+            vcs: None,
         };
         match installed.as_slice() {
             [dist] if local::installed_is_current(&build, &dist.dist_info) => {
@@ -362,6 +370,104 @@ pub fn sync(
             _ => {
                 local_replaced.extend(installed);
                 local_builds.push(build);
+            }
+        }
+    }
+    // Packages from git or an archive URL: kept when the installed copy came from the locked
+    // commit or archive (its `direct_url.json` says so); archives are installed like index
+    // files, git commits checked out from the cached clone and built (or found built).
+    let mut direct_urls: BTreeMap<PackageName, String> = BTreeMap::new();
+    let checkouts = if the_plan.direct.is_empty() {
+        None
+    } else {
+        Some(
+            tempfile::Builder::new()
+                .prefix(".checkouts-")
+                .tempdir_in(cache.ensure_bucket(Bucket::Built).map_err(|source| {
+                    SyncFailure::BuildLocal(Box::new(LocalBuildError::Cache(source)))
+                })?)
+                .map_err(|source| {
+                    SyncFailure::BuildLocal(Box::new(LocalBuildError::Cache(CacheError::Write {
+                        path: cache.bucket(Bucket::Built),
+                        source,
+                    })))
+                })?,
+        )
+    };
+    for (package, installed) in std::mem::take(&mut the_plan.direct) {
+        let direct_url = direct_url_json(&package.source);
+        let current = matches!(installed.as_slice(), [dist]
+            if dist.version == package.version && same_json(&dist.dist_info.join("direct_url.json"), &direct_url));
+        if current {
+            the_plan.keep.extend(installed);
+            continue;
+        }
+        local_replaced.extend(installed);
+        match &package.source {
+            LockedSource::Archive(archive) => {
+                let source = if archive.is_wheel() {
+                    let name = Verbatim::parse(archive.file_name(), WheelFilename::from_str)
+                        .map_err(|_| SyncFailure::ArchiveName {
+                            name: package.name.clone(),
+                            file: archive.file_name().to_string(),
+                        })?;
+                    PlannedSource::Wheel(LockedWheel::new(
+                        name,
+                        &archive.url,
+                        archive.size,
+                        None,
+                        archive.sha256.clone(),
+                    ))
+                } else {
+                    PlannedSource::Build(LockedSdist::new(
+                        archive.file_name().to_string(),
+                        &archive.url,
+                        archive.size,
+                        None,
+                        archive.sha256.clone(),
+                    ))
+                };
+                direct_urls.insert(package.name.clone(), direct_url);
+                the_plan.install.push(PlannedPackage {
+                    name: package.name.clone(),
+                    version: package.version.clone(),
+                    source,
+                });
+            }
+            LockedSource::Git(git) => {
+                let cache_key = vcs_cache_key(git, &interpreter);
+                let mut source = PathBuf::new();
+                if local::cached_vcs_wheel(cache, &cache_key).is_none() && !options.dry_run {
+                    let repository = Repository::open(
+                        &package.name,
+                        &crate::project::DirectUrl::from_url(git.url.clone()),
+                        cache,
+                    )?;
+                    repository.ensure_commit(&git.commit_id)?;
+                    let checkout = checkouts
+                        .as_ref()
+                        .map(|dir| dir.path().join(package.name.as_ref()))
+                        .unwrap_or_default();
+                    repository.checkout(&git.commit_id, &checkout)?;
+                    source = match &git.subdirectory {
+                        Some(subdirectory) => checkout.join(subdirectory),
+                        None => checkout,
+                    };
+                }
+                local_builds.push(LocalBuild {
+                    name: package.name.clone(),
+                    source,
+                    path: format!(
+                        "{}@{}",
+                        git.url,
+                        &git.commit_id[..12.min(git.commit_id.len())]
+                    ),
+                    editable: false,
+                    vcs: Some(VcsBuild {
+                        direct_url,
+                        cache_key,
+                    }),
+                });
             }
         }
     }
@@ -548,7 +654,7 @@ pub fn sync(
         let install_options = wheel::InstallOptions {
             requested: direct.contains(&planned.name),
             installer: "tack",
-            direct_url: None,
+            direct_url: direct_urls.get(&planned.name).map(String::as_str),
         };
         wheel::install_wheel(dir, filename, &layout, options.link_mode, &install_options).map_err(
             |source| SyncFailure::Install {
@@ -620,6 +726,57 @@ pub fn sync(
     }
     created_here.0 = None;
     Ok(outcome)
+}
+
+/// The PEP 610 `direct_url.json` of an install from `source`.
+fn direct_url_json(source: &LockedSource) -> String {
+    match source {
+        LockedSource::Archive(archive) => {
+            let mut value = serde_json::json!({
+                "url": archive.url.as_str(),
+                "archive_info": { "hashes": { "sha256": archive.sha256.as_str() } },
+            });
+            if let Some(subdirectory) = &archive.subdirectory {
+                value["subdirectory"] = serde_json::json!(subdirectory);
+            }
+            value.to_string()
+        }
+        LockedSource::Git(git) => {
+            let mut vcs_info = serde_json::json!({ "vcs": "git", "commit_id": git.commit_id });
+            if let Some(revision) = &git.requested_revision {
+                vcs_info["requested_revision"] = serde_json::json!(revision);
+            }
+            let mut value = serde_json::json!({ "url": git.url.as_str(), "vcs_info": vcs_info });
+            if let Some(subdirectory) = &git.subdirectory {
+                value["subdirectory"] = serde_json::json!(subdirectory);
+            }
+            value.to_string()
+        }
+    }
+}
+
+/// Whether the JSON file at `path` holds the same value as `wanted`.
+fn same_json(path: &Path, wanted: &str) -> bool {
+    let read = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    fs_err::read_to_string(path)
+        .ok()
+        .and_then(|text| read(&text))
+        .is_some_and(|installed| Some(installed) == read(wanted))
+}
+
+/// The key of the wheel built from a git commit for `interpreter`.
+fn vcs_cache_key(git: &LockedGit, interpreter: &crate::python::Interpreter) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        git.commit_id.as_str(),
+        git.subdirectory.as_deref().unwrap_or(""),
+        &interpreter.version.to_string(),
+        interpreter.tags.iter().next().unwrap_or_default(),
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// Removes the venv at its path when dropped, unless the path was taken out: the venv a failed

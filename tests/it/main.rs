@@ -12,6 +12,7 @@ mod direct;
 mod errors;
 mod export;
 mod fake_index;
+mod git;
 mod hermetic;
 mod locking;
 mod poetry;

@@ -17,18 +17,20 @@ pub(super) struct Credentials {
 /// The basic-auth credentials for a request to `url` on behalf of `index`: those written in
 /// `url` itself, else the index's when `url` has the index's origin (scheme, host and port).
 pub(super) fn credentials_for(url: &Url, index: &IndexUrl) -> Option<Credentials> {
-    let from = |source: &Url| {
-        (!source.username().is_empty() || source.password().is_some()).then(|| Credentials {
-            username: percent_decode(source.username()),
-            password: source.password().map(percent_decode),
-        })
-    };
-    from(url).or_else(|| {
+    credentials_in(url).or_else(|| {
         if url.origin() == index.url().origin() {
-            from(index.url())
+            credentials_in(index.url())
         } else {
             None
         }
+    })
+}
+
+/// The credentials written in `url` itself, if any.
+pub(super) fn credentials_in(url: &Url) -> Option<Credentials> {
+    (!url.username().is_empty() || url.password().is_some()).then(|| Credentials {
+        username: percent_decode(url.username()),
+        password: url.password().map(percent_decode),
     })
 }
 

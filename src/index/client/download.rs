@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::credentials::credentials_for;
+use super::credentials::{credentials_for, credentials_in, Credentials};
 use super::transport::{
     is_retryable_error, is_retryable_status, network_error, retry_after, status_error,
 };
@@ -32,6 +32,29 @@ impl IndexClient {
         destination: &std::path::Path,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64, IndexError> {
+        self.download_to(url, Some(expected_sha256), destination, progress)
+            .await
+            .map(|(size, _)| size)
+    }
+
+    /// Download an archive whose hash is not known yet (a URL dependency at lock time) into
+    /// `destination`; its size and sha256. A `.netrc` entry for the host gives credentials
+    /// when neither the URL nor a configured index does.
+    pub async fn download_archive(
+        &self,
+        url: &Url,
+        destination: &std::path::Path,
+    ) -> Result<(u64, String), IndexError> {
+        self.download_to(url, None, destination, &|_| {}).await
+    }
+
+    async fn download_to(
+        &self,
+        url: &Url,
+        expected_sha256: Option<&str>,
+        destination: &std::path::Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(u64, String), IndexError> {
         use std::io::Write as _;
 
         if self.inner.offline {
@@ -40,11 +63,20 @@ impl IndexClient {
             });
         }
         let shown = redact_url(url);
-        let credentials = self
-            .inner
-            .indexes
-            .iter()
-            .find_map(|index| credentials_for(url, index));
+        let credentials = credentials_in(url)
+            .or_else(|| {
+                self.inner
+                    .indexes
+                    .iter()
+                    .find_map(|index| credentials_for(url, index))
+            })
+            .or_else(|| {
+                let (username, password) = crate::index::netrc::lookup(url.host_str()?)?;
+                Some(Credentials {
+                    username,
+                    password: Some(password),
+                })
+            });
         let mut target = url.clone();
         let _ = target.set_username("");
         let _ = target.set_password(None);
@@ -116,18 +148,20 @@ impl IndexClient {
                     match streamed {
                         Ok(()) => {
                             let actual = hex::encode(hasher.finalize());
-                            if !actual.eq_ignore_ascii_case(expected_sha256.trim()) {
-                                return Err(IndexError::HashMismatch {
-                                    url: shown,
-                                    expected: expected_sha256.trim().to_ascii_lowercase(),
-                                    actual,
-                                });
+                            if let Some(expected) = expected_sha256 {
+                                if !actual.eq_ignore_ascii_case(expected.trim()) {
+                                    return Err(IndexError::HashMismatch {
+                                        url: shown,
+                                        expected: expected.trim().to_ascii_lowercase(),
+                                        actual,
+                                    });
+                                }
                             }
                             file.as_file().sync_all().map_err(cache_error)?;
                             file.persist(destination)
                                 .map_err(|error| cache_error(error.error))?;
                             tracing::debug!("downloaded {shown} ({total} bytes)");
-                            return Ok(total);
+                            return Ok((total, actual));
                         }
                         Err(err) => err,
                     }

@@ -39,7 +39,7 @@ const PYPROJECTS: &[&str] = &[
     "[project]\nname = \"app\"\nversion = \"1\"\n[tool.tack]\nindex-urll = \"https://example.org/simple\"\n",
     "[project]\nname = \"app\"\nversion = \"1\"\n[tool.tack]\nindex-url = \"not a url\"\n",
     "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\npython = \"^3.8\"\nfine = \"^^1\"\n",
-    "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { git = \"https://example.org/fine.git\" }\n",
+    "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { git = \"https://example.org/fine.git\", branch = \"a\", tag = \"b\" }\n",
     "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { version = \"*\", source = \"nowhere\" }\n",
     "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { versoin = \"*\" }\n",
 ];
@@ -251,12 +251,12 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
       |        ^^^^^
     hint: Poetry constraints look like "^1.2", "~1.2.3", ">=1.2,<2.0", "1.2.*", "==1.2.3" or "*"
 
-    --- pyproject #13: "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { git = \"https://example.org/fine.git\" }\n"
-    error: [TEMP]/project/pyproject.toml:5:16: `fine` comes from the git repository `https://example.org/fine.git` (`tool.poetry.dependencies.fine`): git dependencies cannot be locked yet
+    --- pyproject #13: "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { git = \"https://example.org/fine.git\", branch = \"a\", tag = \"b\" }\n"
+    error: [TEMP]/project/pyproject.toml:5:68: `tool.poetry.dependencies.fine` has both `branch` and `tag`
       |
-    5 | fine = { git = "https://example.org/fine.git" }
-      |                ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-    hint: depend on a released version from an index for now, e.g. "name>=1.0"
+    5 | fine = { git = "https://example.org/fine.git", branch = "a", tag = "b" }
+      |                                                                    ^^^
+    hint: a git source takes one of `branch`, `tag` and `rev`
 
     --- pyproject #14: "[tool.poetry]\nname = \"app\"\nversion = \"1\"\n[tool.poetry.dependencies]\nfine = { version = \"*\", source = \"nowhere\" }\n"
     error: [TEMP]/project/pyproject.toml:5:34: `tool.poetry.dependencies.fine.source` names the package source "nowhere", which is not declared
