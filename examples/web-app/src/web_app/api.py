@@ -1,4 +1,4 @@
-"""A small web service: `GET /` answers with a greeting, `GET /health` with the service state."""
+"""The FastAPI application: two routes, no state."""
 
 from fastapi import FastAPI
 
