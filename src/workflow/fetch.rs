@@ -24,24 +24,28 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::Version;
 
 use super::build_env::LockedEnvironment;
 use super::export::{self, ExportError};
+use super::git::{GitError, Repository};
+use super::local::{self, LocalBuild, LocalBuildError, VcsBuild};
 use super::sdists::{self, SdistBuild, SdistError};
 use super::sync::TagsPolicy;
 use super::wheels::{self, Download, FetchOptions, PrepareError};
 use super::{Reporter, Selection};
 use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
+use crate::filename::WheelFilename;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
 use crate::index::HttpSettings;
 use crate::install::plan::{best_wheel, plan, BuildPolicy, PlanError, PlannedSource, Target};
-use crate::lock::{Lock, LockedWheel};
+use crate::lock::{Lock, LockedSdist, LockedSource, LockedWheel, Verbatim};
 use crate::normalize::PackageName;
-use crate::project::{ProjectError, ProjectSpec};
+use crate::project::{DirectUrl, ProjectError, ProjectSpec};
 use crate::python::interpreter::{find_interpreter, InterpreterError};
 
 /// What to fetch, and how.
@@ -94,6 +98,12 @@ pub enum FetchFailure {
     Prepare(#[from] Box<PrepareError>),
     #[error(transparent)]
     Build(#[from] Box<SdistError>),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    BuildLocal(#[from] Box<LocalBuildError>),
+    #[error("the archive `{file}` of `{name}` is not named as a wheel should be")]
+    ArchiveName { name: PackageName, file: String },
 }
 
 impl Diagnostic for FetchFailure {
@@ -102,6 +112,8 @@ impl Diagnostic for FetchFailure {
             Self::Prepare(error) => error.hints(),
             Self::Build(error) => error.hints(),
             Self::Select(error) => error.hints(),
+            Self::Git(error) => error.hints(),
+            Self::BuildLocal(error) => error.hints(),
             _ => Vec::new(),
         }
     }
@@ -217,7 +229,106 @@ pub fn fetch(
             }
         }
     }
+    // Git and URL dependencies, as a sync installs them: an archive like an index file (an
+    // sdist built), a git commit fetched into the cached clone and built, so that an offline
+    // sync needs nothing.
+    let mut vcs_builds = Vec::new();
+    let checkouts = tempfile::Builder::new()
+        .prefix(".checkouts-")
+        .tempdir_in(
+            cache
+                .ensure_bucket(Bucket::Built)
+                .map_err(FetchFailure::Cache)?,
+        )
+        .map_err(|source| {
+            FetchFailure::Cache(CacheError::Write {
+                path: cache.bucket(Bucket::Built),
+                source,
+            })
+        })?;
+    for (package, _) in &the_plan.direct {
+        match &package.source {
+            LockedSource::Archive(archive) if archive.is_wheel() => {
+                let name = Verbatim::parse(archive.file_name(), WheelFilename::from_str).map_err(
+                    |_| FetchFailure::ArchiveName {
+                        name: package.name.clone(),
+                        file: archive.file_name().to_string(),
+                    },
+                )?;
+                outcome.wheels += 1;
+                wanted.push(LockedWheel::new(
+                    name,
+                    &archive.url,
+                    archive.size,
+                    None,
+                    archive.sha256.clone(),
+                ));
+            }
+            LockedSource::Archive(archive) => builds.push(SdistBuild {
+                name: package.name.clone(),
+                version: package.version.clone(),
+                sdist: LockedSdist::new(
+                    archive.file_name().to_string(),
+                    &archive.url,
+                    archive.size,
+                    None,
+                    archive.sha256.clone(),
+                ),
+            }),
+            LockedSource::Git(git) => {
+                let cache_key = super::sync::vcs_cache_key(git, &interpreter);
+                if local::cached_vcs_wheel(cache, &cache_key).is_some() {
+                    continue;
+                }
+                let repository =
+                    Repository::open(&package.name, &DirectUrl::from_url(git.url.clone()), cache)?;
+                repository.ensure_commit(&git.commit_id)?;
+                let checkout = checkouts.path().join(package.name.as_ref());
+                repository.checkout(&git.commit_id, &checkout)?;
+                vcs_builds.push(LocalBuild {
+                    name: package.name.clone(),
+                    source: match &git.subdirectory {
+                        Some(subdirectory) => checkout.join(subdirectory),
+                        None => checkout,
+                    },
+                    path: format!(
+                        "{}@{}",
+                        git.url,
+                        &git.commit_id[..12.min(git.commit_id.len())]
+                    ),
+                    editable: false,
+                    vcs: Some(VcsBuild {
+                        direct_url: super::sync::direct_url_json(&package.source),
+                        cache_key,
+                    }),
+                });
+            }
+        }
+    }
     wheels::prepare(&wanted, &fetch_options, cache, reporter).map_err(Box::new)?;
+    if !vcs_builds.is_empty() {
+        let indexes =
+            IndexConfig::resolve(&request.index, &spec.clone().unwrap_or_default(), cache)
+                .map_err(FetchFailure::Indexes)?;
+        local::prepare(
+            &vcs_builds,
+            locked_builds,
+            &fetch_options,
+            &indexes,
+            &interpreter,
+            request.concurrent_builds,
+            cache,
+            reporter,
+        )
+        .map_err(Box::new)?;
+        outcome.built.extend(
+            the_plan
+                .direct
+                .iter()
+                .filter(|(package, _)| matches!(package.source, LockedSource::Git(_)))
+                .map(|(package, _)| (package.name.clone(), package.version.clone())),
+        );
+    }
     if !builds.is_empty() {
         let indexes = IndexConfig::resolve(&request.index, &spec.unwrap_or_default(), cache)
             .map_err(FetchFailure::Indexes)?;

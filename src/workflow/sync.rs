@@ -729,7 +729,7 @@ pub fn sync(
 }
 
 /// The PEP 610 `direct_url.json` of an install from `source`.
-fn direct_url_json(source: &LockedSource) -> String {
+pub(super) fn direct_url_json(source: &LockedSource) -> String {
     match source {
         LockedSource::Archive(archive) => {
             let mut value = serde_json::json!({
@@ -765,7 +765,7 @@ fn same_json(path: &Path, wanted: &str) -> bool {
 }
 
 /// The key of the wheel built from a git commit for `interpreter`.
-fn vcs_cache_key(git: &LockedGit, interpreter: &crate::python::Interpreter) -> String {
+pub(super) fn vcs_cache_key(git: &LockedGit, interpreter: &crate::python::Interpreter) -> String {
     let mut hasher = Sha256::new();
     for part in [
         git.commit_id.as_str(),

@@ -267,3 +267,31 @@ fn url_archives_are_locked_with_their_hash_and_a_wrong_hash_is_refused() {
         output.stderr
     );
 }
+
+/// `tack fetch` fetches the locked commit into the cached clone and builds it, so that an
+/// offline sync (the index unreachable, the repository gone) installs it from the cache.
+#[test]
+fn fetch_makes_a_git_dependency_installable_offline() {
+    require_tool!("python3");
+    require_tool!("git");
+    let context = context_with("", "");
+    let (repo, _) = repository(&context);
+    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    let context = context_with(
+        "dependencies = [\"gitpkg\"]",
+        &format!("gitpkg = {{ git = \"{}\" }}\n", url.trim_end_matches('/')),
+    );
+    run(&context, &["lock"]);
+    // A fresh cache, filled by fetch alone.
+    fs_err::remove_dir_all(context.cache_dir()).unwrap();
+    run(&context, &["fetch", "--frozen"]);
+    fs_err::remove_dir_all(&repo).unwrap();
+    let output = context.run(
+        context
+            .tack()
+            .args(["sync", "--offline", "--frozen"])
+            .env("TACK_INDEX_URL", "http://127.0.0.1:9/simple/"),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(installed(&context), ["dep==1.0.0", "gitpkg==0.1.0"]);
+}
