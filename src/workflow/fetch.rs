@@ -24,28 +24,26 @@
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::Version;
 
 use super::build_env::LockedEnvironment;
 use super::export::{self, ExportError};
-use super::git::{GitError, Repository};
-use super::local::{self, LocalBuild, LocalBuildError, VcsBuild};
+use super::git::GitError;
+use super::local::{self, LocalBuildError};
 use super::sdists::{self, SdistBuild, SdistError};
 use super::sync::TagsPolicy;
 use super::wheels::{self, Download, FetchOptions, PrepareError};
 use super::{Reporter, Selection};
 use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
-use crate::filename::WheelFilename;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
 use crate::index::HttpSettings;
 use crate::install::plan::{best_wheel, plan, BuildPolicy, PlanError, PlannedSource, Target};
-use crate::lock::{Lock, LockedSdist, LockedSource, LockedWheel, Verbatim};
+use crate::lock::{Lock, LockedSource, LockedWheel};
 use crate::normalize::PackageName;
-use crate::project::{DirectUrl, ProjectError, ProjectSpec};
+use crate::project::{ProjectError, ProjectSpec};
 use crate::python::interpreter::{find_interpreter, InterpreterError};
 
 /// What to fetch, and how.
@@ -248,60 +246,37 @@ pub fn fetch(
         })?;
     for (package, _) in &the_plan.direct {
         match &package.source {
-            LockedSource::Archive(archive) if archive.is_wheel() => {
-                let name = Verbatim::parse(archive.file_name(), WheelFilename::from_str).map_err(
-                    |_| FetchFailure::ArchiveName {
+            LockedSource::Archive(archive) => {
+                match super::sync::archive_source(archive).ok_or_else(|| {
+                    FetchFailure::ArchiveName {
                         name: package.name.clone(),
                         file: archive.file_name().to_string(),
-                    },
-                )?;
-                outcome.wheels += 1;
-                wanted.push(LockedWheel::new(
-                    name,
-                    &archive.url,
-                    archive.size,
-                    None,
-                    archive.sha256.clone(),
-                ));
+                    }
+                })? {
+                    PlannedSource::Wheel(wheel) => {
+                        outcome.wheels += 1;
+                        wanted.push(wheel);
+                    }
+                    PlannedSource::Build(sdist) => builds.push(SdistBuild {
+                        name: package.name.clone(),
+                        version: package.version.clone(),
+                        sdist,
+                    }),
+                }
             }
-            LockedSource::Archive(archive) => builds.push(SdistBuild {
-                name: package.name.clone(),
-                version: package.version.clone(),
-                sdist: LockedSdist::new(
-                    archive.file_name().to_string(),
-                    &archive.url,
-                    archive.size,
-                    None,
-                    archive.sha256.clone(),
-                ),
-            }),
             LockedSource::Git(git) => {
                 let cache_key = super::sync::vcs_cache_key(git, &interpreter);
                 if local::cached_vcs_wheel(cache, &cache_key).is_some() {
                     continue;
                 }
-                let repository =
-                    Repository::open(&package.name, &DirectUrl::from_url(git.url.clone()), cache)?;
-                repository.ensure_commit(&git.commit_id)?;
-                let checkout = checkouts.path().join(package.name.as_ref());
-                repository.checkout(&git.commit_id, &checkout)?;
-                vcs_builds.push(LocalBuild {
-                    name: package.name.clone(),
-                    source: match &git.subdirectory {
-                        Some(subdirectory) => checkout.join(subdirectory),
-                        None => checkout,
-                    },
-                    path: format!(
-                        "{}@{}",
-                        git.url,
-                        &git.commit_id[..12.min(git.commit_id.len())]
-                    ),
-                    editable: false,
-                    vcs: Some(VcsBuild {
-                        direct_url: super::sync::direct_url_json(&package.source),
-                        cache_key,
-                    }),
-                });
+                vcs_builds.push(local::git_build(
+                    &package.name,
+                    git,
+                    super::sync::direct_url_json(&package.source),
+                    cache_key,
+                    Some(&checkouts.path().join(package.name.as_ref())),
+                    cache,
+                )?);
             }
         }
     }

@@ -21,11 +21,11 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use sha2::{Digest as _, Sha256};
 use url::Url;
 
 use super::build_env::{BuildEnvError, BuildEnvs, LockedEnvironment};
-use super::sdists::keep_logs;
+use super::git::{GitError, Repository};
+use super::sdists::{keep_logs, sha256_of};
 use super::wheels::FetchOptions;
 use super::Reporter;
 use crate::build::{build_many, BuildError, BuildKind, BuildRequest};
@@ -34,8 +34,9 @@ use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
 use crate::index::config::IndexConfig;
 use crate::install::wheel::{self, WheelError};
-use crate::lock::LockedBuilds;
+use crate::lock::{LockedBuilds, LockedGit};
 use crate::normalize::PackageName;
+use crate::project::DirectUrl;
 use crate::python::Interpreter;
 
 /// A source tree to build and install.
@@ -58,6 +59,44 @@ pub struct VcsBuild {
     pub direct_url: String,
     /// The built wheel's key in the built bucket: commit, subdirectory and interpreter.
     pub cache_key: String,
+}
+
+/// The build of the locked git commit `git` of `name`: checked out of the cached clone into
+/// `checkout` (then built), or, with `checkout` `None` (a wheel of it is cached, or a dry
+/// run), not checked out at all. `direct_url` is its PEP 610 record, `cache_key` the key of
+/// its built wheel.
+pub fn git_build(
+    name: &PackageName,
+    git: &LockedGit,
+    direct_url: String,
+    cache_key: String,
+    checkout: Option<&Path>,
+    cache: &Cache,
+) -> Result<LocalBuild, GitError> {
+    let mut source = PathBuf::new();
+    if let Some(checkout) = checkout {
+        let repository = Repository::open(name, &DirectUrl::from_url(git.url.clone()), cache)?;
+        repository.ensure_commit(&git.commit_id)?;
+        repository.checkout(&git.commit_id, checkout)?;
+        source = match &git.subdirectory {
+            Some(subdirectory) => checkout.join(subdirectory),
+            None => checkout.to_path_buf(),
+        };
+    }
+    Ok(LocalBuild {
+        name: name.clone(),
+        source,
+        path: format!(
+            "{}@{}",
+            git.url,
+            &git.commit_id[..12.min(git.commit_id.len())]
+        ),
+        editable: false,
+        vcs: Some(VcsBuild {
+            direct_url,
+            cache_key,
+        }),
+    })
 }
 
 /// The wheel built earlier from the git checkout known by `cache_key`, if the cache holds one.
@@ -350,12 +389,11 @@ fn unpack(
                 .join(", "),
         });
     }
-    let bytes = fs_err::read(wheel_file).map_err(|source| LocalBuildError::Read {
+    let sha256 = sha256_of(wheel_file).map_err(|source| LocalBuildError::Read {
         path: build.path.clone(),
         file: wheel_file.to_path_buf(),
         source,
     })?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
     let dir =
         wheel::unpack_wheel(wheel_file, &filename, &sha256, unpacked_dir).map_err(|source| {
             LocalBuildError::Unpack {

@@ -488,7 +488,7 @@ pub(super) fn has_sha256(path: &Path, sha256: &str) -> bool {
     path.is_file() && sha256_of(path).is_ok_and(|actual| actual.eq_ignore_ascii_case(sha256))
 }
 
-fn sha256_of(path: &Path) -> std::io::Result<String> {
+pub(super) fn sha256_of(path: &Path) -> std::io::Result<String> {
     let mut file = fs_err::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];

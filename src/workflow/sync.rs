@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use pep440_rs::{Version, VersionSpecifiers};
 use sha2::{Digest as _, Sha256};
 
-use super::git::{GitError, Repository};
-use super::local::{self, LocalBuild, LocalBuildError, VcsBuild};
+use super::git::GitError;
+use super::local::{self, LocalBuild, LocalBuildError};
 use super::sdists::{self, SdistBuild, SdistError};
 use super::selection::ProjectChoice;
 use super::wheels::{self, FetchOptions, PrepareError};
@@ -50,7 +50,9 @@ use crate::install::site_packages::{self, ScanError};
 use crate::install::venv::{PendingInstall, Venv, VenvError, VenvOptions, VenvState};
 use crate::install::wheel::{self, WheelError};
 use crate::install::LinkMode;
-use crate::lock::{Lock, LockedGit, LockedSdist, LockedSource, LockedWheel, Verbatim};
+use crate::lock::{
+    Lock, LockedArchive, LockedGit, LockedSdist, LockedSource, LockedWheel, Verbatim,
+};
 use crate::normalize::PackageName;
 use crate::project::{ProjectError, ProjectSpec};
 use crate::python::interpreter::{find_interpreter, Interpreter, InterpreterError, Tags};
@@ -405,28 +407,10 @@ pub fn sync(
         local_replaced.extend(installed);
         match &package.source {
             LockedSource::Archive(archive) => {
-                let source = if archive.is_wheel() {
-                    let name = Verbatim::parse(archive.file_name(), WheelFilename::from_str)
-                        .map_err(|_| SyncFailure::ArchiveName {
-                            name: package.name.clone(),
-                            file: archive.file_name().to_string(),
-                        })?;
-                    PlannedSource::Wheel(LockedWheel::new(
-                        name,
-                        &archive.url,
-                        archive.size,
-                        None,
-                        archive.sha256.clone(),
-                    ))
-                } else {
-                    PlannedSource::Build(LockedSdist::new(
-                        archive.file_name().to_string(),
-                        &archive.url,
-                        archive.size,
-                        None,
-                        archive.sha256.clone(),
-                    ))
-                };
+                let source = archive_source(archive).ok_or_else(|| SyncFailure::ArchiveName {
+                    name: package.name.clone(),
+                    file: archive.file_name().to_string(),
+                })?;
                 direct_urls.insert(package.name.clone(), direct_url);
                 the_plan.install.push(PlannedPackage {
                     name: package.name.clone(),
@@ -436,38 +420,20 @@ pub fn sync(
             }
             LockedSource::Git(git) => {
                 let cache_key = vcs_cache_key(git, &interpreter);
-                let mut source = PathBuf::new();
-                if local::cached_vcs_wheel(cache, &cache_key).is_none() && !options.dry_run {
-                    let repository = Repository::open(
-                        &package.name,
-                        &crate::project::DirectUrl::from_url(git.url.clone()),
-                        cache,
-                    )?;
-                    repository.ensure_commit(&git.commit_id)?;
-                    let checkout = checkouts
-                        .as_ref()
-                        .map(|dir| dir.path().join(package.name.as_ref()))
-                        .unwrap_or_default();
-                    repository.checkout(&git.commit_id, &checkout)?;
-                    source = match &git.subdirectory {
-                        Some(subdirectory) => checkout.join(subdirectory),
-                        None => checkout,
-                    };
-                }
-                local_builds.push(LocalBuild {
-                    name: package.name.clone(),
-                    source,
-                    path: format!(
-                        "{}@{}",
-                        git.url,
-                        &git.commit_id[..12.min(git.commit_id.len())]
-                    ),
-                    editable: false,
-                    vcs: Some(VcsBuild {
-                        direct_url,
-                        cache_key,
-                    }),
-                });
+                let checkout = checkouts
+                    .as_ref()
+                    .map(|dir| dir.path().join(package.name.as_ref()))
+                    .filter(|_| {
+                        local::cached_vcs_wheel(cache, &cache_key).is_none() && !options.dry_run
+                    });
+                local_builds.push(local::git_build(
+                    &package.name,
+                    git,
+                    direct_url,
+                    cache_key,
+                    checkout.as_deref(),
+                    cache,
+                )?);
             }
         }
     }
@@ -726,6 +692,29 @@ pub fn sync(
     }
     created_here.0 = None;
     Ok(outcome)
+}
+
+/// How an archive from a URL is installed: as a wheel when it is one (`None` when its name is
+/// not a wheel's), else built as an sdist; checked against the lock's sha256 either way.
+pub(super) fn archive_source(archive: &LockedArchive) -> Option<PlannedSource> {
+    Some(if archive.is_wheel() {
+        let name = Verbatim::parse(archive.file_name(), WheelFilename::from_str).ok()?;
+        PlannedSource::Wheel(LockedWheel::new(
+            name,
+            &archive.url,
+            archive.size,
+            None,
+            archive.sha256.clone(),
+        ))
+    } else {
+        PlannedSource::Build(LockedSdist::new(
+            archive.file_name().to_string(),
+            &archive.url,
+            archive.size,
+            None,
+            archive.sha256.clone(),
+        ))
+    })
 }
 
 /// The PEP 610 `direct_url.json` of an install from `source`.
