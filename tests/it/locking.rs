@@ -107,6 +107,13 @@ fn backtracking() {
     assert_expected_versions("backtracking");
 }
 
+/// Deciding `a` first and walking `b` down to its oldest version would also be a solution; the
+/// resolver learns that `a` is the culprit of `b`'s conflicts and lowers `a` instead.
+#[test]
+fn backtracking_lowers_the_package_that_causes_the_conflicts() {
+    assert_expected_versions("conflict-culprit");
+}
+
 #[test]
 fn requires_python_filtering_and_forking() {
     // `tool` 3.0.0 needs 3.10 and 2.1.0 needs 3.9: each part of the project's range gets the
