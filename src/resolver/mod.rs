@@ -325,12 +325,13 @@ pub fn resolve_with(
                     });
                 }
                 ForkOrFail::NoSolution(tree) => {
+                    let edges = provider.into_edges();
                     return Err(ResolveError::NoSolution(report::explain(
                         &tree,
                         &fetcher,
                         &shared,
                         manifest,
-                        &fork.marker,
+                        (&fork.marker, &edges),
                         &requires_python_range,
                     )));
                 }

@@ -245,7 +245,7 @@ pub(crate) fn specifiers_range(specifiers: &VersionSpecifiers) -> Ranges<Version
 
 /// The smallest version above `version` and all its local versions (`1.0+cpu`): the next
 /// possible dev release of the next post-release slot.
-fn above_locals(version: &Version) -> Version {
+pub(crate) fn above_locals(version: &Version) -> Version {
     if let Some(dev) = version.dev() {
         version.clone().with_dev(Some(dev + 1))
     } else if let Some(post) = version.post() {
