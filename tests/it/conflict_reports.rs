@@ -94,6 +94,29 @@ fn a_fork_that_is_not_the_cause_is_not_named() {
 }
 
 #[test]
+fn a_fork_made_by_markers_is_named_when_it_is_the_cause() {
+    let (context, output) = lock_project(
+        ">=3.9",
+        &[
+            "numpy<2; python_version < '3.10'",
+            "numpy>=2; python_version >= '3.10'",
+            "needsnew",
+        ],
+    );
+    insta::assert_snapshot!(context.snapshot(&output), @"
+    success: false
+    exit_code: 1
+    ----- stdout -----
+
+    ----- stderr -----
+    error: no solution found when resolving dependencies of `project`:
+      Because needsnew depends on numpy>=2.0.0 and project depends on needsnew, project depends on numpy>=2.0.0.
+      And because project depends on numpy<2.0.0, the requirements of project cannot be satisfied.
+    hint: the lock must hold for Python >=3.9; this failure is in the part where `python_full_version < '3.10'`
+    ");
+}
+
+#[test]
 fn a_fork_that_is_the_cause_is_named() {
     let (context, output) = lock_project(">=3.9", &["modern>=2"]);
     insta::assert_snapshot!(context.snapshot(&output), @"
