@@ -57,7 +57,7 @@ use crate::diagnostic::Diagnostic;
 use crate::index::{CoreMetadata, IndexClient, IndexError, IndexFile, IndexUrl};
 use crate::normalize::{ExtraName, GroupName, PackageName};
 
-use provider::{Provider, ProviderError, PubPackage};
+use provider::{ConflictLearning, Provider, ProviderError, PubPackage};
 use versions::{FetchError, Fetcher};
 
 /// Any error, kept whole as the source of another.
@@ -203,6 +203,9 @@ const MAX_FORKS: usize = 256;
 #[derive(Debug, Clone)]
 struct Fork {
     marker: MarkerTree,
+    /// The decision order learned so far (from the run that split into this fork, or from an
+    /// earlier run of it).
+    learning: ConflictLearning,
 }
 
 /// One fork's answer, with the dependency edges the solver saw.
@@ -258,6 +261,7 @@ pub fn resolve_with(
     let shared = provider::Shared::new(manifest, root_marker.clone());
     let mut stack = vec![Fork {
         marker: root_marker,
+        learning: ConflictLearning::default(),
     }];
     let mut solutions: Vec<ForkSolution> = Vec::new();
     let mut sibling_preferences: BTreeMap<PackageName, Vec<Version>> = BTreeMap::new();
@@ -270,6 +274,7 @@ pub fn resolve_with(
             &manifest.requirements,
             fork.marker.clone(),
             &sibling_preferences,
+            fork.learning.clone(),
         );
         match pubgrub::resolve(&provider, PubPackage::Root, Version::new([0])) {
             Ok(selected) => {
@@ -306,15 +311,27 @@ pub fn resolve_with(
                             .collect::<Vec<_>>()
                             .join(" | ")
                     );
-                    stack.extend(pieces.into_iter().map(|marker| Fork { marker }));
+                    let learning = provider.learning();
+                    stack.extend(pieces.into_iter().map(|marker| Fork {
+                        marker,
+                        learning: learning.clone(),
+                    }));
+                }
+                ForkOrFail::Restart => {
+                    tracing::debug!("solving the fork again in the learned decision order");
+                    stack.push(Fork {
+                        marker: fork.marker,
+                        learning: provider.learning(),
+                    });
                 }
                 ForkOrFail::NoSolution(tree) => {
+                    let edges = provider.into_edges();
                     return Err(ResolveError::NoSolution(report::explain(
                         &tree,
                         &fetcher,
                         &shared,
                         manifest,
-                        &fork.marker,
+                        (&fork.marker, &edges),
                         &requires_python_range,
                     )));
                 }
@@ -333,6 +350,7 @@ pub fn resolve_with(
 
 enum ForkOrFail {
     Split(Vec<MarkerTree>),
+    Restart,
     NoSolution(pubgrub::DerivationTree<PubPackage, Ranges<Version>, String>),
 }
 
@@ -345,6 +363,7 @@ fn provider_error(error: PubGrubError<Provider<'_>>) -> Result<ForkOrFail, Resol
     };
     match inner {
         ProviderError::Fork(pieces) => Ok(ForkOrFail::Split(pieces)),
+        ProviderError::Restart => Ok(ForkOrFail::Restart),
         ProviderError::Index(error) => Err(ResolveError::Index(error)),
         ProviderError::MetadataBuild(error) => Err(ResolveError::MetadataBuild(error)),
     }

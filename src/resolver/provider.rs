@@ -10,6 +10,20 @@
 //! skipped unless a requirement pins them with `==`. A candidate whose `Requires-Python` needs
 //! a newer Python than the fork's lowest either splits the fork (when part of the fork's Python
 //! range can use it) or is skipped.
+//!
+//! Decision order: packages are decided in the order they were discovered, so a package the
+//! project names early is decided early. That order can be wrong: when `a` 2.0 is decided first
+//! and every recent `b` needs `a<2`, PubGrub walks `b` down version by version until one no
+//! longer depends on `a`, and locks a very old `b` beside the newest `a`. The provider watches
+//! for that pattern, as uv does: a dependency list that excludes a version already chosen for
+//! another package is a conflict, with the dependent as the *affected* package and the other as
+//! the *culprit*. After [`CONFLICT_THRESHOLD`] such conflicts the affected package is decided
+//! before the others and the culprit after them ([`ConflictLearning`]). A culprit whose version
+//! is a preference (the existing lock's, or an earlier fork's) is not blamed: those versions
+//! are meant to stay. PubGrub cannot undo a
+//! single decision from the outside, so the fork is then solved again from the start with the
+//! new order (metadata is memoized; each package changes rank at most once, so restarts are
+//! few).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -19,9 +33,7 @@ use std::sync::Arc;
 
 use pep440_rs::{Operator, Version, VersionSpecifiers};
 use pep508_rs::{MarkerTree, Requirement, VersionOrUrl};
-use pubgrub::{
-    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
-};
+use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics};
 use rustc_hash::{FxHashMap, FxHashSet};
 use version_ranges::Ranges;
 
@@ -77,6 +89,9 @@ pub(crate) enum ProviderError {
     /// The fork must be split into these pieces and each solved on its own.
     #[error("fork split")]
     Fork(Vec<MarkerTree>),
+    /// The decision order changed ([`ConflictLearning`]): solve the fork again.
+    #[error("decision order changed")]
+    Restart,
     #[error(transparent)]
     Index(Arc<IndexError>),
     #[error(transparent)]
@@ -99,6 +114,49 @@ pub(crate) enum Skip {
     RequiresPython(Version, String),
     Yanked(Version),
     NeedsBuild(Version),
+}
+
+/// What a fork's solver learned about the packages that keep conflicting, carried into its
+/// restarts and into the forks it splits into.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConflictLearning {
+    /// Per package: how often one of its versions depended on something already excluded.
+    affected: BTreeMap<PackageName, u32>,
+    /// Per package: how often its chosen version was what another package's version excluded.
+    culprit: BTreeMap<PackageName, u32>,
+    /// Decided before other packages, in the order they were found out.
+    early: Vec<PackageName>,
+    /// Decided after other packages.
+    late: BTreeSet<PackageName>,
+}
+
+impl ConflictLearning {
+    /// Count one conflict; true when it changed the decision order.
+    fn record(&mut self, affected: &PackageName, culprits: &[PackageName]) -> bool {
+        let mut changed = false;
+        let count = self.affected.entry(affected.clone()).or_default();
+        *count += 1;
+        if *count == CONFLICT_THRESHOLD
+            && !self.early.contains(affected)
+            && !self.late.contains(affected)
+        {
+            tracing::debug!("`{affected}` keeps conflicting: deciding it earlier");
+            self.early.push(affected.clone());
+            changed = true;
+        }
+        for culprit in culprits {
+            let count = self.culprit.entry(culprit.clone()).or_default();
+            *count += 1;
+            if *count == CONFLICT_THRESHOLD
+                && !self.early.contains(culprit)
+                && self.late.insert(culprit.clone())
+            {
+                tracing::debug!("`{culprit}` keeps causing conflicts: deciding it later");
+                changed = true;
+            }
+        }
+        changed
+    }
 }
 
 /// State shared by every fork's provider.
@@ -187,7 +245,7 @@ pub(crate) fn specifiers_range(specifiers: &VersionSpecifiers) -> Ranges<Version
 
 /// The smallest version above `version` and all its local versions (`1.0+cpu`): the next
 /// possible dev release of the next post-release slot.
-fn above_locals(version: &Version) -> Version {
+pub(crate) fn above_locals(version: &Version) -> Version {
     if let Some(dev) = version.dev() {
         version.clone().with_dev(Some(dev + 1))
     } else if let Some(post) = version.post() {
@@ -208,6 +266,13 @@ pub(crate) struct Provider<'a> {
     sibling_preferences: &'a BTreeMap<PackageName, Vec<Version>>,
     edges: RefCell<FxHashMap<(PubPackage, Version), Vec<Edge>>>,
     discovered: RefCell<FxHashMap<PackageName, (u32, Vec<PubPackage>)>>,
+    /// The version last chosen for each package name: PubGrub's current decision, unless it
+    /// was rejected or backtracked since (good enough to tell who caused a conflict).
+    chosen: RefCell<FxHashMap<PackageName, Version>>,
+    /// The last dependency list that excluded chosen versions: the package and version it
+    /// belongs to, and the packages whose chosen versions it excluded.
+    pending_conflict: RefCell<Option<(PubPackage, Version, Vec<PackageName>)>>,
+    learning: RefCell<ConflictLearning>,
 }
 
 impl<'a> Provider<'a> {
@@ -217,6 +282,7 @@ impl<'a> Provider<'a> {
         manifest_requirements: &'a [super::RootRequirement],
         fork: MarkerTree,
         sibling_preferences: &'a BTreeMap<PackageName, Vec<Version>>,
+        learning: ConflictLearning,
     ) -> Self {
         let fork_python = markers::python_range(&fork);
         Self {
@@ -229,11 +295,76 @@ impl<'a> Provider<'a> {
             sibling_preferences,
             edges: RefCell::default(),
             discovered: RefCell::default(),
+            chosen: RefCell::default(),
+            pending_conflict: RefCell::default(),
+            learning: RefCell::new(learning),
         }
     }
 
     pub fn into_edges(self) -> FxHashMap<(PubPackage, Version), Vec<Edge>> {
         self.edges.into_inner()
+    }
+
+    /// What this run learned, for the next run of this fork or its pieces.
+    pub fn learning(&self) -> ConflictLearning {
+        self.learning.borrow().clone()
+    }
+
+    /// Note the packages whose chosen version `dependencies` (of `package` at `version`)
+    /// exclude: a conflict, once PubGrub confirms it by rejecting `version`
+    /// ([`Provider::confirm_conflict`]).
+    fn note_conflicts(
+        &self,
+        package: &PubPackage,
+        version: &Version,
+        dependencies: &[(PubPackage, Ranges<Version>)],
+    ) {
+        let name = package.name();
+        let culprits: Vec<PackageName> = {
+            let chosen = self.chosen.borrow();
+            dependencies
+                .iter()
+                .filter_map(|(dependency, range)| match dependency {
+                    PubPackage::Package(dependency) if Some(dependency) != name => chosen
+                        .get(dependency)
+                        .filter(|chosen| {
+                            !range.contains(chosen) && !self.preferred(dependency, chosen)
+                        })
+                        .map(|_| dependency.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        *self.pending_conflict.borrow_mut() =
+            (!culprits.is_empty()).then(|| (package.clone(), version.clone(), culprits));
+    }
+
+    /// Is `version` one the existing lock or an earlier fork chose? Such a version is kept where
+    /// it fits, so it is never blamed for a conflict.
+    fn preferred(&self, name: &PackageName, version: &Version) -> bool {
+        self.shared
+            .preferences
+            .get(name)
+            .into_iter()
+            .chain(self.sibling_preferences.get(name))
+            .flatten()
+            .any(|preferred| preferred == version)
+    }
+
+    /// PubGrub asks for a version of `package` in `range` next: if that rejects the version
+    /// whose dependencies conflicted just before, count the conflict. True when that changed
+    /// the decision order.
+    fn confirm_conflict(&self, package: &PubPackage, range: &Ranges<Version>) -> bool {
+        let Some((affected, version, culprits)) = self.pending_conflict.borrow_mut().take() else {
+            return false;
+        };
+        if affected != *package || range.contains(&version) {
+            return false;
+        }
+        let Some(name) = affected.name() else {
+            return false;
+        };
+        self.learning.borrow_mut().record(name, &culprits)
     }
 
     /// Can `marker` hold somewhere in this fork?
@@ -447,7 +578,7 @@ impl<'a> Provider<'a> {
         source: (&PubPackage, &Version),
         requirements: Vec<(Requirement, MarkerTree, Option<Activation>)>,
         extra_edges: Vec<(PubPackage, Ranges<Version>)>,
-    ) -> DependencyConstraints<PubPackage, Ranges<Version>> {
+    ) -> Vec<(PubPackage, Ranges<Version>)> {
         let mut merged: BTreeMap<PubPackage, Ranges<Version>> = BTreeMap::new();
         let mut edges = Vec::new();
         for (package, range) in extra_edges {
@@ -500,8 +631,10 @@ impl DependencyProvider for Provider<'_> {
     type V = Version;
     type VS = Ranges<Version>;
     type M = String;
-    /// (class, discovery order of the name, discovery order within the name): as uv does,
-    /// priorities go by package name, so a package and its extras are decided together.
+    /// (class, order of the name, discovery order within the name): as uv does, priorities go
+    /// by package name, so a package and its extras are decided together. The order of the
+    /// name is its discovery order, or for a package decided early, the order in which that
+    /// was learned.
     type Priority = (u8, Reverse<u32>, Reverse<u32>);
     type Err = ProviderError;
 
@@ -515,15 +648,23 @@ impl DependencyProvider for Provider<'_> {
             return (u8::MAX, Reverse(0), Reverse(0));
         };
         let (name_index, virtual_index) = self.discovery_index(name, package);
-        let class = if range.as_singleton().is_some() {
-            3
+        let learning = self.learning.borrow();
+        let early = learning.early.iter().position(|early| early == name);
+        let (class, order) = if range.as_singleton().is_some() {
+            (4, name_index)
+        } else if let Some(position) = early {
+            // Its versions kept being rejected: decide it before what rejected them.
+            (3, u32::try_from(position).unwrap_or(u32::MAX))
+        } else if learning.late.contains(name) {
+            // It kept rejecting other packages' versions: decide it after them.
+            (0, name_index)
         } else if stats.conflict_count() >= CONFLICT_THRESHOLD {
             // Often in conflicts: decide it before unrelated packages.
-            2
+            (2, name_index)
         } else {
-            1
+            (1, name_index)
         };
-        (class, Reverse(name_index), Reverse(virtual_index))
+        (class, Reverse(order), Reverse(virtual_index))
     }
 
     fn choose_version(
@@ -531,9 +672,20 @@ impl DependencyProvider for Provider<'_> {
         package: &PubPackage,
         range: &Ranges<Version>,
     ) -> Result<Option<Version>, ProviderError> {
+        if self.confirm_conflict(package, range) {
+            return Err(ProviderError::Restart);
+        }
         match package {
             PubPackage::Root => Ok(Some(Version::new([0]))),
-            PubPackage::Package(name) | PubPackage::Extra(name, _) => self.choose(name, range),
+            PubPackage::Package(name) | PubPackage::Extra(name, _) => {
+                let chosen = self.choose(name, range)?;
+                if let Some(version) = &chosen {
+                    self.chosen
+                        .borrow_mut()
+                        .insert(name.clone(), version.clone());
+                }
+                Ok(chosen)
+            }
         }
     }
 
@@ -559,11 +711,11 @@ impl DependencyProvider for Provider<'_> {
                 if let Some(pieces) = self.marker_split(&requirements) {
                     return Err(ProviderError::Fork(pieces));
                 }
-                return Ok(Dependencies::Available(self.constraints(
-                    (package, version),
-                    requirements,
-                    Vec::new(),
-                )));
+                return Ok(Dependencies::Available(
+                    self.constraints((package, version), requirements, Vec::new())
+                        .into_iter()
+                        .collect(),
+                ));
             }
             PubPackage::Package(name) => (name, None),
             PubPackage::Extra(name, extra) => (name, Some(extra)),
@@ -644,11 +796,9 @@ impl DependencyProvider for Provider<'_> {
             )],
             None => Vec::new(),
         };
-        Ok(Dependencies::Available(self.constraints(
-            (package, version),
-            requirements,
-            extra_edges,
-        )))
+        let constraints = self.constraints((package, version), requirements, extra_edges);
+        self.note_conflicts(package, version, &constraints);
+        Ok(Dependencies::Available(constraints.into_iter().collect()))
     }
 }
 
@@ -690,6 +840,26 @@ mod tests {
         let not = range_of("torch!=2.3.0");
         assert!(!not.contains(&v("2.3.0+cu121")));
         assert!(not.contains(&v("2.3.1")));
+    }
+
+    #[test]
+    fn repeated_conflicts_reorder_the_decisions_once() {
+        let name = |text: &str| PackageName::from_str(text).unwrap();
+        let mut learning = ConflictLearning::default();
+        for _ in 1..CONFLICT_THRESHOLD {
+            assert!(!learning.record(&name("b"), &[name("a")]));
+        }
+        assert!(learning.record(&name("b"), &[name("a")]));
+        assert_eq!(learning.early, [name("b")]);
+        assert!(learning.late.contains(&name("a")));
+        // Already reordered: no further restarts for the same pair.
+        assert!(!learning.record(&name("b"), &[name("a")]));
+        // A package decided early is never also decided late.
+        for _ in 0..CONFLICT_THRESHOLD {
+            learning.record(&name("c"), &[name("b")]);
+        }
+        assert_eq!(learning.early, [name("b"), name("c")]);
+        assert!(!learning.late.contains(&name("b")));
     }
 
     #[test]

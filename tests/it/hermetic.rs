@@ -283,14 +283,14 @@ fn builds_whose_environment_cannot_be_locked_are_named_and_the_lock_succeeds() {
     // `[build-system] requires` says.
     ask_for_more(&context, "dynamic-1.0.0.tar.gz", &["extrahelper"]);
     let output = context.run(context.tack().arg("lock"));
-    insta::assert_snapshot!(context.snapshot(&output), @r"
+    insta::assert_snapshot!(context.snapshot(&output), @"
     success: true
     exit_code: 0
     ----- stdout -----
 
     ----- stderr -----
     warning: the build environment of `dynamic==1.0.0` cannot be locked, so `tack sync` resolves it when it builds: its build backend asks for `extrahelper` at `get_requires_for_build_wheel`, beyond `[build-system] requires`
-    warning: the build environment of `orphan==1.0.0` cannot be locked, so `tack sync` resolves it when it builds: failed to resolve its build requirements (missinghelper>=1): the build depends on missinghelper >=1 (`missinghelper` was not found on any configured index; check the name and `--index-url`; the lock must hold for Python >=3.8)
+    warning: the build environment of `orphan==1.0.0` cannot be locked, so `tack sync` resolves it when it builds: failed to resolve its build requirements (missinghelper>=1): the build depends on missinghelper>=1 (`missinghelper` was not found on any configured index; check the name and `--index-url`; the lock must hold for Python >=3.8)
     Resolved 4 packages in [TIME]
     ");
     let tables = build_tables(&context);

@@ -107,6 +107,13 @@ fn backtracking() {
     assert_expected_versions("backtracking");
 }
 
+/// Deciding `a` first and walking `b` down to its oldest version would also be a solution; the
+/// resolver learns that `a` is the culprit of `b`'s conflicts and lowers `a` instead.
+#[test]
+fn backtracking_lowers_the_package_that_causes_the_conflicts() {
+    assert_expected_versions("conflict-culprit");
+}
+
 #[test]
 fn requires_python_filtering_and_forking() {
     // `tool` 3.0.0 needs 3.10 and 2.1.0 needs 3.9: each part of the project's range gets the
@@ -335,16 +342,16 @@ fn unsatisfiable_requirements_are_explained() {
     context.write_pyproject(&context.index().scenario().pyproject());
     let output = context.run(context.tack().arg("lock"));
     assert_eq!(output.code, Some(1));
-    insta::assert_snapshot!(context.snapshot(&output), @r"
+    insta::assert_snapshot!(context.snapshot(&output), @"
     success: false
     exit_code: 1
     ----- stdout -----
 
     ----- stderr -----
     error: no solution found when resolving dependencies of `project`:
-      Because a <1.1.0 depends on c >=2.0.0 and a 1.1.0 depends on c >=2.1.0, a depends on c >=2.0.0.
-      And because b 1.0.0 depends on c <2.0.0, b 1.0.0 and a cannot be used together.
-      And because project depends on a and project depends on b, the requirements of project cannot be satisfied.
+      Because a<1.1.0 depends on c>=2.0.0 and a==1.1.0 depends on c>=2.1.0, a depends on c>=2.0.0.
+      And because b depends on c<2.0.0, b and a cannot be used together.
+      And because project depends on a and b, the requirements of project cannot be satisfied.
     hint: the lock must hold for any Python version (no `requires-python` is set)
     ");
     assert!(!context.project_dir().join("pylock.toml").exists());

@@ -8,6 +8,7 @@ use common::test_support;
 
 mod build_command;
 mod building;
+mod conflict_reports;
 mod direct;
 mod errors;
 mod export;
