@@ -161,8 +161,11 @@ fn note_pins(pinned: &RefCell<FxHashSet<(PackageName, Version)>>, requirement: &
 
 /// The version range a requirement allows.
 ///
-/// Like `Ranges::from(VersionSpecifiers)`, except that `==V` and `!=V` also cover `V`'s local
-/// versions (`==2.3.0` accepts `2.3.0+cpu`), as PEP 440 says.
+/// Like `Ranges::from(VersionSpecifiers)`, except that `==V`, `!=V` and `<=V` also cover `V`'s
+/// local versions (`==2.3.0` and `<=2.3.0` accept `2.3.0+cpu`), as PEP 440 says: a specifier
+/// without a local label ignores the candidates' labels. The exclusive comparisons already
+/// leave them out (`>2.3.0` and `<2.3.0` reject `2.3.0+cpu`), and `==2.3.0+cpu` admits only
+/// that local version.
 pub(crate) fn requirement_range(requirement: &Requirement) -> Ranges<Version> {
     match &requirement.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_range(specifiers),
@@ -178,6 +181,9 @@ pub(crate) fn specifiers_range(specifiers: &VersionSpecifiers) -> Ranges<Version
         let part = match specifier.operator() {
             Operator::Equal if !version.is_local() => with_locals(),
             Operator::NotEqual if !version.is_local() => with_locals().complement(),
+            Operator::LessThanEqual if !version.is_local() => {
+                Ranges::strictly_lower_than(above_locals(version))
+            }
             _ => Ranges::from(specifier.clone()),
         };
         range = range.intersection(&part);
@@ -687,6 +693,20 @@ mod tests {
         let pre = range_of("foo==1.0rc1");
         assert!(pre.contains(&v("1.0rc1+x")));
         assert!(!pre.contains(&v("1.0rc2")));
+        let at_most = range_of("foo<=1.2.3");
+        assert!(at_most.contains(&v("1.2.3+foo")));
+        assert!(at_most.contains(&v("1.2.3")));
+        assert!(at_most.contains(&v("1.2.2+foo")));
+        assert!(!at_most.contains(&v("1.2.3.post0")));
+        assert!(!at_most.contains(&v("1.2.4.dev0")));
+        assert!(range_of("foo<=1.2.3.post1").contains(&v("1.2.3.post1+foo")));
+        assert!(!range_of("foo<1.2.3").contains(&v("1.2.3+foo")));
+        assert!(!range_of("foo>1.2.3").contains(&v("1.2.3+foo")));
+        assert!(range_of("foo>1.2.3").contains(&v("1.2.4+foo")));
+        assert!(range_of("foo>=1.2.3").contains(&v("1.2.3+foo")));
+        assert!(range_of("foo~=1.2.3").contains(&v("1.2.3+foo")));
+        assert!(range_of("foo==1.2.*").contains(&v("1.2.3+foo")));
+        assert!(!range_of("foo===1.2.3").contains(&v("1.2.3+foo")));
         let not = range_of("torch!=2.3.0");
         assert!(!not.contains(&v("2.3.0+cu121")));
         assert!(not.contains(&v("2.3.1")));
