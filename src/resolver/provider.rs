@@ -6,8 +6,12 @@
 //!
 //! Candidate choice, in order: versions the existing lock or an earlier fork chose (when still
 //! in range), then the newest version in range. Pre-releases are considered only for packages
-//! whose project requirement names one, or when no final release fits. Yanked versions are
-//! skipped unless a requirement pins them with `==`. A candidate whose `Requires-Python` needs
+//! whose project requirement names one, or when no final release fits. Yanked versions
+//! (PEP 592) are skipped unless one of the project's own requirements pins them with `==` or
+//! `===`, or the existing lock has them (a version yanked after it was locked stays, and the
+//! lock workflow warns about it); a dependency's pin does not count. A version none of whose
+//! files some Python of `requires-python` can use (only `cp27` wheels for a `>=3.9` project,
+//! an ABI no interpreter has; see `wheel_tags`) is skipped. A candidate whose `Requires-Python` needs
 //! a newer Python than the fork's lowest either splits the fork (when part of the fork's Python
 //! range can use it) or is skipped.
 
@@ -17,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use pep440_rs::{Operator, Version, VersionSpecifiers};
+use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
 use pep508_rs::{MarkerTree, Requirement, VersionOrUrl};
 use pubgrub::{
     Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
@@ -26,7 +30,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use version_ranges::Ranges;
 
 use super::markers;
-use super::versions::{Fetcher, MetadataUnavailable, VersionMap};
+use super::versions::{Fetcher, MetadataUnavailable, VersionEntry, VersionMap};
 use super::{Activation, Manifest};
 use crate::index::IndexError;
 use crate::normalize::{ExtraName, PackageName};
@@ -97,18 +101,32 @@ impl From<super::versions::FetchError> for ProviderError {
 pub(crate) enum Skip {
     NotFound,
     RequiresPython(Version, String),
-    Yanked(Version),
+    /// The version, and the reason the index gives.
+    Yanked(Version, Option<String>),
     NeedsBuild(Version),
+    /// No file some Python of the fork can use: the version, its wheels' tags, and the fork's
+    /// Python range.
+    NoUsableWheel {
+        version: Version,
+        tags: String,
+        pythons: String,
+    },
 }
 
 /// State shared by every fork's provider.
 pub(crate) struct Shared {
     /// The root marker: `requires-python`.
     pub root_marker: MarkerTree,
+    /// The Python versions `requires-python` allows. A version is a candidate only when one
+    /// of its files serves some of them. The project's range, not the fork's, as uv does:
+    /// a fork's range is open above (`>=3.15`) where wheels for Pythons not yet released
+    /// cannot exist.
+    pub root_python: Ranges<Version>,
     /// Packages whose project requirements name a pre-release.
     pub explicit_prereleases: FxHashSet<PackageName>,
-    /// Versions pinned with `==` somewhere, which may be chosen even when yanked.
-    pub pinned: RefCell<FxHashSet<(PackageName, Version)>>,
+    /// The `==` and `===` specifiers of the project's own requirements (main, extras,
+    /// groups): the versions they admit may be chosen even when yanked.
+    pub pins: FxHashMap<PackageName, Vec<VersionSpecifier>>,
     /// Versions passed over, per package.
     pub skipped: RefCell<BTreeMap<PackageName, BTreeSet<Skip>>>,
     pub preferences: BTreeMap<PackageName, Vec<Version>>,
@@ -118,7 +136,7 @@ impl Shared {
     pub fn new(manifest: &Manifest, root_marker: MarkerTree) -> Self {
         let mut explicit_prereleases: FxHashSet<PackageName> =
             manifest.allow_prereleases.iter().cloned().collect();
-        let pinned = RefCell::new(FxHashSet::default());
+        let mut pins: FxHashMap<PackageName, Vec<VersionSpecifier>> = FxHashMap::default();
         for root in &manifest.requirements {
             if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =
                 &root.requirement.version_or_url
@@ -127,12 +145,22 @@ impl Shared {
                     explicit_prereleases.insert(root.requirement.name.clone());
                 }
             }
-            note_pins(&pinned, &root.requirement);
+            if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =
+                &root.requirement.version_or_url
+            {
+                let exact = specifiers.iter().filter(|specifier| {
+                    matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual)
+                });
+                pins.entry(root.requirement.name.clone())
+                    .or_default()
+                    .extend(exact.cloned());
+            }
         }
         Self {
+            root_python: markers::python_range(&root_marker),
             root_marker,
             explicit_prereleases,
-            pinned,
+            pins,
             skipped: RefCell::default(),
             preferences: manifest.preferences.clone(),
         }
@@ -147,15 +175,20 @@ impl Shared {
     }
 }
 
-fn note_pins(pinned: &RefCell<FxHashSet<(PackageName, Version)>>, requirement: &Requirement) {
-    if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
-        for specifier in specifiers.iter() {
-            if matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
-                pinned
-                    .borrow_mut()
-                    .insert((requirement.name.clone(), specifier.version().clone()));
-            }
-        }
+impl Shared {
+    /// Whether one of the project's own requirements pins `name` to `version` with `==` or
+    /// `===` (PEP 592: only such a pin may select a yanked version).
+    pub fn is_pinned(&self, name: &PackageName, version: &Version) -> bool {
+        self.pins
+            .get(name)
+            .is_some_and(|pins| pins.iter().any(|pin| pin.contains(version)))
+    }
+
+    /// Whether the existing lock (or poetry.lock) has `name` at `version`.
+    pub fn is_locked(&self, name: &PackageName, version: &Version) -> bool {
+        self.preferences
+            .get(name)
+            .is_some_and(|versions| versions.contains(version))
     }
 }
 
@@ -304,6 +337,46 @@ impl<'a> Provider<'a> {
         Ok(map)
     }
 
+    /// The entry of `version` when it may be a candidate here: it has files, one of them some
+    /// Python of `requires-python` can use, and it is not yanked (or pinned by the project, or
+    /// locked). Otherwise the reason is noted for the report.
+    fn candidate<'m>(
+        &self,
+        name: &PackageName,
+        map: &'m VersionMap,
+        version: &Version,
+    ) -> Option<&'m VersionEntry> {
+        let entry = map.versions.get(version)?;
+        if !entry.has_files() {
+            return None;
+        }
+        if entry.yanked
+            && !self.shared.is_pinned(name, version)
+            && !self.shared.is_locked(name, version)
+        {
+            self.shared
+                .skip(name, Skip::Yanked(version.clone(), map.yank_reason(entry)));
+            return None;
+        }
+        if self
+            .shared
+            .root_python
+            .intersection(&entry.pythons)
+            .is_empty()
+        {
+            self.shared.skip(
+                name,
+                Skip::NoUsableWheel {
+                    version: version.clone(),
+                    tags: map.wheel_tags(entry),
+                    pythons: self.shared.root_python.to_string(),
+                },
+            );
+            return None;
+        }
+        Some(entry)
+    }
+
     fn choose(
         &self,
         name: &PackageName,
@@ -317,23 +390,7 @@ impl<'a> Provider<'a> {
         let Some(map) = self.version_map(name)? else {
             return Ok(None);
         };
-        let usable = |version: &Version| -> Option<&super::versions::VersionEntry> {
-            let entry = map.versions.get(version)?;
-            if !entry.has_files() {
-                return None;
-            }
-            if entry.yanked
-                && !self
-                    .shared
-                    .pinned
-                    .borrow()
-                    .contains(&(name.clone(), version.clone()))
-            {
-                self.shared.skip(name, Skip::Yanked(version.clone()));
-                return None;
-            }
-            Some(entry)
-        };
+        let usable = |version: &Version| self.candidate(name, &map, version);
 
         // 1. Preferences: the existing lock's versions, then earlier forks' choices.
         let preferred = self
@@ -465,7 +522,6 @@ impl<'a> Provider<'a> {
             merged.insert(package, range);
         }
         for (requirement, marker, activation) in requirements {
-            note_pins(&self.shared.pinned, &requirement);
             let range = requirement_range(&requirement);
             let mut targets = vec![PubPackage::Package(requirement.name.clone())];
             targets.extend(

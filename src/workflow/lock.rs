@@ -368,6 +368,17 @@ pub fn lock(
 
     let mut lock = build_lock(&resolution, &spec, &paths, &direct, inputs, fingerprint)?;
     let mut warnings = spec.warnings.clone();
+    let previous_lock = if poetry.is_some() {
+        POETRY_LOCK_FILE_NAME
+    } else {
+        LOCK_FILE_NAME
+    };
+    warnings.extend(
+        resolution
+            .yanked
+            .iter()
+            .map(|yanked| yanked_warning(yanked, previous_lock)),
+    );
     if let (Some(project), Some(interpreter)) = (project_build.as_mut(), builder.interpreter()) {
         if let Err(error) =
             ask_the_backend(project, &spec, interpreter, &index_config, &fetch, cache)
@@ -635,6 +646,30 @@ fn manifest(
         preferences,
         allow_prereleases: spec.allow_prereleases.clone(),
         fixed: BTreeMap::new(),
+    }
+}
+
+/// The warning PEP 592 asks for when a yanked version is used: the version, the index's
+/// reason, and why it is in the lock anyway (`previous_lock` names the lock it was kept from).
+fn yanked_warning(yanked: &resolver::YankedPackage, previous_lock: &str) -> String {
+    let resolver::YankedPackage {
+        name,
+        version,
+        reason,
+        pinned,
+    } = yanked;
+    let reason = reason.as_ref().map_or_else(
+        || "no reason given".to_string(),
+        |reason| format!("reason: {reason:?}"),
+    );
+    if *pinned {
+        format!(
+            "`{name}=={version}` is yanked ({reason}); it is locked because pyproject.toml pins it"
+        )
+    } else {
+        format!(
+            "`{name}=={version}` is yanked ({reason}); it stays locked as `{previous_lock}` has it: `tack lock --upgrade-package {name}` moves it"
+        )
     }
 }
 
