@@ -120,7 +120,7 @@ pub(super) fn build(
             continue;
         }
         let map = fetcher
-            .version_map_blocking(name)
+            .map_for_blocking(name, version)
             .map_err(ResolveError::Index)?
             .ok_or_else(|| ResolveError::Internal(format!("`{name}` vanished from the index")))?;
         let entry = map.versions.get(version).ok_or_else(|| {

@@ -5,7 +5,8 @@
 //! adds. That is how PubGrub keeps a package and its extras at one version.
 //!
 //! Candidate choice, in order: versions the existing lock or an earlier fork chose (when still
-//! in range), then the newest version in range. Pre-releases are considered only for packages
+//! in range), then the newest version in range; when the package's page has none, the same on
+//! its page on a supplemental source (Poetry's `priority = "supplemental"`), if there is one. Pre-releases are considered only for packages
 //! whose project requirement names one, or when no final release fits. Yanked versions
 //! (PEP 592) are skipped unless one of the project's own requirements pins them with `==` or
 //! `===`, or the existing lock has them (a version yanked after it was locked stays, and the
@@ -390,7 +391,35 @@ impl<'a> Provider<'a> {
         let Some(map) = self.version_map(name)? else {
             return Ok(None);
         };
-        let usable = |version: &Version| self.candidate(name, &map, version);
+        if let Some(version) = self.choose_in(name, range, &map, None)? {
+            return Ok(Some(version));
+        }
+        // Nothing here: Poetry's supplemental sources, if any, are asked now.
+        let supplemental = self
+            .fetcher
+            .supplemental_map_blocking(name)
+            .map_err(ProviderError::Index)?;
+        match supplemental {
+            Some(supplemental) => self.choose_in(name, range, &supplemental, Some(&map)),
+            None => Ok(None),
+        }
+    }
+
+    /// The best candidate of `map` in `range`, passing over the versions `primary` lists
+    /// (the page `map` supplements, whose own versions were already judged).
+    fn choose_in(
+        &self,
+        name: &PackageName,
+        range: &Ranges<Version>,
+        map: &VersionMap,
+        primary: Option<&VersionMap>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let usable = |version: &Version| {
+            if primary.is_some_and(|primary| primary.versions.contains_key(version)) {
+                return None;
+            }
+            self.candidate(name, map, version)
+        };
 
         // 1. Preferences: the existing lock's versions, then earlier forks' choices.
         let preferred = self

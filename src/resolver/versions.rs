@@ -248,6 +248,9 @@ pub(crate) struct Fetcher {
     /// Builds the metadata of sdists whose metadata is dynamic; without it they are skipped.
     builder: Option<Arc<dyn MetadataBuilder>>,
     maps: Mutex<FxHashMap<PackageName, MapCell>>,
+    /// The versions of a package on a supplemental source, asked for only when the page of
+    /// [`Fetcher::version_map`] has no version the solver can use.
+    supplemental_maps: Mutex<FxHashMap<PackageName, MapCell>>,
     metadata: Mutex<FxHashMap<(PackageName, Version), MetadataCell>>,
     /// Packages never looked up (path dependencies): their one version and metadata.
     fixed: FxHashMap<PackageName, (Version, Arc<VersionMetadata>)>,
@@ -277,6 +280,7 @@ impl Fetcher {
             runtime,
             builder,
             maps: Mutex::default(),
+            supplemental_maps: Mutex::default(),
             metadata: Mutex::default(),
             fixed,
         }
@@ -293,6 +297,76 @@ impl Fetcher {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         maps.entry(name.clone()).or_default().clone()
+    }
+
+    /// The versions of `name` on the first supplemental source (after the one that serves
+    /// [`Fetcher::version_map`], if that is one) that has it; `None` when there is none.
+    pub async fn supplemental_map(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        let Some(primary) = self.version_map(name).await? else {
+            // No index has it, the supplemental sources included.
+            return Ok(None);
+        };
+        let cell = {
+            let mut maps = self
+                .supplemental_maps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            maps.entry(name.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            match self.client.supplemental_project(name, &primary.index).await {
+                Ok(Some((index, page))) => {
+                    tracing::debug!("looking for `{name}` on the supplemental source `{index}`");
+                    Ok(Some(Arc::new(VersionMap::from_page(name, index, page))))
+                }
+                Ok(None) => Ok(None),
+                Err(error) => Err(Arc::new(error)),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// Blocking form of [`Fetcher::supplemental_map`], for the solver thread.
+    pub fn supplemental_map_blocking(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        self.runtime.block_on(self.supplemental_map(name))
+    }
+
+    /// The versions of `name` that serve `version`: the page of [`Fetcher::version_map`]
+    /// when it lists the version, else the supplemental source's (see
+    /// [`Fetcher::supplemental_map`]).
+    pub async fn map_for(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        let primary = self.version_map(name).await?;
+        if primary
+            .as_ref()
+            .is_none_or(|map| map.versions.contains_key(version))
+        {
+            return Ok(primary);
+        }
+        Ok(self
+            .supplemental_map(name)
+            .await?
+            .filter(|map| map.versions.contains_key(version))
+            .or(primary))
+    }
+
+    /// Blocking form of [`Fetcher::map_for`].
+    pub fn map_for_blocking(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        self.runtime.block_on(self.map_for(name, version))
     }
 
     fn metadata_cell(&self, name: &PackageName, version: &Version) -> MetadataCell {
@@ -340,7 +414,7 @@ impl Fetcher {
         }
         let cell = self.metadata_cell(name, version);
         cell.get_or_init(|| async {
-            let Some(map) = self.version_map(name).await? else {
+            let Some(map) = self.map_for(name, version).await? else {
                 return Ok(Err(MetadataUnavailable::NoFiles));
             };
             let Some(entry) = map.versions.get(version) else {

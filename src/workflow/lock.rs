@@ -71,6 +71,9 @@ impl Session {
         let mut client_options =
             ClientOptions::new(index_config.indexes.clone(), cache.clone()).with_http(options.http);
         client_options.pins.clone_from(&index_config.pins);
+        client_options
+            .supplemental
+            .clone_from(&index_config.supplemental);
         client_options.offline = options.offline;
         let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
         Ok(Self {

@@ -2,7 +2,7 @@
 //! `test-index/`: local versions (PEP 440), yanked versions (PEP 592), and versions whose files
 //! no Python allowed by `requires-python` can use.
 
-use crate::common::{IndexOptions, Scenario, TestContext};
+use crate::common::{FakeIndex, IndexOptions, Scenario, TestContext};
 use crate::locking::{assert_expected_versions, read_lock, versions};
 
 /// Locks a scenario that has no solution and returns the snapshot of the failure.
@@ -122,4 +122,63 @@ fn no_usable_wheel_and_no_sdist_is_explained() {
     hint: versions of `legacy` were skipped because they have no wheel for Python >=3.12 and no source distribution: 1.0.0 (`cp27-cp27mu`), 2.0.0 (`cp310-cp310, cp311-cp311`)
     hint: the lock must hold for Python >=3.12
     ");
+}
+
+/// Poetry's `priority = "supplemental"`: a source searched for a package only when the primary
+/// indexes have no version the resolver can use.
+#[test]
+fn supplemental_sources_serve_only_what_the_primary_index_cannot() {
+    let supplemental = FakeIndex::start(
+        &Scenario::load("supplemental-source"),
+        IndexOptions::default(),
+    );
+    let context = TestContext::new()
+        .with_scenario("supplemental-primary")
+        .with_filter(supplemental.url(), "[SUPPLEMENTAL]/");
+    context.write_pyproject(&format!(
+        r#"[tool.poetry]
+name = "svc"
+version = "0.1.0"
+
+[tool.poetry.dependencies]
+python = ">=3.9"
+a = "*"
+b = ">=2"
+c = "*"
+
+[[tool.poetry.source]]
+name = "extra"
+url = "{}"
+priority = "supplemental"
+"#,
+        supplemental.url()
+    ));
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    let from = |name: &str| {
+        let package = lock
+            .packages
+            .iter()
+            .find(|package| package.name.as_ref() == name)
+            .unwrap_or_else(|| panic!("`{name}` is not in the lock"));
+        let url = package.wheels[0].url.to_string();
+        let index = if url.starts_with(&supplemental.server_url()) {
+            "supplemental"
+        } else {
+            "primary"
+        };
+        (package.version.to_string(), index)
+    };
+    assert_eq!(from("a"), ("1.0.0".to_string(), "primary"));
+    assert_eq!(from("b"), ("2.0.0".to_string(), "supplemental"));
+    assert_eq!(from("c"), ("1.0.0".to_string(), "supplemental"));
+    assert!(
+        supplemental
+            .requests()
+            .iter()
+            .all(|request| !request.path.contains("/a/")),
+        "{:?}",
+        supplemental.requests()
+    );
 }
