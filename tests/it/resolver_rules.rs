@@ -182,3 +182,53 @@ priority = "supplemental"
         supplemental.requests()
     );
 }
+
+/// Poetry 2.2 reads `[dependency-groups]` and `[tool.poetry.group]` as one set of groups: a PEP
+/// 735 `include-group` may name a group only the Poetry table defines.
+#[test]
+fn a_pep_735_group_includes_a_poetry_group() {
+    let context = TestContext::new().with_scenario("poetry-include-group");
+    context.write_pyproject(
+        r#"[project]
+name = "app"
+version = "0.1.0"
+requires-python = ">=3.9"
+dependencies = ["app-dep"]
+
+[dependency-groups]
+test = ["pytest"]
+dev = ["tox", {include-group = "lint"}, {include-group = "test"}]
+
+[tool.poetry.group.lint.dependencies]
+ruff = "^0.11"
+"#,
+    );
+    let output = context.run(context.tack().arg("lock"));
+    assert!(output.success(), "{}", context.snapshot(&output));
+    let lock = read_lock(&context);
+    let groups: Vec<String> = lock
+        .dependency_groups
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(groups, ["dev", "lint", "test"]);
+    let marker = |name: &str| {
+        lock.packages
+            .iter()
+            .find(|package| package.name.as_ref() == name)
+            .and_then(|package| package.marker.as_ref())
+            .map_or_else(
+                || panic!("`{name}` has no marker"),
+                |marker| marker.as_str().to_string(),
+            )
+    };
+    assert_eq!(
+        marker("ruff"),
+        "'dev' in dependency_groups or 'lint' in dependency_groups"
+    );
+    assert_eq!(
+        marker("pytest"),
+        "'dev' in dependency_groups or 'test' in dependency_groups"
+    );
+    assert_eq!(marker("tox"), "'dev' in dependency_groups");
+}
