@@ -6,7 +6,9 @@
 //! `[[tool.tack.index]]` entries (explicit ones serve only their pins), its primary sources
 //! (`[[tool.poetry.source]]`; declaring one replaces the main index unless a source without
 //! URL, Poetry's `pypi`, puts it back), the main index, the extra indexes (arguments,
-//! `[tool.tack]`, pip), and the supplemental sources.
+//! `[tool.tack]`, pip), and the supplemental sources. A package comes from the first of them
+//! that has it; a supplemental source is also asked when the page the others gave has no
+//! version the resolver can use (`IndexConfig::supplemental`, as Poetry does).
 //!
 //! # Credentials
 //!
@@ -39,6 +41,9 @@ pub struct IndexConfig {
     /// Searched in order for every package without a pin; the first index that has a package
     /// serves it.
     pub indexes: Vec<IndexUrl>,
+    /// The supplemental sources among `indexes` (at its end): searched for a package only
+    /// when the others have no version the resolver can use (Poetry's `supplemental`).
+    pub supplemental: Vec<IndexUrl>,
     /// Packages that come from one index only.
     pub pins: BTreeMap<PackageName, IndexUrl>,
 }
@@ -177,9 +182,12 @@ impl IndexConfig {
         for url in &pip_extras {
             indexes.push(with_credentials(parse_index(url, Origin::Pip)?, None));
         }
+        let primaries = indexes.len();
         indexes.extend(by_priority(SourcePriority::Supplemental));
         let mut seen = std::collections::HashSet::new();
         indexes.retain(|index| seen.insert(index.clone()));
+        // A source listed as primary too is searched as a primary.
+        let supplemental = indexes[primaries.min(indexes.len())..].to_vec();
 
         let mut pins = BTreeMap::new();
         for (package, source) in spec.index_pins.iter().chain(&spec.tool.sources) {
@@ -196,7 +204,11 @@ impl IndexConfig {
             };
             pins.insert(package.clone(), index);
         }
-        Ok(Self { indexes, pins })
+        Ok(Self {
+            indexes,
+            supplemental,
+            pins,
+        })
     }
 
     /// The indexes a sync of a frozen lock may download from, for their credentials: the ones

@@ -11,11 +11,16 @@
 //! their markers; an identical requirement reached twice is kept once. An include of an unknown
 //! group, and groups that include each other in a circle, are errors that point at the include.
 //!
+//! A Poetry project may include a group that only `[tool.poetry.group.<name>]` defines (Poetry
+//! 2.2 reads both tables as one set of groups): such an include is left for later, and
+//! [`read`] says which groups wait for which Poetry groups (directly or through other
+//! includes); the Poetry reader appends their requirements once it has read them.
+//!
 //! Reading happens in two passes: first every group is parsed (so that errors come in document
 //! order), then includes are expanded with a depth-first walk that keeps the current path, which
 //! is what a cycle message shows (`a -> b -> a`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use pep508_rs::Requirement;
@@ -46,18 +51,43 @@ struct RawGroup {
     entries: Vec<Entry>,
 }
 
-/// Reads `[dependency-groups]`, `groups` being its field in the document root.
+/// `[dependency-groups]` read: every group's requirements with its includes expanded, and
+/// the Poetry groups (from `poetry_groups`) each group includes, directly or not, whose
+/// requirements are still to be appended.
+pub(crate) struct DependencyGroups {
+    pub groups: BTreeMap<GroupName, Vec<Requirement>>,
+    pub poetry_includes: BTreeMap<GroupName, BTreeSet<GroupName>>,
+}
+
+/// Reads `[dependency-groups]`, `groups` being its field in the document root. An include of
+/// a group that only `[tool.poetry.group]` defines (one of `poetry_groups`) is left in
+/// [`DependencyGroups::poetry_includes`].
 pub(crate) fn read(
     source: &Source<'_>,
     groups: &Field<'_>,
-) -> Result<BTreeMap<GroupName, Vec<Requirement>>, ProjectError> {
+    poetry_groups: &BTreeSet<GroupName>,
+) -> Result<DependencyGroups, ProjectError> {
     let raw_groups = parse_groups(source, groups)?;
-    let mut expanded = BTreeMap::new();
+    let mut expanded = Expanded {
+        poetry_groups,
+        groups: BTreeMap::new(),
+        poetry_includes: BTreeMap::new(),
+    };
     for group in &raw_groups {
         let mut path = Vec::new();
         expand(source, &raw_groups, group, &mut path, &mut expanded)?;
     }
-    Ok(expanded)
+    Ok(DependencyGroups {
+        groups: expanded.groups,
+        poetry_includes: expanded.poetry_includes,
+    })
+}
+
+/// What the second pass has expanded so far.
+struct Expanded<'p> {
+    poetry_groups: &'p BTreeSet<GroupName>,
+    groups: BTreeMap<GroupName, Vec<Requirement>>,
+    poetry_includes: BTreeMap<GroupName, BTreeSet<GroupName>>,
 }
 
 /// The first pass: names validated, requirements parsed, includes recorded.
@@ -153,13 +183,14 @@ fn expand<'g>(
     groups: &'g [RawGroup],
     group: &'g RawGroup,
     path: &mut Vec<&'g GroupName>,
-    expanded: &mut BTreeMap<GroupName, Vec<Requirement>>,
+    expanded: &mut Expanded<'_>,
 ) -> Result<Vec<Requirement>, ProjectError> {
-    if let Some(done) = expanded.get(&group.name) {
+    if let Some(done) = expanded.groups.get(&group.name) {
         return Ok(done.clone());
     }
     path.push(&group.name);
     let mut requirements: Vec<Requirement> = Vec::new();
+    let mut poetry_includes: BTreeSet<GroupName> = BTreeSet::new();
     for entry in &group.entries {
         match entry {
             Entry::Requirement(requirement) => push_unique(&mut requirements, requirement.clone()),
@@ -185,16 +216,30 @@ fn expand<'g>(
                 }
                 let Some(included) = groups.iter().find(|candidate| candidate.name == *target)
                 else {
+                    if expanded.poetry_groups.contains(target) {
+                        poetry_includes.insert(target.clone());
+                        continue;
+                    }
                     return Err(unknown_group(source, groups, raw, span.as_ref()));
                 };
                 for requirement in expand(source, groups, included, path, expanded)? {
                     push_unique(&mut requirements, requirement);
                 }
+                if let Some(inner) = expanded.poetry_includes.get(target) {
+                    poetry_includes.extend(inner.iter().cloned());
+                }
             }
         }
     }
     path.pop();
-    expanded.insert(group.name.clone(), requirements.clone());
+    expanded
+        .groups
+        .insert(group.name.clone(), requirements.clone());
+    if !poetry_includes.is_empty() {
+        expanded
+            .poetry_includes
+            .insert(group.name.clone(), poetry_includes);
+    }
     Ok(requirements)
 }
 

@@ -219,8 +219,11 @@ impl ProjectSpec {
             }
         };
 
+        let mut poetry_includes = BTreeMap::new();
         if let Some(groups) = Field::child("", root, None, "dependency-groups") {
-            spec.dependency_groups = groups::read(&source, &groups)?;
+            let read = groups::read(&source, &groups, &poetry_group_names(poetry.as_ref()))?;
+            spec.dependency_groups = read.groups;
+            poetry_includes = read.poetry_includes;
         }
 
         if let Some(poetry) = &poetry {
@@ -231,6 +234,25 @@ impl ProjectSpec {
                 project.is_some(),
                 &mut spec,
             )?;
+        }
+        // `{include-group = "x"}` where only `[tool.poetry.group.x]` defines `x`.
+        for (group, included) in poetry_includes {
+            let mut added = Vec::new();
+            for name in &included {
+                added.extend(
+                    spec.dependency_groups
+                        .get(name)
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+            }
+            let requirements = spec.dependency_groups.entry(group).or_default();
+            for requirement in added {
+                if !requirements.contains(&requirement) {
+                    requirements.push(requirement);
+                }
+            }
         }
 
         if let Some(tack) = tool_field(root, "tack") {
@@ -278,6 +300,22 @@ impl ProjectSpec {
 }
 
 /// The field `[tool.<name>]`, when present (`tool` itself may be a header or a dotted key).
+/// The normalized names of the groups `[tool.poetry.group]` defines (invalid ones are the
+/// Poetry reader's to report).
+fn poetry_group_names(poetry: Option<&Field<'_>>) -> BTreeSet<GroupName> {
+    poetry
+        .and_then(|poetry| poetry.item.as_table_like())
+        .and_then(|table| table.get("group"))
+        .and_then(toml_edit::Item::as_table_like)
+        .map(|groups| {
+            groups
+                .iter()
+                .filter_map(|(name, _)| GroupName::new(name).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn tool_field<'d>(root: &'d toml_edit::Table, name: &str) -> Option<Field<'d>> {
     let tool = root.get("tool")?;
     let tool_span = root.key("tool").and_then(toml_edit::Key::span);

@@ -22,7 +22,9 @@ use version_ranges::Ranges;
 use super::markers;
 use super::provider::{PubPackage, Shared};
 use super::versions::Fetcher;
-use super::{Activation, ForkSolution, Manifest, Resolution, ResolveError, ResolvedPackage};
+use super::{
+    Activation, ForkSolution, Manifest, Resolution, ResolveError, ResolvedPackage, YankedPackage,
+};
 use crate::normalize::PackageName;
 
 type Key = (PackageName, Version);
@@ -31,7 +33,7 @@ pub(super) fn build(
     solutions: &[ForkSolution],
     fetcher: &Arc<Fetcher>,
     manifest: &Manifest,
-    _shared: &Shared,
+    shared: &Shared,
     requires_python: &Ranges<Version>,
 ) -> Result<Resolution, ResolveError> {
     let activations: BTreeSet<Activation> = std::iter::once(Activation::Always)
@@ -88,6 +90,7 @@ pub(super) fn build(
     }
 
     let mut packages = Vec::new();
+    let mut yanked = Vec::new();
     for ((name, version), by_activation) in &reach {
         let Some(marker) = lock_marker(by_activation, requires_python) else {
             continue;
@@ -117,7 +120,7 @@ pub(super) fn build(
             continue;
         }
         let map = fetcher
-            .version_map_blocking(name)
+            .map_for_blocking(name, version)
             .map_err(ResolveError::Index)?
             .ok_or_else(|| ResolveError::Internal(format!("`{name}` vanished from the index")))?;
         let entry = map.versions.get(version).ok_or_else(|| {
@@ -129,6 +132,14 @@ pub(super) fn build(
             .ok()
             .and_then(|metadata| metadata.requires_python.clone());
         let (sdist, wheels) = map.files(entry);
+        if entry.yanked {
+            yanked.push(YankedPackage {
+                name: name.clone(),
+                version: version.clone(),
+                reason: map.yank_reason(entry),
+                pinned: shared.is_pinned(name, version),
+            });
+        }
         packages.push(ResolvedPackage {
             name: name.clone(),
             version: version.clone(),
@@ -147,7 +158,11 @@ pub(super) fn build(
             markers::render(&solution.marker, requires_python).unwrap_or_else(|| "(all)".into())
         })
         .collect();
-    Ok(Resolution { packages, forks })
+    Ok(Resolution {
+        packages,
+        forks,
+        yanked,
+    })
 }
 
 /// Markers under which each package of one fork is reachable when `activation` is on.

@@ -42,6 +42,7 @@ pub mod markers;
 mod provider;
 mod report;
 mod versions;
+mod wheel_tags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -138,6 +139,19 @@ pub struct Resolution {
     pub packages: Vec<ResolvedPackage>,
     /// The forks that were solved, as rendered markers (for `-v` output).
     pub forks: Vec<String>,
+    /// The chosen versions that are yanked (PEP 592), which the caller should warn about.
+    pub yanked: Vec<YankedPackage>,
+}
+
+/// A yanked version in a [`Resolution`], and why it was chosen anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YankedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// The reason the index gives, if any.
+    pub reason: Option<String>,
+    /// A project requirement pins it with `==` or `===`; otherwise the existing lock had it.
+    pub pinned: bool,
 }
 
 /// One package version in the lock.

@@ -5,9 +5,14 @@
 //! adds. That is how PubGrub keeps a package and its extras at one version.
 //!
 //! Candidate choice, in order: versions the existing lock or an earlier fork chose (when still
-//! in range), then the newest version in range. Pre-releases are considered only for packages
-//! whose project requirement names one, or when no final release fits. Yanked versions are
-//! skipped unless a requirement pins them with `==`. A candidate whose `Requires-Python` needs
+//! in range), then the newest version in range; when the package's page has none, the same on
+//! its page on a supplemental source (Poetry's `priority = "supplemental"`), if there is one. Pre-releases are considered only for packages
+//! whose project requirement names one, or when no final release fits. Yanked versions
+//! (PEP 592) are skipped unless one of the project's own requirements pins them with `==` or
+//! `===`, or the existing lock has them (a version yanked after it was locked stays, and the
+//! lock workflow warns about it); a dependency's pin does not count. A version none of whose
+//! files some Python of `requires-python` can use (only `cp27` wheels for a `>=3.9` project,
+//! an ABI no interpreter has; see `wheel_tags`) is skipped. A candidate whose `Requires-Python` needs
 //! a newer Python than the fork's lowest either splits the fork (when part of the fork's Python
 //! range can use it) or is skipped.
 //!
@@ -31,14 +36,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use pep440_rs::{Operator, Version, VersionSpecifiers};
+use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
 use pep508_rs::{MarkerTree, Requirement, VersionOrUrl};
 use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics};
 use rustc_hash::{FxHashMap, FxHashSet};
 use version_ranges::Ranges;
 
 use super::markers;
-use super::versions::{Fetcher, MetadataUnavailable, VersionMap};
+use super::versions::{Fetcher, MetadataUnavailable, VersionEntry, VersionMap};
 use super::{Activation, Manifest};
 use crate::index::IndexError;
 use crate::normalize::{ExtraName, PackageName};
@@ -112,8 +117,16 @@ impl From<super::versions::FetchError> for ProviderError {
 pub(crate) enum Skip {
     NotFound,
     RequiresPython(Version, String),
-    Yanked(Version),
+    /// The version, and the reason the index gives.
+    Yanked(Version, Option<String>),
     NeedsBuild(Version),
+    /// No file some Python of the fork can use: the version, its wheels' tags, and the fork's
+    /// Python range.
+    NoUsableWheel {
+        version: Version,
+        tags: String,
+        pythons: String,
+    },
 }
 
 /// What a fork's solver learned about the packages that keep conflicting, carried into its
@@ -163,10 +176,16 @@ impl ConflictLearning {
 pub(crate) struct Shared {
     /// The root marker: `requires-python`.
     pub root_marker: MarkerTree,
+    /// The Python versions `requires-python` allows. A version is a candidate only when one
+    /// of its files serves some of them. The project's range, not the fork's, as uv does:
+    /// a fork's range is open above (`>=3.15`) where wheels for Pythons not yet released
+    /// cannot exist.
+    pub root_python: Ranges<Version>,
     /// Packages whose project requirements name a pre-release.
     pub explicit_prereleases: FxHashSet<PackageName>,
-    /// Versions pinned with `==` somewhere, which may be chosen even when yanked.
-    pub pinned: RefCell<FxHashSet<(PackageName, Version)>>,
+    /// The `==` and `===` specifiers of the project's own requirements (main, extras,
+    /// groups): the versions they admit may be chosen even when yanked.
+    pub pins: FxHashMap<PackageName, Vec<VersionSpecifier>>,
     /// Versions passed over, per package.
     pub skipped: RefCell<BTreeMap<PackageName, BTreeSet<Skip>>>,
     pub preferences: BTreeMap<PackageName, Vec<Version>>,
@@ -176,7 +195,7 @@ impl Shared {
     pub fn new(manifest: &Manifest, root_marker: MarkerTree) -> Self {
         let mut explicit_prereleases: FxHashSet<PackageName> =
             manifest.allow_prereleases.iter().cloned().collect();
-        let pinned = RefCell::new(FxHashSet::default());
+        let mut pins: FxHashMap<PackageName, Vec<VersionSpecifier>> = FxHashMap::default();
         for root in &manifest.requirements {
             if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =
                 &root.requirement.version_or_url
@@ -185,12 +204,22 @@ impl Shared {
                     explicit_prereleases.insert(root.requirement.name.clone());
                 }
             }
-            note_pins(&pinned, &root.requirement);
+            if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =
+                &root.requirement.version_or_url
+            {
+                let exact = specifiers.iter().filter(|specifier| {
+                    matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual)
+                });
+                pins.entry(root.requirement.name.clone())
+                    .or_default()
+                    .extend(exact.cloned());
+            }
         }
         Self {
+            root_python: markers::python_range(&root_marker),
             root_marker,
             explicit_prereleases,
-            pinned,
+            pins,
             skipped: RefCell::default(),
             preferences: manifest.preferences.clone(),
         }
@@ -205,22 +234,30 @@ impl Shared {
     }
 }
 
-fn note_pins(pinned: &RefCell<FxHashSet<(PackageName, Version)>>, requirement: &Requirement) {
-    if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
-        for specifier in specifiers.iter() {
-            if matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual) {
-                pinned
-                    .borrow_mut()
-                    .insert((requirement.name.clone(), specifier.version().clone()));
-            }
-        }
+impl Shared {
+    /// Whether one of the project's own requirements pins `name` to `version` with `==` or
+    /// `===` (PEP 592: only such a pin may select a yanked version).
+    pub fn is_pinned(&self, name: &PackageName, version: &Version) -> bool {
+        self.pins
+            .get(name)
+            .is_some_and(|pins| pins.iter().any(|pin| pin.contains(version)))
+    }
+
+    /// Whether the existing lock (or poetry.lock) has `name` at `version`.
+    pub fn is_locked(&self, name: &PackageName, version: &Version) -> bool {
+        self.preferences
+            .get(name)
+            .is_some_and(|versions| versions.contains(version))
     }
 }
 
 /// The version range a requirement allows.
 ///
-/// Like `Ranges::from(VersionSpecifiers)`, except that `==V` and `!=V` also cover `V`'s local
-/// versions (`==2.3.0` accepts `2.3.0+cpu`), as PEP 440 says.
+/// Like `Ranges::from(VersionSpecifiers)`, except that `==V`, `!=V` and `<=V` also cover `V`'s
+/// local versions (`==2.3.0` and `<=2.3.0` accept `2.3.0+cpu`), as PEP 440 says: a specifier
+/// without a local label ignores the candidates' labels. The exclusive comparisons already
+/// leave them out (`>2.3.0` and `<2.3.0` reject `2.3.0+cpu`), and `==2.3.0+cpu` admits only
+/// that local version.
 pub(crate) fn requirement_range(requirement: &Requirement) -> Ranges<Version> {
     match &requirement.version_or_url {
         Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_range(specifiers),
@@ -236,6 +273,9 @@ pub(crate) fn specifiers_range(specifiers: &VersionSpecifiers) -> Ranges<Version
         let part = match specifier.operator() {
             Operator::Equal if !version.is_local() => with_locals(),
             Operator::NotEqual if !version.is_local() => with_locals().complement(),
+            Operator::LessThanEqual if !version.is_local() => {
+                Ranges::strictly_lower_than(above_locals(version))
+            }
             _ => Ranges::from(specifier.clone()),
         };
         range = range.intersection(&part);
@@ -429,6 +469,46 @@ impl<'a> Provider<'a> {
         Ok(map)
     }
 
+    /// The entry of `version` when it may be a candidate here: it has files, one of them some
+    /// Python of `requires-python` can use, and it is not yanked (or pinned by the project, or
+    /// locked). Otherwise the reason is noted for the report.
+    fn candidate<'m>(
+        &self,
+        name: &PackageName,
+        map: &'m VersionMap,
+        version: &Version,
+    ) -> Option<&'m VersionEntry> {
+        let entry = map.versions.get(version)?;
+        if !entry.has_files() {
+            return None;
+        }
+        if entry.yanked
+            && !self.shared.is_pinned(name, version)
+            && !self.shared.is_locked(name, version)
+        {
+            self.shared
+                .skip(name, Skip::Yanked(version.clone(), map.yank_reason(entry)));
+            return None;
+        }
+        if self
+            .shared
+            .root_python
+            .intersection(&entry.pythons)
+            .is_empty()
+        {
+            self.shared.skip(
+                name,
+                Skip::NoUsableWheel {
+                    version: version.clone(),
+                    tags: map.wheel_tags(entry),
+                    pythons: self.shared.root_python.to_string(),
+                },
+            );
+            return None;
+        }
+        Some(entry)
+    }
+
     fn choose(
         &self,
         name: &PackageName,
@@ -442,22 +522,34 @@ impl<'a> Provider<'a> {
         let Some(map) = self.version_map(name)? else {
             return Ok(None);
         };
-        let usable = |version: &Version| -> Option<&super::versions::VersionEntry> {
-            let entry = map.versions.get(version)?;
-            if !entry.has_files() {
+        if let Some(version) = self.choose_in(name, range, &map, None)? {
+            return Ok(Some(version));
+        }
+        // Nothing here: Poetry's supplemental sources, if any, are asked now.
+        let supplemental = self
+            .fetcher
+            .supplemental_map_blocking(name)
+            .map_err(ProviderError::Index)?;
+        match supplemental {
+            Some(supplemental) => self.choose_in(name, range, &supplemental, Some(&map)),
+            None => Ok(None),
+        }
+    }
+
+    /// The best candidate of `map` in `range`, passing over the versions `primary` lists
+    /// (the page `map` supplements, whose own versions were already judged).
+    fn choose_in(
+        &self,
+        name: &PackageName,
+        range: &Ranges<Version>,
+        map: &VersionMap,
+        primary: Option<&VersionMap>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let usable = |version: &Version| {
+            if primary.is_some_and(|primary| primary.versions.contains_key(version)) {
                 return None;
             }
-            if entry.yanked
-                && !self
-                    .shared
-                    .pinned
-                    .borrow()
-                    .contains(&(name.clone(), version.clone()))
-            {
-                self.shared.skip(name, Skip::Yanked(version.clone()));
-                return None;
-            }
-            Some(entry)
+            self.candidate(name, map, version)
         };
 
         // 1. Preferences: the existing lock's versions, then earlier forks' choices.
@@ -590,7 +682,6 @@ impl<'a> Provider<'a> {
             merged.insert(package, range);
         }
         for (requirement, marker, activation) in requirements {
-            note_pins(&self.shared.pinned, &requirement);
             let range = requirement_range(&requirement);
             let mut targets = vec![PubPackage::Package(requirement.name.clone())];
             targets.extend(
@@ -837,6 +928,20 @@ mod tests {
         let pre = range_of("foo==1.0rc1");
         assert!(pre.contains(&v("1.0rc1+x")));
         assert!(!pre.contains(&v("1.0rc2")));
+        let at_most = range_of("foo<=1.2.3");
+        assert!(at_most.contains(&v("1.2.3+foo")));
+        assert!(at_most.contains(&v("1.2.3")));
+        assert!(at_most.contains(&v("1.2.2+foo")));
+        assert!(!at_most.contains(&v("1.2.3.post0")));
+        assert!(!at_most.contains(&v("1.2.4.dev0")));
+        assert!(range_of("foo<=1.2.3.post1").contains(&v("1.2.3.post1+foo")));
+        assert!(!range_of("foo<1.2.3").contains(&v("1.2.3+foo")));
+        assert!(!range_of("foo>1.2.3").contains(&v("1.2.3+foo")));
+        assert!(range_of("foo>1.2.3").contains(&v("1.2.4+foo")));
+        assert!(range_of("foo>=1.2.3").contains(&v("1.2.3+foo")));
+        assert!(range_of("foo~=1.2.3").contains(&v("1.2.3+foo")));
+        assert!(range_of("foo==1.2.*").contains(&v("1.2.3+foo")));
+        assert!(!range_of("foo===1.2.3").contains(&v("1.2.3+foo")));
         let not = range_of("torch!=2.3.0");
         assert!(!not.contains(&v("2.3.0+cu121")));
         assert!(not.contains(&v("2.3.1")));

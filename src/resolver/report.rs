@@ -3,8 +3,9 @@
 //! PubGrub's derivation tree says which requirement chains conflict; it is simplified
 //! (versions that do not exist are folded away) and rendered with PubGrub's reporter, then
 //! followed by `hint:` lines for what the tree cannot say: versions skipped for their
-//! `Requires-Python`, yanked versions, versions that would need a build, packages no index has,
-//! and the Python range the lock must cover.
+//! `Requires-Python`, yanked versions (with the index's reasons), versions no allowed Python can
+//! install, versions that would need a build, packages no index has, and the Python range the
+//! lock must cover.
 //!
 //! The text is written for the person who has to fix the requirements, so it reads like them:
 //!
@@ -21,6 +22,7 @@
 //!   marker, or a version was skipped for its `Requires-Python`. A conflict that every fork
 //!   would meet is reported without one.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use pep440_rs::Version;
@@ -78,6 +80,7 @@ pub(super) fn explain(
         let mut python: Vec<String> = Vec::new();
         let mut yanked: Vec<String> = Vec::new();
         let mut builds: Vec<String> = Vec::new();
+        let mut unusable: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for skip in skips {
             match skip {
                 Skip::NotFound => {
@@ -89,8 +92,23 @@ pub(super) fn explain(
                 Skip::RequiresPython(version, requires) => {
                     python.push(format!("{version} (Requires-Python {requires})"));
                 }
-                Skip::Yanked(version) => yanked.push(version.to_string()),
+                Skip::Yanked(version, reason) => yanked.push(match reason {
+                    Some(reason) => format!("{version} (reason: {reason:?})"),
+                    None => format!("{version} (no reason given)"),
+                }),
                 Skip::NeedsBuild(version) => builds.push(version.to_string()),
+                Skip::NoUsableWheel {
+                    version,
+                    tags,
+                    pythons,
+                } => unusable
+                    .entry(pythons.as_str())
+                    .or_default()
+                    .push(if tags.is_empty() {
+                        version.to_string()
+                    } else {
+                        format!("{version} (`{tags}`)")
+                    }),
             }
         }
         if !python.is_empty() {
@@ -105,8 +123,20 @@ pub(super) fn explain(
         if !yanked.is_empty() {
             let _ = writeln!(
                 hints,
-                "hint: yanked versions of `{name}` were skipped: {} (pin one with `==` to allow it)",
+                "hint: yanked versions of `{name}` were skipped, as only a `==` pin in pyproject.toml allows one: {}",
                 abbreviate(&yanked)
+            );
+        }
+        for (pythons, versions) in &unusable {
+            let pythons = if *pythons == "*" {
+                "any Python".to_string()
+            } else {
+                format!("Python {pythons}")
+            };
+            let _ = writeln!(
+                hints,
+                "hint: versions of `{name}` were skipped because they have no wheel for {pythons} and no source distribution: {}",
+                abbreviate(versions)
             );
         }
         if !builds.is_empty() {

@@ -15,14 +15,14 @@ use rustc_hash::FxHashMap;
 use tokio::sync::OnceCell;
 use version_ranges::Ranges;
 
-use super::{MetadataBuildError, MetadataBuilder};
-use crate::filename::DistFilename;
+use super::{wheel_tags, MetadataBuildError, MetadataBuilder};
+use crate::filename::{DistFilename, WheelFilename};
 use crate::index::{CoreMetadata, IndexClient, IndexError, IndexFile, IndexUrl, ProjectPage};
 use crate::normalize::{ExtraName, PackageName};
 
 /// The files of one version, as positions in the project page's file list (the page is
 /// shared, not copied: pages of popular projects list tens of thousands of files).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct VersionEntry {
     wheels: Vec<u32>,
     sdist: Option<u32>,
@@ -30,6 +30,10 @@ pub(crate) struct VersionEntry {
     pub requires_python: Option<VersionSpecifiers>,
     /// Every file of the version is yanked (PEP 592).
     pub yanked: bool,
+    /// The Python versions some CPython or PyPy could install one of the files the lock would
+    /// record with, on some platform: every one when there is an sdist, else those the
+    /// wheels' tags admit ([`super::wheel_tags`]).
+    pub pythons: Ranges<Version>,
 }
 
 impl VersionEntry {
@@ -50,6 +54,7 @@ pub(crate) struct VersionMap {
 impl VersionMap {
     fn from_page(name: &PackageName, index: IndexUrl, page: Arc<ProjectPage>) -> Self {
         let mut versions: BTreeMap<Version, VersionEntry> = BTreeMap::new();
+        let mut unyanked_pythons: BTreeMap<Version, Ranges<Version>> = BTreeMap::new();
         for (position, file) in page.files.iter().enumerate() {
             let Some(filename) = DistFilename::parse(&file.filename, name) else {
                 tracing::trace!(
@@ -61,7 +66,15 @@ impl VersionMap {
             let Ok(position) = u32::try_from(position) else {
                 break;
             };
-            let entry = versions.entry(filename.version().clone()).or_default();
+            let entry = versions
+                .entry(filename.version().clone())
+                .or_insert_with(|| VersionEntry {
+                    wheels: Vec::new(),
+                    sdist: None,
+                    requires_python: None,
+                    yanked: false,
+                    pythons: Ranges::empty(),
+                });
             if entry.requires_python.is_none() {
                 entry.requires_python = file
                     .requires_python
@@ -69,7 +82,19 @@ impl VersionMap {
                     .and_then(parse_requires_python);
             }
             match filename {
-                DistFilename::Wheel(_) => entry.wheels.push(position),
+                DistFilename::Wheel(wheel) => {
+                    entry.wheels.push(position);
+                    // Who can use the version: all wheels' tags for now, the non-yanked
+                    // ones' aside, until it is known whether the whole version is yanked.
+                    let pythons = wheel_tags::wheel_pythons(&wheel);
+                    if file.yanked.is_none() {
+                        let usable = unyanked_pythons
+                            .entry(wheel.version.clone())
+                            .or_insert_with(Ranges::empty);
+                        *usable = usable.union(&pythons);
+                    }
+                    entry.pythons = entry.pythons.union(&pythons);
+                }
                 DistFilename::Sdist(sdist) => {
                     // One sdist per version: prefer `.tar.gz` (PEP 625) over older formats.
                     let better = entry.sdist.is_none_or(|current| {
@@ -82,7 +107,7 @@ impl VersionMap {
                 }
             }
         }
-        for entry in versions.values_mut() {
+        for (version, entry) in &mut versions {
             entry.wheels.sort_by(|a, b| {
                 page.files[*a as usize]
                     .filename
@@ -94,6 +119,18 @@ impl VersionMap {
                 .iter()
                 .chain(entry.sdist.as_ref())
                 .all(|position| page.files[*position as usize].yanked.is_some());
+            // The files the lock records (see `VersionMap::files`) decide who can use it:
+            // an sdist can be built for any Python.
+            let recorded_sdist = entry.sdist.is_some_and(|position| {
+                entry.yanked || page.files[position as usize].yanked.is_none()
+            });
+            if recorded_sdist {
+                entry.pythons = Ranges::full();
+            } else if !entry.yanked {
+                entry.pythons = unyanked_pythons
+                    .remove(version)
+                    .unwrap_or_else(Ranges::empty);
+            }
         }
         Self {
             index,
@@ -115,6 +152,37 @@ impl VersionMap {
         entry
             .sdist
             .map(|position| &self.page.files[position as usize])
+    }
+
+    /// Why the version is yanked, when the index says (the first reason any of its files
+    /// gives); `None` also for a version that is not yanked.
+    pub fn yank_reason(&self, entry: &VersionEntry) -> Option<String> {
+        if !entry.yanked {
+            return None;
+        }
+        self.wheels(entry)
+            .chain(self.sdist(entry))
+            .filter_map(|file| file.yanked.as_deref())
+            .map(str::trim)
+            .find(|reason| !reason.is_empty())
+            .map(str::to_string)
+    }
+
+    /// The wheel tags of a version, for messages: `cp27-cp27mu, py2-none` (python and ABI
+    /// parts, each pair once, sorted).
+    pub fn wheel_tags(&self, entry: &VersionEntry) -> String {
+        let tags: std::collections::BTreeSet<String> = self
+            .wheels(entry)
+            .filter_map(|file| WheelFilename::from_str(&file.filename).ok())
+            .map(|wheel| {
+                format!(
+                    "{}-{}",
+                    wheel.python_tags.join("."),
+                    wheel.abi_tags.join(".")
+                )
+            })
+            .collect();
+        tags.into_iter().collect::<Vec<_>>().join(", ")
     }
 
     /// The files the lock records: non-yanked ones, or all when the whole version is yanked.
@@ -180,6 +248,9 @@ pub(crate) struct Fetcher {
     /// Builds the metadata of sdists whose metadata is dynamic; without it they are skipped.
     builder: Option<Arc<dyn MetadataBuilder>>,
     maps: Mutex<FxHashMap<PackageName, MapCell>>,
+    /// The versions of a package on a supplemental source, asked for only when the page of
+    /// [`Fetcher::version_map`] has no version the solver can use.
+    supplemental_maps: Mutex<FxHashMap<PackageName, MapCell>>,
     metadata: Mutex<FxHashMap<(PackageName, Version), MetadataCell>>,
     /// Packages never looked up (path dependencies): their one version and metadata.
     fixed: FxHashMap<PackageName, (Version, Arc<VersionMetadata>)>,
@@ -209,6 +280,7 @@ impl Fetcher {
             runtime,
             builder,
             maps: Mutex::default(),
+            supplemental_maps: Mutex::default(),
             metadata: Mutex::default(),
             fixed,
         }
@@ -225,6 +297,76 @@ impl Fetcher {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         maps.entry(name.clone()).or_default().clone()
+    }
+
+    /// The versions of `name` on the first supplemental source (after the one that serves
+    /// [`Fetcher::version_map`], if that is one) that has it; `None` when there is none.
+    pub async fn supplemental_map(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        let Some(primary) = self.version_map(name).await? else {
+            // No index has it, the supplemental sources included.
+            return Ok(None);
+        };
+        let cell = {
+            let mut maps = self
+                .supplemental_maps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            maps.entry(name.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            match self.client.supplemental_project(name, &primary.index).await {
+                Ok(Some((index, page))) => {
+                    tracing::debug!("looking for `{name}` on the supplemental source `{index}`");
+                    Ok(Some(Arc::new(VersionMap::from_page(name, index, page))))
+                }
+                Ok(None) => Ok(None),
+                Err(error) => Err(Arc::new(error)),
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// Blocking form of [`Fetcher::supplemental_map`], for the solver thread.
+    pub fn supplemental_map_blocking(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        self.runtime.block_on(self.supplemental_map(name))
+    }
+
+    /// The versions of `name` that serve `version`: the page of [`Fetcher::version_map`]
+    /// when it lists the version, else the supplemental source's (see
+    /// [`Fetcher::supplemental_map`]).
+    pub async fn map_for(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        let primary = self.version_map(name).await?;
+        if primary
+            .as_ref()
+            .is_none_or(|map| map.versions.contains_key(version))
+        {
+            return Ok(primary);
+        }
+        Ok(self
+            .supplemental_map(name)
+            .await?
+            .filter(|map| map.versions.contains_key(version))
+            .or(primary))
+    }
+
+    /// Blocking form of [`Fetcher::map_for`].
+    pub fn map_for_blocking(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Option<Arc<VersionMap>>, Arc<IndexError>> {
+        self.runtime.block_on(self.map_for(name, version))
     }
 
     fn metadata_cell(&self, name: &PackageName, version: &Version) -> MetadataCell {
@@ -272,7 +414,7 @@ impl Fetcher {
         }
         let cell = self.metadata_cell(name, version);
         cell.get_or_init(|| async {
-            let Some(map) = self.version_map(name).await? else {
+            let Some(map) = self.map_for(name, version).await? else {
                 return Ok(Err(MetadataUnavailable::NoFiles));
             };
             let Some(entry) = map.versions.get(version) else {

@@ -71,6 +71,9 @@ impl Session {
         let mut client_options =
             ClientOptions::new(index_config.indexes.clone(), cache.clone()).with_http(options.http);
         client_options.pins.clone_from(&index_config.pins);
+        client_options
+            .supplemental
+            .clone_from(&index_config.supplemental);
         client_options.offline = options.offline;
         let client = IndexClient::new(client_options).map_err(LockFailure::Client)?;
         Ok(Self {
@@ -368,6 +371,17 @@ pub fn lock(
 
     let mut lock = build_lock(&resolution, &spec, &paths, &direct, inputs, fingerprint)?;
     let mut warnings = spec.warnings.clone();
+    let previous_lock = if poetry.is_some() {
+        POETRY_LOCK_FILE_NAME
+    } else {
+        LOCK_FILE_NAME
+    };
+    warnings.extend(
+        resolution
+            .yanked
+            .iter()
+            .map(|yanked| yanked_warning(yanked, previous_lock)),
+    );
     if let (Some(project), Some(interpreter)) = (project_build.as_mut(), builder.interpreter()) {
         if let Err(error) =
             ask_the_backend(project, &spec, interpreter, &index_config, &fetch, cache)
@@ -635,6 +649,30 @@ fn manifest(
         preferences,
         allow_prereleases: spec.allow_prereleases.clone(),
         fixed: BTreeMap::new(),
+    }
+}
+
+/// The warning PEP 592 asks for when a yanked version is used: the version, the index's
+/// reason, and why it is in the lock anyway (`previous_lock` names the lock it was kept from).
+fn yanked_warning(yanked: &resolver::YankedPackage, previous_lock: &str) -> String {
+    let resolver::YankedPackage {
+        name,
+        version,
+        reason,
+        pinned,
+    } = yanked;
+    let reason = reason.as_ref().map_or_else(
+        || "no reason given".to_string(),
+        |reason| format!("reason: {reason:?}"),
+    );
+    if *pinned {
+        format!(
+            "`{name}=={version}` is yanked ({reason}); it is locked because pyproject.toml pins it"
+        )
+    } else {
+        format!(
+            "`{name}=={version}` is yanked ({reason}); it stays locked as `{previous_lock}` has it: `tack lock --upgrade-package {name}` moves it"
+        )
     }
 }
 

@@ -436,6 +436,32 @@ impl FakeIndex {
         }
     }
 
+    /// Yanks a file already on the index (PEP 592), with `reason` (possibly empty), as an
+    /// index does when a maintainer yanks a release after it was used.
+    pub fn yank(&self, filename: &str, reason: &str) {
+        let mut catalog = self.catalog_mut();
+        let Some(file) = catalog.files.get(filename).cloned() else {
+            panic!(
+                "no file `{filename}` on the fake index; files: {:?}",
+                sorted_keys(&catalog.files)
+            );
+        };
+        let mut artifact = (*file.artifact).clone();
+        artifact.yanked = Some(reason.to_string());
+        let yanked = IndexedFile {
+            artifact: Arc::new(artifact),
+            ..file
+        };
+        catalog.files.insert(filename.to_string(), yanked.clone());
+        for project in catalog.projects.values_mut() {
+            for listed in &mut project.files {
+                if listed.artifact.filename == filename {
+                    *listed = yanked.clone();
+                }
+            }
+        }
+    }
+
     /// The sha256 of a file on the index, panicking with the list of files when it is unknown.
     pub fn file_sha256(&self, filename: &str) -> String {
         let catalog = self.catalog();

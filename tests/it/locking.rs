@@ -28,7 +28,7 @@ fn lock_scenario_with(name: &str, options: IndexOptions) -> (TestContext, Lock) 
     (context, lock)
 }
 
-fn read_lock(context: &TestContext) -> Lock {
+pub(crate) fn read_lock(context: &TestContext) -> Lock {
     let path = context.project_dir().join("pylock.toml");
     Lock::read(&path)
         .expect("a valid lock")
@@ -36,7 +36,7 @@ fn read_lock(context: &TestContext) -> Lock {
 }
 
 /// `name -> [version, ...]` of a lock.
-fn versions(lock: &Lock) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn versions(lock: &Lock) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for package in &lock.packages {
         map.entry(package.name.to_string())
@@ -77,12 +77,12 @@ fn marker_of<'a>(lock: &'a Lock, name: &str, version: &str) -> Option<&'a str> {
 
 /// The lock of a scenario's project is exactly its `[expected]` table: the same packages, each
 /// at the same versions, and nothing more.
-fn assert_expected_versions(name: &str) -> Lock {
+pub(crate) fn assert_expected_versions(name: &str) -> Lock {
     lock_expected(name).1
 }
 
 /// [`assert_expected_versions`], with the context of the lock.
-fn lock_expected(name: &str) -> (TestContext, Lock) {
+pub(crate) fn lock_expected(name: &str) -> (TestContext, Lock) {
     let (context, lock) = lock_scenario(name);
     let expected = expected(context.index().scenario());
     assert!(

@@ -20,6 +20,7 @@ mod poetry;
 mod poetry_flags;
 mod poetry_install;
 mod project;
+mod resolver_rules;
 mod safety;
 mod sdists;
 mod syncing;

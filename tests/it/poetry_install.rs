@@ -482,19 +482,19 @@ fn the_migration_report_gives_the_true_reason_a_version_moved() {
     );
     context.write_file("poetry.lock", &lock);
     let output = context.run(context.tack().arg("lock"));
-    insta::assert_snapshot!(context.snapshot(&output), @r"
+    insta::assert_snapshot!(context.snapshot(&output), @r#"
     success: true
     exit_code: 0
     ----- stdout -----
 
     ----- stderr -----
+    warning: `old==1.0.0` is yanked (reason: "broken build"); it stays locked as `poetry.lock` has it: `tack lock --upgrade-package old` moves it
     Resolved 5 packages in [TIME]
-    Kept 2 of 5 versions from poetry.lock
+    Kept 3 of 5 versions from poetry.lock
     Moved from poetry.lock:
-      - old 1.0.0 -> 2.0.0: 1.0.0 is yanked on the index (broken build)
       - plug 0.9.0 -> 1.0.0: the index no longer serves 0.9.0
       - dyn 1.0.0 -> 1.1.0: 1.0.0 has only an sdist, whose metadata is dynamic and needed a build, which could not be done here (see `tack lock -v`)
-    ");
+    "#);
 }
 
 /// `file = "..."` entries of a poetry.lock given the hashes of the same files on `index`: the

@@ -65,6 +65,9 @@ pub struct ClientOptions {
     /// Packages that come from one index only (Poetry's `source = "..."`, explicit indexes):
     /// their pages are asked of that index, never of `indexes`.
     pub pins: BTreeMap<PackageName, IndexUrl>,
+    /// The supplemental sources among `indexes`: [`IndexClient::supplemental_project`] asks
+    /// them for what the others cannot give.
+    pub supplemental: Vec<IndexUrl>,
     pub cache: Cache,
     /// Never touch the network: cached pages are used whatever their age.
     pub offline: bool,
@@ -82,6 +85,7 @@ impl ClientOptions {
         Self {
             indexes,
             pins: BTreeMap::new(),
+            supplemental: Vec::new(),
             cache,
             offline: false,
             concurrency: DEFAULT_CONCURRENCY,
@@ -161,6 +165,7 @@ struct Inner {
     http: reqwest::Client,
     indexes: Vec<IndexUrl>,
     pins: BTreeMap<PackageName, IndexUrl>,
+    supplemental: Vec<IndexUrl>,
     cache: Cache,
     offline: bool,
     retries: u32,
@@ -191,6 +196,7 @@ impl IndexClient {
                 http,
                 indexes: options.indexes,
                 pins: options.pins,
+                supplemental: options.supplemental,
                 cache: options.cache,
                 offline: options.offline,
                 retries: options.retries,

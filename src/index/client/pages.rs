@@ -58,6 +58,37 @@ impl IndexClient {
             .cloned()
     }
 
+    /// The page of `name` on the first supplemental source after `served_by` (the index that
+    /// [`IndexClient::project`] found it on) that has it: where the resolver looks when that
+    /// page has no version it can use. `None` for a pinned package, and when no later
+    /// supplemental source has it. Not memoized: the resolver asks once per package.
+    pub async fn supplemental_project(
+        &self,
+        name: &PackageName,
+        served_by: &IndexUrl,
+    ) -> Result<Option<FoundPage>, IndexError> {
+        if self.inner.pins.contains_key(name) {
+            return Ok(None);
+        }
+        let supplemental = &self.inner.supplemental;
+        let after = supplemental
+            .iter()
+            .position(|index| index == served_by)
+            .map_or(0, |position| position + 1);
+        for index in &supplemental[after..] {
+            match self.index_page(index, name).await? {
+                PageLookup::Found(page) => return Ok(Some((index.clone(), page))),
+                PageLookup::Absent => {}
+                PageLookup::NotCached => {
+                    return Err(IndexError::OfflineCacheMiss {
+                        what: format!("the page of `{name}` on `{index}`"),
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+
     async fn find_project(&self, name: &PackageName) -> Result<Option<FoundPage>, IndexError> {
         let pinned = self.inner.pins.get(name).map(std::slice::from_ref);
         for index in pinned.unwrap_or(&self.inner.indexes) {

@@ -284,6 +284,7 @@ pub(super) fn options(indexes: &[String], cache_dir: &Path) -> ClientOptions {
             .map(|raw| IndexUrl::parse(raw).unwrap())
             .collect(),
         pins: BTreeMap::new(),
+        supplemental: Vec::new(),
         cache: Cache::new(cache_dir),
         offline: false,
         concurrency: 8,
