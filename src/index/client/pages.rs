@@ -13,10 +13,9 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use tokio::sync::OnceCell;
 
-use super::cache::{read_json, unix_now, write_json, CachedPage};
+use super::cache::{body_digest, unix_now, PageFiles, PageHead};
 use super::transport::{header_str, header_value, status_error, Fetched};
 use super::{Counters, IndexClient, IndexError};
-use crate::cache::Bucket;
 use crate::index::simple::{parse_html, parse_json, SimpleError};
 use crate::index::{IndexUrl, ProjectPage};
 use crate::normalize::PackageName;
@@ -81,55 +80,84 @@ impl IndexClient {
         name: &PackageName,
     ) -> Result<PageLookup, IndexError> {
         let url = index.project_url(name);
-        let path = self.entry_path(Bucket::Simple, &url);
-        let cached: Option<CachedPage> = read_json(&path)?;
+        let files = PageFiles::for_url(self, &url);
+        let head = files.read_head()?;
         if self.inner.offline {
+            let cached = match &head {
+                Some(head) => files.read_page(head)?,
+                None => None,
+            };
             return Ok(match cached {
-                Some(cached) => {
+                Some(lookup) => {
                     self.hit();
-                    cached.into_lookup()
+                    lookup
                 }
                 None => PageLookup::NotCached,
             });
         }
-        let cached = match cached {
-            Some(cached) if cached.is_fresh(unix_now()) => {
+        if let Some(head) = head.as_ref().filter(|head| head.is_fresh(unix_now())) {
+            if let Some(lookup) = files.read_page(head)? {
                 tracing::debug!("fresh in cache: {}", redact_url(&url));
                 self.hit();
-                return Ok(cached.into_lookup());
-            }
-            cached => cached,
-        };
-
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
-        if let Some(cached) = &cached {
-            if let Some(value) = cached.etag.as_deref().and_then(header_value) {
-                headers.insert(header::IF_NONE_MATCH, value);
-            }
-            if let Some(value) = cached.last_modified.as_deref().and_then(header_value) {
-                headers.insert(header::IF_MODIFIED_SINCE, value);
+                return Ok(lookup);
             }
         }
-        let response = self.get(&url, headers, index).await?;
-        match (response.status, cached) {
-            (StatusCode::NOT_MODIFIED, Some(mut cached)) => {
-                Counters::bump(&self.inner.counters.not_modified, 1);
-                cached.update_from(&response.headers);
-                write_json(&path, &cached)?;
-                Ok(cached.into_lookup())
+
+        let mut revalidate = head;
+        loop {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
+            if let Some(head) = &revalidate {
+                if let Some(value) = head.etag.as_deref().and_then(header_value) {
+                    headers.insert(header::IF_NONE_MATCH, value);
+                }
+                if let Some(value) = head.last_modified.as_deref().and_then(header_value) {
+                    headers.insert(header::IF_MODIFIED_SINCE, value);
+                }
             }
-            (StatusCode::NOT_FOUND | StatusCode::GONE, _) => {
-                write_json(&path, &CachedPage::received(None, &response.headers))?;
-                Ok(PageLookup::Absent)
+            let response = self.get(&url, headers, index).await?;
+            match (response.status, revalidate.take()) {
+                (StatusCode::NOT_MODIFIED, Some(before)) => {
+                    // The page file stays as it is: only the head learns the new lifetime.
+                    let Some(lookup) = files.read_page(&before)? else {
+                        // Revalidated, but the page is gone or damaged: ask again, whole.
+                        continue;
+                    };
+                    Counters::bump(&self.inner.counters.not_modified, 1);
+                    let mut after = before.clone();
+                    after.update_from(&response.headers);
+                    if after.worth_writing_over(&before) {
+                        files.write_head(&after)?;
+                    }
+                    return Ok(lookup);
+                }
+                (StatusCode::NOT_FOUND | StatusCode::GONE, before) => {
+                    let after = PageHead::received(None, &response.headers);
+                    if before.is_none_or(|before| after.worth_writing_over(&before)) {
+                        files.write_head(&after)?;
+                    }
+                    return Ok(PageLookup::Absent);
+                }
+                (status, before) if status.is_success() => {
+                    let digest = body_digest(&response.body);
+                    let after = PageHead::received(Some(digest.clone()), &response.headers);
+                    // The same body as last time: its parse is in the cache already.
+                    if let Some(before) = before.filter(|before| before.is_body(&digest)) {
+                        if let Some(lookup) = files.read_page(&before)? {
+                            tracing::debug!("unchanged: {}", redact_url(&url));
+                            if after.worth_writing_over(&before) {
+                                files.write_head(&after)?;
+                            }
+                            return Ok(lookup);
+                        }
+                    }
+                    let page = parse_page(&response).map_err(IndexError::MalformedPage)?;
+                    drop(response);
+                    files.write_page(&after, &page)?;
+                    return Ok(PageLookup::Found(Arc::new(page)));
+                }
+                (status, _) => return Err(status_error(&url, &response, status)),
             }
-            (status, _) if status.is_success() => {
-                let page = parse_page(&response).map_err(IndexError::MalformedPage)?;
-                let entry = CachedPage::received(Some(page), &response.headers);
-                write_json(&path, &entry)?;
-                Ok(entry.into_lookup())
-            }
-            (status, _) => Err(status_error(&url, &response, status)),
         }
     }
 }
