@@ -6,16 +6,25 @@
 //! parser. Each page is fetched once per client (concurrent callers share one request) and goes
 //! through the disk cache (see `cache`), which spares the request while a page is fresh and
 //! revalidates it afterwards.
+//!
+//! A caller that knows which pages it will need can ask for them all at once
+//! ([`IndexClient::prefetch_pages`]); the lock workflow does so with the packages of the
+//! previous lock, which the cache also remembers per project
+//! ([`IndexClient::remember_pages`]) for a lock whose file was deleted.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use super::cache::{body_digest, unix_now, PageFiles, PageHead};
+use super::cache::{body_digest, read_json, unix_now, write_json, PageFiles, PageHead};
 use super::transport::{header_str, header_value, status_error, Fetched};
 use super::{Counters, IndexClient, IndexError};
+use crate::cache::Bucket;
 use crate::index::simple::{parse_html, parse_json, SimpleError};
 use crate::index::{IndexUrl, ProjectPage};
 use crate::normalize::PackageName;
@@ -28,6 +37,12 @@ const SIMPLE_ACCEPT: &str =
 /// A project page found on an index.
 type FoundPage = (IndexUrl, Arc<ProjectPage>);
 pub(super) type PageCell = Arc<OnceCell<Option<FoundPage>>>;
+
+/// The packages of a project's last lock: see [`IndexClient::remember_pages`].
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RememberedPages {
+    pages: Vec<PackageName>,
+}
 
 /// What one index said about one project.
 pub(super) enum PageLookup {
@@ -55,6 +70,70 @@ impl IndexClient {
         cell.get_or_try_init(|| self.find_project(name))
             .await
             .cloned()
+    }
+
+    /// Starts looking up the pages of `names` on `runtime`, all at once, and returns without
+    /// waiting. A later [`IndexClient::project`] of one of them joins its lookup; failures are
+    /// dropped here (that later call meets them again and reports them).
+    ///
+    /// A resolution discovers its pages level by level, one round trip per level; when the
+    /// caller already knows most of the names it will need (a previous lock names them), asking
+    /// for all of them first turns those round trips into one.
+    pub fn prefetch_pages(
+        &self,
+        names: impl IntoIterator<Item = PackageName>,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        for name in names {
+            let client = self.clone();
+            runtime.spawn(async move {
+                if let Err(error) = client.project(&name).await {
+                    tracing::debug!("prefetching the page of `{name}`: {error}");
+                }
+            });
+        }
+    }
+
+    /// The names [`IndexClient::remember_pages`] last stored for the project in `project_dir`;
+    /// empty when there are none (or they cannot be read).
+    pub fn remembered_pages(&self, project_dir: &Path) -> Vec<PackageName> {
+        let path = self.remembered_path(project_dir);
+        match read_json::<RememberedPages>(&path) {
+            Ok(Some(remembered)) => remembered.pages,
+            Ok(None) => Vec::new(),
+            Err(error) => {
+                tracing::debug!("ignoring `{}`: {error}", path.display());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Stores, in the cache, the names of the packages a lock of the project in `project_dir`
+    /// holds, so that the next lock can ask for their pages all at once even without the lock
+    /// file (`tack lock` after it was deleted, or in a fresh checkout that ignores it). Only
+    /// names are kept: a hint for prefetching, never a preference.
+    pub fn remember_pages(
+        &self,
+        project_dir: &Path,
+        names: Vec<PackageName>,
+    ) -> Result<(), IndexError> {
+        let path = self.remembered_path(project_dir);
+        let remembered = RememberedPages { pages: names };
+        if read_json::<RememberedPages>(&path)?.as_ref() == Some(&remembered) {
+            return Ok(());
+        }
+        write_json(&path, &remembered)
+    }
+
+    /// `<simple bucket>/projects/<hash of the project's absolute path>.json`.
+    fn remembered_path(&self, project_dir: &Path) -> PathBuf {
+        let absolute = fs_err::canonicalize(project_dir).unwrap_or_else(|_| project_dir.into());
+        let digest = Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+        self.inner
+            .cache
+            .bucket(Bucket::Simple)
+            .join("projects")
+            .join(format!("{}.json", hex::encode(&digest[..16])))
     }
 
     async fn find_project(&self, name: &PackageName) -> Result<Option<FoundPage>, IndexError> {
@@ -291,6 +370,36 @@ mod tests {
         assert!(client.project(&other).await.unwrap().is_none());
         assert_eq!(private.hits("/simple/other/"), 0);
         assert_eq!(public.hits("/simple/other/"), 1);
+    }
+
+    #[tokio::test]
+    async fn prefetched_pages_are_shared_and_remembered_names_come_back() {
+        let server =
+            TestServer::start(|_| json_reply(json_page("/files/x.whl", &"ab".repeat(32)))).await;
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple/")], cache.path());
+        let other = PackageName::from_str("other").unwrap();
+        client.prefetch_pages([demo(), other.clone()], &tokio::runtime::Handle::current());
+        for _ in 0..200 {
+            if server.hits("/simple/other/") == 1 && server.hits("/simple/demo/") == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        client.project(&demo()).await.unwrap().unwrap();
+        client.project(&other).await.unwrap().unwrap();
+        assert_eq!(server.hits("/simple/demo/"), 1);
+        assert_eq!(server.hits("/simple/other/"), 1);
+
+        let project = tempfile::tempdir().unwrap();
+        assert!(client.remembered_pages(project.path()).is_empty());
+        client
+            .remember_pages(project.path(), vec![demo(), other.clone()])
+            .unwrap();
+        assert_eq!(client.remembered_pages(project.path()), [demo(), other]);
+        assert!(client
+            .remembered_pages(tempfile::tempdir().unwrap().path())
+            .is_empty());
     }
 
     #[tokio::test]
