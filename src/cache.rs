@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! <root>/                 TACK_CACHE_DIR, else the platform cache dir + `tack`
-//!   simple-v1/            project pages with their HTTP validators (ETag, Last-Modified, max-age)
+//!   simple-v2/            project pages: their HTTP validators (ETag, Last-Modified, max-age)
+//!                         and body digest (`.head`), the parsed page in a binary form
+//!                         (`.page`); `projects/`: the packages of the last lock of a project
 //!   metadata-v1/          core metadata of one distribution file, keyed by the file's URL
 //!   wheels-v1/            unpacked wheels, content-addressed
 //!   archives-v1/          downloaded distribution files
@@ -98,7 +100,7 @@ impl Bucket {
     /// The directory name, version included.
     fn dir_name(self) -> &'static str {
         match self {
-            Self::Simple => "simple-v1",
+            Self::Simple => "simple-v2",
             Self::Metadata => "metadata-v1",
             Self::Wheels => "wheels-v1",
             Self::Archives => "archives-v1",
@@ -261,8 +263,11 @@ mod tests {
             Bucket::BuiltMetadata,
         ];
         let mut dirs: Vec<PathBuf> = all.iter().map(|b| cache.bucket(*b)).collect();
-        assert_eq!(dirs[0], PathBuf::from("/cache/simple-v1"));
-        assert!(all.iter().all(|b| b.dir_name().ends_with("-v1")));
+        assert_eq!(dirs[0], PathBuf::from("/cache/simple-v2"));
+        assert!(all.iter().all(|b| b
+            .dir_name()
+            .rsplit_once("-v")
+            .is_some_and(|(_, version)| version.parse::<u32>().is_ok())));
         dirs.sort();
         dirs.dedup();
         assert_eq!(dirs.len(), all.len());

@@ -27,8 +27,9 @@
 //! [PEP 700]: https://peps.python.org/pep-0700/
 //! [PEP 714]: https://peps.python.org/pep-0714/
 
-use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use url::Url;
 
@@ -110,7 +111,7 @@ struct JsonFile {
     filename: String,
     url: String,
     #[serde(default)]
-    hashes: Option<BTreeMap<String, String>>,
+    hashes: Option<JsonHashes>,
     #[serde(rename = "requires-python", default)]
     requires_python: Option<String>,
     #[serde(default)]
@@ -125,20 +126,113 @@ struct JsonFile {
     dist_info_metadata: Option<JsonMetadataFile>,
 }
 
+// The three field types below are read by hand rather than derived: pages of popular projects
+// list tens of thousands of files, and a derived untagged enum buffers each value before it
+// tries the variants, and a map of every hash allocates every hash name and value. These keep
+// the sha256 only and allocate nothing else.
+
+/// A PEP 691 hash dictionary, of which only the sha256 is kept (hash names compared without
+/// regard to case).
+struct JsonHashes(Option<String>);
+
+impl<'de> Deserialize<'de> for JsonHashes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(Sha256Visitor).map(Self)
+    }
+}
+
 /// PEP 592 in JSON: `false`, `true`, or a reason (which means yanked).
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum JsonYanked {
     Flag(bool),
     Reason(String),
 }
 
-/// PEP 658/714 in JSON: `false`, `true`, or the hashes of the `.metadata` file.
-#[derive(Deserialize)]
-#[serde(untagged)]
+impl<'de> Deserialize<'de> for JsonYanked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct YankedVisitor;
+        impl Visitor<'_> for YankedVisitor {
+            type Value = JsonYanked;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a boolean or a reason")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<JsonYanked, E> {
+                Ok(JsonYanked::Flag(value))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<JsonYanked, E> {
+                Ok(JsonYanked::Reason(value.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, value: String) -> Result<JsonYanked, E> {
+                Ok(JsonYanked::Reason(value))
+            }
+        }
+        deserializer.deserialize_any(YankedVisitor)
+    }
+}
+
+/// PEP 658/714 in JSON: `false`, `true`, or the hashes of the `.metadata` file (of which the
+/// sha256 is kept).
 enum JsonMetadataFile {
     Flag(bool),
-    Hashes(BTreeMap<String, String>),
+    Hashes(Option<String>),
+}
+
+impl<'de> Deserialize<'de> for JsonMetadataFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MetadataFileVisitor;
+        impl<'de> Visitor<'de> for MetadataFileVisitor {
+            type Value = JsonMetadataFile;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a boolean or a dictionary of hashes")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<JsonMetadataFile, E> {
+                Ok(JsonMetadataFile::Flag(value))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<JsonMetadataFile, A::Error> {
+                Sha256Visitor.visit_map(map).map(JsonMetadataFile::Hashes)
+            }
+        }
+        deserializer.deserialize_any(MetadataFileVisitor)
+    }
+}
+
+/// Reads a dictionary of hashes, keeping the first sha256 and skipping the rest.
+struct Sha256Visitor;
+
+impl<'de> Visitor<'de> for Sha256Visitor {
+    type Value = Option<String>;
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a dictionary of hashes")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+        let mut sha256 = None;
+        while let Some(IsSha256(is_sha256)) = map.next_key()? {
+            if is_sha256 && sha256.is_none() {
+                sha256 = Some(map.next_value::<String>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(sha256)
+    }
+}
+
+/// A hash name, read without a copy: whether it is `sha256` (in any case).
+struct IsSha256(bool);
+
+impl<'de> Deserialize<'de> for IsSha256 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = IsSha256;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a hash name")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<IsSha256, E> {
+                Ok(IsSha256(value.eq_ignore_ascii_case("sha256")))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
 }
 
 /// Parses a PEP 691 `application/vnd.pypi.simple.v1+json` project page fetched from
@@ -161,13 +255,13 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<ProjectPage, SimpleErro
     for file in parsed.files {
         let (url, fragment_sha256) =
             resolve_file_url(page_url, page_url, &file.filename, &file.url)?;
-        let listed_sha256 = file.hashes.as_ref().and_then(sha256_of).or(fragment_sha256);
+        let listed_sha256 = file.hashes.and_then(|hashes| hashes.0).or(fragment_sha256);
         let sha256 = checked_sha256(page_url, &file.filename, "file", listed_sha256)?;
         let metadata = file.core_metadata.or(file.dist_info_metadata);
         let (has_metadata_file, metadata_sha256) = match metadata {
             None | Some(JsonMetadataFile::Flag(false)) => (false, None),
             Some(JsonMetadataFile::Flag(true)) => (true, None),
-            Some(JsonMetadataFile::Hashes(hashes)) => (true, sha256_of(&hashes)),
+            Some(JsonMetadataFile::Hashes(sha256)) => (true, sha256),
         };
         let metadata_sha256 =
             checked_sha256(page_url, &file.filename, "metadata", metadata_sha256)?;
@@ -191,14 +285,6 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<ProjectPage, SimpleErro
     Ok(ProjectPage { files })
 }
 
-/// The sha256 among the hashes of a JSON page (hash names compared without regard to case).
-fn sha256_of(hashes: &BTreeMap<String, String>) -> Option<String> {
-    hashes
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("sha256"))
-        .map(|(_, value)| value.clone())
-}
-
 /// Lowercases and validates a listed sha256.
 fn checked_sha256(
     page_url: &Url,
@@ -209,7 +295,13 @@ fn checked_sha256(
     let Some(hash) = hash else {
         return Ok(None);
     };
-    let hash = hash.trim().to_ascii_lowercase();
+    // Listed hashes are nearly always trimmed and lowercase already: no copy then.
+    let mut hash = if hash.trim().len() == hash.len() {
+        hash
+    } else {
+        hash.trim().to_string()
+    };
+    hash.make_ascii_lowercase();
     if hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         Ok(Some(hash))
     } else {
@@ -224,7 +316,13 @@ fn checked_sha256(
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value
-        .map(|value| value.trim().to_string())
+        .map(|value| {
+            if value.trim().len() == value.len() {
+                value
+            } else {
+                value.trim().to_string()
+            }
+        })
         .filter(|value| !value.is_empty())
 }
 

@@ -367,6 +367,17 @@ pub fn lock(
         )
         .with_concurrent_builds(concurrent_builds),
     );
+    if let Some(runtime) = session.handle() {
+        let names = pages_to_prefetch(
+            project_dir,
+            existing.as_ref(),
+            poetry.as_ref(),
+            &manifest,
+            &session.client,
+        );
+        tracing::debug!("prefetching {} pages", names.len());
+        session.client.prefetch_pages(names, runtime);
+    }
     let resolution = resolve(&manifest, &session, Arc::clone(&builder) as _, reporter)?;
 
     let mut lock = build_lock(&resolution, &spec, &paths, &direct, inputs, fingerprint)?;
@@ -420,6 +431,24 @@ pub fn lock(
         lock.tool.builds = locked.builds;
         warnings.extend(locked.unlockable);
     }
+    let locked_names: BTreeSet<PackageName> = lock
+        .packages
+        .iter()
+        .map(|package| package.name.clone())
+        .chain(
+            lock.tool
+                .builds
+                .packages
+                .iter()
+                .map(|package| package.name.clone()),
+        )
+        .collect();
+    if let Err(error) = session
+        .client
+        .remember_pages(project_dir, locked_names.into_iter().collect())
+    {
+        tracing::debug!("could not remember the pages of this lock: {error}");
+    }
     drop(session);
     let changes = existing
         .as_ref()
@@ -453,6 +482,49 @@ pub fn lock(
     outcome.forks = resolution.forks;
     outcome.poetry = poetry;
     Ok(outcome)
+}
+
+/// The pages the resolution will most likely ask for, to be requested all at once before it
+/// starts: those of every package the existing lock holds (its build environments' too), else
+/// of poetry.lock's packages, and those the cache remembers from the last lock of this project
+/// (see [`IndexClient::remember_pages`]), which is all there is when the lock file is gone.
+/// Packages that are not looked up on an index (path, git and URL dependencies) are left out.
+/// A name no longer needed costs one request; a missing one is found the usual way.
+fn pages_to_prefetch(
+    project_dir: &Path,
+    existing: Option<&Lock>,
+    poetry: Option<&PoetryLock>,
+    manifest: &Manifest,
+    client: &IndexClient,
+) -> BTreeSet<PackageName> {
+    let from_lock = existing.into_iter().flat_map(|lock| {
+        lock.packages.iter().map(|package| &package.name).chain(
+            lock.tool
+                .builds
+                .packages
+                .iter()
+                .map(|package| &package.name),
+        )
+    });
+    let from_poetry = poetry.into_iter().flat_map(|poetry| {
+        poetry
+            .packages
+            .iter()
+            .filter(|package| package.direct_source.is_none())
+            .map(|package| &package.name)
+    });
+    let mut names: BTreeSet<PackageName> = from_lock.chain(from_poetry).cloned().collect();
+    names.extend(client.remembered_pages(project_dir));
+    names.extend(
+        manifest
+            .requirements
+            .iter()
+            .map(|requirement| requirement.requirement.name.clone()),
+    );
+    names.retain(|name| {
+        !manifest.fixed.contains_key(name) && manifest.project_name.as_ref() != Some(name)
+    });
+    names
 }
 
 /// Resolve `manifest` against the configured indexes, with the sdists whose metadata is

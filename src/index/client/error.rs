@@ -5,6 +5,7 @@
 //! the page parser's), and what to do about it is a hint ([`Diagnostic`]): which setting to
 //! change, where credentials come from, or how to work from the cache.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -92,6 +93,21 @@ pub enum IndexError {
     /// The cache error names the entry.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The error of a page lookup that several callers share (a prefetch and the resolver):
+    /// each of them gets it, and the page is not asked for again.
+    #[error(transparent)]
+    Shared(Arc<IndexError>),
+}
+
+impl IndexError {
+    /// The error itself, out of any [`IndexError::Shared`] around it: for a caller that
+    /// matches on what went wrong.
+    pub fn unshared(&self) -> &IndexError {
+        match self {
+            Self::Shared(inner) => inner.unshared(),
+            other => other,
+        }
+    }
 }
 
 impl Diagnostic for IndexError {
@@ -138,6 +154,7 @@ impl Diagnostic for IndexError {
                 vec!["run once without `--offline` to fill the cache".into()]
             }
             Self::Cache(error) => error.hints(),
+            Self::Shared(error) => error.hints(),
             Self::Metadata { .. }
             | Self::MetadataMismatch { .. }
             | Self::InvalidFilename { .. }

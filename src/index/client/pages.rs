@@ -6,14 +6,22 @@
 //! parser. Each page is fetched once per client (concurrent callers share one request) and goes
 //! through the disk cache (see `cache`), which spares the request while a page is fresh and
 //! revalidates it afterwards.
+//!
+//! A caller that knows which pages it will need can ask for them all at once
+//! ([`IndexClient::prefetch_pages`]); the lock workflow does so with the packages of the
+//! previous lock, which the cache also remembers per project
+//! ([`IndexClient::remember_pages`]) for a lock whose file was deleted.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use super::cache::{read_json, unix_now, write_json, CachedPage};
+use super::cache::{body_digest, read_json, unix_now, write_json, PageFiles, PageHead};
 use super::transport::{header_str, header_value, status_error, Fetched};
 use super::{Counters, IndexClient, IndexError};
 use crate::cache::Bucket;
@@ -28,7 +36,15 @@ const SIMPLE_ACCEPT: &str =
 
 /// A project page found on an index.
 type FoundPage = (IndexUrl, Arc<ProjectPage>);
-pub(super) type PageCell = Arc<OnceCell<Option<FoundPage>>>;
+/// A page's lookup, done once per client: its result, an error included, is what every caller
+/// gets (a failed prefetch is not asked again by the resolver a moment later).
+pub(super) type PageCell = Arc<OnceCell<Result<Option<FoundPage>, Arc<IndexError>>>>;
+
+/// The packages of a project's last lock: see [`IndexClient::remember_pages`].
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RememberedPages {
+    pages: Vec<PackageName>,
+}
 
 /// What one index said about one project.
 pub(super) enum PageLookup {
@@ -53,9 +69,10 @@ impl IndexClient {
                 .unwrap_or_else(PoisonError::into_inner);
             Arc::clone(pages.entry(name.clone()).or_default())
         };
-        cell.get_or_try_init(|| self.find_project(name))
+        cell.get_or_init(|| async { self.find_project(name).await.map_err(Arc::new) })
             .await
-            .cloned()
+            .clone()
+            .map_err(IndexError::Shared)
     }
 
     /// The page of `name` on the first supplemental source after `served_by` (the index that
@@ -89,6 +106,70 @@ impl IndexClient {
         Ok(None)
     }
 
+    /// Starts looking up the pages of `names` on `runtime`, all at once, and returns without
+    /// waiting. A later [`IndexClient::project`] of one of them joins its lookup; failures are
+    /// dropped here (that later call meets them again and reports them).
+    ///
+    /// A resolution discovers its pages level by level, one round trip per level; when the
+    /// caller already knows most of the names it will need (a previous lock names them), asking
+    /// for all of them first turns those round trips into one.
+    pub fn prefetch_pages(
+        &self,
+        names: impl IntoIterator<Item = PackageName>,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        for name in names {
+            let client = self.clone();
+            runtime.spawn(async move {
+                if let Err(error) = client.project(&name).await {
+                    tracing::debug!("prefetching the page of `{name}`: {error}");
+                }
+            });
+        }
+    }
+
+    /// The names [`IndexClient::remember_pages`] last stored for the project in `project_dir`;
+    /// empty when there are none (or they cannot be read).
+    pub fn remembered_pages(&self, project_dir: &Path) -> Vec<PackageName> {
+        let path = self.remembered_path(project_dir);
+        match read_json::<RememberedPages>(&path) {
+            Ok(Some(remembered)) => remembered.pages,
+            Ok(None) => Vec::new(),
+            Err(error) => {
+                tracing::debug!("ignoring `{}`: {error}", path.display());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Stores, in the cache, the names of the packages a lock of the project in `project_dir`
+    /// holds, so that the next lock can ask for their pages all at once even without the lock
+    /// file (`tack lock` after it was deleted, or in a fresh checkout that ignores it). Only
+    /// names are kept: a hint for prefetching, never a preference.
+    pub fn remember_pages(
+        &self,
+        project_dir: &Path,
+        names: Vec<PackageName>,
+    ) -> Result<(), IndexError> {
+        let path = self.remembered_path(project_dir);
+        let remembered = RememberedPages { pages: names };
+        if read_json::<RememberedPages>(&path)?.as_ref() == Some(&remembered) {
+            return Ok(());
+        }
+        write_json(&path, &remembered)
+    }
+
+    /// `<simple bucket>/projects/<hash of the project's absolute path>.json`.
+    fn remembered_path(&self, project_dir: &Path) -> PathBuf {
+        let absolute = fs_err::canonicalize(project_dir).unwrap_or_else(|_| project_dir.into());
+        let digest = Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+        self.inner
+            .cache
+            .bucket(Bucket::Simple)
+            .join("projects")
+            .join(format!("{}.json", hex::encode(&digest[..16])))
+    }
+
     async fn find_project(&self, name: &PackageName) -> Result<Option<FoundPage>, IndexError> {
         let pinned = self.inner.pins.get(name).map(std::slice::from_ref);
         for index in pinned.unwrap_or(&self.inner.indexes) {
@@ -112,55 +193,84 @@ impl IndexClient {
         name: &PackageName,
     ) -> Result<PageLookup, IndexError> {
         let url = index.project_url(name);
-        let path = self.entry_path(Bucket::Simple, &url);
-        let cached: Option<CachedPage> = read_json(&path)?;
+        let files = PageFiles::for_url(self, &url);
+        let head = files.read_head()?;
         if self.inner.offline {
+            let cached = match &head {
+                Some(head) => files.read_page(head)?,
+                None => None,
+            };
             return Ok(match cached {
-                Some(cached) => {
+                Some(lookup) => {
                     self.hit();
-                    cached.into_lookup()
+                    lookup
                 }
                 None => PageLookup::NotCached,
             });
         }
-        let cached = match cached {
-            Some(cached) if cached.is_fresh(unix_now()) => {
+        if let Some(head) = head.as_ref().filter(|head| head.is_fresh(unix_now())) {
+            if let Some(lookup) = files.read_page(head)? {
                 tracing::debug!("fresh in cache: {}", redact_url(&url));
                 self.hit();
-                return Ok(cached.into_lookup());
-            }
-            cached => cached,
-        };
-
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
-        if let Some(cached) = &cached {
-            if let Some(value) = cached.etag.as_deref().and_then(header_value) {
-                headers.insert(header::IF_NONE_MATCH, value);
-            }
-            if let Some(value) = cached.last_modified.as_deref().and_then(header_value) {
-                headers.insert(header::IF_MODIFIED_SINCE, value);
+                return Ok(lookup);
             }
         }
-        let response = self.get(&url, headers, index).await?;
-        match (response.status, cached) {
-            (StatusCode::NOT_MODIFIED, Some(mut cached)) => {
-                Counters::bump(&self.inner.counters.not_modified, 1);
-                cached.update_from(&response.headers);
-                write_json(&path, &cached)?;
-                Ok(cached.into_lookup())
+
+        let mut revalidate = head;
+        loop {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(SIMPLE_ACCEPT));
+            if let Some(head) = &revalidate {
+                if let Some(value) = head.etag.as_deref().and_then(header_value) {
+                    headers.insert(header::IF_NONE_MATCH, value);
+                }
+                if let Some(value) = head.last_modified.as_deref().and_then(header_value) {
+                    headers.insert(header::IF_MODIFIED_SINCE, value);
+                }
             }
-            (StatusCode::NOT_FOUND | StatusCode::GONE, _) => {
-                write_json(&path, &CachedPage::received(None, &response.headers))?;
-                Ok(PageLookup::Absent)
+            let response = self.get(&url, headers, index).await?;
+            match (response.status, revalidate.take()) {
+                (StatusCode::NOT_MODIFIED, Some(before)) => {
+                    // The page file stays as it is: only the head learns the new lifetime.
+                    let Some(lookup) = files.read_page(&before)? else {
+                        // Revalidated, but the page is gone or damaged: ask again, whole.
+                        continue;
+                    };
+                    Counters::bump(&self.inner.counters.not_modified, 1);
+                    let mut after = before.clone();
+                    after.update_from(&response.headers);
+                    if after.worth_writing_over(&before) {
+                        files.write_head(&after)?;
+                    }
+                    return Ok(lookup);
+                }
+                (StatusCode::NOT_FOUND | StatusCode::GONE, before) => {
+                    let after = PageHead::received(None, &response.headers);
+                    if before.is_none_or(|before| after.worth_writing_over(&before)) {
+                        files.write_head(&after)?;
+                    }
+                    return Ok(PageLookup::Absent);
+                }
+                (status, before) if status.is_success() => {
+                    let digest = body_digest(&response.body);
+                    let after = PageHead::received(Some(digest.clone()), &response.headers);
+                    // The same body as last time: its parse is in the cache already.
+                    if let Some(before) = before.filter(|before| before.is_body(&digest)) {
+                        if let Some(lookup) = files.read_page(&before)? {
+                            tracing::debug!("unchanged: {}", redact_url(&url));
+                            if after.worth_writing_over(&before) {
+                                files.write_head(&after)?;
+                            }
+                            return Ok(lookup);
+                        }
+                    }
+                    let page = parse_page(&response).map_err(IndexError::MalformedPage)?;
+                    drop(response);
+                    files.write_page(&after, &page)?;
+                    return Ok(PageLookup::Found(Arc::new(page)));
+                }
+                (status, _) => return Err(status_error(&url, &response, status)),
             }
-            (status, _) if status.is_success() => {
-                let page = parse_page(&response).map_err(IndexError::MalformedPage)?;
-                let entry = CachedPage::received(Some(page), &response.headers);
-                write_json(&path, &entry)?;
-                Ok(entry.into_lookup())
-            }
-            (status, _) => Err(status_error(&url, &response, status)),
         }
     }
 }
@@ -294,6 +404,36 @@ mod tests {
         assert!(client.project(&other).await.unwrap().is_none());
         assert_eq!(private.hits("/simple/other/"), 0);
         assert_eq!(public.hits("/simple/other/"), 1);
+    }
+
+    #[tokio::test]
+    async fn prefetched_pages_are_shared_and_remembered_names_come_back() {
+        let server =
+            TestServer::start(|_| json_reply(json_page("/files/x.whl", &"ab".repeat(32)))).await;
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&[server.url("/simple/")], cache.path());
+        let other = PackageName::from_str("other").unwrap();
+        client.prefetch_pages([demo(), other.clone()], &tokio::runtime::Handle::current());
+        for _ in 0..200 {
+            if server.hits("/simple/other/") == 1 && server.hits("/simple/demo/") == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        client.project(&demo()).await.unwrap().unwrap();
+        client.project(&other).await.unwrap().unwrap();
+        assert_eq!(server.hits("/simple/demo/"), 1);
+        assert_eq!(server.hits("/simple/other/"), 1);
+
+        let project = tempfile::tempdir().unwrap();
+        assert!(client.remembered_pages(project.path()).is_empty());
+        client
+            .remember_pages(project.path(), vec![demo(), other.clone()])
+            .unwrap();
+        assert_eq!(client.remembered_pages(project.path()), [demo(), other]);
+        assert!(client
+            .remembered_pages(tempfile::tempdir().unwrap().path())
+            .is_empty());
     }
 
     #[tokio::test]
