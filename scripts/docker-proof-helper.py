@@ -68,10 +68,10 @@ STAND_IN = {
 }
 
 HEADER = """\
-# pydis-site's Dockerfile ({what}), as scripts/docker-proof builds it. The original is
-# FROM ghcr.io/owl-corp/python-poetry-base:3.11-slim; here the base is a Debian bookworm root
-# with python3 (3.11), python3-venv and python3-pip. Left out, as they need the application's
-# source, which ../shared does not hold: the collectstatic and static-build RUNs.
+# pydis-site's Dockerfile as scripts/docker-proof builds it: {what}.
+# The original is FROM ghcr.io/owl-corp/python-poetry-base:3.11-slim; here the base is a Debian
+# bookworm root with python3 (3.11), python3-venv and python3-pip. Left out, as they need the
+# application's source, which ../shared does not hold: the collectstatic and static-build RUNs.
 ARG BASE=proof/builder:bookworm
 """
 
@@ -106,8 +106,7 @@ ENTRYPOINT ["poetry", "run"]
 CMD ["gunicorn", "--preload", "-b", "0.0.0.0:8000", "pydis_site.wsgi:application", "-w", "2"]
 """
 
-TACK = WHEEL_STAGE + HEADER.format(what="the `poetry install` line replaced by `tack sync`") + """
-FROM ${{BASE}}
+TACK = HEADER.format(what="the `poetry install` line replaced by `tack sync`") + "\n" + WHEEL_STAGE + """FROM ${{BASE}}
 # tack instead of Poetry (from its wheel; `pip install tack==0.1.0` once it is on the index).
 RUN --mount=type=bind,from=tack-wheels,target=/wheels \\
     pip install --no-cache-dir --no-index --find-links /wheels tack
@@ -143,7 +142,6 @@ FROM ${{BASE}}
 RUN pip install --no-cache-dir "uv=={uv}"
 ENV UV_COMPILE_BYTECODE=1 \\
     UV_LINK_MODE=copy \\
-    UV_PYTHON=/usr/bin/python3 \\
     VIRTUAL_ENV=/app/.venv \\
     PATH="/app/.venv/bin:$PATH"
 
@@ -156,7 +154,7 @@ WORKDIR /app
 # Install project dependencies: requirements.txt is poetry.lock's main group, pinned, with hashes
 COPY requirements.txt ./
 RUN --mount=type=cache,target=/root/.cache/uv \\
-    uv venv /app/.venv && uv pip sync --require-hashes requirements.txt
+    uv venv --python /usr/bin/python3 /app/.venv && uv pip sync --require-hashes requirements.txt
 
 # Set Git SHA environment variable
 ARG git_sha="development"
