@@ -7,6 +7,7 @@
     pydis-contexts APP OUT WHEEL INDEX CACHE POETRY UV
                                  the build contexts of pydis-site for Poetry, tack and uv
     venv-layer PATTERN [LISTING] (docker save on stdin) the diff id of the venv's COPY layer
+    table TIMES                  step 2's markdown table: the median of each recipe's rounds
     tree DIR                     a sorted listing: path, mode, mtime, sha256 or link target
 """
 
@@ -243,6 +244,31 @@ def venv_layer(pattern, listing=None):
     sys.exit(f"no COPY layer of {pattern} in the image's history")
 
 
+def table(times):
+    """The markdown table of step 2: per recipe, the median of its rounds (and their range)."""
+    rows = {}
+    for line in Path(times).read_text().splitlines():
+        tool, *figures = line.split()
+        rows.setdefault(tool, []).append([float(figure) for figure in figures])
+
+    def median(values):
+        values = sorted(values)
+        middle = len(values) // 2
+        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+    def cell(values):
+        text = f"{median(values):.1f} s"
+        return text if len(values) == 1 else f"{text} ({min(values):.1f}-{max(values):.1f})"
+
+    names = {"poetry": "Poetry", "tack": "tack", "uv": "uv"}
+    print("| recipe | cold | warm cache | code change | image size |")
+    print("|---|---|---|---|---|")
+    for tool, rounds in rows.items():
+        columns = list(zip(*rounds))
+        size = int(median(columns[3])) // 1_000_000
+        print(f"| {names.get(tool, tool)} | {cell(columns[0])} | {cell(columns[1])} | {cell(columns[2])} | {size} MB |")
+
+
 def tree(root):
     root = Path(root)
     entries = [root, *root.rglob("*")]
@@ -269,6 +295,8 @@ def main():
         pydis_contexts(*args)
     elif command == "venv-layer":
         venv_layer(*args)
+    elif command == "table":
+        table(args[0])
     elif command == "tree":
         tree(args[0])
     else:
