@@ -15,7 +15,8 @@
 //!    that installing never has to hash a file again. [`reuse_unpacked`] checks a cached tree
 //!    against that `RECORD` before it is used again, and discards it when it was damaged (see
 //!    `integrity`).
-//! 2. [`install_wheel`] links the cached tree into a venv (see
+//! 2. [`install_wheel`] links the cached tree into a venv ([`install_wheels`] many trees as one
+//!    batch, which a sync uses; see
 //!    [`LinkMode`](super::LinkMode)): root files go to purelib or platlib (`Root-Is-Purelib` in
 //!    `WHEEL`), `<dist>-<version>.data/<scheme>/` trees go to the scheme's directory, scripts
 //!    whose first line is `#!python` get the venv's interpreter as their shebang (so they are
@@ -48,7 +49,7 @@ mod unpack;
 
 use std::path::{Path, PathBuf};
 
-pub use install::install_wheel;
+pub use install::{install_wheel, install_wheels, WheelToInstall};
 pub use integrity::{reuse_unpacked, reuse_unpacked_all};
 pub use uninstall::{finish_removal, uninstall, UninstallSummary};
 pub use unpack::unpack_wheel;

@@ -616,47 +616,54 @@ pub fn sync(
         venv.begin_installs(&pending).map_err(SyncFailure::Venv)?;
     }
     let installing = reporter.installing(prepared.len() + local_wheels.len());
-    for (planned, dir, filename) in &prepared {
-        let install_options = wheel::InstallOptions {
-            requested: direct.contains(&planned.name),
-            installer: "tack",
-            direct_url: direct_urls.get(&planned.name).map(String::as_str),
-        };
-        wheel::install_wheel(dir, filename, &layout, options.link_mode, &install_options).map_err(
-            |source| SyncFailure::Install {
-                wheel: filename.to_string(),
-                source,
-            },
-        )?;
-        installing.inc(1);
+    // One batch: the directories of all wheels created once, the files of all linked on all
+    // cores (see `wheel::install_wheels`).
+    let direct_url_of_builds: Vec<String> = local_wheels
+        .iter()
+        .map(|(build, _)| build.direct_url())
+        .collect();
+    let batch: Vec<wheel::WheelToInstall<'_>> =
+        prepared
+            .iter()
+            .map(|(planned, dir, filename)| wheel::WheelToInstall {
+                unpacked: dir,
+                filename,
+                link_mode: options.link_mode,
+                options: wheel::InstallOptions {
+                    requested: direct.contains(&planned.name),
+                    installer: "tack",
+                    direct_url: direct_urls.get(&planned.name).map(String::as_str),
+                },
+            })
+            .chain(local_wheels.iter().zip(&direct_url_of_builds).map(
+                |((_, wheel), direct_url)| wheel::WheelToInstall {
+                    unpacked: &wheel.dir,
+                    filename: &wheel.filename,
+                    // The unpacked wheel is removed after the sync: never link to it.
+                    link_mode: match options.link_mode {
+                        LinkMode::Symlink => LinkMode::Copy,
+                        mode => mode,
+                    },
+                    options: wheel::InstallOptions {
+                        requested: true,
+                        installer: "tack",
+                        direct_url: Some(direct_url),
+                    },
+                },
+            ))
+            .collect();
+    wheel::install_wheels(&batch, &layout, &|| installing.inc(1)).map_err(|(index, source)| {
+        SyncFailure::Install {
+            wheel: batch[index].filename.to_string(),
+            source,
+        }
+    })?;
+    for (planned, _, _) in &prepared {
         outcome
             .added
             .push((planned.name.clone(), planned.version.clone()));
     }
     for (build, wheel) in &local_wheels {
-        let direct_url = build.direct_url();
-        let install_options = wheel::InstallOptions {
-            requested: true,
-            installer: "tack",
-            direct_url: Some(&direct_url),
-        };
-        // The unpacked wheel is removed after the sync: never link to it.
-        let link_mode = match options.link_mode {
-            LinkMode::Symlink => LinkMode::Copy,
-            mode => mode,
-        };
-        wheel::install_wheel(
-            &wheel.dir,
-            &wheel.filename,
-            &layout,
-            link_mode,
-            &install_options,
-        )
-        .map_err(|source| SyncFailure::Install {
-            wheel: wheel.filename.to_string(),
-            source,
-        })?;
-        installing.inc(1);
         outcome
             .added
             .push((wheel.filename.name.clone(), wheel.filename.version.clone()));

@@ -1,19 +1,33 @@
-//! Linking an unpacked wheel from the cache into a venv.
+//! Linking unpacked wheels from the cache into a venv.
 //!
-//! Every file of the cached tree gets a destination from the layout, then all files are put in
+//! Every file of a cached tree gets a destination from the layout, then all files are put in
 //! place in parallel. Files are linked per [`LinkMode`], except scripts whose shebang is
 //! rewritten and the files tack writes itself (launchers, `INSTALLER`, `REQUESTED`, `RECORD`):
 //! those are new files. A destination that exists is removed first and never written through,
-//! because it may be a hard link into the cache. The digests for `RECORD` come from the cached
-//! `RECORD`, which [`super::unpack_wheel`] verified, so installing reads no file content except
-//! scripts.
+//! because it may be a hard link into the cache.
+//!
+//! The files of a tree are the rows of its cached `RECORD`, not a walk of the tree: the
+//! integrity check ([`super::reuse_unpacked`]) or the unpacking itself has just made sure that
+//! the tree holds exactly those files, with those digests and sizes, so installing reads no file
+//! content except scripts and makes no system call per file but the link.
+//!
+//! [`install_wheels`] installs many wheels as one batch, because a venv is mostly directories
+//! and links and the file system is the bottleneck: every wheel is placed and checked first
+//! (nothing is written when one is refused); then every directory that any of them needs is
+//! created once, parents before children and siblings in parallel, with no probing for what
+//! exists (a wheel-by-wheel install made a third more `mkdir` calls, most of them failing);
+//! then the files of all wheels are linked on all cores; then each wheel's own files are
+//! written, `RECORD` last. Where two wheels install the same path, the later one in the batch
+//! wins, as it would installed one after the other.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::entry_points;
 use super::record::{self, FileDigest};
@@ -26,6 +40,16 @@ use crate::install::{InstallLayout, InstalledDist, LinkMode};
 /// Files of a wheel's dist-info that describe one installation, written by the installer.
 const INSTALLER_FILES: [&str; 4] = ["RECORD", "INSTALLER", "REQUESTED", "direct_url.json"];
 
+/// One wheel of a batch for [`install_wheels`].
+#[derive(Debug, Clone)]
+pub struct WheelToInstall<'a> {
+    /// The unpacked, verified tree in the cache.
+    pub unpacked: &'a Path,
+    pub filename: &'a WheelFilename,
+    pub link_mode: LinkMode,
+    pub options: InstallOptions<'a>,
+}
+
 /// What to do with one file of the cached tree.
 #[derive(Debug)]
 struct Placement {
@@ -33,6 +57,21 @@ struct Placement {
     relative: String,
     target: PathBuf,
     script: bool,
+    /// Its sha256 and size from the cached `RECORD`.
+    digest: Option<FileDigest>,
+}
+
+/// A wheel placed and checked, ready to be written.
+struct PlacedWheel<'a> {
+    wheel: &'a WheelToInstall<'a>,
+    /// Where links point: the cached tree, made absolute for symbolic links.
+    source_root: PathBuf,
+    dist_info_name: String,
+    root_dir: &'a Path,
+    placements: Vec<Placement>,
+    /// Console and GUI entry points: the launcher's path and content.
+    launchers: Vec<(PathBuf, String)>,
+    shebang: String,
 }
 
 /// Link the unpacked wheel at `unpacked` into the environment described by `layout` and
@@ -44,9 +83,193 @@ pub fn install_wheel(
     link_mode: LinkMode,
     options: &InstallOptions<'_>,
 ) -> Result<InstalledDist, WheelError> {
+    let wheel = WheelToInstall {
+        unpacked,
+        filename,
+        link_mode,
+        options: options.clone(),
+    };
+    let mut installed =
+        install_wheels(std::slice::from_ref(&wheel), layout, &|| {}).map_err(|(_, error)| error)?;
+    Ok(installed.remove(0))
+}
+
+/// Install `wheels` into the environment described by `layout` as one batch (see the module
+/// documentation), calling `on_installed` after each wheel's `RECORD` is written. Returns the
+/// installed distributions in the order of `wheels`; on failure, the index of the wheel that
+/// failed (the first one when several did) and why.
+pub fn install_wheels(
+    wheels: &[WheelToInstall<'_>],
+    layout: &InstallLayout,
+    on_installed: &(dyn Fn() + Sync),
+) -> Result<Vec<InstalledDist>, (usize, WheelError)> {
+    // Placed and checked, all of them before anything is written.
+    let placed: Vec<Result<PlacedWheel<'_>, WheelError>> = wheels
+        .par_iter()
+        .map(|wheel| place_wheel(wheel, layout))
+        .collect();
+    let placed = first_error(placed)?;
+
+    // Where two wheels install one path, the later one's file is put there: the earlier
+    // wheel's target is shadowed. (Keys are the paths' bytes: hashing `Path`s component by
+    // component was a tenth of the whole install.)
+    let mut shadowed: FxHashSet<(usize, &OsStr)> = FxHashSet::default();
+    if placed.len() > 1 {
+        let mut owners: FxHashMap<&OsStr, usize> = FxHashMap::default();
+        for (index, wheel) in placed.iter().enumerate() {
+            for target in wheel.targets() {
+                if let Some(earlier) = owners.insert(target.as_os_str(), index) {
+                    if earlier != index {
+                        shadowed.insert((earlier, target.as_os_str()));
+                    }
+                }
+            }
+        }
+    }
+    let owned = |target: &Path, index: usize| {
+        shadowed.is_empty() || !shadowed.contains(&(index, target.as_os_str()))
+    };
+
+    create_directories(&placed, layout).map_err(|(directory, error)| {
+        // Blamed on the first wheel that needed the directory.
+        let index = placed
+            .iter()
+            .position(|wheel| wheel.targets().any(|target| target.starts_with(&directory)))
+            .unwrap_or(0);
+        (index, error.into())
+    })?;
+
+    let warned = AtomicBool::new(false);
+    let installed: Vec<Result<InstalledDist, WheelError>> = placed
+        .par_iter()
+        .enumerate()
+        .map(|(index, wheel)| {
+            let linker = Linker {
+                mode: wheel.wheel.link_mode,
+                warned: &warned,
+            };
+            let installed = write_wheel(wheel, &linker, &|target| owned(target, index))?;
+            on_installed();
+            Ok(installed)
+        })
+        .collect();
+    first_error(installed)
+}
+
+/// The values, or the first error with its index.
+fn first_error<T>(results: Vec<Result<T, WheelError>>) -> Result<Vec<T>, (usize, WheelError)> {
+    let mut values = Vec::with_capacity(results.len());
+    for (index, result) in results.into_iter().enumerate() {
+        values.push(result.map_err(|error| (index, error))?);
+    }
+    Ok(values)
+}
+
+impl PlacedWheel<'_> {
+    /// Every path this wheel writes outside its dist-info's installer files.
+    fn targets(&self) -> impl Iterator<Item = &Path> {
+        self.placements
+            .iter()
+            .map(|placement| placement.target.as_path())
+            .chain(self.launchers.iter().map(|(target, _)| target.as_path()))
+    }
+}
+
+/// Create every directory that the files of `placed` go into, each once: parents before their
+/// children, siblings in parallel, and nothing above a directory of the layout that exists.
+/// On failure, the directory that could not be created, and why.
+fn create_directories(
+    placed: &[PlacedWheel<'_>],
+    layout: &InstallLayout,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    // The layout's directories that exist, and everything above them. (Keys are the paths'
+    // bytes, as above: every directory is a prefix of the paths joined onto these.)
+    let mut existing: FxHashSet<&OsStr> = FxHashSet::default();
+    for root in [
+        &layout.purelib,
+        &layout.platlib,
+        &layout.scripts,
+        &layout.data,
+        &layout.include,
+    ] {
+        if existing.contains(root.as_os_str()) || !root.is_dir() {
+            continue;
+        }
+        existing.extend(root.ancestors().map(Path::as_os_str));
+    }
+    let mut wanted: FxHashSet<&OsStr> = FxHashSet::default();
+    let mut children: FxHashMap<&OsStr, Vec<&Path>> = FxHashMap::default();
+    let mut tops = Vec::new();
+    let dist_infos: Vec<PathBuf> = placed
+        .iter()
+        .map(|wheel| wheel.root_dir.join(&wheel.dist_info_name))
+        .collect();
+    let files = placed
+        .iter()
+        .flat_map(PlacedWheel::targets)
+        .filter_map(Path::parent)
+        .chain(dist_infos.iter().map(PathBuf::as_path));
+    for directory in files {
+        // Up to the first directory known to exist or known to be wanted already.
+        let mut below: Option<&Path> = None;
+        for ancestor in directory.ancestors() {
+            let key = ancestor.as_os_str();
+            let known = existing.contains(key);
+            if !known && wanted.insert(key) {
+                if let Some(child) = below {
+                    children.entry(key).or_default().push(child);
+                }
+                below = Some(ancestor);
+                continue;
+            }
+            if let Some(child) = below {
+                if known {
+                    tops.push(child);
+                } else {
+                    children.entry(key).or_default().push(child);
+                }
+            }
+            below = None;
+            break;
+        }
+        // Up to the file system's root: nothing on the way existed.
+        if let Some(child) = below {
+            tops.push(child);
+        }
+    }
+    tops.par_iter()
+        .try_for_each(|top| create_tree(top, &children))
+}
+
+/// Create `directory`, then its `children`, theirs and so on, siblings in parallel.
+fn create_tree(
+    directory: &Path,
+    children: &FxHashMap<&OsStr, Vec<&Path>>,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    match fs_err::create_dir(directory) {
+        Ok(()) => {}
+        // Made by an earlier install, or a namespace package's directory.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && directory.is_dir() => {}
+        Err(error) => return Err((directory.to_path_buf(), error)),
+    }
+    match children.get(directory.as_os_str()) {
+        Some(below) => below
+            .par_iter()
+            .try_for_each(|child| create_tree(child, children)),
+        None => Ok(()),
+    }
+}
+
+/// Place every file of `wheel` and check every destination; nothing is written.
+fn place_wheel<'a>(
+    wheel: &'a WheelToInstall<'a>,
+    layout: &'a InstallLayout,
+) -> Result<PlacedWheel<'a>, WheelError> {
+    let unpacked = wheel.unpacked;
+    let filename = wheel.filename;
     // Symbolic links must point at an absolute path to survive the venv being entered from
     // another directory.
-    let source_root = if link_mode == LinkMode::Symlink {
+    let source_root = if wheel.link_mode == LinkMode::Symlink {
         fs_err::canonicalize(unpacked)?
     } else {
         unpacked.to_path_buf()
@@ -60,8 +283,10 @@ pub fn install_wheel(
         &layout.platlib
     };
 
+    let files = listed_files(unpacked, &dist_info_name)?;
     let placements = place(
         unpacked,
+        files,
         &dist_info_name,
         &cached_dist_info,
         layout,
@@ -70,23 +295,24 @@ pub fn install_wheel(
     let shebang = entry_points::shebang(&layout.python, layout.relocatable);
     // Console and GUI entry points, read before anything is written.
     let entry_points_file = cached_dist_info.join("entry_points.txt");
-    let launchers: Vec<(PathBuf, String)> = if entry_points_file.is_file() {
-        let text = fs_err::read_to_string(&entry_points_file)?;
-        let scripts = entry_points::scripts(&text).map_err(|message| WheelError::Invalid {
-            path: entry_points_file.clone(),
-            message,
-        })?;
-        scripts
-            .iter()
-            .map(|entry| {
-                (
-                    layout.scripts.join(&entry.name),
-                    entry_points::launcher(&shebang, entry),
-                )
-            })
-            .collect()
-    } else {
-        Vec::new()
+    let launchers: Vec<(PathBuf, String)> = match fs_err::read_to_string(&entry_points_file) {
+        Ok(text) => {
+            let scripts = entry_points::scripts(&text).map_err(|message| WheelError::Invalid {
+                path: entry_points_file.clone(),
+                message,
+            })?;
+            scripts
+                .iter()
+                .map(|entry| {
+                    (
+                        layout.scripts.join(&entry.name),
+                        entry_points::launcher(&shebang, entry),
+                    )
+                })
+                .collect()
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error.into()),
     };
     // Every destination inside the venv, none of the venv's own files, no two files at one
     // place (also when the names differ only in case): checked for all files before the first
@@ -138,46 +364,49 @@ pub fn install_wheel(
             )));
         }
     }
+    Ok(PlacedWheel {
+        wheel,
+        source_root,
+        dist_info_name,
+        root_dir,
+        placements,
+        launchers,
+        shebang,
+    })
+}
 
-    let known: HashMap<String, FileDigest> =
-        fs_err::read_to_string(cached_dist_info.join("RECORD"))
-            .map(|text| {
-                record::parse(&text)
-                    .into_iter()
-                    .filter_map(|row| {
-                        let digest = FileDigest {
-                            hash: row.sha256()?.to_string(),
-                            size: row.size?,
-                        };
-                        Some((row.path, digest))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-    let warned = AtomicBool::new(false);
-    let linker = Linker {
-        mode: link_mode,
-        warned: &warned,
-    };
-
-    // Every directory once, parents first, so that linking a file is one system call rather
-    // than a `mkdir` of its parent and a `stat` of itself (a large wheel has 10,000s of files).
-    let directories: std::collections::BTreeSet<&Path> = placements
-        .iter()
-        .filter_map(|placement| placement.target.parent())
-        .collect();
-    for directory in directories {
-        fs_err::create_dir_all(directory)?;
-    }
+/// Put the files of `wheel` in place (those whose target `owned` says are this wheel's to put
+/// there), then write its launchers and installer files, `RECORD` last.
+fn write_wheel(
+    placed: &PlacedWheel<'_>,
+    linker: &Linker<'_>,
+    owned: &(dyn Fn(&Path) -> bool + Sync),
+) -> Result<InstalledDist, WheelError> {
+    let PlacedWheel {
+        wheel,
+        source_root,
+        dist_info_name,
+        root_dir,
+        placements,
+        launchers,
+        shebang,
+    } = placed;
+    let options = &wheel.options;
     let mut record_rows: BTreeMap<String, Option<FileDigest>> = placements
         .par_iter()
         .map(|placement| {
             let source = source_root.join(&placement.relative);
             let digest = if placement.script {
-                install_script(&source, &placement.target, &shebang, &linker)?
+                if owned(&placement.target) {
+                    install_script(&source, &placement.target, shebang, linker)?
+                } else {
+                    script_digest(&source, shebang)?
+                }
             } else {
-                linker.link_in_existing_directory(&source, &placement.target)?;
-                match known.get(&placement.relative) {
+                if owned(&placement.target) {
+                    linker.link_in_existing_directory(&source, &placement.target)?;
+                }
+                match &placement.digest {
                     Some(digest) => digest.clone(),
                     None => FileDigest::of_file(&source)?,
                 }
@@ -189,8 +418,10 @@ pub fn install_wheel(
         })
         .collect::<Result<_, WheelError>>()?;
 
-    for (target, content) in &launchers {
-        write_new_file(target, content.as_bytes(), true)?;
+    for (target, content) in launchers {
+        if owned(target) {
+            write_new_file(target, content.as_bytes(), true)?;
+        }
         record_rows.insert(
             record::relative_to(target, root_dir),
             Some(FileDigest::of_bytes(content.as_bytes())),
@@ -198,8 +429,7 @@ pub fn install_wheel(
     }
 
     // The installer's files, `RECORD` last.
-    let dist_info = root_dir.join(&dist_info_name);
-    fs_err::create_dir_all(&dist_info)?;
+    let dist_info = root_dir.join(dist_info_name);
     let installer = format!("{}\n", options.installer.trim());
     write_new_file(&dist_info.join("INSTALLER"), installer.as_bytes(), false)?;
     record_rows.insert(
@@ -239,8 +469,8 @@ pub fn install_wheel(
     fs_err::rename(&staging, dist_info.join("RECORD"))?;
 
     Ok(InstalledDist {
-        name: filename.name.clone(),
-        version: filename.version.clone(),
+        name: wheel.filename.name.clone(),
+        version: wheel.filename.version.clone(),
         dist_info,
         installer: Some(options.installer.trim().to_string()),
         requested: options.requested,
@@ -283,9 +513,56 @@ fn read_wheel_file(cached_dist_info: &Path) -> Result<bool, WheelError> {
         .is_some_and(|value| value.eq_ignore_ascii_case("true")))
 }
 
+/// The files of the cached tree `unpacked` with their digests, from its `RECORD` (which the
+/// integrity check matched against the tree), sorted by path; `RECORD` itself is left out.
+fn listed_files(
+    unpacked: &Path,
+    dist_info_name: &str,
+) -> Result<Vec<(String, Option<FileDigest>)>, WheelError> {
+    let record_path = unpacked.join(dist_info_name).join("RECORD");
+    let text = fs_err::read_to_string(&record_path)?;
+    let record_name = format!("{dist_info_name}/RECORD");
+    let mut files = Vec::new();
+    for row in record::parse(&text) {
+        if row.path == record_name {
+            continue;
+        }
+        // A plain relative path: written by tack, but a cache is still not to be trusted.
+        let plain = !row.path.contains('\\')
+            && Path::new(&row.path)
+                .components()
+                .all(|component| matches!(component, Component::Normal(_)))
+            && !row
+                .path
+                .split('/')
+                .any(|part| part.is_empty() || part == ".");
+        if !plain {
+            return Err(WheelError::Invalid {
+                path: record_path,
+                message: format!(
+                    "it lists `{}`, which is not a path inside the wheel",
+                    row.path
+                ),
+            });
+        }
+        let digest = match (row.sha256(), row.size) {
+            (Some(hash), Some(size)) => Some(FileDigest {
+                hash: hash.to_string(),
+                size,
+            }),
+            _ => None,
+        };
+        files.push((row.path, digest));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.dedup_by(|a, b| a.0 == b.0);
+    Ok(files)
+}
+
 /// The destination of every file of the cached tree.
 fn place(
     unpacked: &Path,
+    files: Vec<(String, Option<FileDigest>)>,
     dist_info_name: &str,
     cached_dist_info: &Path,
     layout: &InstallLayout,
@@ -295,12 +572,10 @@ fn place(
         .strip_suffix(".dist-info")
         .unwrap_or(dist_info_name);
     let data_name = format!("{stem}.data");
-    let mut files = Vec::new();
-    collect_files(unpacked, "", &mut files)?;
 
     let mut placements = Vec::with_capacity(files.len());
     let mut headers_dir: Option<PathBuf> = None;
-    for relative in files {
+    for (relative, digest) in files {
         let (top, rest) = relative.split_once('/').unwrap_or((&relative, ""));
         if top == dist_info_name && INSTALLER_FILES.contains(&rest) {
             continue;
@@ -310,6 +585,7 @@ fn place(
                 target: root_dir.join(&relative),
                 relative,
                 script: false,
+                digest,
             });
             continue;
         }
@@ -346,6 +622,7 @@ fn place(
             relative,
             target,
             script,
+            digest,
         });
     }
     Ok(placements)
@@ -366,28 +643,6 @@ fn headers_name(cached_dist_info: &Path, stem: &str) -> Result<String, WheelErro
             path: metadata,
             message,
         })
-}
-
-/// Every regular file under `dir`, as `/`-separated paths prefixed with `prefix`, sorted.
-fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), WheelError> {
-    let mut entries = fs_err::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(fs_err::DirEntry::file_name);
-    for entry in entries {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            return Err(WheelError::Invalid {
-                path: entry.path(),
-                message: "the file name is not valid UTF-8".to_string(),
-            });
-        };
-        let relative = format!("{prefix}{name}");
-        if entry.file_type()?.is_dir() {
-            collect_files(&entry.path(), &format!("{relative}/"), out)?;
-        } else {
-            out.push(relative);
-        }
-    }
-    Ok(())
 }
 
 /// Puts cached files in place per the link mode.
@@ -467,6 +722,18 @@ fn install_script(
     Ok(FileDigest::of_bytes(&bytes))
 }
 
+/// The digest [`install_script`] would record for `source`, without installing it (its place
+/// is taken by a later wheel of the batch).
+fn script_digest(source: &Path, shebang: &str) -> Result<FileDigest, WheelError> {
+    let bytes = fs_err::read(source)?;
+    Ok(
+        match entry_points::rewrite_python_shebang(&bytes, shebang) {
+            Some(rewritten) => FileDigest::of_bytes(&rewritten),
+            None => FileDigest::of_bytes(&bytes),
+        },
+    )
+}
+
 #[cfg(unix)]
 fn is_executable(path: &Path) -> std::io::Result<bool> {
     use std::os::unix::fs::PermissionsExt as _;
@@ -491,9 +758,21 @@ fn prepare_target(target: &Path) -> std::io::Result<()> {
 }
 
 /// Write `bytes` to a new file at `target` (replacing what is there), executable if asked.
+/// The usual case, a directory that exists and nothing in the way, is one system call.
 fn write_new_file(target: &Path, bytes: &[u8], executable: bool) -> std::io::Result<()> {
-    prepare_target(target)?;
-    let mut file = fs_err::File::create(target)?;
+    let mut file = match fs_err::File::create_new(target) {
+        Ok(file) => file,
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotFound
+            ) =>
+        {
+            prepare_target(target)?;
+            fs_err::File::create(target)?
+        }
+        Err(error) => return Err(error),
+    };
     file.write_all(bytes)?;
     #[cfg(unix)]
     if executable {
@@ -794,6 +1073,102 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_installs_every_wheel_and_the_later_one_wins_a_shared_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = WheelBuilder::new("first", "1.0")
+            .file("ns/first/__init__.py", "a = 1\n")
+            .file("shared.txt", "first\n")
+            .file("first/deep/er/mod.py", "")
+            .entry_points("[console_scripts]\ntool = first:main\n")
+            .build(dir.path());
+        let second = WheelBuilder::new("second", "2.0")
+            .file("ns/second/__init__.py", "b = 2\n")
+            .file("shared.txt", "second\n")
+            .entry_points("[console_scripts]\ntool = second:main\n")
+            .build(dir.path());
+        let wheels_dir = dir.path().join("wheels");
+        let first_tree =
+            unpack_wheel(&first, &filename("first", "1.0"), DIGEST, &wheels_dir).unwrap();
+        let second_tree = unpack_wheel(
+            &second,
+            &filename("second", "2.0"),
+            &DIGEST.replace('a', "b"),
+            &wheels_dir,
+        )
+        .unwrap();
+        let layout = layout(&dir.path().join("venv"));
+        let (first_name, second_name) = (filename("first", "1.0"), filename("second", "2.0"));
+        let batch = [
+            WheelToInstall {
+                unpacked: &first_tree,
+                filename: &first_name,
+                link_mode: LinkMode::Hardlink,
+                options: options(true),
+            },
+            WheelToInstall {
+                unpacked: &second_tree,
+                filename: &second_name,
+                link_mode: LinkMode::Copy,
+                options: options(false),
+            },
+        ];
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let installed = install_wheels(&batch, &layout, &|| {
+            done.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(done.load(Ordering::Relaxed), 2);
+        assert_eq!(installed[0].name.as_ref(), "first");
+        assert_eq!(installed[1].name.as_ref(), "second");
+        assert!(layout.purelib.join("ns/first/__init__.py").is_file());
+        assert!(layout.purelib.join("first/deep/er/mod.py").is_file());
+        assert_eq!(
+            fs_err::read_to_string(layout.purelib.join("ns/second/__init__.py")).unwrap(),
+            "b = 2\n"
+        );
+        assert_eq!(
+            fs_err::read_to_string(layout.purelib.join("shared.txt")).unwrap(),
+            "second\n"
+        );
+        let launcher = fs_err::read_to_string(layout.scripts.join("tool")).unwrap();
+        assert!(launcher.contains("second"), "{launcher}");
+        // Both record the shared path, each with its own digest, as one after the other would.
+        for dist in &installed {
+            let record = fs_err::read_to_string(dist.dist_info.join("RECORD")).unwrap();
+            assert!(record.contains("\nshared.txt,sha256="), "{record}");
+        }
+        assert_record_matches(&layout, &installed[1].dist_info);
+        assert!(installed[0].dist_info.join("REQUESTED").is_file());
+        assert!(!installed[1].dist_info.join("REQUESTED").exists());
+
+        // One refused wheel: nothing of the batch is written.
+        let bad = WheelBuilder::new("bad", "1.0")
+            .file("bad-1.0.data/data/pyvenv.cfg", "home = /evil\n")
+            .build(dir.path());
+        let bad_tree = unpack_wheel(
+            &bad,
+            &filename("bad", "1.0"),
+            &DIGEST.replace('a', "c"),
+            &wheels_dir,
+        )
+        .unwrap();
+        let bad_name = filename("bad", "1.0");
+        let fresh = super::super::test_support::layout(&dir.path().join("other"));
+        let batch = [
+            batch[0].clone(),
+            WheelToInstall {
+                unpacked: &bad_tree,
+                filename: &bad_name,
+                link_mode: LinkMode::Hardlink,
+                options: options(false),
+            },
+        ];
+        let (index, error) = install_wheels(&batch, &fresh, &|| {}).unwrap_err();
+        assert_eq!(index, 1, "{error}");
+        assert!(!dir.path().join("other").exists());
+    }
+
+    #[test]
     fn platlib_wheels_put_the_root_in_platlib() {
         let dir = tempfile::tempdir().unwrap();
         let wheel = WheelBuilder::new("native", "2.0")
@@ -883,6 +1258,14 @@ mod tests {
         .unwrap();
         fs_err::create_dir_all(unpacked.join("odd-1.0.data/elsewhere")).unwrap();
         fs_err::write(unpacked.join("odd-1.0.data/elsewhere/x.txt"), "").unwrap();
+        // Listed in the cached RECORD, as such a tree's would list it.
+        let record = unpacked.join("odd-1.0.dist-info/RECORD");
+        let listed = fs_err::read_to_string(&record).unwrap();
+        fs_err::write(
+            &record,
+            format!("odd-1.0.data/elsewhere/x.txt,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n{listed}"),
+        )
+        .unwrap();
         let error = install_wheel(
             &unpacked,
             &filename("odd", "1.0"),
