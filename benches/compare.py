@@ -4,7 +4,9 @@
     python3 benches/compare.py                 # all projects, all tools, 5 runs (3 for pip/Poetry)
     python3 benches/compare.py --runs 3 --projects fastapi-app --tools tack,uv
 
-For each sample project in ../shared/bench-projects/ and each tool, five scenarios are timed,
+For each sample project in ../shared/bench-projects/, and `builds` (generated here: five
+packages that publish only sdists, so that its cold sync builds five wheels), and each tool, five
+scenarios are timed,
 the tools interleaved run by run (tack uv poetry pip, tack uv poetry pip, ...):
 
 - lock, warm cache: the lock file removed, the tool's cache filled by an earlier run;
@@ -26,9 +28,16 @@ caches under the scratch folder. The index these machines reach does not serve P
 per-version JSON API, which Poetry's default source needs, so Poetry's copy of each project
 gets a primary `[[tool.poetry.source]]` pointing at the index's Simple API; the report says so.
 
+`--scale` adds the scale scenario of `benches/scale.py` (opt-in, several minutes): tack and uv,
+8 concurrent syncs of different projects behind a devpi pull-through mirror, each runner with its
+own cache and then all with one shared cache.
+
 The report (a markdown table per project: median wall time, min-max spread, ratio of each peer
-to tack, peak resident memory) is printed and written to `<scratch>/results.md`, with the raw
-samples in `<scratch>/results.json`. Only the Python standard library is used.
+to tack, peak resident memory; the scale table when asked for) is printed and written to
+`<scratch>/results.md`, with the raw samples in `<scratch>/results.json`, and between the
+`<!-- compare.py results: ... -->` markers of `benches/README.md` and of the top-level README's
+Performance section (`--no-readme` for a partial run that should not replace them). Only the
+Python standard library is used.
 """
 
 from __future__ import annotations
@@ -48,6 +57,24 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECTS_DIR = REPO.parent / "shared" / "bench-projects"
+
+# Projects generated here rather than read from PROJECTS_DIR. `builds`: five packages that publish
+# only sdists (pure Python, one optional C extension, no system libraries), so every cold sync
+# builds five wheels and every warm one reuses them.
+GENERATED_PROJECTS = {
+    "builds": (
+        '[project]\nname = "builds"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+        'dependencies = [\n    "docopt==0.6.2",\n    "langdetect==1.0.9",\n    "wget==3.2",\n'
+        '    "crcmod==1.7",\n    "antlr4-python3-runtime==4.9.3",\n]\n'
+    ),
+}
+DEFAULT_PROJECTS = ["fastapi-app", "data-science", "large", "builds"]
+
+# Where the report goes besides the scratch folder: between these markers, in each file.
+README_MARKERS = ("<!-- compare.py results: begin -->", "<!-- compare.py results: end -->")
+READMES = [REPO / "benches" / "README.md", REPO / "README.md"]
+# The scale table (`--scale`, or benches/scale.py) goes between these, in benches/README.md.
+SCALE_MARKERS = ("<!-- scale.py results: begin -->", "<!-- scale.py results: end -->")
 
 # The peers, pinned. Bump deliberately, and say so in the README's Performance section.
 PEERS = {
@@ -251,11 +278,17 @@ class Tools:
         return ["sh", "-c", script]
 
 
-def prepare_project(source: Path, work: Path, tool: str, index: str) -> None:
+def project_text(project: str) -> str:
+    """The project's `pyproject.toml`: generated, or from the sample projects."""
+    if project in GENERATED_PROJECTS:
+        return GENERATED_PROJECTS[project]
+    return (PROJECTS_DIR / project / "pyproject.toml").read_text()
+
+
+def prepare_project(text: str, work: Path, tool: str, index: str) -> None:
     """A scratch copy of the project as `tool` reads it."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    text = (source / "pyproject.toml").read_text()
     if tool == "poetry":
         text += (
             "\n[[tool.poetry.source]]\n"
@@ -286,13 +319,13 @@ def installed(venv: Path) -> dict[str, str]:
 
 
 def bench_project(project: str, tools: Tools, runs: int, slow_runs: int) -> dict:
-    source = PROJECTS_DIR / project
+    text = project_text(project)
     scratch = tools.scratch
     work = {tool: scratch / "work" / project / tool for tool in tools.wanted}
     warm_cache = {tool: scratch / "cache" / tool for tool in tools.wanted}
     cold_cache = {tool: scratch / "cold-cache" / tool for tool in tools.wanted}
     for tool in tools.wanted:
-        prepare_project(source, work[tool], tool, tools.index)
+        prepare_project(text, work[tool], tool, tools.index)
 
     # Warm-up: fill each tool's warm cache and write its lock; tack's install gives the pins.
     for tool in tools.wanted:
@@ -388,7 +421,7 @@ def report(results: dict, meta: dict) -> str:
     ]
     tools = meta["tools"]
     for project, result in results.items():
-        lines.append(f"### {project} ({result['packages']} packages installed)")
+        lines.append(f"#### {project} ({result['packages']} packages installed)")
         lines.append("")
         lines.append("| scenario | " + " | ".join(NAMES[tool] for tool in tools) + " |")
         lines.append("|---|" + "---|" * len(tools))
@@ -416,6 +449,14 @@ def report(results: dict, meta: dict) -> str:
                 lines.append(f"- {NAMES[tool]} installed the same {agreement['packages']} "
                              "packages and versions as tack.")
         lines.append("")
+    if "builds" in results:
+        lines.append(
+            "`builds` depends on five packages that publish only sdists (docopt, langdetect, "
+            "wget, crcmod, antlr4-python3-runtime 4.9.3): each cold sync builds five wheels "
+            "(with the build environments' wheels downloaded too), each warm one reuses the "
+            "tool's built wheels."
+        )
+        lines.append("")
     if "poetry" in tools:
         lines.append(
             "Poetry's copy of each project has a primary `[[tool.poetry.source]]` pointing at "
@@ -428,24 +469,34 @@ def report(results: dict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tack_binary(given: Path | None) -> Path:
+    """`given`, or tack built in release mode."""
+    if given:
+        return given.resolve()
+    log("building tack (release)")
+    run(["cargo", "build", "--release", "--quiet", "--bin", "tack"], cwd=REPO, capture=False)
+    return REPO / "target" / "release" / "tack"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--projects", default="fastapi-app,data-science,large")
+    parser.add_argument("--projects", default=",".join(DEFAULT_PROJECTS))
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--slow-runs", type=int, default=3,
                         help="runs for Poetry and pip, which take much longer (default 3)")
     parser.add_argument("--scratch", type=Path, default=REPO / "target" / "bench-compare")
     parser.add_argument("--tack", type=Path, help="a tack binary (default: build release)")
+    parser.add_argument("--scale", action="store_true",
+                        help="also the scale scenario of benches/scale.py (tack and uv, 8 "
+                             "concurrent syncs behind a devpi mirror; several minutes)")
+    parser.add_argument("--runners", type=int, default=8, help="concurrent syncs of --scale")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="do not write the report into benches/README.md and README.md")
     args = parser.parse_args()
 
     wanted = [tool for tool in TOOLS if tool in args.tools.split(",")]
-    if args.tack:
-        tack = args.tack.resolve()
-    else:
-        log("building tack (release)")
-        run(["cargo", "build", "--release", "--quiet", "--bin", "tack"], cwd=REPO, capture=False)
-        tack = REPO / "target" / "release" / "tack"
+    tack = tack_binary(args.tack)
     args.scratch.mkdir(parents=True, exist_ok=True)
     index = default_index()
     python = real_interpreter()
@@ -463,9 +514,35 @@ def main() -> None:
     for project in args.projects.split(","):
         results[project] = bench_project(project, tools, args.runs, args.slow_runs)
     text = report(results, meta)
+    scale, scale_text = None, ""
+    if args.scale:
+        import scale as scale_bench  # beside this file; imports this module back
+
+        scale = scale_bench.run_scale(tools, index, args.runners)
+        scale_text = scale_bench.report(scale)
+    if not args.no_readme:
+        for readme in READMES:
+            write_between_markers(readme, text, README_MARKERS)
+        if scale_text:
+            write_between_markers(READMES[0], scale_text, SCALE_MARKERS)
+    text += "\n" + scale_text if scale_text else ""
     (args.scratch / "results.md").write_text(text)
-    (args.scratch / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    (args.scratch / "results.json").write_text(
+        json.dumps({"meta": meta, "results": results, "scale": scale}, indent=1)
+    )
     print(text)
+
+
+def write_between_markers(path: Path, text: str, markers: tuple[str, str]) -> None:
+    """Replaces what stands between `markers` in `path` with `text`."""
+    begin, end = markers
+    content = path.read_text()
+    start, stop = content.find(begin), content.find(end)
+    if start < 0 or stop < start:
+        log(f"{path.name} has no {begin} ... {end}: not written")
+        return
+    path.write_text(content[: start + len(begin)] + "\n\n" + text + "\n" + content[stop:])
+    log(f"report written into {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ use url::Url;
 use crate::normalize::{ExtraName, PackageName};
 use crate::redact::redact_url;
 
-pub use client::{ClientOptions, HttpSettings, IndexClient, IndexError};
+pub use client::{ClientOptions, Downloaded, HttpSettings, IndexClient, IndexError};
 
 /// The address of a Simple API index, possibly carrying credentials.
 ///

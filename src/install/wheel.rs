@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 pub use install::{install_wheel, install_wheels, WheelToInstall};
 pub use integrity::{reuse_unpacked, reuse_unpacked_all};
 pub use uninstall::{finish_removal, uninstall, UninstallSummary};
-pub use unpack::unpack_wheel;
+pub use unpack::{unpack_wheel, unpack_wheel_bytes};
 
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;

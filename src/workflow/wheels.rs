@@ -6,6 +6,15 @@
 //! (at most `TACK_CONCURRENT_DOWNLOADS` at once), each streamed through sha256 and kept only
 //! when it matches the lock, then unpacked once into the cache under that hash. Nothing from a
 //! download that failed its hash check is ever unpacked.
+//!
+//! Each wheel is unpacked (on the blocking pool) as soon as its own download is verified, while
+//! the others are still downloading, so the downloads and the unpacking overlap. A wheel no
+//! larger than [`MEMORY_PER_WHEEL`] is kept in memory while [`MEMORY_BUDGET`] allows, and
+//! unpacked from there: the archive of most wheels is never written to disk, flushed and
+//! deleted (on ext4 those three cost more than the unpacking). Unpacking the archive while it
+//! downloads, from its local headers, was measured and left out: the central directory, which
+//! the hostile-archive checks survey first, comes last, and the download of the largest wheel,
+//! not its unpacking, is what a cold sync waits for.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,12 +24,18 @@ use super::Reporter;
 use crate::cache::{Bucket, Cache, CacheError};
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;
-use crate::index::{ClientOptions, HttpSettings, IndexClient, IndexError, IndexUrl};
+use crate::index::{ClientOptions, Downloaded, HttpSettings, IndexClient, IndexError, IndexUrl};
 use crate::install::wheel::{self, WheelError};
 use crate::lock::LockedWheel;
 
 /// Downloads in flight at most, unless `TACK_CONCURRENT_DOWNLOADS` says otherwise.
 pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 50;
+
+/// The largest wheel (by the lock's size) that is downloaded into memory rather than a file.
+pub const MEMORY_PER_WHEEL: u64 = 8 << 20;
+/// How much memory the wheels downloaded into memory take at most, together, from the start of
+/// their download to the end of their unpacking; a wheel that does not fit goes to a file.
+pub const MEMORY_BUDGET: u64 = 32 << 20;
 
 /// How to reach the files.
 #[derive(Debug, Clone)]
@@ -129,32 +144,41 @@ pub fn prepare(
         .into_iter()
         .map(|(sha256, filename)| (sha256.to_string(), filename.clone()))
         .collect();
-    let unpack = move |download: &Download| {
+    let unpack = move |download: &Download, downloaded: Downloaded| {
         let filename = filenames
             .get(&download.sha256)
             .ok_or_else(|| PrepareError::Task {
                 wheel: download.name.clone(),
                 detail: "the wheel was not asked for".to_string(),
             })?;
-        let dir = wheel::unpack_wheel(
-            &download.destination,
-            filename,
-            &download.sha256,
-            &wheels_dir,
-        );
-        let _ = fs_err::remove_file(&download.destination);
+        let dir = match downloaded {
+            Downloaded::Memory(archive) => {
+                wheel::unpack_wheel_bytes(archive, filename, &download.sha256, &wheels_dir)
+            }
+            Downloaded::File => {
+                let dir = wheel::unpack_wheel(
+                    &download.destination,
+                    filename,
+                    &download.sha256,
+                    &wheels_dir,
+                );
+                let _ = fs_err::remove_file(&download.destination);
+                dir
+            }
+        };
         dir.map_err(|source| PrepareError::Unpack {
             wheel: download.name.clone(),
             source,
         })
         .map(|dir| (download.sha256.clone(), dir))
     };
-    unpacked.extend(download_all(
+    unpacked.extend(download_each(
         missing,
         options,
         cache,
         reporter,
-        &(Arc::new(unpack) as Then<_>),
+        MEMORY_BUDGET,
+        &(Arc::new(unpack) as ThenDownloaded<_>),
     )?);
     Ok(unpacked)
 }
@@ -174,6 +198,10 @@ pub(super) struct Download {
 /// What to do with a downloaded file, on the blocking pool, as soon as it is in place.
 pub(super) type Then<T> = Arc<dyn Fn(&Download) -> Result<T, PrepareError> + Send + Sync>;
 
+/// [`Then`] of a download that may be in memory rather than at its destination.
+type ThenDownloaded<T> =
+    Arc<dyn Fn(&Download, Downloaded) -> Result<T, PrepareError> + Send + Sync>;
+
 /// Downloads `files` in parallel (at most `options.concurrent_downloads` at once), each
 /// streamed through sha256 and kept only when it matches, and runs `then` on each; returns
 /// what `then` returned, in no given order.
@@ -183,6 +211,21 @@ pub(super) fn download_all<T: Send + 'static>(
     cache: &Cache,
     reporter: &dyn Reporter,
     then: &Then<T>,
+) -> Result<Vec<T>, PrepareError> {
+    let then = Arc::clone(then);
+    let then: ThenDownloaded<T> = Arc::new(move |download, _| then(download));
+    download_each(files, options, cache, reporter, 0, &then)
+}
+
+/// [`download_all`], keeping in memory the files of at most [`MEMORY_PER_WHEEL`] bytes while
+/// they fit in `memory_budget` bytes together (0: every file to its destination).
+fn download_each<T: Send + 'static>(
+    files: Vec<Download>,
+    options: &FetchOptions,
+    cache: &Cache,
+    reporter: &dyn Reporter,
+    memory_budget: u64,
+    then: &ThenDownloaded<T>,
 ) -> Result<Vec<T>, PrepareError> {
     if files.is_empty() {
         return Ok(Vec::new());
@@ -198,32 +241,57 @@ pub(super) fn download_all<T: Send + 'static>(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(
         options.concurrent_downloads.max(1),
     ));
+    // In KiB, so that any budget fits the semaphore's permits.
+    let memory = Arc::new(tokio::sync::Semaphore::new((memory_budget >> 10) as usize));
     let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
         for file in files {
             let client = client.clone();
             let semaphore = Arc::clone(&semaphore);
+            let memory = Arc::clone(&memory);
             let progress = Arc::clone(&progress);
             let then = Arc::clone(then);
             let name = file.name.clone();
             let task = tasks.spawn(async move {
                 let _permit = semaphore.acquire().await.ok();
                 let report = move |bytes: u64| progress.inc(bytes);
-                client
-                    .download_file(&file.url, &file.sha256, &file.destination, &report)
+                // Held until the file is unpacked: memory is given back once it is free.
+                let in_memory =
+                    file.size
+                        .filter(|size| *size <= MEMORY_PER_WHEEL)
+                        .and_then(|size| {
+                            let kib = u32::try_from(size.div_ceil(1024)).ok()?;
+                            memory.try_acquire_many_owned(kib.max(1)).ok()
+                        });
+                let memory_limit = match (&in_memory, file.size) {
+                    (Some(_), Some(size)) => usize::try_from(size).unwrap_or(0),
+                    _ => 0,
+                };
+                let downloaded = client
+                    .download_verified(
+                        &file.url,
+                        &file.sha256,
+                        &file.destination,
+                        memory_limit,
+                        &report,
+                    )
                     .await
                     .map_err(|source| PrepareError::Download {
                         wheel: file.name.clone(),
                         source: Box::new(source),
                     })?;
                 let name = file.name.clone();
-                tokio::task::spawn_blocking(move || then(&file))
-                    .await
-                    .map_err(|error| PrepareError::Task {
-                        wheel: name,
-                        detail: error.to_string(),
-                    })?
+                tokio::task::spawn_blocking(move || {
+                    let result = then(&file, downloaded);
+                    drop(in_memory);
+                    result
+                })
+                .await
+                .map_err(|error| PrepareError::Task {
+                    wheel: name,
+                    detail: error.to_string(),
+                })?
             });
             names.insert(task.id(), name);
         }

@@ -4,6 +4,11 @@
 //! through sha256 into a temporary file beside its destination, which is deleted unless the
 //! whole file arrived and matched its hash; it is retried like any other request (see
 //! `transport`), a connection dropped mid-body included.
+//!
+//! [`IndexClient::download_verified`] may keep a small file in memory instead (a wheel that is
+//! unpacked and then thrown away): no temporary file is written, flushed to disk and deleted
+//! for it. A body that outgrows the memory allowance moves to the temporary file mid-stream, so
+//! a server that sends more than it should costs disk, not memory.
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -19,6 +24,48 @@ use crate::cache::CacheError;
 use crate::index::{IndexFile, IndexUrl};
 use crate::redact::redact_url;
 
+/// Where a verified download is.
+#[derive(Debug)]
+pub enum Downloaded {
+    /// At the `destination` it was asked for.
+    File,
+    /// In memory: it was no larger than the allowance, and never written to disk.
+    Memory(Vec<u8>),
+}
+
+/// The body as it arrives: in memory up to a limit, then in a temporary file.
+enum Sink {
+    Memory { bytes: Vec<u8>, limit: usize },
+    File(tempfile::NamedTempFile),
+}
+
+impl Sink {
+    fn write(&mut self, chunk: &[u8], parent: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        if let Self::Memory { bytes, limit } = self {
+            if bytes.len() + chunk.len() <= *limit {
+                bytes.extend_from_slice(chunk);
+                return Ok(());
+            }
+            let mut file = temporary_file(parent)?;
+            file.write_all(bytes)?;
+            *self = Self::File(file);
+        }
+        match self {
+            Self::File(file) => file.write_all(chunk),
+            Self::Memory { .. } => Ok(()),
+        }
+    }
+}
+
+/// Deleted when dropped: a body cut short or with the wrong hash never appears at its
+/// destination.
+fn temporary_file(parent: &std::path::Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".download-")
+        .tempfile_in(parent)
+}
+
 impl IndexClient {
     /// Download `url` into `destination`, streaming it through sha256 and checking the digest
     /// against `expected_sha256` before the file appears at `destination` (written to a
@@ -32,9 +79,31 @@ impl IndexClient {
         destination: &std::path::Path,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64, IndexError> {
-        self.download_to(url, Some(expected_sha256), destination, progress)
+        self.download_to(url, Some(expected_sha256), destination, 0, progress)
             .await
-            .map(|(size, _)| size)
+            .map(|(size, ..)| size)
+    }
+
+    /// [`download_file`](Self::download_file), but a file of at most `memory_limit` bytes is
+    /// returned in memory (checked against `expected_sha256` all the same) rather than written
+    /// to `destination`; a larger one goes to `destination`.
+    pub async fn download_verified(
+        &self,
+        url: &Url,
+        expected_sha256: &str,
+        destination: &std::path::Path,
+        memory_limit: usize,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<Downloaded, IndexError> {
+        self.download_to(
+            url,
+            Some(expected_sha256),
+            destination,
+            memory_limit,
+            progress,
+        )
+        .await
+        .map(|(.., downloaded)| downloaded)
     }
 
     /// Download an archive whose hash is not known yet (a URL dependency at lock time) into
@@ -45,7 +114,9 @@ impl IndexClient {
         url: &Url,
         destination: &std::path::Path,
     ) -> Result<(u64, String), IndexError> {
-        self.download_to(url, None, destination, &|_| {}).await
+        self.download_to(url, None, destination, 0, &|_| {})
+            .await
+            .map(|(size, sha256, _)| (size, sha256))
     }
 
     async fn download_to(
@@ -53,10 +124,9 @@ impl IndexClient {
         url: &Url,
         expected_sha256: Option<&str>,
         destination: &std::path::Path,
+        memory_limit: usize,
         progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<(u64, String), IndexError> {
-        use std::io::Write as _;
-
+    ) -> Result<(u64, String, Downloaded), IndexError> {
         if self.inner.offline {
             return Err(IndexError::OfflineCacheMiss {
                 what: format!("`{}`", redact_url(url)),
@@ -124,19 +194,25 @@ impl IndexClient {
                             },
                         });
                     }
-                    // Deleted when dropped: a body cut short or with the wrong hash never
-                    // appears at `destination`.
-                    let mut file = tempfile::Builder::new()
-                        .prefix(".download-")
-                        .tempfile_in(parent)
-                        .map_err(cache_error)?;
+                    let mut sink = if memory_limit > 0 {
+                        let expected = response
+                            .content_length()
+                            .and_then(|length| usize::try_from(length).ok())
+                            .unwrap_or(0);
+                        Sink::Memory {
+                            bytes: Vec::with_capacity(expected.min(memory_limit)),
+                            limit: memory_limit,
+                        }
+                    } else {
+                        Sink::File(temporary_file(parent).map_err(cache_error)?)
+                    };
                     let mut hasher = Sha256::new();
                     let mut total = 0u64;
                     let streamed = loop {
                         match response.chunk().await {
                             Ok(Some(chunk)) => {
                                 hasher.update(&chunk);
-                                file.write_all(&chunk).map_err(cache_error)?;
+                                sink.write(&chunk, parent).map_err(cache_error)?;
                                 total += chunk.len() as u64;
                                 progress(chunk.len() as u64);
                             }
@@ -157,11 +233,17 @@ impl IndexClient {
                                     });
                                 }
                             }
-                            file.as_file().sync_all().map_err(cache_error)?;
-                            file.persist(destination)
-                                .map_err(|error| cache_error(error.error))?;
+                            let downloaded = match sink {
+                                Sink::Memory { bytes, .. } => Downloaded::Memory(bytes),
+                                Sink::File(file) => {
+                                    file.as_file().sync_all().map_err(cache_error)?;
+                                    file.persist(destination)
+                                        .map_err(|error| cache_error(error.error))?;
+                                    Downloaded::File
+                                }
+                            };
                             tracing::debug!("downloaded {shown} ({total} bytes)");
-                            return Ok((total, actual));
+                            return Ok((total, actual, downloaded));
                         }
                         Err(err) => err,
                     }
@@ -256,5 +338,32 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, IndexError::HashMismatch { .. }), "{err:?}");
         assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
+
+        // Small enough: in memory, nothing on disk; larger than the allowance: to the file.
+        let sha256 = sha256_hex(&wheel);
+        let downloaded = client
+            .download_verified(&url, &sha256, &destination, wheel.len(), &|_| {})
+            .await
+            .unwrap();
+        assert!(matches!(&downloaded, Downloaded::Memory(bytes) if *bytes == wheel));
+        assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
+        let downloaded = client
+            .download_verified(&url, &sha256, &destination, 10, &|_| {})
+            .await
+            .unwrap();
+        assert!(matches!(downloaded, Downloaded::File));
+        assert_eq!(fs_err::read(&destination).unwrap(), wheel);
+        // The wrong hash in memory is refused as well.
+        let err = client
+            .download_verified(
+                &url,
+                &"00".repeat(32),
+                &dir.join("x.whl"),
+                wheel.len(),
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IndexError::HashMismatch { .. }), "{err:?}");
     }
 }

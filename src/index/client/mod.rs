@@ -44,6 +44,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 use tokio::sync::Semaphore;
 
+pub use self::download::Downloaded;
 pub use self::error::IndexError;
 use self::pages::PageCell;
 use super::IndexUrl;

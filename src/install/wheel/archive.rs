@@ -2,7 +2,8 @@
 //!
 //! - One open file serves every rayon worker through positional reads ([`SharedFile`]), so the
 //!   archive cannot change or vanish between the first look at its central directory and the
-//!   last file extracted (another process removing the downloaded archive, say).
+//!   last file extracted (another process removing the downloaded archive, say). A small
+//!   download that never went to disk is read the same way from memory.
 //! - The `zip` crate keeps the last of several entries with one name and ignores central
 //!   directory headers past the count its end record gives. [`central_directory_names`] walks
 //!   the directory itself, so that duplicate or hidden entries are refused, not resolved.
@@ -62,13 +63,20 @@ pub(super) fn human_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
-/// An open file read at explicit positions: cloning it gives another cursor on the same open
-/// file, so parallel workers neither reopen the path nor disturb each other's position.
+/// An open file (or an archive in memory) read at explicit positions: cloning it gives another
+/// cursor on the same open file, so parallel workers neither reopen the path nor disturb each
+/// other's position.
 #[derive(Debug, Clone)]
 pub(super) struct SharedFile {
-    file: Arc<fs_err::File>,
+    source: Source,
     len: u64,
     position: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    File(Arc<fs_err::File>),
+    Memory(Arc<[u8]>),
 }
 
 impl SharedFile {
@@ -76,10 +84,19 @@ impl SharedFile {
         let file = fs_err::File::open(path)?;
         let len = file.metadata()?.len();
         Ok(Self {
-            file: Arc::new(file),
+            source: Source::File(Arc::new(file)),
             len,
             position: 0,
         })
+    }
+
+    /// An archive already in memory (a download small enough never to touch the disk).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self {
+            len: bytes.len() as u64,
+            source: Source::Memory(bytes.into()),
+            position: 0,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -92,7 +109,17 @@ impl Read for SharedFile {
         if self.position >= self.len || buf.is_empty() {
             return Ok(0);
         }
-        let read = read_at(self.file.file(), buf, self.position)?;
+        let read = match &self.source {
+            Source::File(file) => read_at(file.file(), buf, self.position)?,
+            Source::Memory(bytes) => {
+                // `position < len`, which is the length of `bytes`.
+                let start = usize::try_from(self.position).unwrap_or(usize::MAX);
+                let rest = bytes.get(start..).unwrap_or_default();
+                let read = rest.len().min(buf.len());
+                buf[..read].copy_from_slice(&rest[..read]);
+                read
+            }
+        };
         self.position += read as u64;
         Ok(read)
     }
@@ -305,6 +332,20 @@ mod tests {
             first.read_exact(&mut buf).unwrap();
             assert_eq!(&buf, b"012");
         }
+
+        // The same from memory.
+        let mut memory = SharedFile::from_bytes(b"0123456789".to_vec());
+        let mut other = memory.clone();
+        memory.seek(SeekFrom::Start(6)).unwrap();
+        other.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"012");
+        memory.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"678");
+        let mut rest = Vec::new();
+        memory.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"9");
+        memory.seek(SeekFrom::Start(40)).unwrap();
+        assert_eq!(memory.read(&mut buf).unwrap(), 0);
     }
 
     #[test]

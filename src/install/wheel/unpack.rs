@@ -1,6 +1,7 @@
 //! Extracting a wheel once into the content-addressed wheels bucket of the cache.
 //!
-//! The archive is opened once. First its central directory is surveyed, sequentially, before
+//! The archive is opened once (or read from memory: a small download whose sha256 matched the
+//! lock never goes to disk, see [`unpack_wheel_bytes`]). First its central directory is surveyed, sequentially, before
 //! anything is written: every entry's name, kind and declared size is validated (see
 //! [`survey`]), and the directories are created. Then the files are extracted in parallel on
 //! rayon, each worker with its own cursor on the one open file, each file hashed while it is
@@ -50,6 +51,23 @@ pub fn unpack_wheel(
     unpack_wheel_with(wheel_file, filename, sha256, wheels_dir, &Limits::DEFAULT)
 }
 
+/// [`unpack_wheel`] of an archive held in memory: a download small enough to be kept there,
+/// whose sha256 the caller has checked, as for a file.
+pub fn unpack_wheel_bytes(
+    archive: Vec<u8>,
+    filename: &WheelFilename,
+    sha256: &str,
+    wheels_dir: &Path,
+) -> Result<PathBuf, WheelError> {
+    let destination = wheels_dir.join(cache_key(sha256)?);
+    if reuse_or_discard(&destination, filename, wheels_dir)? {
+        return Ok(destination);
+    }
+    fs_err::create_dir_all(wheels_dir)?;
+    let file = SharedFile::from_bytes(archive);
+    unpack_into(&file, filename, &destination, wheels_dir, &Limits::DEFAULT)
+}
+
 pub(super) fn unpack_wheel_with(
     wheel_file: &Path,
     filename: &WheelFilename,
@@ -73,6 +91,18 @@ pub(super) fn unpack_wheel_with(
         }
         Err(error) => return Err(error.into()),
     };
+    unpack_into(&file, filename, &destination, wheels_dir, limits)
+}
+
+/// Extracts `file` into a temporary directory of `wheels_dir`, then renames it to
+/// `destination` (or uses another process's copy that got there first).
+fn unpack_into(
+    file: &SharedFile,
+    filename: &WheelFilename,
+    destination: &Path,
+    wheels_dir: &Path,
+    limits: &Limits,
+) -> Result<PathBuf, WheelError> {
     let staging = tempfile::Builder::new()
         .prefix(".unpacking-")
         .tempdir_in(wheels_dir)
@@ -85,7 +115,7 @@ pub(super) fn unpack_wheel_with(
                 ),
             )
         })?;
-    extract(&file, filename, staging.path(), limits)?;
+    extract(file, filename, staging.path(), limits)?;
     #[cfg(unix)]
     {
         // `tempdir_in` creates the directory private to the user; a venv that symlinks into
@@ -97,19 +127,19 @@ pub(super) fn unpack_wheel_with(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let error = match fs_err::rename(&staged, &destination) {
-            Ok(()) => return Ok(destination),
+        let error = match fs_err::rename(&staged, destination) {
+            Ok(()) => return Ok(destination.to_path_buf()),
             Err(error) => error,
         };
         // Another process (or thread) finished the same wheel first: use its copy, unless it
         // is damaged, in which case it goes and ours takes its place.
         if attempts < 3 && destination.symlink_metadata().is_ok() {
-            match reuse_or_discard(&destination, filename, wheels_dir) {
+            match reuse_or_discard(destination, filename, wheels_dir) {
                 Ok(true) => {
                     if let Err(error) = discard(&staged, wheels_dir) {
                         tracing::debug!("could not remove a spare unpacked copy: {error}");
                     }
-                    return Ok(destination);
+                    return Ok(destination.to_path_buf());
                 }
                 Ok(false) => continue,
                 Err(error) => {

@@ -678,3 +678,47 @@ fn odd_but_harmless_spellings_unpack_consistently() {
     assert!(record.contains("\ndemo_pkg/sub/mod.py,sha256="), "{record}");
     super::super::integrity::verify_unpacked(&tree, &filename("demo_pkg", "1.0")).unwrap();
 }
+
+#[test]
+fn unpacks_from_memory_as_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .executable("demo_pkg/run.sh", "#!/bin/sh\necho hi\n")
+        .build(dir.path());
+    let bytes = fs_err::read(&wheel).unwrap();
+    let from_file = unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("a"),
+    )
+    .unwrap();
+    let from_memory = unpack_wheel_bytes(
+        bytes.clone(),
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("b"),
+    )
+    .unwrap();
+    for file in ["demo_pkg/__init__.py", "demo_pkg/run.sh"] {
+        assert_eq!(
+            fs_err::read(from_file.join(file)).unwrap(),
+            fs_err::read(from_memory.join(file)).unwrap()
+        );
+    }
+    assert_ne!(
+        fs_err::metadata(from_memory.join("demo_pkg/run.sh"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o100,
+        0
+    );
+    // A damaged archive is refused from memory too, and leaves nothing behind.
+    let bucket = dir.path().join("c");
+    let mut damaged = bytes;
+    damaged.truncate(damaged.len() / 2);
+    assert!(unpack_wheel_bytes(damaged, &filename("demo_pkg", "1.0"), DIGEST, &bucket).is_err());
+    let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
