@@ -92,23 +92,12 @@ impl IndexClient {
             .iter()
             .position(|index| index == served_by)
             .map_or(0, |position| position + 1);
-        for index in &supplemental[after..] {
-            match self.index_page(index, name).await? {
-                PageLookup::Found(page) => return Ok(Some((index.clone(), page))),
-                PageLookup::Absent => {}
-                PageLookup::NotCached => {
-                    return Err(IndexError::OfflineCacheMiss {
-                        what: format!("the page of `{name}` on `{index}`"),
-                    });
-                }
-            }
-        }
-        Ok(None)
+        self.first_page(&supplemental[after..], name).await
     }
 
     /// Starts looking up the pages of `names` on `runtime`, all at once, and returns without
-    /// waiting. A later [`IndexClient::project`] of one of them joins its lookup; failures are
-    /// dropped here (that later call meets them again and reports them).
+    /// waiting. A later [`IndexClient::project`] of one of them joins its lookup; a failure is
+    /// not reported here but kept for that later call, which returns it without asking again.
     ///
     /// A resolution discovers its pages level by level, one round trip per level; when the
     /// caller already knows most of the names it will need (a previous lock names them), asking
@@ -172,7 +161,17 @@ impl IndexClient {
 
     async fn find_project(&self, name: &PackageName) -> Result<Option<FoundPage>, IndexError> {
         let pinned = self.inner.pins.get(name).map(std::slice::from_ref);
-        for index in pinned.unwrap_or(&self.inner.indexes) {
+        self.first_page(pinned.unwrap_or(&self.inner.indexes), name)
+            .await
+    }
+
+    /// The page of `name` on the first of `indexes` that has it, asked in order.
+    async fn first_page(
+        &self,
+        indexes: &[IndexUrl],
+        name: &PackageName,
+    ) -> Result<Option<FoundPage>, IndexError> {
+        for index in indexes {
             match self.index_page(index, name).await? {
                 PageLookup::Found(page) => return Ok(Some((index.clone(), page))),
                 PageLookup::Absent => {}
