@@ -26,7 +26,7 @@ use url::Url;
 use super::{
     BuildPackageUse, Lock, LockInputs, LockMarker, LockedArchive, LockedBuild, LockedBuildPackage,
     LockedBuilds, LockedDependency, LockedDirect, LockedDirectory, LockedFile, LockedGit,
-    LockedPackage, LockedSource, Sha256Digest, TackLockTool, Verbatim,
+    LockedPackage, LockedSource, LockedWheel, Sha256Digest, TackLockTool, Verbatim,
 };
 use crate::filename::WheelFilename;
 use crate::normalize::{ExtraName, GroupName, PackageName};
@@ -488,21 +488,7 @@ fn convert_package(
             })
         })
         .transpose()?;
-    let mut wheels = package
-        .wheels
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(index, file)| {
-            convert_file(
-                source,
-                &invalid,
-                &format!("wheels[{index}]"),
-                file,
-                |name| Verbatim::parse(name, WheelFilename::from_str),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut wheels = convert_wheels(source, &invalid, package.wheels.unwrap_or_default())?;
     wheels.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
     if sdist.is_none() && wheels.is_empty() {
         return Err(source
@@ -802,6 +788,23 @@ fn convert_dependency(
 }
 
 /// A file of a package at key `key`; `parse_name` reads its file name.
+/// The `wheels` array of a package, each file converted and checked (`wheels[i]` in errors).
+fn convert_wheels(
+    source: Source<'_>,
+    invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
+    files: Vec<Spanned<WireFile>>,
+) -> Result<Vec<LockedWheel>, InvalidLock> {
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(index, file)| {
+            convert_file(source, invalid, &format!("wheels[{index}]"), file, |name| {
+                Verbatim::parse(name, WheelFilename::from_str)
+            })
+        })
+        .collect()
+}
+
 fn convert_file<Name, E>(
     source: Source<'_>,
     invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
@@ -1075,20 +1078,7 @@ fn convert_builds(
                 .invalid(span, format!("{field}.{key}"), problem)
                 .package(Some(&named))
         };
-        let mut wheels = package
-            .wheels
-            .into_iter()
-            .enumerate()
-            .map(|(index, file)| {
-                convert_file(
-                    source,
-                    &invalid,
-                    &format!("wheels[{index}]"),
-                    file,
-                    |name| Verbatim::parse(name, WheelFilename::from_str),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut wheels = convert_wheels(source, &invalid, package.wheels)?;
         if wheels.is_empty() {
             return Err(invalid(
                 span,

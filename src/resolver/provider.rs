@@ -203,10 +203,6 @@ impl Shared {
                 if specifiers.iter().any(|s| s.version().any_prerelease()) {
                     explicit_prereleases.insert(root.requirement.name.clone());
                 }
-            }
-            if let Some(VersionOrUrl::VersionSpecifier(specifiers)) =
-                &root.requirement.version_or_url
-            {
                 let exact = specifiers.iter().filter(|specifier| {
                     matches!(specifier.operator(), Operator::Equal | Operator::ExactEqual)
                 });
@@ -382,13 +378,11 @@ impl<'a> Provider<'a> {
     /// Is `version` one the existing lock or an earlier fork chose? Such a version is kept where
     /// it fits, so it is never blamed for a conflict.
     fn preferred(&self, name: &PackageName, version: &Version) -> bool {
-        self.shared
-            .preferences
-            .get(name)
-            .into_iter()
-            .chain(self.sibling_preferences.get(name))
-            .flatten()
-            .any(|preferred| preferred == version)
+        self.shared.is_locked(name, version)
+            || self
+                .sibling_preferences
+                .get(name)
+                .is_some_and(|versions| versions.contains(version))
     }
 
     /// PubGrub asks for a version of `package` in `range` next: if that rejects the version

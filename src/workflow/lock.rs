@@ -431,18 +431,7 @@ pub fn lock(
         lock.tool.builds = locked.builds;
         warnings.extend(locked.unlockable);
     }
-    let locked_names: BTreeSet<PackageName> = lock
-        .packages
-        .iter()
-        .map(|package| package.name.clone())
-        .chain(
-            lock.tool
-                .builds
-                .packages
-                .iter()
-                .map(|package| package.name.clone()),
-        )
-        .collect();
+    let locked_names: BTreeSet<PackageName> = index_names(&lock).cloned().collect();
     if let Err(error) = session
         .client
         .remember_pages(project_dir, locked_names.into_iter().collect())
@@ -497,15 +486,7 @@ fn pages_to_prefetch(
     manifest: &Manifest,
     client: &IndexClient,
 ) -> BTreeSet<PackageName> {
-    let from_lock = existing.into_iter().flat_map(|lock| {
-        lock.packages.iter().map(|package| &package.name).chain(
-            lock.tool
-                .builds
-                .packages
-                .iter()
-                .map(|package| &package.name),
-        )
-    });
+    let from_lock = existing.into_iter().flat_map(index_names);
     let from_poetry = poetry.into_iter().flat_map(|poetry| {
         poetry
             .packages
@@ -525,6 +506,18 @@ fn pages_to_prefetch(
         !manifest.fixed.contains_key(name) && manifest.project_name.as_ref() != Some(name)
     });
     names
+}
+
+/// The names of the packages `lock` takes from an index: its packages and those of its build
+/// environments.
+fn index_names(lock: &Lock) -> impl Iterator<Item = &PackageName> {
+    lock.packages.iter().map(|package| &package.name).chain(
+        lock.tool
+            .builds
+            .packages
+            .iter()
+            .map(|package| &package.name),
+    )
 }
 
 /// Resolve `manifest` against the configured indexes, with the sdists whose metadata is
