@@ -338,6 +338,12 @@ impl Venv {
         }
     }
 
+    /// Whether a list of installs noted by [`Venv::begin_installs`] is there, whoever wrote
+    /// it and whatever state it is in: a sync is linking, or was killed while it did.
+    pub fn has_noted_installs(&self) -> bool {
+        self.notes.join(INSTALLING).exists()
+    }
+
     /// The wheels a sync noted with [`Venv::begin_installs`] and was killed before linking
     /// them all; empty when no such sync is known, or when the sync that noted them is still
     /// running (another process working on this venv). A list that was itself cut short is

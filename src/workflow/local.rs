@@ -405,9 +405,13 @@ fn unpack(
     Ok(LocalWheel { dir, filename })
 }
 
+/// The files of a source tree whose change makes its editable install stale (the metadata
+/// they declare, such as the dependencies and entry points, is baked into the install).
+pub const METADATA_FILES: [&str; 3] = ["pyproject.toml", "setup.py", "setup.cfg"];
+
 /// Whether the installed distribution at `dist_info` is a current editable install of
 /// `build`: its `direct_url.json` names the same tree as editable, and no file that holds the
-/// tree's metadata (`pyproject.toml`, `setup.py`, `setup.cfg`) changed since it was installed.
+/// tree's metadata ([`METADATA_FILES`]) changed since it was installed.
 /// Code changes need no reinstall (that is what editable means); a metadata change (a new
 /// dependency, entry point or version) does.
 pub fn installed_is_current(build: &LocalBuild, dist_info: &Path) -> bool {
@@ -430,7 +434,7 @@ pub fn installed_is_current(build: &LocalBuild, dist_info: &Path) -> bool {
     else {
         return false;
     };
-    ["pyproject.toml", "setup.py", "setup.cfg"]
+    METADATA_FILES
         .iter()
         .filter_map(|file| fs_err::metadata(build.source.join(file)).ok())
         .filter_map(|metadata| metadata.modified().ok())

@@ -256,34 +256,14 @@ pub fn lock(
     reporter: &dyn Reporter,
 ) -> Result<LockOutcome, LockFailure> {
     let started = Instant::now();
-    let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
-    let index_config =
-        IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
-    let paths = path_sources::prepare(
-        &spec,
-        &index_config,
-        &fetch_options(&index_config, options),
-        cache,
-    )
-    .map_err(LockFailure::PathSource)?;
-    let mut project_build = project_build(&spec);
-    let mut inputs = lock_inputs(&spec, &index_config, project_build.as_ref());
-    for (name, path) in &paths {
-        inputs.resolver.insert(
-            format!("path:{name}"),
-            format!(
-                "{} (metadata {})",
-                path.lock_path,
-                &path.digest[..16.min(path.digest.len())]
-            ),
-        );
-    }
-    for (name, declared) in &spec.direct_sources {
-        if let Some((kind, text)) = direct_sources::input(&declared.source) {
-            inputs.resolver.insert(format!("{kind}:{name}"), text);
-        }
-    }
-    let fingerprint = inputs.fingerprint();
+    let LockBasis {
+        spec,
+        index_config,
+        paths,
+        mut project_build,
+        inputs,
+        fingerprint,
+    } = read_inputs(project_dir, options, cache)?;
     let lock_path = project_dir.join(LOCK_FILE_NAME);
     let existing = Lock::read(&lock_path).map_err(LockFailure::ReadLock)?;
     let upgrading = options.upgrade || !options.upgrade_packages.is_empty();
@@ -471,6 +451,75 @@ pub fn lock(
     outcome.forks = resolution.forks;
     outcome.poetry = poetry;
     Ok(outcome)
+}
+
+/// What a lock is made from, read from the project: step 1 of the module docs.
+struct LockBasis {
+    spec: ProjectSpec,
+    index_config: IndexConfig,
+    paths: BTreeMap<PackageName, PathSource>,
+    project_build: Option<ProjectBuild>,
+    inputs: LockInputs,
+    /// `inputs.fingerprint()`, which the lock records in `[tool.tack]`.
+    fingerprint: String,
+}
+
+/// The project in `project_dir`, its indexes, its path dependencies (their metadata built when
+/// it changed) and the inputs fingerprint of all that; see the module docs.
+fn read_inputs(
+    project_dir: &Path,
+    options: &LockOptions,
+    cache: &Cache,
+) -> Result<LockBasis, LockFailure> {
+    let spec = ProjectSpec::read(project_dir).map_err(LockFailure::Project)?;
+    let index_config =
+        IndexConfig::resolve(&options.index, &spec, cache).map_err(LockFailure::Indexes)?;
+    let paths = path_sources::prepare(
+        &spec,
+        &index_config,
+        &fetch_options(&index_config, options),
+        cache,
+    )
+    .map_err(LockFailure::PathSource)?;
+    let project_build = project_build(&spec);
+    let mut inputs = lock_inputs(&spec, &index_config, project_build.as_ref());
+    for (name, path) in &paths {
+        inputs.resolver.insert(
+            format!("path:{name}"),
+            format!(
+                "{} (metadata {})",
+                path.lock_path,
+                &path.digest[..16.min(path.digest.len())]
+            ),
+        );
+    }
+    for (name, declared) in &spec.direct_sources {
+        if let Some((kind, text)) = direct_sources::input(&declared.source) {
+            inputs.resolver.insert(format!("{kind}:{name}"), text);
+        }
+    }
+    let fingerprint = inputs.fingerprint();
+    Ok(LockBasis {
+        spec,
+        index_config,
+        paths,
+        project_build,
+        inputs,
+        fingerprint,
+    })
+}
+
+/// The inputs fingerprint of the project in `project_dir` as it is now, with the project's
+/// warnings: what [`lock`] compares with the lock's own to decide that the lock is up to date
+/// ([`LockStatus::UpToDate`]), without reading the lock. For the sync stamp
+/// ([`super::sync_stamp`]).
+pub fn current_fingerprint(
+    project_dir: &Path,
+    options: &LockOptions,
+    cache: &Cache,
+) -> Result<(String, Vec<String>), LockFailure> {
+    let inputs = read_inputs(project_dir, options, cache)?;
+    Ok((inputs.fingerprint, inputs.spec.warnings))
 }
 
 /// The pages the resolution will most likely ask for, to be requested all at once before it

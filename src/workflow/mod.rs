@@ -11,7 +11,8 @@
 //! - [`sync`]: `Lock` + [`Selection`] -> `Plan` -> prepared wheels ([`wheels`]: download,
 //!   verify, unpack into the cache; [`sdists`]: wheels built from sdists, in build environments
 //!   that [`build_env`] fills, from the lock's build environments where it has them) ->
-//!   installed venv, with the repair of an interrupted sync.
+//!   installed venv, with the repair of an interrupted sync; [`sync_stamp`] finds a sync
+//!   that has nothing to do before the lock is read.
 //! - [`poetry_install`]: `poetry.lock` installed as it is (a Poetry project without
 //!   `pylock.toml`): Poetry's solve over the locked packages -> an in-memory `Lock` for
 //!   [`sync`].
@@ -40,6 +41,7 @@ mod poetry_report;
 pub mod sdists;
 pub mod selection;
 pub mod sync;
+pub mod sync_stamp;
 pub mod wheels;
 
 pub use selection::{Selection, SelectionRequest};

@@ -53,8 +53,9 @@ pub enum ProjectChoice {
     Only,
 }
 
-/// The groups and extras a sync installs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The groups and extras a sync installs. The default selects no group and no extra, and
+/// includes the project.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
     pub groups: Vec<GroupName>,
     pub extras: Vec<ExtraName>,

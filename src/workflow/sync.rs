@@ -15,9 +15,11 @@
 //! 5. Removals, then installs (hard links from the cache by default), noted in the venv first so
 //!    that a kill half way is finished by the next sync; then bytecode, when asked.
 //!
-//! A failure before step 5 leaves the venv untouched. A dry run stops after step 3 and
-//! returns what steps 4 and 5 would do, having written nothing: no venv is created and no
-//! interrupted sync is finished.
+//! A failure before step 5 leaves the venv untouched, but for its stamp
+//! ([`super::sync_stamp`]), which every sync but a dry run removes after step 1, before any
+//! change, and the caller writes again after a sync that succeeded. A dry run stops after
+//! step 3 and returns what steps 4 and 5 would do, having written nothing: no venv is created
+//! and no interrupted sync is finished.
 //!
 //! In an environment tack did not make (`--system`), exactness applies to tack's own installs
 //! only: a distribution whose `INSTALLER` is not `tack` (pip, setuptools, the image's own
@@ -138,6 +140,13 @@ pub struct SyncOutcome {
     /// With `dry_run`: the source trees (name and path as the lock has them) that would be
     /// built and installed; their version is known only once built.
     pub would_build: Vec<(PackageName, String)>,
+    /// The source trees (absolute paths) installed editable, kept or built: the sync stamp
+    /// ([`super::sync_stamp`]) watches their metadata files, as [`local::installed_is_current`]
+    /// does.
+    pub editables: Vec<PathBuf>,
+    /// Something is installed (kept or not) from a source tree that is not editable, a git
+    /// commit or an archive URL: whether it is current is more than the sync stamp sees.
+    pub other_sources: bool,
 }
 
 /// The finishing of an interrupted sync's installs.
@@ -283,11 +292,13 @@ pub fn sync(
         outcome.created = Some(found);
     }
     let layout = venv.layout.clone();
-    if options.link_mode == LinkMode::Symlink && !cache.root().starts_with(project_dir) {
-        reporter.warning(&format!(
-            "`--link-mode symlink` links the venv to the cache `{}`: the venv breaks when it is copied elsewhere (a Docker stage) or the cache is cleaned; use `hardlink` or `copy` for a venv that must stand alone",
-            cache.root().display()
-        ));
+    if let Some(warning) = symlink_warning(options.link_mode, project_dir, cache) {
+        reporter.warning(&warning);
+    }
+    if !options.dry_run && !venv.existing {
+        // Before the first change: a sync killed half way leaves no stamp that says the venv
+        // is complete.
+        super::sync_stamp::remove(&venv.root);
     }
     // A venv this sync created goes again if the sync fails: no empty `.venv` is left behind.
     let mut created_here = RemoveOnFailure(
@@ -365,6 +376,11 @@ pub fn sync(
             editable: directory.editable && !options.no_editable,
             vcs: None,
         };
+        if build.editable {
+            outcome.editables.push(build.source.clone());
+        } else {
+            outcome.other_sources = true;
+        }
         match installed.as_slice() {
             [dist] if local::installed_is_current(&build, &dist.dist_info) => {
                 the_plan.keep.extend(installed);
@@ -397,6 +413,7 @@ pub fn sync(
         )
     };
     for (package, installed) in std::mem::take(&mut the_plan.direct) {
+        outcome.other_sources = true;
         let direct_url = direct_url_json(&package.source);
         let current = matches!(installed.as_slice(), [dist]
             if dist.version == package.version && same_json(&dist.dist_info.join("direct_url.json"), &direct_url));
@@ -701,6 +718,19 @@ pub fn sync(
     Ok(outcome)
 }
 
+/// The warning a sync with `link_mode` gives when its venv would link to a cache outside
+/// `project_dir`.
+pub(super) fn symlink_warning(
+    link_mode: LinkMode,
+    project_dir: &Path,
+    cache: &Cache,
+) -> Option<String> {
+    (link_mode == LinkMode::Symlink && !cache.root().starts_with(project_dir)).then(|| format!(
+        "`--link-mode symlink` links the venv to the cache `{}`: the venv breaks when it is copied elsewhere (a Docker stage) or the cache is cleaned; use `hardlink` or `copy` for a venv that must stand alone",
+        cache.root().display()
+    ))
+}
+
 /// How an archive from a URL is installed: as a wheel when it is one (`None` when its name is
 /// not a wheel's), else built as an sdist; checked against the lock's sha256 either way.
 pub(super) fn archive_source(archive: &LockedArchive) -> Option<PlannedSource> {
@@ -847,7 +877,10 @@ fn project_spec(project_dir: &Path) -> Result<Option<ProjectSpec>, SyncFailure> 
 /// saying so) while another tack holds it. The lock file lives in the temporary directory,
 /// named after the venv's absolute path, so that it survives the venv being replaced and
 /// litters no project; the operating system releases it when the process ends, even killed.
-fn lock_venv(venv_dir: &Path, reporter: &dyn Reporter) -> Result<std::fs::File, SyncFailure> {
+pub(super) fn lock_venv(
+    venv_dir: &Path,
+    reporter: &dyn Reporter,
+) -> Result<std::fs::File, SyncFailure> {
     use sha2::Digest as _;
     let absolute = std::path::absolute(venv_dir).unwrap_or_else(|_| venv_dir.to_path_buf());
     let digest = sha2::Sha256::digest(absolute.as_os_str().as_encoded_bytes());

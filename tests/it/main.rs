@@ -23,5 +23,6 @@ mod project;
 mod resolver_rules;
 mod safety;
 mod sdists;
+mod sync_stamp;
 mod syncing;
 mod venvs;

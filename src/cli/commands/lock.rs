@@ -38,6 +38,16 @@ pub fn lock(args: &LockArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
     Ok(ExitStatus::Success)
 }
 
+/// The line that says how many packages (and source trees) the lock holds, and since when
+/// the lock was being made.
+pub(crate) fn print_resolved(count: usize, started: std::time::Instant, printer: &Printer) {
+    printer.status(&format!(
+        "Resolved {} in {}",
+        packages(count),
+        elapsed(started.elapsed())
+    ));
+}
+
 /// The report of a lock: warnings, the summary line, what changed, and Poetry's report.
 pub(crate) fn print_outcome(outcome: &LockOutcome, printer: &Printer) {
     for warning in &outcome.warnings {
@@ -50,11 +60,11 @@ pub(crate) fn print_outcome(outcome: &LockOutcome, printer: &Printer) {
             outcome.forks.join(" | ")
         ));
     }
-    printer.status(&format!(
-        "Resolved {} in {}",
-        packages(outcome.lock.packages.len() + outcome.lock.directories.len()),
-        elapsed(outcome.started.elapsed())
-    ));
+    print_resolved(
+        outcome.lock.packages.len() + outcome.lock.directories.len(),
+        outcome.started,
+        printer,
+    );
     for change in &outcome.changes {
         printer.status(change);
     }

@@ -1,9 +1,11 @@
-//! `tack sync` (also `tack install`, Poetry's verb): arguments in; the lock (read as it is with
-//! `--frozen`, else brought up to date by [`workflow::lock`](crate::workflow::lock), or only
-//! checked with `--dry-run`, which writes nothing; in a Poetry project without `pylock.toml`,
-//! poetry.lock as it is, by [`workflow::poetry_install`](crate::workflow::poetry_install)); the
-//! environment ([`settings::environment`]); [`workflow::sync`](crate::workflow::sync) run; its
-//! report out.
+//! `tack sync` (also `tack install`, Poetry's verb): arguments in; the environment
+//! ([`settings::environment`]); the venv's stamp checked
+//! ([`workflow::sync_stamp`](crate::workflow::sync_stamp)), which ends a sync that has nothing
+//! to do before the lock is read; the lock (read as it is with `--frozen`, else brought up to
+//! date by [`workflow::lock`](crate::workflow::lock), or only checked with `--dry-run`, which
+//! writes nothing; in a Poetry project without `pylock.toml`, poetry.lock as it is, by
+//! [`workflow::poetry_install`](crate::workflow::poetry_install));
+//! [`workflow::sync`](crate::workflow::sync) run; the stamp written; its report out.
 //!
 //! `poetry install`'s flags are taken as Poetry spells them; the few that tack does not take
 //! ([`RefusedPoetryFlags`]) are refused with what to write instead.
@@ -18,7 +20,8 @@ use crate::cli::settings;
 use crate::install::plan::BuildPolicy;
 use crate::workflow::lock::{self, LockOptions};
 use crate::workflow::poetry_install::{self, PoetryInstallOptions};
-use crate::workflow::sync::{self, SyncOptions, SyncOutcome};
+use crate::workflow::sync::{self, Environment, SyncOptions, SyncOutcome};
+use crate::workflow::sync_stamp::{NoOp, StampRequest, SyncStamp};
 use crate::workflow::wheels::DEFAULT_CONCURRENT_DOWNLOADS;
 use crate::workflow::{Selection, SelectionRequest};
 
@@ -27,21 +30,42 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
     refuse_poetry_flags(&args.refused)?;
     let project_dir = settings::project_dir(global)?;
     let cache = settings::cache(global)?;
-    let index = settings::index_choice(&args.index);
-    let http = settings::http(printer);
     let (environment, python) = settings::environment(args, &project_dir, printer)?;
+    let request = selection_request(args);
+    let poetry = poetry_install::applies(&project_dir);
+    let base = options_before_the_lock(args, global, environment, python, printer)?;
+    let lock_options = (!args.frozen && !poetry).then(|| LockOptions {
+        index: base.index.clone(),
+        // A dry run writes nothing, pylock.toml included: the lock must be current.
+        check: args.locked || args.dry_run,
+        offline: global.offline,
+        http: base.http,
+        concurrent_builds: Some(base.concurrent_builds),
+        ..LockOptions::default()
+    });
+    // A venv that is as this sync would leave it is found so before the lock is read.
+    let stamp = SyncStamp::new(StampRequest {
+        project_dir: &project_dir,
+        options: &base,
+        selection: &request,
+        lock: lock_options.as_ref(),
+    });
+    if let Some(no_op) = stamp.check(&cache, printer) {
+        print_no_op(&no_op, start, printer);
+        return Ok(ExitStatus::Success);
+    }
 
-    let lock = if poetry_install::applies(&project_dir) {
+    let lock = if poetry {
         // A Poetry project without pylock.toml: poetry.lock as it is, with or without
         // `--frozen`; `--locked` checks its content-hash.
         let options = PoetryInstallOptions {
-            selection: selection_request(args),
+            selection: request.clone(),
             // The interpreter of the environment chosen above (`--system` and Poetry's
             // settings may choose it), which the solve must be for.
-            python: python.clone(),
-            index: index.clone(),
+            python: base.python.clone(),
+            index: base.index.clone(),
             offline: global.offline,
-            http,
+            http: base.http,
             locked: args.locked,
         };
         let outcome = poetry_install::poetry_install(&project_dir, &options, &cache)?;
@@ -54,19 +78,8 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
             outcome.locked_packages
         ));
         outcome.lock
-    } else if args.frozen {
-        lock::read_frozen(&project_dir)?
-    } else {
-        let options = LockOptions {
-            index: index.clone(),
-            // A dry run writes nothing, pylock.toml included: the lock must be current.
-            check: args.locked || args.dry_run,
-            offline: global.offline,
-            http,
-            concurrent_builds: Some(settings::concurrent_builds(printer)),
-            ..LockOptions::default()
-        };
-        let outcome = lock::lock(&project_dir, &options, &cache, printer).map_err(|error| {
+    } else if let Some(options) = &lock_options {
+        let outcome = lock::lock(&project_dir, options, &cache, printer).map_err(|error| {
             if args.dry_run && !args.locked {
                 anyhow::Error::from(
                     UserError::new("`--dry-run` writes nothing, pylock.toml included")
@@ -78,10 +91,35 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         })?;
         super::lock::print_outcome(&outcome, printer);
         outcome.lock
+    } else {
+        lock::read_frozen(&project_dir)?
     };
 
     let options = SyncOptions {
-        selection: Selection::resolve(&selection_request(args), &lock)?,
+        selection: Selection::resolve(&request, &lock)?,
+        ..base.clone()
+    };
+    let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
+    stamp.write(&lock, &outcome, &cache);
+    if args.dry_run {
+        print_dry_run(&outcome, printer);
+    } else {
+        print_outcome(&outcome, start, printer);
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The options of the sync but its selection of groups and extras, which is resolved against
+/// the lock once it is read (until then, [`Selection::default`]).
+fn options_before_the_lock(
+    args: &SyncArgs,
+    global: &GlobalArgs,
+    environment: Environment,
+    python: Option<String>,
+    printer: &Printer,
+) -> anyhow::Result<SyncOptions> {
+    Ok(SyncOptions {
+        selection: Selection::default(),
         python,
         environment,
         dry_run: args.dry_run,
@@ -89,9 +127,9 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         link_mode: args.link_mode.unwrap_or_default(),
         compile_bytecode: args.compile_bytecode,
         seed: args.seed,
-        index,
+        index: settings::index_choice(&args.index),
         offline: global.offline,
-        http,
+        http: settings::http(printer),
         concurrent_downloads: settings::positive_number(
             "TACK_CONCURRENT_DOWNLOADS",
             DEFAULT_CONCURRENT_DOWNLOADS,
@@ -111,14 +149,24 @@ pub fn sync(args: &SyncArgs, global: &GlobalArgs, printer: &Printer) -> anyhow::
         concurrent_builds: settings::concurrent_builds(printer),
         no_editable: args.no_editable,
         source_date_epoch: settings::source_date_epoch(printer),
-    };
-    let outcome = sync::sync(&project_dir, &lock, &options, &cache, printer)?;
-    if args.dry_run {
-        print_dry_run(&outcome, printer);
-    } else {
-        print_outcome(&outcome, start, printer);
+    })
+}
+
+/// What a sync that its stamp found to have nothing to do prints: what a full sync that finds
+/// nothing to do prints (with the lock's line first, without `--frozen`).
+fn print_no_op(no_op: &NoOp, start: Instant, printer: &Printer) {
+    if let Some(lock) = &no_op.lock {
+        for warning in &lock.warnings {
+            printer.warn(warning);
+        }
+        super::lock::print_resolved(lock.resolved, lock.started, printer);
     }
-    Ok(ExitStatus::Success)
+    let outcome = SyncOutcome {
+        root: no_op.root.clone(),
+        kept: no_op.installed,
+        ..SyncOutcome::default()
+    };
+    print_outcome(&outcome, start, printer);
 }
 
 /// The flags of `poetry install` that tack does not take, refused with what to write instead.
