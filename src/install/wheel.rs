@@ -258,6 +258,11 @@ fn is_venv_own_file(path: &Path, layout: &InstallLayout) -> bool {
 }
 
 fn is_interpreter_name(name: &str) -> bool {
+    // Most names are not (this runs for every file of every install): no copy for them.
+    let starts = name.get(..4).unwrap_or("");
+    if !starts.eq_ignore_ascii_case("pyth") && !starts.eq_ignore_ascii_case("pypy") {
+        return false;
+    }
     let lower = name.to_ascii_lowercase();
     let stem = lower.strip_suffix(".exe").unwrap_or(&lower);
     let Some(version) = ["pythonw", "python", "pypy"]

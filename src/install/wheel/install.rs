@@ -20,7 +20,7 @@
 //! written, `RECORD` last. Where two wheels install the same path, the later one in the batch
 //! wins, as it would installed one after the other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -319,16 +319,22 @@ fn place_wheel<'a>(
     // one is put in place.
     let venv_root = record::normalize(&layout.data);
     let entry_points_name = format!("{dist_info_name}/entry_points.txt");
-    let mut taken: HashMap<String, String> = INSTALLER_FILES
+    // What takes each place: an installer's file (by name) or a file of the wheel (by its path
+    // in the wheel); the message is written only for a clash.
+    let mut taken: FxHashMap<String, (bool, &str)> = INSTALLER_FILES
         .iter()
         .map(|name| {
             let target = record::normalize(&root_dir.join(&dist_info_name).join(name));
-            (
-                folded(&target),
-                format!("the installer's `{dist_info_name}/{name}`"),
-            )
+            (folded(&target), (true, *name))
         })
         .collect();
+    let describe = |(installer, name): (bool, &str)| {
+        if installer {
+            format!("the installer's `{dist_info_name}/{name}`")
+        } else {
+            format!("`{name}`")
+        }
+    };
     for (relative, target) in placements
         .iter()
         .map(|placement| (placement.relative.as_str(), &placement.target))
@@ -344,7 +350,7 @@ fn place_wheel<'a>(
             reason,
         };
         let normalized = record::normalize(target);
-        if normalized == venv_root || !normalized.starts_with(&venv_root) {
+        if !record::is_below(&normalized, &venv_root) {
             return Err(refuse(format!(
                 "it would be installed at `{}`, outside the environment `{}`",
                 target.display(),
@@ -357,10 +363,11 @@ fn place_wheel<'a>(
                 target.display()
             )));
         }
-        if let Some(other) = taken.insert(folded(&normalized), format!("`{relative}`")) {
+        if let Some(other) = taken.insert(folded(&normalized), (false, relative)) {
             return Err(refuse(format!(
-                "it would be installed at `{}`, the place of {other}",
-                target.display()
+                "it would be installed at `{}`, the place of {}",
+                target.display(),
+                describe(other)
             )));
         }
     }
@@ -480,7 +487,12 @@ fn write_wheel(
 /// A path as a key that is the same for names differing only in case (which name one file
 /// on macOS and Windows).
 fn folded(path: &Path) -> String {
-    path.to_string_lossy().to_lowercase()
+    let text = path.to_string_lossy();
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// Check `WHEEL`'s `Wheel-Version` and return `Root-Is-Purelib`.
@@ -528,14 +540,16 @@ fn listed_files(
             continue;
         }
         // A plain relative path: written by tack, but a cache is still not to be trusted.
-        let plain = !row.path.contains('\\')
-            && Path::new(&row.path)
-                .components()
-                .all(|component| matches!(component, Component::Normal(_)))
-            && !row
-                .path
-                .split('/')
-                .any(|part| part.is_empty() || part == ".");
+        // (Byte by byte, as it runs for every file; a drive prefix counts only on Windows.)
+        let plain = row
+            .path
+            .as_bytes()
+            .split(|&byte| byte == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b"..") && !part.contains(&b'\\'))
+            && (!cfg!(windows)
+                || Path::new(&row.path)
+                    .components()
+                    .all(|component| matches!(component, Component::Normal(_))));
         if !plain {
             return Err(WheelError::Invalid {
                 path: record_path,

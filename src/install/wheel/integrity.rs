@@ -21,7 +21,7 @@
 //! verified and unpacked again. What the check cannot see is a change that keeps both the size
 //! and the modification time, such as a bit flipped by failing hardware.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -116,7 +116,7 @@ pub(super) fn verify_unpacked(dir: &Path, filename: &WheelFilename) -> Result<()
         Err(error) => return Err(error.to_string()),
     };
     let text = fs_err::read_to_string(&record_path).map_err(|error| error.to_string())?;
-    let mut expected: HashMap<String, u64> = HashMap::new();
+    let mut expected: FxHashMap<String, u64> = FxHashMap::default();
     for row in record::parse(&text) {
         if row.path == record_name {
             continue;
@@ -149,7 +149,7 @@ pub(super) fn verify_unpacked(dir: &Path, filename: &WheelFilename) -> Result<()
         }
         Ok(())
     };
-    walk(dir, "", &mut check)?;
+    walk(dir, &mut String::new(), &mut check)?;
     if found != expected.len() {
         let mut missing: Vec<&String> = expected
             .keys()
@@ -172,13 +172,15 @@ fn modified_after(metadata: &Metadata, sealed: Option<SystemTime>) -> bool {
 }
 
 /// Calls `visit` with the `/`-separated path and metadata of every file under `dir`; anything
-/// but directories and regular files is an error.
+/// but directories and regular files is an error. `prefix` is the path of `dir` so far (ending
+/// in `/` unless empty): one buffer for the whole walk, given back as it came.
 fn walk(
     dir: &Path,
-    prefix: &str,
+    prefix: &mut String,
     visit: &mut dyn FnMut(&str, &Metadata) -> Result<(), String>,
 ) -> Result<(), String> {
     let entries = fs_err::read_dir(dir).map_err(|error| error.to_string())?;
+    let start = prefix.len();
     for entry in entries {
         let entry = entry.map_err(|error| error.to_string())?;
         let name = entry.file_name();
@@ -188,17 +190,20 @@ fn walk(
                 name.to_string_lossy()
             ));
         };
-        let relative = format!("{prefix}{name}");
+        prefix.truncate(start);
+        prefix.push_str(name);
         let file_type = entry.file_type().map_err(|error| error.to_string())?;
         if file_type.is_dir() {
-            walk(&entry.path(), &format!("{relative}/"), visit)?;
+            prefix.push('/');
+            walk(&entry.path(), prefix, visit)?;
         } else if file_type.is_file() {
             let metadata = entry.metadata().map_err(|error| error.to_string())?;
-            visit(&relative, &metadata)?;
+            visit(prefix, &metadata)?;
         } else {
-            return Err(format!("`{relative}` is not a regular file"));
+            return Err(format!("`{prefix}` is not a regular file"));
         }
     }
+    prefix.truncate(start);
     Ok(())
 }
 

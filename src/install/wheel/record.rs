@@ -101,11 +101,25 @@ impl RecordEntry {
 pub(super) fn parse(text: &str) -> Vec<RecordEntry> {
     text.lines()
         .filter_map(|line| {
-            let mut fields = split_csv_line(line.trim_end_matches('\r')).into_iter();
+            let line = line.trim_end_matches('\r');
+            if line.contains('"') {
+                let mut fields = split_csv_line(line).into_iter();
+                let path = fields.next().filter(|path| !path.is_empty())?;
+                let hash = fields.next().filter(|hash| !hash.is_empty());
+                let size = fields.next().and_then(|size| size.trim().parse().ok());
+                return Some(RecordEntry { path, hash, size });
+            }
+            // Nearly every row: no quotes, so the fields lie between the commas, and only the
+            // path and the hash need a copy.
+            let mut fields = line.splitn(4, ',');
             let path = fields.next().filter(|path| !path.is_empty())?;
             let hash = fields.next().filter(|hash| !hash.is_empty());
             let size = fields.next().and_then(|size| size.trim().parse().ok());
-            Some(RecordEntry { path, hash, size })
+            Some(RecordEntry {
+                path: path.to_string(),
+                hash: hash.map(str::to_string),
+                size,
+            })
         })
         .collect()
 }
@@ -165,6 +179,9 @@ pub(super) fn render<'a>(
 
 /// `path` without `.` and `..` components, resolved lexically (no file system access).
 pub(super) fn normalize(path: &Path) -> PathBuf {
+    if is_normal(path) {
+        return path.to_path_buf();
+    }
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -178,9 +195,55 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `path` is already what [`normalize`] makes of it: `/`-separated text without `.`,
+/// `..` or empty segments (a leading `/` aside) and without a trailing `/`. Only on Unix, where
+/// that text is the whole story; elsewhere every path takes the long way.
+fn is_normal(path: &Path) -> bool {
+    if !cfg!(unix) {
+        return false;
+    }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let bytes = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    // Byte by byte: this runs for every file of every install.
+    bytes.is_empty()
+        || bytes
+            .split(|&byte| byte == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b".."))
+}
+
+/// Whether the normalized `path` lies strictly below the normalized `base` (not at `base`).
+pub(super) fn is_below(path: &Path, base: &Path) -> bool {
+    if is_normal(path) && is_normal(base) {
+        // Byte by byte: both are plain text without `.`, `..` or doubled separators.
+        let (path, base) = (
+            path.as_os_str().as_encoded_bytes(),
+            base.as_os_str().as_encoded_bytes(),
+        );
+        return match path.strip_prefix(base) {
+            Some(rest) if base.ends_with(b"/") => !rest.is_empty(),
+            Some(rest) => rest.len() > 1 && rest[0] == b'/',
+            None => false,
+        };
+    }
+    path != base && path.starts_with(base)
+}
+
 /// `path` relative to `base` as a `RECORD` path: `/`-separated, with `..` where `path` lies
 /// outside `base` (`../../../bin/tool`).
 pub(super) fn relative_to(path: &Path, base: &Path) -> String {
+    // The usual case, a file below `base` with both paths already normal, without building
+    // either path again.
+    if is_normal(path) && is_normal(base) {
+        let rest = path
+            .as_os_str()
+            .as_encoded_bytes()
+            .strip_prefix(base.as_os_str().as_encoded_bytes())
+            .and_then(|rest| rest.strip_prefix(b"/"))
+            .filter(|rest| !rest.is_empty());
+        if let Some(rest) = rest.and_then(|rest| std::str::from_utf8(rest).ok()) {
+            return rest.to_string();
+        }
+    }
     let path = normalize(path);
     let base = normalize(base);
     let path: Vec<_> = path.components().collect();
@@ -277,5 +340,95 @@ mod tests {
             PathBuf::from("/a/c/d")
         );
         assert_eq!(normalize(Path::new("/a/../../b")), PathBuf::from("/b"));
+    }
+
+    #[test]
+    fn the_short_ways_agree_with_the_long_ones() {
+        let long_normalize = |path: &Path| {
+            let mut out = PathBuf::new();
+            for component in path.components() {
+                match component {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::CurDir => {}
+                    other => out.push(other.as_os_str()),
+                }
+            }
+            out
+        };
+        let paths = [
+            "/venv/lib/python3.11/site-packages/pkg/mod.py",
+            "/venv/lib/python3.11/site-packages/pkg/",
+            "/venv/lib/python3.11/site-packages//pkg",
+            "/venv/lib/python3.11/site-packages/./pkg",
+            "/venv/lib/python3.11/site-packages/../x",
+            "/venv/bin/tool",
+            "relative/pkg.py",
+            "./relative",
+            "/",
+            "",
+        ];
+        let site = Path::new("/venv/lib/python3.11/site-packages");
+        for path in paths.map(Path::new) {
+            let normalized = normalize(path);
+            assert_eq!(normalized, long_normalize(path), "{}", path.display());
+            assert_eq!(
+                normalized.as_os_str(),
+                long_normalize(path).as_os_str(),
+                "{}",
+                path.display()
+            );
+        }
+        assert_eq!(
+            relative_to(
+                Path::new("/venv/lib/python3.11/site-packages/pkg/mod.py"),
+                site
+            ),
+            "pkg/mod.py"
+        );
+        assert_eq!(
+            relative_to(
+                Path::new("/venv/lib/python3.11/site-packages/./pkg/mod.py"),
+                site
+            ),
+            "pkg/mod.py"
+        );
+        assert_eq!(
+            relative_to(
+                Path::new("/venv/lib/python3.11/site-packages/pkg/../x.py"),
+                site
+            ),
+            "x.py"
+        );
+        assert_eq!(
+            relative_to(Path::new("/venv/bin/tool"), site),
+            "../../../bin/tool"
+        );
+        assert_eq!(relative_to(site, site), "");
+    }
+
+    #[test]
+    fn below_is_by_whole_components() {
+        let venv = Path::new("/work/.venv");
+        assert!(is_below(Path::new("/work/.venv/lib/x.py"), venv));
+        assert!(!is_below(Path::new("/work/.venv"), venv));
+        assert!(!is_below(Path::new("/work/.venv2/x.py"), venv));
+        assert!(!is_below(Path::new("/work"), venv));
+        assert!(is_below(Path::new("/x"), Path::new("/")));
+        assert!(!is_below(Path::new("/"), Path::new("/")));
+        // Not normal: the component-wise way.
+        assert!(is_below(Path::new("/work/.venv/./lib"), venv));
+    }
+
+    #[test]
+    fn rows_with_and_without_quotes_read_alike() {
+        let plain = parse("a.py,sha256=x,1\r\nb.py,,\nc.py,sha256=y, 2 ,extra\n,,\n");
+        let quoted =
+            parse("\"a.py\",sha256=x,1\r\n\"b.py\",,\n\"c.py\",sha256=y, 2 ,extra\n\"\",,\n");
+        assert_eq!(plain, quoted);
+        assert_eq!(plain.len(), 3);
+        assert_eq!(plain[2].size, Some(2));
+        assert_eq!(plain[1].hash, None);
     }
 }
