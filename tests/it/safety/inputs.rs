@@ -282,7 +282,7 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
 
     --- pylock #1: "[[packages]]" -> "[[packages]"
     error: cannot read the lock
-      Caused by: [TEMP]/project/pylock.toml:5:11: invalid table header; expected `.`, `]]`
+      Caused by: [TEMP]/project/pylock.toml:5:12: unclosed array table, expected `]`
     hint: fix the file, or delete it and run `tack lock` to create it again
 
     --- pylock #2: "name = \"fine\"" -> "name = \"fi ne\""
