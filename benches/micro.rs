@@ -2,6 +2,7 @@
 //!
 //! - `simple_page`: parsing a 3060-file project page, PEP 691 JSON and PEP 503 HTML;
 //! - `metadata`: parsing core metadata, a large file (231 `Requires-Dist`) and a typical one;
+//! - `lock`: reading a 1 MB `pylock.toml` of 140 packages and about 2600 files into a `Lock`;
 //! - `resolve`: a full universal resolution of 300 packages × 20 versions with backtracking,
 //!   against an index served from memory on 127.0.0.1, with a cold cache, a warm cache whose
 //!   pages are fresh, and a warm cache whose pages must be revalidated;
@@ -32,6 +33,7 @@ use tack::index::simple::{parse_html, parse_json};
 use tack::index::{ClientOptions, IndexClient, IndexUrl, ProjectPage};
 use tack::install::wheel::{install_wheel, unpack_wheel, InstallOptions};
 use tack::install::{InstallLayout, LinkMode};
+use tack::lock::Lock;
 use tack::normalize::PackageName;
 use tack::resolver::{self, Activation, Manifest, Resolution, RootRequirement};
 
@@ -117,6 +119,31 @@ fn metadata(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(typical.len() as u64));
     group.bench_function("typical_6_requires_dist", |b| {
         b.iter(|| parse_metadata(black_box(typical.as_bytes())).expect("parses"));
+    });
+    group.finish();
+}
+
+fn lock(c: &mut Criterion) {
+    use support::lock;
+
+    let text = lock::text();
+    let path = Path::new("pylock.toml");
+    let read = Lock::from_toml(&text, path).expect("the lock reads");
+    let facts = lock::facts();
+    assert_eq!(read.packages.len(), facts.packages);
+    let wheels: usize = read
+        .packages
+        .iter()
+        .map(|package| package.wheels.len())
+        .sum();
+    assert_eq!(wheels, facts.wheels);
+    // Nothing read is lost: the lock writes back to the very same text.
+    assert_eq!(read.to_toml(), text);
+
+    let mut group = c.benchmark_group("lock");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("read_140_packages", |b| {
+        b.iter(|| Lock::from_toml(black_box(&text), path).expect("reads"));
     });
     group.finish();
 }
@@ -364,5 +391,5 @@ fn wheel(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, simple_page, metadata, resolve_benches, wheel);
+criterion_group!(benches, simple_page, metadata, lock, resolve_benches, wheel);
 criterion_main!(benches);

@@ -83,19 +83,30 @@ fn split_tag_set(filename: &str, what: &str, set: &str) -> Result<Vec<String>, F
     Ok(tags)
 }
 
+/// The `-`-separated parts of `text` when there are at most `N`, with their count; no
+/// allocation, as wheel names are parsed by the thousand (index pages, lock files).
+fn split_dashes<const N: usize>(text: &str) -> Option<([&str; N], usize)> {
+    let mut parts = [""; N];
+    let mut count = 0;
+    for part in text.split('-') {
+        *parts.get_mut(count)? = part;
+        count += 1;
+    }
+    Some((parts, count))
+}
+
 impl FromStr for WheelFilename {
     type Err = FilenameError;
 
     fn from_str(filename: &str) -> Result<Self, Self::Err> {
         let stem = strip_suffix_ignore_case(filename, ".whl")
             .ok_or_else(|| FilenameError::new(filename, "a wheel file name ends with `.whl`"))?;
-        let parts: Vec<&str> = stem.split('-').collect();
-        let (name, version, build_tag, python, abi, platform) = match parts.as_slice() {
-            [name, version, python, abi, platform] => {
-                (*name, *version, None, *python, *abi, *platform)
+        let (name, version, build_tag, python, abi, platform) = match split_dashes::<6>(stem) {
+            Some(([name, version, python, abi, platform, _], 5)) => {
+                (name, version, None, python, abi, platform)
             }
-            [name, version, build, python, abi, platform] => {
-                (*name, *version, Some(*build), *python, *abi, *platform)
+            Some(([name, version, build, python, abi, platform], 6)) => {
+                (name, version, Some(build), python, abi, platform)
             }
             _ => {
                 return Err(FilenameError::new(

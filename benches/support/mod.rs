@@ -2,6 +2,7 @@
 //!
 //! - [`pages`]: a large PEP 691 JSON and PEP 503 HTML project page.
 //! - [`metadata`]: core metadata (`METADATA`) of a large and of a typical distribution.
+//! - [`lock`]: a large `pylock.toml`, as tack writes it.
 //! - [`index`]: a generated index of inter-dependent packages, served over HTTP/1.1 on
 //!   127.0.0.1 from memory.
 //! - [`wheel`]: a wheel with thousands of files and a correct `RECORD`.
@@ -9,6 +10,7 @@
 //! Nothing here reads the network or the disk outside the temporary directories it is given.
 
 pub mod index;
+pub mod lock;
 pub mod metadata;
 pub mod pages;
 pub mod wheel;

@@ -212,7 +212,7 @@ impl Diagnostic for InvalidLock {
 }
 
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn position(text: &str, offset: usize) -> Option<(usize, usize)> {
+pub(super) fn position(text: &str, offset: usize) -> Option<(usize, usize)> {
     let before = text.get(..offset)?;
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
     let line = before.matches('\n').count() + 1;

@@ -120,6 +120,14 @@ impl PoetryFile {
     }
 }
 
+/// `path`, followed by `:line:column` when `position` is known.
+fn located(path: &Path, position: Option<(usize, usize)>) -> String {
+    match position {
+        Some((line, column)) => format!("{}:{line}:{column}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
 /// Why a `poetry.lock` could not be read. Packages are named by their position (1-based) and
 /// their `name` as written.
 #[derive(Debug, thiserror::Error)]
@@ -130,9 +138,14 @@ pub enum PoetryLockError {
         #[source]
         source: std::io::Error,
     },
-    /// `message` is the TOML parser's, without its rendering of the file's text.
-    #[error("`{}` is not valid TOML: {message}", path.display())]
-    Syntax { path: PathBuf, message: String },
+    /// `message` is the TOML parser's, without its rendering of the file's text; `position`
+    /// the 1-based line and column it points at, when it points at one.
+    #[error("`{}` is not valid TOML: {message}", located(path, *position))]
+    Syntax {
+        path: PathBuf,
+        position: Option<(usize, usize)>,
+        message: String,
+    },
     #[error("`{}`: package {index} ({name:?}) has an invalid name", path.display())]
     InvalidName {
         path: PathBuf,
@@ -229,6 +242,9 @@ impl PoetryLock {
     pub fn parse(text: &str, path: &Path) -> Result<Self, PoetryLockError> {
         let wire: Wire = toml::from_str(text).map_err(|error| PoetryLockError::Syntax {
             path: path.to_path_buf(),
+            position: error
+                .span()
+                .and_then(|span| super::error::position(text, span.start)),
             message: error.message().to_string(),
         })?;
         let (lock_version, content_hash, mut metadata_files) = match wire.metadata {
@@ -766,7 +782,10 @@ lock-version = "2.1"
         let error = PoetryLock::parse("[[package]\n", Path::new("poetry.lock"))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("not valid TOML"), "{error}");
+        assert!(
+            error.starts_with("`poetry.lock:1:11` is not valid TOML: "),
+            "{error}"
+        );
         assert_eq!(
             PoetryLock::read(Path::new("/nonexistent/poetry.lock")).unwrap(),
             None

@@ -8,15 +8,21 @@
 //!
 //! `upload-time` is taken from the source text through its span, because the `toml` crate's
 //! own rendering drops trailing zeros of the fraction: this way a lock written by tack reads
-//! back to the very same strings.
+//! back to the very same strings. It is read from the text only ([`raw_upload_time`]): the
+//! `toml` crate hands a datetime to serde as a string it renders, which would then be parsed
+//! again, for each of the thousands of files a large lock holds.
+//!
+//! Work done per file is kept small, as a lock of a large project holds thousands of files:
+//! the key path of an error (`wheels[3].url`) is written only when there is an error.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use toml::value::Datetime;
 use toml::Spanned;
 
@@ -86,11 +92,48 @@ struct WireDependency {
 #[serde(rename_all = "kebab-case")]
 struct WireFile {
     name: Option<Spanned<String>>,
-    upload_time: Option<Spanned<Datetime>>,
+    upload_time: Option<Spanned<WireUploadTime>>,
     url: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
     size: Option<u64>,
-    hashes: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    hashes: Option<Spanned<WireHashes>>,
+}
+
+/// A file's `hashes` table; tack verifies by sha256 and ignores the other algorithms.
+#[derive(Deserialize)]
+struct WireHashes {
+    sha256: Option<Spanned<String>>,
+}
+
+/// An `upload-time`, read for its span only: [`raw_upload_time`] checks and keeps its text.
+///
+/// The `toml` crate hands a datetime to serde as a map of one entry whose value is the
+/// datetime rendered as a string. The value is never asked for, so never rendered: that is a
+/// third of the cost of a file's entry. A table is let through as well, and refused by
+/// [`raw_upload_time`]; any other value is a type error here.
+struct WireUploadTime;
+
+impl<'de> Deserialize<'de> for WireUploadTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WireUploadTime;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a TOML datetime")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                _: A,
+            ) -> Result<Self::Value, A::Error> {
+                Ok(WireUploadTime)
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -483,7 +526,7 @@ fn convert_package(
     let sdist = package
         .sdist
         .map(|file| {
-            convert_file(source, &invalid, "sdist", file, |name| {
+            convert_file(source, &invalid, FileKey::Sdist, file, |name| {
                 Ok::<_, std::convert::Infallible>(name.to_string())
             })
         })
@@ -787,7 +830,6 @@ fn convert_dependency(
     Ok(LockedDependency { name, version })
 }
 
-/// A file of a package at key `key`; `parse_name` reads its file name.
 /// The `wheels` array of a package, each file converted and checked (`wheels[i]` in errors).
 fn convert_wheels(
     source: Source<'_>,
@@ -798,17 +840,35 @@ fn convert_wheels(
         .into_iter()
         .enumerate()
         .map(|(index, file)| {
-            convert_file(source, invalid, &format!("wheels[{index}]"), file, |name| {
+            convert_file(source, invalid, FileKey::Wheel(index), file, |name| {
                 Verbatim::parse(name, WheelFilename::from_str)
             })
         })
         .collect()
 }
 
+/// Where a file sits in its package: `sdist` or `wheels[i]`, the start of the key path of
+/// an error about it. Kept as a position and written out only for an error.
+#[derive(Clone, Copy)]
+enum FileKey {
+    Sdist,
+    Wheel(usize),
+}
+
+impl fmt::Display for FileKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sdist => f.write_str("sdist"),
+            Self::Wheel(index) => write!(f, "wheels[{index}]"),
+        }
+    }
+}
+
+/// A file of a package at key `key`; `parse_name` reads its file name.
 fn convert_file<Name, E>(
     source: Source<'_>,
     invalid: &impl Fn(Range<usize>, &str, String) -> InvalidLock,
-    key: &str,
+    key: FileKey,
     file: Spanned<WireFile>,
     parse_name: impl FnOnce(&str) -> Result<Name, E>,
 ) -> Result<LockedFile<Name>, InvalidLock>
@@ -825,7 +885,11 @@ where
                 "files given by a local `path` are not supported yet; tack installs files by `url`"
                     .to_string(),
             ),
-            None => invalid(file_span, key, "the file has no `url`".to_string()),
+            None => invalid(
+                file_span,
+                &key.to_string(),
+                "the file has no `url`".to_string(),
+            ),
         });
     };
     let url = Url::parse(raw_url.get_ref()).map_err(|error| {
@@ -837,7 +901,7 @@ where
         .because(error)
     })?;
     let (name_span, name_key, raw_name) = if let Some(name) = file.name {
-        (name.span(), format!("{key}.name"), name.into_inner())
+        (name.span(), "name", name.into_inner())
     } else {
         let name = file_name_from_url(&url).ok_or_else(|| {
             invalid(
@@ -849,13 +913,13 @@ where
                 ),
             )
         })?;
-        (raw_url.span(), format!("{key}.url"), name)
+        (raw_url.span(), "url", name)
     };
     // Only a wheel's name is parsed (an sdist's stays text), so only a wheel's can fail.
     let name = parse_name(&raw_name).map_err(|error| {
         invalid(
             name_span,
-            &name_key,
+            &format!("{key}.{name_key}"),
             format!("`{raw_name}` is not a valid wheel file name"),
         )
         .because(error)
@@ -863,12 +927,12 @@ where
     let Some(hashes) = file.hashes else {
         return Err(invalid(
             file_span,
-            key,
+            &key.to_string(),
             "the file has no `hashes`; tack verifies every file it installs by sha256".to_string(),
         ));
     };
     let hashes_span = hashes.span();
-    let Some(sha256) = hashes.into_inner().remove("sha256") else {
+    let Some(sha256) = hashes.into_inner().sha256 else {
         return Err(invalid(
             hashes_span,
             &format!("{key}.hashes"),
@@ -886,7 +950,7 @@ where
     let upload_time = file
         .upload_time
         .map(|spanned| {
-            raw_upload_time(&spanned, source.text)
+            raw_upload_time(source.text.get(spanned.span()).unwrap_or_default())
                 .map_err(|problem| invalid(spanned.span(), &format!("{key}.upload-time"), problem))
         })
         .transpose()?;
@@ -899,16 +963,22 @@ where
     })
 }
 
-/// The upload time as the file spells it, when that is a strict RFC 3339 form the writer
-/// keeps; otherwise the `toml` crate's canonical form. `Err` says what is wrong.
-fn raw_upload_time(spanned: &Spanned<Datetime>, text: &str) -> Result<String, String> {
-    let datetime = spanned.get_ref();
+/// The upload time from `raw`, the text of its value in the file: as spelled there when that
+/// is a strict RFC 3339 form the writer keeps, otherwise the `toml` crate's canonical form.
+/// `Err` says what is wrong.
+///
+/// Text of a TOML value in that strict form is a datetime the parser has already checked, so
+/// only the other forms are parsed here (thousands of files in a large lock have the first).
+fn raw_upload_time(raw: &str) -> Result<String, String> {
+    if super::writer::is_strict_rfc3339(raw) {
+        return Ok(raw.to_string());
+    }
+    let datetime = Datetime::from_str(raw)
+        .map_err(|_| format!("`{raw}` is not a TOML datetime (such as `2024-05-01T12:34:56Z`)"))?;
     if datetime.date.is_none() || datetime.time.is_none() {
         return Err(format!("`{datetime}` is not a date with a time"));
     }
-    let canonical = datetime.to_string();
-    let raw = text.get(spanned.span()).unwrap_or(&canonical);
-    Ok(super::writer::upload_time_literal(raw).unwrap_or(canonical))
+    Ok(datetime.to_string())
 }
 
 /// The last path segment of `url`, percent-decoded.
@@ -1438,12 +1508,41 @@ mod tests {
             message.contains("`packages[0].wheels[0].upload-time` (package `foo`): `2024-05-01` is not a date with a time"),
             "{message}"
         );
-        // A quoted string is not a TOML datetime, as PEP 751 requires one.
+        // A quoted string is not a TOML datetime, as PEP 751 requires one; nor is a table.
         let message = error(&one_package(&format!(
             "version = \"1.0\"\n{}",
             wheel(", upload-time = \"2024-05-01T00:00:00Z\"")
         )));
-        assert!(message.starts_with("project/pylock.toml:7:"), "{message}");
+        assert_eq!(
+            message,
+            "project/pylock.toml:7:177: invalid type: string \"2024-05-01T00:00:00Z\", expected a TOML datetime"
+        );
+        let message = error(&one_package(&format!(
+            "version = \"1.0\"\n{}",
+            wheel(", upload-time = { at = 2024-05-01T00:00:00Z }")
+        )));
+        assert!(
+            message.contains("`{ at = 2024-05-01T00:00:00Z }` is not a TOML datetime"),
+            "{message}"
+        );
+        // Text in the strict form is kept without being parsed again: that is sound only
+        // because the TOML parser refuses a datetime out of range.
+        for bad in [
+            "2024-13-01T00:00:00Z",
+            "2024-02-30T00:00:00Z",
+            "2024-05-01T24:00:00Z",
+        ] {
+            let syntax = read(&one_package(&format!(
+                "version = \"1.0\"\n{}",
+                wheel(&format!(", upload-time = {bad}"))
+            )))
+            .unwrap_err();
+            let LockError::Invalid(invalid) = &syntax else {
+                panic!("{syntax:?}");
+            };
+            assert_eq!(invalid.kind(), InvalidLockKind::Syntax, "{bad}: {syntax}");
+            assert_eq!(invalid.line(), Some(7), "{bad}: {syntax}");
+        }
     }
 
     #[test]
@@ -1465,6 +1564,16 @@ mod tests {
         assert_eq!(
             lock.packages[0].wheels[0].upload_time.as_deref(),
             Some("2024-05-01T12:34:56.5Z")
+        );
+        // TOML 1.1 lets the seconds out.
+        let text = one_package(&format!(
+            "version = \"1.0\"\n{}",
+            wheel(", upload-time = 2024-05-01T12:34+02:00")
+        ));
+        let lock = read(&text).unwrap();
+        assert_eq!(
+            lock.packages[0].wheels[0].upload_time.as_deref(),
+            Some("2024-05-01T12:34:00+02:00")
         );
     }
 

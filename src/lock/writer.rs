@@ -477,7 +477,7 @@ pub(super) fn upload_time_literal(value: &str) -> Option<String> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.d+](Z|+HH:MM|-HH:MM)`, or the same without the offset: a shape that
 /// every TOML parser reads as a datetime.
-fn is_strict_rfc3339(value: &str) -> bool {
+pub(super) fn is_strict_rfc3339(value: &str) -> bool {
     fn digits(bytes: &[u8]) -> bool {
         bytes.iter().all(u8::is_ascii_digit)
     }

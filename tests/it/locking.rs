@@ -628,7 +628,7 @@ content-hash = "00"
 
     ----- stderr -----
     error: cannot read `poetry.lock`
-      Caused by: `[TEMP]/project/poetry.lock` is not valid TOML: key with no value, expected `=`
+      Caused by: `[TEMP]/project/poetry.lock:1:5` is not valid TOML: key with no value, expected `=`
     hint: tack reads `poetry.lock` only to keep its versions; move it away to lock without it
     ");
 }
