@@ -11,23 +11,10 @@ use std::path::Path;
 
 use tack::lock::Lock;
 
-use super::{sha256_hex, Rng};
+use super::{sha256_hex, Rng, PLATFORMS, PYTHONS};
 
 const PACKAGES: usize = 140;
 const FILE_HOST: &str = "https://files.example.invalid/packages";
-const PYTHONS: [&str; 5] = ["cp39", "cp310", "cp311", "cp312", "cp313"];
-const PLATFORMS: [&str; 10] = [
-    "manylinux_2_17_x86_64.manylinux2014_x86_64",
-    "manylinux_2_17_aarch64.manylinux2014_aarch64",
-    "manylinux_2_28_x86_64",
-    "musllinux_1_1_x86_64",
-    "musllinux_1_2_aarch64",
-    "macosx_10_9_x86_64",
-    "macosx_11_0_arm64",
-    "win32",
-    "win_amd64",
-    "win_arm64",
-];
 
 /// What a correct read of the lock must find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

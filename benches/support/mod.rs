@@ -17,6 +17,22 @@ pub mod wheel;
 
 use sha2::{Digest, Sha256};
 
+/// The CPython tags of the generated binary wheels.
+pub const PYTHONS: [&str; 5] = ["cp39", "cp310", "cp311", "cp312", "cp313"];
+/// The platform tags of the generated binary wheels: ten, as a popular compiled package has.
+pub const PLATFORMS: [&str; 10] = [
+    "manylinux_2_17_x86_64.manylinux2014_x86_64",
+    "manylinux_2_17_aarch64.manylinux2014_aarch64",
+    "manylinux_2_28_x86_64",
+    "musllinux_1_1_x86_64",
+    "musllinux_1_2_aarch64",
+    "macosx_10_9_x86_64",
+    "macosx_11_0_arm64",
+    "win32",
+    "win_amd64",
+    "win_arm64",
+];
+
 /// Lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -10,26 +10,13 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use super::sha256_hex;
+use super::{sha256_hex, PLATFORMS, PYTHONS};
 
 /// The URL the pages are parsed as coming from.
 pub const PAGE_URL: &str = "https://index.example.invalid/simple/bigproj/";
 const FILE_HOST: &str = "https://files.example.invalid/packages";
 
 const RELEASES: usize = 60;
-const PYTHONS: [&str; 5] = ["cp39", "cp310", "cp311", "cp312", "cp313"];
-const PLATFORMS: [&str; 10] = [
-    "manylinux_2_17_x86_64.manylinux2014_x86_64",
-    "manylinux_2_17_aarch64.manylinux2014_aarch64",
-    "manylinux_2_28_x86_64",
-    "musllinux_1_1_x86_64",
-    "musllinux_1_2_aarch64",
-    "macosx_10_9_x86_64",
-    "macosx_11_0_arm64",
-    "win32",
-    "win_amd64",
-    "win_arm64",
-];
 
 /// One file of the generated project.
 pub struct PageFile {

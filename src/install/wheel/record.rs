@@ -403,15 +403,15 @@ mod tests {
 
     #[test]
     fn below_is_by_whole_components() {
-        let venv = Path::new("/work/.venv");
-        assert!(is_below(Path::new("/work/.venv/lib/x.py"), venv));
-        assert!(!is_below(Path::new("/work/.venv"), venv));
-        assert!(!is_below(Path::new("/work/.venv2/x.py"), venv));
+        let venv = Path::new("/project/.venv");
+        assert!(is_below(Path::new("/project/.venv/lib/x.py"), venv));
+        assert!(!is_below(Path::new("/project/.venv"), venv));
+        assert!(!is_below(Path::new("/project/.venv2/x.py"), venv));
         assert!(!is_below(Path::new("/work"), venv));
         assert!(is_below(Path::new("/x"), Path::new("/")));
         assert!(!is_below(Path::new("/"), Path::new("/")));
         // Not normal: the component-wise way.
-        assert!(is_below(Path::new("/work/.venv/./lib"), venv));
+        assert!(is_below(Path::new("/project/.venv/./lib"), venv));
     }
 
     #[test]
