@@ -7,10 +7,12 @@
 //! when it matches the lock, then unpacked once into the cache under that hash. Nothing from a
 //! download that failed its hash check is ever unpacked.
 //!
-//! Each wheel is unpacked (on the blocking pool) as soon as its own download is verified, while
-//! the others are still downloading, so the downloads and the unpacking overlap. A wheel no
-//! larger than [`MEMORY_PER_WHEEL`] is kept in memory while [`MEMORY_BUDGET`] allows, and
-//! unpacked from there: the archive of most wheels is never written to disk, flushed and
+//! Downloads start largest first (by the lock's size), so that the longest one, which a cold
+//! sync waits for, never queues behind small ones. Each wheel is unpacked (on the blocking
+//! pool) as soon as its own download is verified, while the others are still downloading, so
+//! the downloads and the unpacking overlap. The smallest wheels, each no larger than
+//! [`MEMORY_PER_WHEEL`] and all together no larger than [`MEMORY_BUDGET`], are kept in memory
+//! and unpacked from there: the archive of most wheels is never written to disk, flushed and
 //! deleted (on ext4 those three cost more than the unpacking). Unpacking the archive while it
 //! downloads, from its local headers, was measured and left out: the central directory, which
 //! the hostile-archive checks survey first, comes last, and the download of the largest wheel,
@@ -33,8 +35,8 @@ pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 50;
 
 /// The largest wheel (by the lock's size) that is downloaded into memory rather than a file.
 pub const MEMORY_PER_WHEEL: u64 = 8 << 20;
-/// How much memory the wheels downloaded into memory take at most, together, from the start of
-/// their download to the end of their unpacking; a wheel that does not fit goes to a file.
+/// How large the wheels downloaded into memory are at most, all together (they are chosen
+/// before the downloads start, smallest first); the others go to a file.
 pub const MEMORY_BUDGET: u64 = 32 << 20;
 
 /// How to reach the files.
@@ -217,8 +219,8 @@ pub(super) fn download_all<T: Send + 'static>(
     download_each(files, options, cache, reporter, 0, &then)
 }
 
-/// [`download_all`], keeping in memory the files of at most [`MEMORY_PER_WHEEL`] bytes while
-/// they fit in `memory_budget` bytes together (0: every file to its destination).
+/// [`download_all`], keeping in memory the smallest files of at most [`MEMORY_PER_WHEEL`]
+/// bytes that fit in `memory_budget` bytes together (0: every file to its destination).
 fn download_each<T: Send + 'static>(
     files: Vec<Download>,
     options: &FetchOptions,
@@ -236,38 +238,26 @@ fn download_each<T: Send + 'static>(
         options.offline,
         options.http,
     )?;
+    let mut files = files;
+    largest_first(&mut files);
+    let memory_limits = memory_plan(&files, memory_budget);
     let total: u64 = files.iter().filter_map(|file| file.size).sum();
     let progress = reporter.downloading(files.len(), total);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(
         options.concurrent_downloads.max(1),
     ));
-    // In KiB, so that any budget fits the semaphore's permits.
-    let memory = Arc::new(tokio::sync::Semaphore::new((memory_budget >> 10) as usize));
     let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
-        for file in files {
+        for (file, memory_limit) in files.into_iter().zip(memory_limits) {
             let client = client.clone();
             let semaphore = Arc::clone(&semaphore);
-            let memory = Arc::clone(&memory);
             let progress = Arc::clone(&progress);
             let then = Arc::clone(then);
             let name = file.name.clone();
             let task = tasks.spawn(async move {
                 let _permit = semaphore.acquire().await.ok();
                 let report = move |bytes: u64| progress.inc(bytes);
-                // Held until the file is unpacked: memory is given back once it is free.
-                let in_memory =
-                    file.size
-                        .filter(|size| *size <= MEMORY_PER_WHEEL)
-                        .and_then(|size| {
-                            let kib = u32::try_from(size.div_ceil(1024)).ok()?;
-                            memory.try_acquire_many_owned(kib.max(1)).ok()
-                        });
-                let memory_limit = match (&in_memory, file.size) {
-                    (Some(_), Some(size)) => usize::try_from(size).unwrap_or(0),
-                    _ => 0,
-                };
                 let downloaded = client
                     .download_verified(
                         &file.url,
@@ -282,16 +272,12 @@ fn download_each<T: Send + 'static>(
                         source: Box::new(source),
                     })?;
                 let name = file.name.clone();
-                tokio::task::spawn_blocking(move || {
-                    let result = then(&file, downloaded);
-                    drop(in_memory);
-                    result
-                })
-                .await
-                .map_err(|error| PrepareError::Task {
-                    wheel: name,
-                    detail: error.to_string(),
-                })?
+                tokio::task::spawn_blocking(move || then(&file, downloaded))
+                    .await
+                    .map_err(|error| PrepareError::Task {
+                        wheel: name,
+                        detail: error.to_string(),
+                    })?
             });
             names.insert(task.id(), name);
         }
@@ -308,4 +294,110 @@ fn download_each<T: Send + 'static>(
     runtime.shutdown_background();
     progress.finish();
     results?.into_iter().collect()
+}
+
+/// How many bytes of each of `files` may be kept in memory (0: none, to its destination): the
+/// smallest files of at most [`MEMORY_PER_WHEEL`] bytes, while they fit in `budget` bytes
+/// together, so the memory held is bounded however the downloads overlap. Small files are
+/// where memory saves most (writing, flushing and deleting a file costs about the same
+/// whatever its size), and downloads start largest first, so a budget handed out in that
+/// order would go to a few large files.
+fn memory_plan(files: &[Download], budget: u64) -> Vec<usize> {
+    let mut by_size: Vec<(usize, u64)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(index, file)| Some((index, file.size?)))
+        .filter(|(_, size)| *size <= MEMORY_PER_WHEEL)
+        .collect();
+    by_size.sort_by_key(|(_, size)| *size);
+    let mut limits = vec![0; files.len()];
+    let mut left = budget;
+    for (index, size) in by_size {
+        let Some(rest) = left.checked_sub(size) else {
+            break;
+        };
+        let Ok(limit) = usize::try_from(size) else {
+            break;
+        };
+        left = rest;
+        limits[index] = limit;
+    }
+    limits
+}
+
+/// Sorts `files` largest first (by the lock's size), files of unknown size last, the lock's
+/// order kept among equals. Permits are granted in this order, so the longest download, which
+/// a cold sync waits for, starts at once instead of queueing behind small ones.
+fn largest_first(files: &mut [Download]) {
+    files.sort_by_key(|file| std::cmp::Reverse(file.size));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, size: Option<u64>) -> Download {
+        Download {
+            name: name.to_string(),
+            url: url::Url::parse(&format!("http://127.0.0.1/{name}")).unwrap(),
+            sha256: String::new(),
+            size,
+            destination: PathBuf::from(name),
+        }
+    }
+
+    fn names(files: &[Download]) -> Vec<&str> {
+        files.iter().map(|file| file.name.as_str()).collect()
+    }
+
+    #[test]
+    fn downloads_start_largest_first_and_unknown_sizes_last() {
+        let mut files = vec![
+            file("a", Some(10)),
+            file("b", None),
+            file("c", Some(3_000)),
+            file("d", Some(10)),
+            file("e", Some(0)),
+            file("f", None),
+            file("g", Some(20 << 20)),
+        ];
+        largest_first(&mut files);
+        // Equal sizes keep the lock's order.
+        assert_eq!(names(&files), ["g", "c", "a", "d", "e", "b", "f"]);
+    }
+
+    #[test]
+    fn memory_goes_to_the_smallest_files_within_the_budget() {
+        let mib = 1 << 20;
+        let mut files = vec![
+            file("huge", Some(MEMORY_PER_WHEEL + 1)),
+            file("unknown", None),
+            file("medium", Some(6 * mib)),
+            file("large", Some(7 * mib)),
+            file("small", Some(mib)),
+            file("tiny", Some(1_000)),
+            file("tiny-too", Some(1_000)),
+        ];
+        largest_first(&mut files);
+        let plan = memory_plan(&files, 8 * mib);
+        let in_memory: Vec<(&str, u64)> = files
+            .iter()
+            .zip(&plan)
+            .filter(|(_, limit)| **limit > 0)
+            .map(|(file, limit)| (file.name.as_str(), u64::try_from(*limit).unwrap()))
+            .collect();
+        // Smallest first: two 1,000-byte files, 1 MiB and 6 MiB fit in 8 MiB, 7 MiB no more;
+        // a file larger than the per-wheel bound or of unknown size never goes to memory.
+        assert_eq!(
+            in_memory,
+            [
+                ("medium", 6 * mib),
+                ("small", mib),
+                ("tiny", 1_000),
+                ("tiny-too", 1_000)
+            ]
+        );
+        // No budget: everything to its destination.
+        assert!(memory_plan(&files, 0).iter().all(|limit| *limit == 0));
+    }
 }

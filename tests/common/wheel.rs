@@ -711,7 +711,9 @@ pub mod hostile {
         }
     }
 
-    /// Flips the bits of `len` bytes in the middle of the data of `name`.
+    /// Flips the bits of the first `len` bytes of the data of `name`. The block header of a
+    /// deflate stream comes first: whatever the encoder made of the data, the inflater then
+    /// fails at once, rather than producing garbage that some other check would catch.
     pub fn damage_data(bytes: &mut [u8], name: &str, len: usize) {
         let header = central_header(bytes, name);
         let local = u32_at(bytes, header + LOCAL_HEADER_OFFSET) as usize;
@@ -719,8 +721,7 @@ pub mod hostile {
         let extra_len = usize::from(u16_at(bytes, local + 28));
         let data = local + 30 + name_len + extra_len;
         let compressed = u32_at(bytes, header + 20) as usize;
-        let start = data + compressed / 2 - len / 2;
-        for byte in &mut bytes[start..start + len] {
+        for byte in &mut bytes[data..data + len.min(compressed)] {
             *byte ^= 0x5a;
         }
     }

@@ -129,7 +129,7 @@ fn the_lock_records_each_build_environment_and_each_build_package_once() {
     name = "buildhelper"
     version = "1.0.0"
     wheels = [
-        { name = "buildhelper-1.0.0-py3-none-any.whl", upload-time = 2024-01-01T00:00:00Z, url = "[SERVER]/files/buildhelper-1.0.0-py3-none-any.whl", size = 1034, hashes = { sha256 = "[BUILDHELPER_SHA256]" } },
+        { name = "buildhelper-1.0.0-py3-none-any.whl", upload-time = 2024-01-01T00:00:00Z, url = "[SERVER]/files/buildhelper-1.0.0-py3-none-any.whl", size = 1029, hashes = { sha256 = "[BUILDHELPER_SHA256]" } },
     ]
     "#);
 
@@ -392,7 +392,7 @@ fn the_project_build_environment_is_locked_and_follows_its_build_system() {
     name = "buildhelper"
     version = "1.0.0"
     wheels = [
-        { name = "buildhelper-1.0.0-py3-none-any.whl", upload-time = 2024-01-01T00:00:00Z, url = "[SERVER]/files/buildhelper-1.0.0-py3-none-any.whl", size = 1034, hashes = { sha256 = "[BUILDHELPER_SHA256]" } },
+        { name = "buildhelper-1.0.0-py3-none-any.whl", upload-time = 2024-01-01T00:00:00Z, url = "[SERVER]/files/buildhelper-1.0.0-py3-none-any.whl", size = 1029, hashes = { sha256 = "[BUILDHELPER_SHA256]" } },
     ]
     "#);
 

@@ -288,7 +288,7 @@ fn a_hash_mismatch_installs_nothing() {
 
     ----- stderr -----
     error: failed to download `tool-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/tool-1.0.0-py3-none-any.whl` has sha256 dd55992008646255303a9132d657c6ac9da2a51b96a9d000ec8a8661bb75701e, not the expected 63b5b7fee06c920876fa513a3e0a0e06c89a06ce310c6c369404a22cc5e10cf0: the download is corrupt, or the file changed since it was listed or locked
+      Caused by: `[SERVER]/files/tool-1.0.0-py3-none-any.whl` has sha256 96254d5889d4b481d8760c391730ab6b07450270268c04fdd3fe379ffd8dbfbd, not the expected cb86f4929b471c1a01ee9caa2b6f1d3479b0b57948448e1d972251519c796b74: the download is corrupt, or the file changed since it was listed or locked
     hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
     ");
     // Nothing was installed, not even the packages that downloaded fine: the venv this first

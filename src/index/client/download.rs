@@ -168,7 +168,7 @@ impl IndexClient {
             if let Some(credentials) = &credentials {
                 request = request.basic_auth(&credentials.username, credentials.password.as_ref());
             }
-            let failure = match request.send().await {
+            let failure = match self.send(&target, request).await {
                 Ok(mut response) => {
                     let status = response.status();
                     if is_retryable_status(status) && attempts <= self.inner.retries {

@@ -15,8 +15,9 @@
 //!   whole file) and the static metadata of source distributions (PEP 643);
 //! - `range_reads`: a wheel's `METADATA` read with HTTP range requests;
 //! - `download`: whole files, in memory or streamed to disk, checked against their hash;
-//! - `transport`: the HTTP client, the bound on requests in flight, retries with backoff, and
-//!   the error that ends a request's retries;
+//! - `transport`: the HTTP client, the bound on requests in flight, the first request to each
+//!   host sent alone (so that HTTP/2 needs one connection), retries with backoff, and the error
+//!   that ends a request's retries;
 //! - `credentials`: basic auth, sent to an index's own origin only;
 //! - `error`: [`IndexError`] and its messages.
 //!
@@ -173,6 +174,7 @@ struct Inner {
     /// The read timeout, for error messages.
     timeout: Duration,
     permits: Semaphore,
+    first_requests: transport::FirstRequests,
     pages: Mutex<FxHashMap<PackageName, PageCell>>,
     counters: Counters,
 }
@@ -203,6 +205,7 @@ impl IndexClient {
                 retries: options.retries,
                 timeout: options.timeout,
                 permits: Semaphore::new(concurrency),
+                first_requests: transport::FirstRequests::default(),
                 pages: Mutex::default(),
                 counters: Counters::default(),
             }),

@@ -15,10 +15,21 @@
 //! (`TACK_HTTP_TIMEOUT`) for the next bytes counts as a failure, so a stalled connection cannot
 //! hang a run. The error that ends the retries names the URL and the cause. A body that did not
 //! arrive whole is never used: pages and metadata are parsed only from complete bodies.
+//!
+//! The first request to an origin goes alone ([`FirstRequests`]): the others to that origin
+//! wait until its response headers arrive. Whether a server speaks HTTP/2 is learnt (by ALPN)
+//! only at the end of the first TLS handshake, so a burst of requests to a new host would
+//! otherwise open one connection each, where one HTTP/2 connection carries them all. A server
+//! that answers in HTTP/1.1 costs the others one round trip, and each then opens its own
+//! connection as before.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
@@ -52,6 +63,33 @@ pub(super) fn http_client(
         .map_err(IndexError::ClientSetup)
 }
 
+/// Which origins had an answer yet: the first request to each goes alone.
+#[derive(Debug, Default)]
+pub(super) struct FirstRequests {
+    origins: Mutex<FxHashMap<String, Arc<Origin>>>,
+}
+
+#[derive(Debug, Default)]
+struct Origin {
+    /// Set once the first request had its response headers (or failed): from then on,
+    /// requests go at once.
+    answered: AtomicBool,
+    /// Held by the first request until then; the others queue on it.
+    first: tokio::sync::Mutex<()>,
+}
+
+impl FirstRequests {
+    fn origin(&self, url: &Url) -> Arc<Origin> {
+        let key = url.origin().ascii_serialization();
+        // A poisoned map only means another request panicked: the map itself is whole.
+        let mut origins = self
+            .origins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(origins.entry(key).or_default())
+    }
+}
+
 /// A complete response, body read.
 pub(super) struct Fetched {
     pub(super) status: StatusCode,
@@ -64,6 +102,28 @@ pub(super) struct Fetched {
 }
 
 impl IndexClient {
+    /// Sends `request` (to `url`), alone if it is the first to the origin of `url`: see
+    /// [`FirstRequests`]. A request dropped while it goes alone lets the next one go.
+    pub(super) async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::Result<reqwest::Response> {
+        let origin = self.inner.first_requests.origin(url);
+        if origin.answered.load(Ordering::Acquire) {
+            return request.send().await;
+        }
+        let turn = origin.first.lock().await;
+        if origin.answered.load(Ordering::Acquire) {
+            drop(turn);
+            return request.send().await;
+        }
+        let response = request.send().await;
+        // A failure opens the gate too: the others try for themselves, as they would have.
+        origin.answered.store(true, Ordering::Release);
+        response
+    }
+
     /// One GET with the body read, under the concurrency bound, retried on transient failures.
     /// Any final status is returned; only transport failures and exhausted retries are errors.
     pub(super) async fn get(
@@ -92,7 +152,7 @@ impl IndexClient {
                     request =
                         request.basic_auth(&credentials.username, credentials.password.as_ref());
                 }
-                match request.send().await {
+                match self.send(&target, request).await {
                     Ok(response) => {
                         let status = response.status();
                         let response_headers = response.headers().clone();
@@ -304,6 +364,35 @@ mod tests {
         assert!(pages.into_iter().all(|page| page.unwrap().is_some()));
         assert_eq!(server.seen().len(), 8);
         assert_eq!(server.peak_in_flight(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_first_request_to_a_host_goes_alone() {
+        let delay = Duration::from_millis(200);
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let server = {
+            let arrivals = Arc::clone(&arrivals);
+            TestServer::start(move |_| {
+                arrivals.lock().unwrap().push(Instant::now());
+                json_reply(json_page("/files/x.whl", &"ab".repeat(32))).after(delay)
+            })
+            .await
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let client = IndexClient::new(options(&[server.url("/simple/")], cache.path())).unwrap();
+        let names: Vec<PackageName> = (0..8)
+            .map(|i| PackageName::from_str(&format!("p{i}")).unwrap())
+            .collect();
+        let pages = futures::future::join_all(names.iter().map(|name| client.project(name))).await;
+        assert!(pages.into_iter().all(|page| page.unwrap().is_some()));
+        let arrivals = arrivals.lock().unwrap().clone();
+        assert_eq!(arrivals.len(), 8);
+        // Nothing else was sent until the first answer came...
+        assert!(arrivals[1] - arrivals[0] >= delay, "{arrivals:?}");
+        // ...and then this HTTP/1.1 server got the others on connections of their own, at
+        // once rather than one after another.
+        assert!(server.peak_in_flight() > 1);
+        assert!(arrivals[7] - arrivals[1] < delay * 3, "{arrivals:?}");
     }
 
     #[tokio::test]

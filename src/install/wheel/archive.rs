@@ -171,7 +171,8 @@ pub(super) fn central_directory_names(
     let mut names = Vec::new();
     let mut header = [0u8; CENTRAL_HEADER_LEN];
     while names.len() < limit {
-        if !read_full(&mut reader, &mut header)? {
+        // A partial header counts as the end.
+        if fill(&mut reader, &mut header)? < header.len() {
             break;
         }
         let signature = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
@@ -186,20 +187,6 @@ pub(super) fn central_directory_names(
         names.push(name);
     }
     Ok(names)
-}
-
-/// Fill `buf`, or return `false` at the end of the file (a partial header counts as the end).
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => return Ok(false),
-            Ok(read) => filled += read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(true)
 }
 
 /// The first name that occurs twice in `names`, for the error message.
@@ -234,6 +221,17 @@ impl EntryType {
     }
 }
 
+/// How many bytes [`copy_at_most`] reads and writes at a time. Most files of a wheel are
+/// smaller, so each is one read of the inflated data and one `write`; a large file is a few
+/// large writes rather than thousands of 8 KiB ones (`io::copy`'s stack buffer).
+pub(super) const COPY_BUFFER_LEN: usize = 256 << 10;
+
+thread_local! {
+    /// One copy buffer per thread (the rayon workers that extract), allocated on first use and
+    /// reused for every file after, so that no file pays for a fresh zeroed buffer.
+    static COPY_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Reads at most `limit` bytes from `reader` into `writer`, and tells whether the reader had
 /// more (so that an entry larger than it declared is caught without writing the excess).
 pub(super) fn copy_at_most(
@@ -241,19 +239,56 @@ pub(super) fn copy_at_most(
     writer: &mut impl io::Write,
     limit: u64,
 ) -> io::Result<(u64, bool)> {
-    let copied = io::copy(&mut reader.take(limit), writer)?;
-    if copied < limit {
-        return Ok((copied, false));
+    COPY_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < COPY_BUFFER_LEN {
+                buffer.resize(COPY_BUFFER_LEN, 0);
+            }
+            copy_through(reader, writer, limit, &mut buffer)
+        }
+        // Only a reader or writer that itself copies on this thread gets here.
+        Err(_) => copy_through(reader, writer, limit, &mut vec![0; COPY_BUFFER_LEN]),
+    })
+}
+
+/// [`copy_at_most`] through `buffer`: each round fills it as far as the limit allows (a
+/// decompressor returns a few KiB per read) before one `write_all`.
+fn copy_through(
+    reader: &mut impl Read,
+    writer: &mut impl io::Write,
+    limit: u64,
+    buffer: &mut [u8],
+) -> io::Result<(u64, bool)> {
+    let mut copied = 0u64;
+    while copied < limit {
+        let rest = usize::try_from(limit - copied).unwrap_or(usize::MAX);
+        let window_len = rest.min(buffer.len());
+        let window = &mut buffer[..window_len];
+        let filled = fill(reader, window)?;
+        writer.write_all(&window[..filled])?;
+        copied += filled as u64;
+        if filled < window.len() {
+            // The reader ended before the limit.
+            return Ok((copied, false));
+        }
     }
     let mut probe = [0u8; 1];
-    let more = loop {
-        match reader.read(&mut probe) {
-            Ok(read) => break read > 0,
+    let more = fill(reader, &mut probe)? > 0;
+    Ok((copied, more))
+}
+
+/// Reads until `buf` is full or the reader ends; how many bytes were read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }
-    };
-    Ok((copied, more))
+    }
+    Ok(filled)
 }
 
 #[cfg(test)]
@@ -304,6 +339,105 @@ mod tests {
         let mut out = Vec::new();
         let (copied, more) = copy_at_most(&mut Cursor::new(b"ab"), &mut out, 4).unwrap();
         assert_eq!((copied, more), (2, false));
+    }
+
+    /// Bytes that do not repeat in any short period (so they do not compress to nothing).
+    fn noise(len: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// A reader that hands out a few KiB per read, as a decompressor does, and is interrupted
+    /// now and then.
+    struct Trickle {
+        data: Cursor<Vec<u8>>,
+        reads: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.reads += 1;
+            if self.reads.is_multiple_of(5) {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let len = buf.len().min(7001);
+            self.data.read(&mut buf[..len])
+        }
+    }
+
+    /// A writer that keeps what it was given and the size of each write.
+    #[derive(Default)]
+    struct Recorder {
+        bytes: Vec<u8>,
+        writes: Vec<usize>,
+    }
+
+    impl io::Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.len());
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn copy(data: &[u8], limit: u64) -> (u64, bool, Recorder) {
+        let mut reader = Trickle {
+            data: Cursor::new(data.to_vec()),
+            reads: 0,
+        };
+        let mut out = Recorder::default();
+        let (copied, more) = copy_at_most(&mut reader, &mut out, limit).unwrap();
+        assert_eq!(out.bytes, data[..out.bytes.len()], "copied as read");
+        (copied, more, out)
+    }
+
+    fn outcome(data: &[u8], limit: u64) -> (u64, bool) {
+        let (copied, more, _) = copy(data, limit);
+        (copied, more)
+    }
+
+    #[test]
+    fn large_copies_cross_the_buffer_whole_in_few_writes() {
+        let buffer = COPY_BUFFER_LEN as u64;
+        let data = noise(2 * COPY_BUFFER_LEN + 12_345);
+        let len = data.len() as u64;
+
+        // All of it: two full buffers and the rest, each one write.
+        let (copied, more, out) = copy(&data, len);
+        assert_eq!((copied, more), (len, false));
+        assert_eq!(out.writes, [COPY_BUFFER_LEN, COPY_BUFFER_LEN, 12_345]);
+        // A limit above the size.
+        assert_eq!(outcome(&data, len + 1), (len, false));
+
+        // A limit at a buffer boundary with more behind it: cut there, and the rest seen.
+        let (copied, more, out) = copy(&data, 2 * buffer);
+        assert_eq!((copied, more), (2 * buffer, true));
+        assert_eq!(out.bytes.len() as u64, 2 * buffer);
+        // One byte short, one byte over a boundary.
+        assert_eq!(outcome(&data, len - 1), (len - 1, true));
+        let (copied, more, out) = copy(&data, buffer + 1);
+        assert_eq!((copied, more), (buffer + 1, true));
+        assert_eq!(out.writes, [COPY_BUFFER_LEN, 1]);
+
+        // Data that ends exactly at a boundary, with the limit there too.
+        let even = &data[..2 * COPY_BUFFER_LEN];
+        assert_eq!(outcome(even, 2 * buffer), (2 * buffer, false));
+        // Nothing at all.
+        let (copied, more, out) = copy(&[], 1);
+        assert_eq!((copied, more), (0, false));
+        assert!(out.writes.is_empty(), "{:?}", out.writes);
+        assert_eq!(outcome(&data, 0), (0, true));
     }
 
     #[test]

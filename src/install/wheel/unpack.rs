@@ -19,7 +19,7 @@
 //! and archives past the [`Limits`] (decompression bombs).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::{BufWriter, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -471,8 +471,9 @@ fn extract_member(
         .by_index(member.index)
         .map_err(|source| errors.archive(source))?;
     let target = into.join(&member.relative);
+    // No `BufWriter`: `copy_at_most` writes in chunks of its own large buffer.
     let file = fs_err::File::create(&target)?;
-    let mut writer = HashingWriter::new(BufWriter::new(file));
+    let mut writer = HashingWriter::new(file);
     // Never more than the declared size (which the limits were checked against); the zip
     // reader checks the CRC when it reaches the end of the member.
     let (written, overflowed) =
@@ -491,10 +492,7 @@ fn extract_member(
             ),
         ));
     }
-    let (buffered, digest) = writer.finish();
-    let file = buffered
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?;
+    let (file, digest) = writer.finish();
     drop(file);
     #[cfg(unix)]
     if member.executable {

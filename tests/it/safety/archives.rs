@@ -668,7 +668,7 @@ fn decompression_bombs_are_refused() {
     insta::assert_snapshot!(run(&cases, &m), @"
     --- 64 MiB of zeros
     error: failed to unpack `victim-1.0.0-py3-none-any.whl`
-      Caused by: `victim-1.0.0-py3-none-any.whl` is too large to unpack safely: `victim/zeros.bin` unpacks to 64 MiB from 63.6 KiB, a compression ratio over the limit of 1000:1; it looks like a decompression bomb
+      Caused by: `victim-1.0.0-py3-none-any.whl` is too large to unpack safely: `victim/zeros.bin` unpacks to 64 MiB from 63.7 KiB, a compression ratio over the limit of 1000:1; it looks like a decompression bomb
     hint: tack refuses to install it: report it to the package's maintainers, or require another version of the package
 
     --- a size declared smaller than the data

@@ -298,7 +298,7 @@ fn bad_input_files_give_clear_errors_and_lose_nothing() {
 
     --- pylock #4: "sha256 = \"" -> "sha256 = \"zz"
     error: cannot read the lock
-      Caused by: [TEMP]/project/pylock.toml:10:179: `packages[0].wheels[0].hashes.sha256` (package `fine`): `zzc2ac9efe2e3631ed3eb341f7acfdbd2e8517a21e370395c5bbe0acecfe1aba4c` is not a sha256 digest (64 hexadecimal digits)
+      Caused by: [TEMP]/project/pylock.toml:10:179: `packages[0].wheels[0].hashes.sha256` (package `fine`): `zz8d22eb6f947111cfb1892806c3efa5afa153938803d1164633d8296fd6b07071` is not a sha256 digest (64 hexadecimal digits)
     hint: fix the entry, or delete the file and run `tack lock` to create it again
     "#);
 }

@@ -444,61 +444,61 @@ fn damaged_cache_entries_are_fetched_again() {
      + victim==1.0.0
 
     --- a truncated file
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` has 31 bytes where `victim-1.0.0.dist-info/RECORD` lists 62); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim/__init__.py` has 31 bytes where `victim-1.0.0.dist-info/RECORD` lists 62); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-1/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a file edited in place through a venv
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` was modified after it was unpacked); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim/__init__.py` was modified after it was unpacked); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-2/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a missing file
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` is missing); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim/__init__.py` is missing); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-3/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a truncated data file
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.data/data/share/victim/readme.txt` has 0 bytes where `victim-1.0.0.dist-info/RECORD` lists 12); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim-1.0.0.data/data/share/victim/readme.txt` has 0 bytes where `victim-1.0.0.dist-info/RECORD` lists 12); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-4/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a file added
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/injected.py` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim/injected.py` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-5/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a link in place of a file
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim/__init__.py` is not a regular file); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim/__init__.py` is not a regular file); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-6/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- RECORD missing
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.dist-info/RECORD` is missing); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim-1.0.0.dist-info/RECORD` is missing); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-7/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- RECORD emptied
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (`victim-1.0.0.dist-info/entry_points.txt` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (`victim-1.0.0.dist-info/entry_points.txt` is not listed in `victim-1.0.0.dist-info/RECORD`); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-8/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- the tree emptied
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (it has no `.dist-info` directory for `victim` (victim-1.0.0-py3-none-any.whl)); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (it has no `.dist-info` directory for `victim` (victim-1.0.0-py3-none-any.whl)); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-9/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
 
     --- a file in place of the tree
-    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa` is damaged (it is not a directory); discarding it and fetching the wheel again
+    warning: the cached copy of `victim-1.0.0-py3-none-any.whl` at `[TEMP]/cache/wheels-v1/dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b` is damaged (it is not a directory); discarding it and fetching the wheel again
     Using Python [PYTHON_VERSION] at `[PYTHON]`; created a venv at `[TEMP]/case-10/.venv`
     Installed 1 package in [TIME]
      + victim==1.0.0
@@ -610,27 +610,27 @@ fn a_download_that_differs_from_the_lock_is_never_unpacked() {
     insta::assert_snapshot!(tally.said.join("\n"), @"
     --- a valid wheel, but not the locked one
     error: failed to download `victim-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 21e8c9d67302ea63d67ad6bf0f72161ee64f6fe6f8456dab9741f417306399bc, not the expected 41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa: the download is corrupt, or the file changed since it was listed or locked
+      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 e43c18478c59d4164cbf4b7e60b39c68f5e7b93feac0f1da784e0ba7c5c7987e, not the expected dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b: the download is corrupt, or the file changed since it was listed or locked
     hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
 
     --- the first half of the wheel
     error: failed to download `victim-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 3966829ccad97db834959bd9e555268cafe9e72854a1847d5cb00070c5975edd, not the expected 41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa: the download is corrupt, or the file changed since it was listed or locked
+      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 03f8190d5977cc7dd1c6e936fd3daa0c9699086d8ab27ac52de19ff94785614c, not the expected dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b: the download is corrupt, or the file changed since it was listed or locked
     hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
 
     --- the wheel with one more byte
     error: failed to download `victim-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 ee7183951b6af8dac4d15d5821f2c28d5caab88dd6a3f4d37139a6b29af26e28, not the expected 41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa: the download is corrupt, or the file changed since it was listed or locked
+      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 abb6deb6f48779133dac40f627051e9f39d3d3ac8ba3c3c3e0cd7ccc5f466c79, not the expected dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b: the download is corrupt, or the file changed since it was listed or locked
     hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
 
     --- nothing
     error: failed to download `victim-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, not the expected 41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa: the download is corrupt, or the file changed since it was listed or locked
+      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, not the expected dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b: the download is corrupt, or the file changed since it was listed or locked
     hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
 
     --- an HTML page
     error: failed to download `victim-1.0.0-py3-none-any.whl`
-      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 45d93388d64a7b5557d32f35961c36fd5025b8110700a2980614fc5e73465374, not the expected 41d7a7c6fc26312354930bffb3e3194039bb1740a528e6e02adaa4d8e2af26fa: the download is corrupt, or the file changed since it was listed or locked
+      Caused by: `[SERVER]/files/victim-1.0.0-py3-none-any.whl` has sha256 45d93388d64a7b5557d32f35961c36fd5025b8110700a2980614fc5e73465374, not the expected dd0a20f268ec07146cb269828e2be8f024711155c8c0df3b5e743d4e1d6c832b: the download is corrupt, or the file changed since it was listed or locked
     hint: try again; if it persists, the index serves other bytes than it listed or than the lock records: tell the index maintainers, or run `tack lock --upgrade-package` for the package
     ");
 }

@@ -722,3 +722,56 @@ fn unpacks_from_memory_as_from_a_file() {
     let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn large_files_unpack_whole_across_copy_buffers() {
+    use super::super::archive::COPY_BUFFER_LEN;
+    // Bytes that do not compress away, a little over three copy buffers long.
+    let mut state = 7u32;
+    let content: Vec<u8> = (0..3 * COPY_BUFFER_LEN + 4321)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = demo()
+        .binary("demo_pkg/big.bin", content.clone())
+        .build(dir.path());
+    let tree = unpack_wheel(
+        &wheel,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("w"),
+    )
+    .unwrap();
+    assert!(fs_err::read(tree.join("demo_pkg/big.bin")).unwrap() == content);
+    let record = fs_err::read_to_string(tree.join("demo_pkg-1.0.dist-info/RECORD")).unwrap();
+    let row = format!(
+        "demo_pkg/big.bin,sha256={},{}",
+        FileDigest::of_bytes(&content).hash,
+        content.len()
+    );
+    assert!(record.contains(&row), "{record}");
+
+    // Declared a buffer and a byte short, or cut at a buffer boundary: refused either way.
+    for declared in [2 * COPY_BUFFER_LEN, 2 * COPY_BUFFER_LEN + 1] {
+        let wheel = demo()
+            .binary("demo_pkg/big.bin", content.clone())
+            .build(dir.path());
+        patch::file(&wheel, |bytes| {
+            let header = patch::central_header(bytes, "demo_pkg/big.bin");
+            patch::put_u32(
+                bytes,
+                header + patch::UNCOMPRESSED_SIZE,
+                u32::try_from(declared).unwrap(),
+            );
+        });
+        let error = refused(dir.path(), &wheel);
+        let (entry, reason) = unsafe_reason(&error);
+        assert_eq!(entry, "demo_pkg/big.bin");
+        assert!(reason.contains(&format!("more than {declared}")), "{error}");
+    }
+}
