@@ -9,8 +9,8 @@
 //!
 //! Downloads start largest first (by the lock's size), so that the longest one, which a cold
 //! sync waits for, never queues behind small ones. Each wheel is unpacked (on the blocking
-//! pool) as soon as its own download is verified, while the others are still downloading, so
-//! the downloads and the unpacking overlap. The smallest wheels, each no larger than
+//! pool, one wheel per CPU at a time) as soon as its own download is verified, while the others
+//! are still downloading, so the downloads and the unpacking overlap. The smallest wheels, each no larger than
 //! [`MEMORY_PER_WHEEL`] and all together no larger than [`MEMORY_BUDGET`], are kept in memory
 //! and unpacked from there: the archive of most wheels is never written to disk, flushed and
 //! deleted (on ext4 those three cost more than the unpacking). Unpacking the archive while it
@@ -246,17 +246,19 @@ fn download_each<T: Send + 'static>(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(
         options.concurrent_downloads.max(1),
     ));
+    let unpacking = Arc::new(tokio::sync::Semaphore::new(unpack_slots()));
     let results = runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
         for (file, memory_limit) in files.into_iter().zip(memory_limits) {
             let client = client.clone();
             let semaphore = Arc::clone(&semaphore);
+            let unpacking = Arc::clone(&unpacking);
             let progress = Arc::clone(&progress);
             let then = Arc::clone(then);
             let name = file.name.clone();
             let task = tasks.spawn(async move {
-                let _permit = semaphore.acquire().await.ok();
+                let permit = semaphore.acquire().await.ok();
                 let report = move |bytes: u64| progress.inc(bytes);
                 let downloaded = client
                     .download_verified(
@@ -271,6 +273,9 @@ fn download_each<T: Send + 'static>(
                         wheel: file.name.clone(),
                         source: Box::new(source),
                     })?;
+                // The next download starts while this file waits for its turn to be handled.
+                drop(permit);
+                let _unpacking = unpacking.acquire().await.ok();
                 let name = file.name.clone();
                 tokio::task::spawn_blocking(move || then(&file, downloaded))
                     .await
@@ -294,6 +299,15 @@ fn download_each<T: Send + 'static>(
     runtime.shutdown_background();
     progress.finish();
     results?.into_iter().collect()
+}
+
+/// How many downloaded files are handled (unpacked) at once: one per CPU, as unpacking is CPU
+/// work (which fans out over rayon besides). Each file handled at once holds a thread of
+/// tokio's blocking pool and its buffers: with one per download in flight (up to 50), a cold
+/// sync of the `data-science` sample ran 55 threads and peaked at 100-160 MB of memory for a
+/// heap of 46 MB.
+fn unpack_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// How many bytes of each of `files` may be kept in memory (0: none, to its destination): the
