@@ -468,6 +468,10 @@ impl Lock {
 
     /// Parses and validates the text of a lock file; `path` is only used in errors.
     pub fn from_toml(text: &str, path: &Path) -> Result<Lock, LockError> {
+        // A large lock on all cores; otherwise, or when anything is wrong, as one document.
+        if let Some(lock) = wire::parse_in_pieces(text, path) {
+            return Ok(lock);
+        }
         let document = wire::parse(text, path)?;
         Ok(Lock::try_from(wire::WireDocument {
             document,

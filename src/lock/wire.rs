@@ -27,6 +27,9 @@ use toml::value::Datetime;
 use toml::Spanned;
 
 use super::error::{InvalidLock, InvalidLockKind};
+
+mod pieces;
+pub(super) use pieces::parse_in_pieces;
 use url::Url;
 
 use super::{
@@ -236,84 +239,104 @@ impl TryFrom<WireDocument<'_>> for Lock {
 
     fn try_from(wire: WireDocument<'_>) -> Result<Self, Self::Error> {
         let WireDocument {
-            document,
+            mut document,
             text,
             path,
         } = wire;
         let source = Source { text, path };
-        check_lock_version(source, &document.lock_version)?;
-        let environments = document
-            .environments
-            .iter()
-            .enumerate()
-            .map(|(position, marker)| {
-                read_marker(source, &format!("environments[{position}]"), marker)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let requires_python = document
-            .requires_python
-            .map(|specifiers| read_specifiers(source, "requires-python", &specifiers))
-            .transpose()?;
-        let extras = sorted_names(
+        let packages = PackageGroup {
             source,
-            &document.extras,
-            "extras",
-            "extra name",
-            ExtraName::from_str,
-        )?;
-        let dependency_groups = sorted_names(
-            source,
-            &document.dependency_groups,
-            "dependency-groups",
-            "dependency group name",
-            GroupName::new,
-        )?;
-        let default_groups = sorted_names(
-            source,
-            &document.default_groups,
-            "default-groups",
-            "dependency group name",
-            GroupName::new,
-        )?;
-        let mut packages = Vec::new();
-        let mut directories = Vec::new();
-        let mut direct = Vec::new();
-        for (position, package) in document.packages.into_iter().enumerate() {
-            match convert_package(source, position, package)? {
-                Converted::Index(package) => packages.push(*package),
-                Converted::Directory(directory) => directories.push(directory),
-                Converted::Direct(package) => direct.push(*package),
-            }
-        }
-        direct.sort_by(|a: &LockedDirect, b| {
-            (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
-        });
-        directories.sort_by(|a: &LockedDirectory, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
-        packages.sort_by(|a, b| {
-            (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
-        });
-        let tool = match document.tool.tack {
-            Some(tack) => TackLockTool {
-                fingerprint: tack.fingerprint,
-                inputs: convert_inputs(source, tack.inputs)?,
-                builds: convert_builds(source, tack.builds, tack.build_packages)?,
-            },
-            None => TackLockTool::default(),
+            first: 0,
+            packages: std::mem::take(&mut document.packages),
         };
-        Ok(Lock {
-            lock_version: document.lock_version.into_inner(),
-            environments,
-            requires_python,
-            extras,
-            dependency_groups,
-            default_groups,
-            created_by: document.created_by,
-            packages,
-            directories,
-            direct,
-            tool,
-        })
+        convert_lock(source, document, vec![packages])
     }
+}
+
+/// `[[packages]]` entries parsed from one text (the whole file, or one of its pieces), the
+/// first of them at `first` in the file's list.
+struct PackageGroup<'a> {
+    source: Source<'a>,
+    first: usize,
+    packages: Vec<Spanned<WirePackage>>,
+}
+
+/// The lock of `document` (whose own `packages` are not read) with the packages of `groups`,
+/// converted on all cores; the first error in file order wins.
+fn convert_lock(
+    source: Source<'_>,
+    document: WireLock,
+    groups: Vec<PackageGroup<'_>>,
+) -> Result<Lock, InvalidLock> {
+    check_lock_version(source, &document.lock_version)?;
+    let environments = document
+        .environments
+        .iter()
+        .enumerate()
+        .map(|(position, marker)| read_marker(source, &format!("environments[{position}]"), marker))
+        .collect::<Result<Vec<_>, _>>()?;
+    let requires_python = document
+        .requires_python
+        .map(|specifiers| read_specifiers(source, "requires-python", &specifiers))
+        .transpose()?;
+    let extras = sorted_names(
+        source,
+        &document.extras,
+        "extras",
+        "extra name",
+        ExtraName::from_str,
+    )?;
+    let dependency_groups = sorted_names(
+        source,
+        &document.dependency_groups,
+        "dependency-groups",
+        "dependency group name",
+        GroupName::new,
+    )?;
+    let default_groups = sorted_names(
+        source,
+        &document.default_groups,
+        "default-groups",
+        "dependency group name",
+        GroupName::new,
+    )?;
+    let mut packages = Vec::new();
+    let mut directories = Vec::new();
+    let mut direct = Vec::new();
+    for converted in convert_packages(groups)? {
+        match converted {
+            Converted::Index(package) => packages.push(*package),
+            Converted::Directory(directory) => directories.push(directory),
+            Converted::Direct(package) => direct.push(*package),
+        }
+    }
+    direct.sort_by(|a: &LockedDirect, b| {
+        (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker))
+    });
+    directories.sort_by(|a: &LockedDirectory, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
+    packages
+        .sort_by(|a, b| (&a.name, &a.version, &a.marker).cmp(&(&b.name, &b.version, &b.marker)));
+    let tool = match document.tool.tack {
+        Some(tack) => TackLockTool {
+            fingerprint: tack.fingerprint,
+            inputs: convert_inputs(source, tack.inputs)?,
+            builds: convert_builds(source, tack.builds, tack.build_packages)?,
+        },
+        None => TackLockTool::default(),
+    };
+    Ok(Lock {
+        lock_version: document.lock_version.into_inner(),
+        environments,
+        requires_python,
+        extras,
+        dependency_groups,
+        default_groups,
+        created_by: document.created_by,
+        packages,
+        directories,
+        direct,
+        tool,
+    })
 }
 
 /// PEP 751: a reader must refuse an unknown major version and may read a newer minor one.
@@ -425,6 +448,28 @@ fn package_name(text: &str) -> Option<PackageName> {
     PackageName::from_str(text)
         .ok()
         .filter(|_| !text.trim().is_empty())
+}
+
+/// Converts the packages of `groups` on all cores, in file order; the first error in file
+/// order is the one returned.
+fn convert_packages(groups: Vec<PackageGroup<'_>>) -> Result<Vec<Converted>, InvalidLock> {
+    use rayon::prelude::*;
+
+    let converted: Vec<Result<Converted, InvalidLock>> = groups
+        .into_par_iter()
+        .flat_map(|group| {
+            let PackageGroup {
+                source,
+                first,
+                packages,
+            } = group;
+            packages
+                .into_par_iter()
+                .enumerate()
+                .map(move |(index, package)| convert_package(source, first + index, package))
+        })
+        .collect();
+    converted.into_iter().collect()
 }
 
 fn convert_package(
