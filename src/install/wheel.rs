@@ -243,11 +243,15 @@ fn headers_dir_name<'a>(metadata: &'a str, dist_info_stem: &'a str) -> Result<&'
 /// may delete: `pyvenv.cfg` and the interpreters in the scripts directory (`python`,
 /// `python3`, `python3.12`, `python3.13t`, `pythonw.exe`, `pypy3`...).
 fn is_venv_own_file(path: &Path, layout: &InstallLayout) -> bool {
-    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+    // Byte by byte where the name is plain: this runs for every file of every install.
+    let Some(name) = record::file_name(path).and_then(|name| name.to_str()) else {
         return false;
     };
     let is_config = name.eq_ignore_ascii_case("pyvenv.cfg");
-    if !is_config && !is_interpreter_name(name) && layout.python.file_name() != path.file_name() {
+    if !is_config
+        && !is_interpreter_name(name)
+        && record::file_name(&layout.python) != Some(name.as_ref())
+    {
         return false;
     }
     let path = record::normalize(path);

@@ -9,7 +9,11 @@
 //! The files of a tree are the rows of its cached `RECORD`, not a walk of the tree: the
 //! integrity check ([`super::reuse_unpacked`]) or the unpacking itself has just made sure that
 //! the tree holds exactly those files, with those digests and sizes, so installing reads no file
-//! content except scripts and makes no system call per file but the link.
+//! content except scripts and makes no system call per file but the link. Its paths and digests
+//! are borrowed from the `RECORD` text all the way to the installed `RECORD` (which a file of
+//! the wheel's root lists under its path in the wheel), and the checks of each destination
+//! (inside the venv, not one of its own files, not taken, case folded) copy no path that is
+//! normal and ASCII: per file, the target's path is nearly the only allocation.
 //!
 //! [`install_wheels`] installs many wheels as one batch, because a venv is mostly directories
 //! and links and the file system is the bottleneck: every wheel is placed and checked first
@@ -20,8 +24,9 @@
 //! written, `RECORD` last. Where two wheels install the same path, the later one in the batch
 //! wins, as it would installed one after the other.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::ffi::OsStr;
+use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +35,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::entry_points;
-use super::record::{self, FileDigest};
+use super::record::{self, FileDigest, PathDigest};
 use super::{
     find_dist_info, headers_dir_name, is_venv_own_file, metadata_header, InstallOptions, WheelError,
 };
@@ -50,25 +55,41 @@ pub struct WheelToInstall<'a> {
     pub options: InstallOptions<'a>,
 }
 
+/// What is read from a cached tree before its files are placed, so that the placements can
+/// borrow their paths and digests from its `RECORD` text instead of copying them.
+struct CachedTree {
+    /// Where links point: the cached tree, made absolute for symbolic links.
+    source_root: PathBuf,
+    dist_info_name: String,
+    /// `Root-Is-Purelib` from `WHEEL`.
+    root_is_purelib: bool,
+    record_path: PathBuf,
+    /// The cached `RECORD`'s text.
+    record: String,
+}
+
 /// What to do with one file of the cached tree.
 #[derive(Debug)]
-struct Placement {
+struct Placement<'a> {
     /// `/`-separated path in the cached tree (its `RECORD` path there).
-    relative: String,
+    relative: Cow<'a, str>,
     target: PathBuf,
+    /// Whether `relative` is also the file's path in the installed `RECORD`: a file of the
+    /// wheel's root, whose target is `relative` below the root directory.
+    recorded_as_relative: bool,
     script: bool,
     /// Its sha256 and size from the cached `RECORD`.
-    digest: Option<FileDigest>,
+    digest: Option<FileDigest<'a>>,
 }
 
 /// A wheel placed and checked, ready to be written.
 struct PlacedWheel<'a> {
     wheel: &'a WheelToInstall<'a>,
     /// Where links point: the cached tree, made absolute for symbolic links.
-    source_root: PathBuf,
-    dist_info_name: String,
+    source_root: &'a Path,
+    dist_info_name: &'a str,
     root_dir: &'a Path,
-    placements: Vec<Placement>,
+    placements: Vec<Placement<'a>>,
     /// Console and GUI entry points: the launcher's path and content.
     launchers: Vec<(PathBuf, String)>,
     shebang: String,
@@ -103,12 +124,24 @@ pub fn install_wheels(
     layout: &InstallLayout,
     on_installed: &(dyn Fn() + Sync),
 ) -> Result<Vec<InstalledDist>, (usize, WheelError)> {
-    // Placed and checked, all of them before anything is written.
-    let placed: Vec<Result<PlacedWheel<'_>, WheelError>> = wheels
+    // Placed and checked, all of them before anything is written. Each cached tree is read
+    // first, so that its placements borrow from its `RECORD`; a wheel whose tree could not be
+    // read is not placed.
+    let mut failures = Vec::new();
+    let trees: Vec<Option<CachedTree>> = wheels
         .par_iter()
-        .map(|wheel| place_wheel(wheel, layout))
+        .map(read_cached_tree)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(index, tree)| tree.map_err(|error| failures.push((index, error))).ok())
         .collect();
-    let placed = first_error(placed)?;
+    let placed: Vec<Option<Result<PlacedWheel<'_>, WheelError>>> = wheels
+        .par_iter()
+        .zip(&trees)
+        .map(|(wheel, tree)| Some(place_wheel(wheel, tree.as_ref()?, layout)))
+        .collect();
+    let placed = first_placement_error(placed, failures.into_iter().next())?;
 
     // Where two wheels install one path, the later one's file is put there: the earlier
     // wheel's target is shadowed. (Keys are the paths' bytes: hashing `Path`s component by
@@ -154,6 +187,27 @@ pub fn install_wheels(
         })
         .collect();
     first_error(installed)
+}
+
+/// The placed wheels, or the first error with its index: a placement's, or the first wheel's
+/// whose tree could not be read (`unread`; those wheels have no placement).
+fn first_placement_error<T>(
+    placed: Vec<Option<Result<T, WheelError>>>,
+    unread: Option<(usize, WheelError)>,
+) -> Result<Vec<T>, (usize, WheelError)> {
+    let mut values = Vec::with_capacity(placed.len());
+    for (index, result) in placed.into_iter().enumerate() {
+        match result {
+            Some(Ok(value)) => values.push(value),
+            Some(Err(error)) => return Err((index, error)),
+            // The first wheel whose tree could not be read.
+            None => break,
+        }
+    }
+    match unread {
+        Some(failure) => Err(failure),
+        None => Ok(values),
+    }
 }
 
 /// The values, or the first error with its index.
@@ -202,12 +256,12 @@ fn create_directories(
     let mut tops = Vec::new();
     let dist_infos: Vec<PathBuf> = placed
         .iter()
-        .map(|wheel| wheel.root_dir.join(&wheel.dist_info_name))
+        .map(|wheel| wheel.root_dir.join(wheel.dist_info_name))
         .collect();
     let files = placed
         .iter()
         .flat_map(PlacedWheel::targets)
-        .filter_map(Path::parent)
+        .filter_map(record::parent)
         .chain(dist_infos.iter().map(PathBuf::as_path));
     for directory in files {
         // Up to the first directory known to exist or known to be wanted already.
@@ -260,13 +314,10 @@ fn create_tree(
     }
 }
 
-/// Place every file of `wheel` and check every destination; nothing is written.
-fn place_wheel<'a>(
-    wheel: &'a WheelToInstall<'a>,
-    layout: &'a InstallLayout,
-) -> Result<PlacedWheel<'a>, WheelError> {
+/// Read what [`place_wheel`] needs of `wheel`'s cached tree: its dist-info, `WHEEL` and
+/// `RECORD`.
+fn read_cached_tree(wheel: &WheelToInstall<'_>) -> Result<CachedTree, WheelError> {
     let unpacked = wheel.unpacked;
-    let filename = wheel.filename;
     // Symbolic links must point at an absolute path to survive the venv being entered from
     // another directory.
     let source_root = if wheel.link_mode == LinkMode::Symlink {
@@ -274,20 +325,42 @@ fn place_wheel<'a>(
     } else {
         unpacked.to_path_buf()
     };
-    let dist_info_name = find_dist_info(unpacked, filename)?;
+    let dist_info_name = find_dist_info(unpacked, wheel.filename)?;
     let cached_dist_info = unpacked.join(&dist_info_name);
     let root_is_purelib = read_wheel_file(&cached_dist_info)?;
-    let root_dir = if root_is_purelib {
+    let record_path = cached_dist_info.join("RECORD");
+    let record = fs_err::read_to_string(&record_path)?;
+    Ok(CachedTree {
+        source_root,
+        dist_info_name,
+        root_is_purelib,
+        record_path,
+        record,
+    })
+}
+
+/// Place every file of `wheel` (whose cached tree is `tree`) and check every destination;
+/// nothing is written.
+fn place_wheel<'a>(
+    wheel: &'a WheelToInstall<'a>,
+    tree: &'a CachedTree,
+    layout: &'a InstallLayout,
+) -> Result<PlacedWheel<'a>, WheelError> {
+    let unpacked = wheel.unpacked;
+    let filename = wheel.filename;
+    let dist_info_name = tree.dist_info_name.as_str();
+    let cached_dist_info = unpacked.join(dist_info_name);
+    let root_dir = if tree.root_is_purelib {
         &layout.purelib
     } else {
         &layout.platlib
     };
 
-    let files = listed_files(unpacked, &dist_info_name)?;
+    let files = listed_files(&tree.record, &tree.record_path, dist_info_name)?;
     let placements = place(
         unpacked,
         files,
-        &dist_info_name,
+        dist_info_name,
         &cached_dist_info,
         layout,
         root_dir,
@@ -317,17 +390,19 @@ fn place_wheel<'a>(
     // Every destination inside the venv, none of the venv's own files, no two files at one
     // place (also when the names differ only in case): checked for all files before the first
     // one is put in place.
-    let venv_root = record::normalize(&layout.data);
+    let venv_root = record::normalized(&layout.data);
     let entry_points_name = format!("{dist_info_name}/entry_points.txt");
     // What takes each place: an installer's file (by name) or a file of the wheel (by its path
     // in the wheel); the message is written only for a clash.
-    let mut taken: FxHashMap<String, (bool, &str)> = INSTALLER_FILES
+    let installer_files: Vec<PathBuf> = INSTALLER_FILES
         .iter()
-        .map(|name| {
-            let target = record::normalize(&root_dir.join(&dist_info_name).join(name));
-            (folded(&target), (true, *name))
-        })
+        .map(|name| record::normalized(&root_dir.join(dist_info_name).join(name)).into_owned())
         .collect();
+    let mut taken: FxHashMap<FoldedPath<'_>, (bool, &str)> = FxHashMap::default();
+    taken.reserve(placements.len() + launchers.len() + installer_files.len());
+    for (target, name) in installer_files.iter().zip(INSTALLER_FILES) {
+        taken.insert(FoldedPath::new(Cow::Borrowed(target)), (true, name));
+    }
     let describe = |(installer, name): (bool, &str)| {
         if installer {
             format!("the installer's `{dist_info_name}/{name}`")
@@ -335,13 +410,25 @@ fn place_wheel<'a>(
             format!("`{name}`")
         }
     };
-    for (relative, target) in placements
+    // A file of the wheel's root is its plain relative path below the root directory: when
+    // that directory is normal and inside the venv (or is its top), so is every such file,
+    // without normalizing and comparing each one's path again.
+    let root_inside = record::is_normal(root_dir)
+        && (root_dir.as_os_str() == venv_root.as_os_str()
+            || record::is_below(root_dir, &venv_root));
+    for (relative, target, in_root) in placements
         .iter()
-        .map(|placement| (placement.relative.as_str(), &placement.target))
+        .map(|placement| {
+            (
+                placement.relative.as_ref(),
+                &placement.target,
+                placement.recorded_as_relative,
+            )
+        })
         .chain(
             launchers
                 .iter()
-                .map(|(target, _)| (entry_points_name.as_str(), target)),
+                .map(|(target, _)| (entry_points_name.as_str(), target, false)),
         )
     {
         let refuse = |reason: String| WheelError::UnsafeEntry {
@@ -349,8 +436,13 @@ fn place_wheel<'a>(
             entry: relative.to_string(),
             reason,
         };
-        let normalized = record::normalize(target);
-        if !record::is_below(&normalized, &venv_root) {
+        let known_inside = in_root && root_inside;
+        let normalized = if known_inside {
+            Cow::Borrowed(target.as_path())
+        } else {
+            record::normalized(target)
+        };
+        if !known_inside && !record::is_below(&normalized, &venv_root) {
             return Err(refuse(format!(
                 "it would be installed at `{}`, outside the environment `{}`",
                 target.display(),
@@ -363,7 +455,7 @@ fn place_wheel<'a>(
                 target.display()
             )));
         }
-        if let Some(other) = taken.insert(folded(&normalized), (false, relative)) {
+        if let Some(other) = taken.insert(FoldedPath::new(normalized), (false, relative)) {
             return Err(refuse(format!(
                 "it would be installed at `{}`, the place of {}",
                 target.display(),
@@ -371,9 +463,10 @@ fn place_wheel<'a>(
             )));
         }
     }
+    drop(taken);
     Ok(PlacedWheel {
         wheel,
-        source_root,
+        source_root: &tree.source_root,
         dist_info_name,
         root_dir,
         placements,
@@ -399,57 +492,66 @@ fn write_wheel(
         shebang,
     } = placed;
     let options = &wheel.options;
-    let mut record_rows: BTreeMap<String, Option<FileDigest>> = placements
+    // One path buffer per rayon job for the files' sources, and each `RECORD` row borrowed
+    // from its placement where it can be: nothing is allocated per linked file.
+    let mut record_rows: Vec<PathDigest<'_>> = placements
         .par_iter()
-        .map(|placement| {
-            let source = source_root.join(&placement.relative);
-            let digest = if placement.script {
-                if owned(&placement.target) {
-                    install_script(&source, &placement.target, shebang, linker)?
+        .map_init(
+            || PathBuf::with_capacity(source_root.as_os_str().len() + 256),
+            |source, placement| {
+                source.clear();
+                source.push(source_root);
+                source.push(placement.relative.as_ref());
+                let digest = if placement.script {
+                    if owned(&placement.target) {
+                        install_script(source, &placement.target, shebang, linker)?
+                    } else {
+                        script_digest(source, shebang)?
+                    }
                 } else {
-                    script_digest(&source, shebang)?
-                }
-            } else {
-                if owned(&placement.target) {
-                    linker.link_in_existing_directory(&source, &placement.target)?;
-                }
-                match &placement.digest {
-                    Some(digest) => digest.clone(),
-                    None => FileDigest::of_file(&source)?,
-                }
-            };
-            Ok((
-                record::relative_to(&placement.target, root_dir),
-                Some(digest),
-            ))
-        })
+                    if owned(&placement.target) {
+                        linker.link_in_existing_directory(source, &placement.target)?;
+                    }
+                    match &placement.digest {
+                        Some(digest) => digest.borrowed(),
+                        None => FileDigest::of_file(source)?,
+                    }
+                };
+                let path = if placement.recorded_as_relative {
+                    Cow::Borrowed(placement.relative.as_ref())
+                } else {
+                    record::relative_to(&placement.target, root_dir)
+                };
+                Ok((path, Some(digest)))
+            },
+        )
         .collect::<Result<_, WheelError>>()?;
 
     for (target, content) in launchers {
         if owned(target) {
             write_new_file(target, content.as_bytes(), true)?;
         }
-        record_rows.insert(
+        record_rows.push((
             record::relative_to(target, root_dir),
             Some(FileDigest::of_bytes(content.as_bytes())),
-        );
+        ));
     }
 
     // The installer's files, `RECORD` last.
     let dist_info = root_dir.join(dist_info_name);
     let installer = format!("{}\n", options.installer.trim());
     write_new_file(&dist_info.join("INSTALLER"), installer.as_bytes(), false)?;
-    record_rows.insert(
-        format!("{dist_info_name}/INSTALLER"),
+    record_rows.push((
+        Cow::Owned(format!("{dist_info_name}/INSTALLER")),
         Some(FileDigest::of_bytes(installer.as_bytes())),
-    );
+    ));
     let requested = dist_info.join("REQUESTED");
     if options.requested {
         write_new_file(&requested, b"", false)?;
-        record_rows.insert(
-            format!("{dist_info_name}/REQUESTED"),
+        record_rows.push((
+            Cow::Owned(format!("{dist_info_name}/REQUESTED")),
             Some(FileDigest::of_bytes(b"")),
-        );
+        ));
     } else if requested.exists() {
         fs_err::remove_file(&requested)?;
     }
@@ -459,18 +561,13 @@ fn write_wheel(
             direct_url.as_bytes(),
             false,
         )?;
-        record_rows.insert(
-            format!("{dist_info_name}/direct_url.json"),
+        record_rows.push((
+            Cow::Owned(format!("{dist_info_name}/direct_url.json")),
             Some(FileDigest::of_bytes(direct_url.as_bytes())),
-        );
+        ));
     }
-    let record_name = format!("{dist_info_name}/RECORD");
-    record_rows.insert(record_name, None);
-    let text = record::render(
-        record_rows
-            .iter()
-            .map(|(path, digest)| (path.as_str(), digest.as_ref())),
-    );
+    record_rows.push((Cow::Owned(format!("{dist_info_name}/RECORD")), None));
+    let text = record::render(sorted_rows(&mut record_rows));
     let staging = dist_info.join("RECORD.tmp");
     write_new_file(&staging, text.as_bytes(), false)?;
     fs_err::rename(&staging, dist_info.join("RECORD"))?;
@@ -484,14 +581,67 @@ fn write_wheel(
     })
 }
 
-/// A path as a key that is the same for names differing only in case (which name one file
-/// on macOS and Windows).
-fn folded(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    if text.is_ascii() {
-        text.to_ascii_lowercase()
-    } else {
-        text.to_lowercase()
+/// The rows of an installed `RECORD` sorted by path, one row per path, the last one added
+/// where several have one path (the checks in [`place_wheel`] leave none such).
+fn sorted_rows<'a>(
+    rows: &'a mut Vec<PathDigest<'_>>,
+) -> impl Iterator<Item = (&'a str, Option<&'a FileDigest<'a>>)> {
+    // Stable: of equal paths, the one added last comes last and is the one kept.
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    rows.iter()
+        .map(|(path, digest)| (path.as_ref(), digest.as_ref()))
+}
+
+/// A path as a map key that is the same for names differing only in case (which name one
+/// file on macOS and Windows). An ASCII path, nearly every one, is kept as it is and compared
+/// and hashed ignoring ASCII case, without a lowercase copy; any other is lowercased once (its
+/// lowercase has no ASCII capitals, so comparing it ignoring ASCII case is comparing it).
+#[derive(Debug)]
+struct FoldedPath<'a>(Cow<'a, str>);
+
+impl<'a> FoldedPath<'a> {
+    fn new(path: Cow<'a, Path>) -> Self {
+        // `to_str` first: checking UTF-8 is faster than a lossy conversion that finds none.
+        let text = match path {
+            Cow::Borrowed(path) => path
+                .to_str()
+                .map_or_else(|| path.to_string_lossy(), Cow::Borrowed),
+            Cow::Owned(path) => Cow::Owned(path.to_string_lossy().into_owned()),
+        };
+        if text.is_ascii() {
+            Self(text)
+        } else {
+            Self(Cow::Owned(text.to_lowercase()))
+        }
+    }
+}
+
+impl PartialEq for FoldedPath<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+
+impl Eq for FoldedPath<'_> {}
+
+impl Hash for FoldedPath<'_> {
+    /// The hash of the text in ASCII lowercase, as [`PartialEq`] compares it.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut lowered = [0u8; 64];
+        for chunk in self.0.as_bytes().chunks(lowered.len()) {
+            let lowered = &mut lowered[..chunk.len()];
+            lowered.copy_from_slice(chunk);
+            lowered.make_ascii_lowercase();
+            state.write(lowered);
+        }
+        state.write_u8(0xff);
     }
 }
 
@@ -525,18 +675,17 @@ fn read_wheel_file(cached_dist_info: &Path) -> Result<bool, WheelError> {
         .is_some_and(|value| value.eq_ignore_ascii_case("true")))
 }
 
-/// The files of the cached tree `unpacked` with their digests, from its `RECORD` (which the
-/// integrity check matched against the tree), sorted by path; `RECORD` itself is left out.
-fn listed_files(
-    unpacked: &Path,
+/// The files of a cached tree with their digests, from its `RECORD` (`text`, read from
+/// `record_path`; the integrity check matched it against the tree), sorted by path and borrowed
+/// from `text`; `RECORD` itself is left out.
+fn listed_files<'a>(
+    text: &'a str,
+    record_path: &Path,
     dist_info_name: &str,
-) -> Result<Vec<(String, Option<FileDigest>)>, WheelError> {
-    let record_path = unpacked.join(dist_info_name).join("RECORD");
-    let text = fs_err::read_to_string(&record_path)?;
-    let record_name = format!("{dist_info_name}/RECORD");
+) -> Result<Vec<PathDigest<'a>>, WheelError> {
     let mut files = Vec::new();
-    for row in record::parse(&text) {
-        if row.path == record_name {
+    for row in record::parse(text) {
+        if row.path.strip_prefix(dist_info_name) == Some("/RECORD") {
             continue;
         }
         // A plain relative path: written by tack, but a cache is still not to be trusted.
@@ -547,26 +696,19 @@ fn listed_files(
             .split(|&byte| byte == b'/')
             .all(|part| !matches!(part, b"" | b"." | b"..") && !part.contains(&b'\\'))
             && (!cfg!(windows)
-                || Path::new(&row.path)
+                || Path::new(row.path.as_ref())
                     .components()
                     .all(|component| matches!(component, Component::Normal(_))));
         if !plain {
             return Err(WheelError::Invalid {
-                path: record_path,
+                path: record_path.to_path_buf(),
                 message: format!(
                     "it lists `{}`, which is not a path inside the wheel",
                     row.path
                 ),
             });
         }
-        let digest = match (row.sha256(), row.size) {
-            (Some(hash), Some(size)) => Some(FileDigest {
-                hash: hash.to_string(),
-                size,
-            }),
-            _ => None,
-        };
-        files.push((row.path, digest));
+        files.push(row.into_path_and_digest());
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files.dedup_by(|a, b| a.0 == b.0);
@@ -574,14 +716,14 @@ fn listed_files(
 }
 
 /// The destination of every file of the cached tree.
-fn place(
+fn place<'a>(
     unpacked: &Path,
-    files: Vec<(String, Option<FileDigest>)>,
+    files: Vec<PathDigest<'a>>,
     dist_info_name: &str,
     cached_dist_info: &Path,
     layout: &InstallLayout,
     root_dir: &Path,
-) -> Result<Vec<Placement>, WheelError> {
+) -> Result<Vec<Placement<'a>>, WheelError> {
     let stem = dist_info_name
         .strip_suffix(".dist-info")
         .unwrap_or(dist_info_name);
@@ -596,8 +738,9 @@ fn place(
         }
         if top != data_name {
             placements.push(Placement {
-                target: root_dir.join(&relative),
+                target: record::joined(root_dir, relative.as_ref()),
                 relative,
+                recorded_as_relative: true,
                 script: false,
                 digest,
             });
@@ -635,6 +778,7 @@ fn place(
         placements.push(Placement {
             relative,
             target,
+            recorded_as_relative: false,
             script,
             digest,
         });
@@ -722,7 +866,7 @@ fn install_script(
     target: &Path,
     shebang: &str,
     linker: &Linker<'_>,
-) -> Result<FileDigest, WheelError> {
+) -> Result<FileDigest<'static>, WheelError> {
     let bytes = fs_err::read(source)?;
     if let Some(rewritten) = entry_points::rewrite_python_shebang(&bytes, shebang) {
         write_new_file(target, &rewritten, true)?;
@@ -738,7 +882,7 @@ fn install_script(
 
 /// The digest [`install_script`] would record for `source`, without installing it (its place
 /// is taken by a later wheel of the batch).
-fn script_digest(source: &Path, shebang: &str) -> Result<FileDigest, WheelError> {
+fn script_digest(source: &Path, shebang: &str) -> Result<FileDigest<'static>, WheelError> {
     let bytes = fs_err::read(source)?;
     Ok(
         match entry_points::rewrite_python_shebang(&bytes, shebang) {
@@ -846,7 +990,7 @@ mod tests {
         let text = fs_err::read_to_string(dist_info.join("RECORD")).unwrap();
         let rows = record::parse(&text);
         for row in &rows {
-            let path = layout.purelib.join(&row.path);
+            let path = layout.purelib.join(row.path.as_ref());
             assert!(path.is_file(), "{} is listed but missing", row.path);
             let Some(hash) = row.sha256() else {
                 assert!(row.path.ends_with("/RECORD"), "{}", row.path);
@@ -856,7 +1000,7 @@ mod tests {
             assert_eq!(hash, actual.hash, "{}", row.path);
             assert_eq!(row.size, Some(actual.size), "{}", row.path);
         }
-        rows.into_iter().map(|row| row.path).collect()
+        rows.into_iter().map(|row| row.path.into_owned()).collect()
     }
 
     #[test]
@@ -969,7 +1113,7 @@ mod tests {
         // Every installed file is listed, and nothing else.
         let mut on_disk: Vec<String> = walk(&venv)
             .into_iter()
-            .map(|path| record::relative_to(&venv.join(path), &layout.purelib))
+            .map(|path| record::relative_to(&venv.join(path), &layout.purelib).into_owned())
             .collect();
         on_disk.sort();
         let mut listed = paths.clone();
@@ -1215,6 +1359,137 @@ mod tests {
         assert!(!layout.purelib.exists());
         let record = fs_err::read_to_string(installed.dist_info.join("RECORD")).unwrap();
         assert!(record.contains("native/__init__.py,sha256="), "{record}");
+    }
+
+    #[test]
+    fn root_directories_anywhere_in_the_venv_work_and_outside_it_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = WheelBuilder::new("demo_pkg", "1.0")
+            .file("demo_pkg/__init__.py", "x = 1\n")
+            .file("demo_pkg/sub/mod.py", "y = 2\n")
+            .file("demo_pkg-1.0.data/data/share/demo.txt", "data\n")
+            .build(dir.path());
+        let unpacked = unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.path().join("wheels"),
+        )
+        .unwrap();
+        let install = |layout: &InstallLayout| {
+            install_wheel(
+                &unpacked,
+                &filename("demo_pkg", "1.0"),
+                layout,
+                LinkMode::Copy,
+                &options(false),
+            )
+        };
+
+        // Not normal (`.` and `..`), and the venv's top itself: the same files, the same RECORD.
+        for (name, purelib) in [
+            ("dotted", "lib/./x/../python3.11/site-packages"),
+            ("top", ""),
+        ] {
+            let venv = dir.path().join(name);
+            let mut layout = layout(&venv);
+            layout.purelib = venv.join(purelib);
+            let installed = install(&layout).unwrap();
+            assert!(layout.purelib.join("demo_pkg/sub/mod.py").is_file());
+            assert!(venv.join("share/demo.txt").is_file());
+            let record = fs_err::read_to_string(installed.dist_info.join("RECORD")).unwrap();
+            // Each row after a line break, the first one too.
+            let record = format!("\n{record}");
+            assert!(record.contains("\ndemo_pkg/sub/mod.py,sha256="), "{record}");
+            let data_row = if name == "top" {
+                "\nshare/demo.txt,sha256="
+            } else {
+                "\n../../../share/demo.txt,sha256="
+            };
+            assert!(record.contains(data_row), "{record}");
+        }
+
+        // A root directory outside the venv: every file of the root is refused.
+        let venv = dir.path().join("venv");
+        let mut layout = layout(&venv);
+        layout.purelib = dir.path().join("elsewhere/site-packages");
+        let error = install(&layout).unwrap_err();
+        assert!(
+            matches!(&error, WheelError::UnsafeEntry { reason, .. }
+                if reason.contains("outside the environment")),
+            "{error}"
+        );
+        // Below the venv's path as text, but not below the venv.
+        layout.purelib = dir.path().join("venv2/site-packages");
+        let error = install(&layout).unwrap_err();
+        assert!(
+            error.to_string().contains("outside the environment"),
+            "{error}"
+        );
+        assert!(!dir.path().join("elsewhere").exists());
+        assert!(!dir.path().join("venv2").exists());
+        assert!(!venv.exists());
+    }
+
+    #[test]
+    fn paths_differing_only_in_case_are_one_key() {
+        let key = |path: &str| FoldedPath::new(Cow::Owned(PathBuf::from(path)));
+        let hash = |path: &str| {
+            let mut hasher = rustc_hash::FxHasher::default();
+            key(path).hash(&mut hasher);
+            hasher.finish()
+        };
+        let long = "/venv/lib/python3.11/site-packages/".repeat(3);
+        for (a, b) in [
+            ("/venv/Pkg/X.py", "/venv/pkg/x.py"),
+            (
+                &format!("{long}A.py") as &str,
+                &format!("{}a.py", long.to_uppercase()),
+            ),
+            ("/venv/Stra\u{df}e.py", "/venv/stra\u{df}e.py"),
+            ("/venv/\u{c4}.py", "/venv/\u{e4}.py"),
+            // The Kelvin sign lowercases to an ASCII `k`.
+            ("/venv/\u{212a}.py", "/venv/k.py"),
+            ("/venv/\u{212a}.py", "/venv/K.py"),
+        ] {
+            assert!(key(a) == key(b), "{a} {b}");
+            assert_eq!(hash(a), hash(b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("/venv/pkg/x.py", "/venv/pkg/y.py"),
+            ("/venv/pkg/x.py", "/venv/pkg/x.py2"),
+            ("/venv/\u{e4}.py", "/venv/a.py"),
+        ] {
+            assert!(key(a) != key(b), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn record_rows_are_sorted_and_the_last_of_one_path_is_kept() {
+        let digest = |hash: &'static str| {
+            Some(FileDigest {
+                hash: Cow::Borrowed(hash),
+                size: 1,
+            })
+        };
+        let mut rows = vec![
+            (Cow::Borrowed("b.py"), digest("first")),
+            (Cow::Borrowed("a.py"), digest("a")),
+            (Cow::Owned("b.py".to_string()), digest("second")),
+            (Cow::Borrowed("x.dist-info/RECORD"), None),
+            (Cow::Borrowed("b.py"), digest("third")),
+        ];
+        let sorted: Vec<(&str, Option<&str>)> = sorted_rows(&mut rows)
+            .map(|(path, digest)| (path, digest.map(|digest| digest.hash.as_ref())))
+            .collect();
+        assert_eq!(
+            sorted,
+            [
+                ("a.py", Some("a")),
+                ("b.py", Some("third")),
+                ("x.dist-info/RECORD", None)
+            ]
+        );
     }
 
     #[test]

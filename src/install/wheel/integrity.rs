@@ -22,6 +22,7 @@
 //! and the modification time, such as a bit flipped by failing hardware.
 
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -116,8 +117,11 @@ pub(super) fn verify_unpacked(dir: &Path, filename: &WheelFilename) -> Result<()
         Err(error) => return Err(error.to_string()),
     };
     let text = fs_err::read_to_string(&record_path).map_err(|error| error.to_string())?;
-    let mut expected: FxHashMap<String, u64> = FxHashMap::default();
-    for row in record::parse(&text) {
+    // The paths are borrowed from `text`, and the map is made once at its full size.
+    let rows = record::parse(&text);
+    let mut expected: FxHashMap<Cow<'_, str>, u64> = FxHashMap::default();
+    expected.reserve(rows.len());
+    for row in rows {
         if row.path == record_name {
             continue;
         }
@@ -151,9 +155,9 @@ pub(super) fn verify_unpacked(dir: &Path, filename: &WheelFilename) -> Result<()
     };
     walk(dir, &mut String::new(), &mut check)?;
     if found != expected.len() {
-        let mut missing: Vec<&String> = expected
+        let mut missing: Vec<&Cow<'_, str>> = expected
             .keys()
-            .filter(|path| !dir.join(path.as_str()).is_file())
+            .filter(|path| !dir.join(path.as_ref()).is_file())
             .collect();
         missing.sort();
         return Err(match missing.first() {
@@ -195,7 +199,7 @@ fn walk(
         let file_type = entry.file_type().map_err(|error| error.to_string())?;
         if file_type.is_dir() {
             prefix.push('/');
-            walk(&entry.path(), prefix, visit)?;
+            walk(&record::joined(dir, name), prefix, visit)?;
         } else if file_type.is_file() {
             let metadata = entry.metadata().map_err(|error| error.to_string())?;
             visit(prefix, &metadata)?;

@@ -155,7 +155,7 @@ fn resolve(
     let dist_info = normalize(dist_info);
     let mut paths = Vec::new();
     for row in record::parse(text) {
-        let path = root.check(&base.join(&row.path), record_path, &row.path)?;
+        let path = root.check(&base.join(row.path.as_ref()), record_path, &row.path)?;
         if !path.starts_with(&dist_info) {
             paths.push(path);
         }

@@ -461,7 +461,7 @@ fn extract_member(
     member: &Member,
     into: &Path,
     errors: &Errors,
-) -> Result<FileDigest, WheelError> {
+) -> Result<FileDigest<'static>, WheelError> {
     let extract_error = |source| WheelError::Extract {
         wheel: errors.wheel.clone(),
         entry: member.name.clone(),
@@ -535,12 +535,13 @@ fn write_verified_record(
     let dist_info = &survey.dist_info;
     let record_name = format!("{dist_info}/RECORD");
     let record_path = into.join(dist_info).join("RECORD");
-    let listed = if record_path.is_file() {
-        record::parse(&fs_err::read_to_string(&record_path)?)
+    let text = if record_path.is_file() {
+        fs_err::read_to_string(&record_path)?
     } else {
         tracing::debug!("`{}` has no RECORD", errors.wheel);
-        Vec::new()
+        String::new()
     };
+    let listed = record::parse(&text);
     let mut verified = 0usize;
     for row in &listed {
         let relative = safe_relative_path(&row.path).map_err(|reason| {
@@ -560,7 +561,7 @@ fn write_verified_record(
         if hash_differs || size_differs {
             return Err(WheelError::RecordMismatch {
                 wheel: errors.wheel.clone(),
-                entry: row.path.clone(),
+                entry: row.path.to_string(),
             });
         }
         verified += usize::from(row.sha256().is_some());

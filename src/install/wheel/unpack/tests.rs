@@ -132,15 +132,14 @@ fn the_cached_record_lists_verified_digests() {
         &dir.path().join("wheels"),
     )
     .unwrap();
-    let rows = record::parse(
-        &fs_err::read_to_string(unpacked.join("demo_pkg-1.0.dist-info/RECORD")).unwrap(),
-    );
+    let text = fs_err::read_to_string(unpacked.join("demo_pkg-1.0.dist-info/RECORD")).unwrap();
+    let rows = record::parse(&text);
     assert!(rows
         .iter()
         .any(|row| row.path == "demo_pkg-1.0.dist-info/RECORD" && row.hash.is_none()));
     for row in rows.iter().filter(|row| row.hash.is_some()) {
-        let actual = FileDigest::of_file(&unpacked.join(&row.path)).unwrap();
-        assert_eq!(row.sha256(), Some(actual.hash.as_str()), "{}", row.path);
+        let actual = FileDigest::of_file(&unpacked.join(row.path.as_ref())).unwrap();
+        assert_eq!(row.sha256(), Some(actual.hash.as_ref()), "{}", row.path);
         assert_eq!(row.size, Some(actual.size), "{}", row.path);
     }
     assert!(rows.iter().any(|row| row.path == "demo_pkg/__init__.py"));
