@@ -34,12 +34,27 @@ pub enum Downloaded {
 }
 
 /// The body as it arrives: in memory up to a limit, then in a temporary file.
+/// Where a download goes: memory when it is at most `memory_limit` bytes (0: never), else a
+/// file, flushed to disk before it is renamed into place unless `transient`.
+#[derive(Debug, Clone, Copy)]
+struct SinkOptions {
+    memory_limit: usize,
+    transient: bool,
+}
+
 enum Sink {
     Memory { bytes: Vec<u8>, limit: usize },
     File(tempfile::NamedTempFile),
 }
 
 impl Sink {
+    fn options(memory_limit: usize, transient: bool) -> SinkOptions {
+        SinkOptions {
+            memory_limit,
+            transient,
+        }
+    }
+
     fn write(&mut self, chunk: &[u8], parent: &std::path::Path) -> std::io::Result<()> {
         use std::io::Write as _;
         if let Self::Memory { bytes, limit } = self {
@@ -79,27 +94,35 @@ impl IndexClient {
         destination: &std::path::Path,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64, IndexError> {
-        self.download_to(url, Some(expected_sha256), destination, 0, progress)
-            .await
-            .map(|(size, ..)| size)
+        self.download_to(
+            url,
+            Some(expected_sha256),
+            destination,
+            Sink::options(0, false),
+            progress,
+        )
+        .await
+        .map(|(size, ..)| size)
     }
 
     /// [`download_file`](Self::download_file), but a file of at most `memory_limit` bytes is
     /// returned in memory (checked against `expected_sha256` all the same) rather than written
-    /// to `destination`; a larger one goes to `destination`.
+    /// to `destination`; a larger one goes to `destination`, flushed to disk first unless
+    /// `transient` (a file read once and deleted, which a crash makes worthless anyway).
     pub async fn download_verified(
         &self,
         url: &Url,
         expected_sha256: &str,
         destination: &std::path::Path,
         memory_limit: usize,
+        transient: bool,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<Downloaded, IndexError> {
         self.download_to(
             url,
             Some(expected_sha256),
             destination,
-            memory_limit,
+            Sink::options(memory_limit, transient),
             progress,
         )
         .await
@@ -114,7 +137,7 @@ impl IndexClient {
         url: &Url,
         destination: &std::path::Path,
     ) -> Result<(u64, String), IndexError> {
-        self.download_to(url, None, destination, 0, &|_| {})
+        self.download_to(url, None, destination, Sink::options(0, false), &|_| {})
             .await
             .map(|(size, sha256, _)| (size, sha256))
     }
@@ -124,9 +147,13 @@ impl IndexClient {
         url: &Url,
         expected_sha256: Option<&str>,
         destination: &std::path::Path,
-        memory_limit: usize,
+        sink: SinkOptions,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(u64, String, Downloaded), IndexError> {
+        let SinkOptions {
+            memory_limit,
+            transient,
+        } = sink;
         if self.inner.offline {
             return Err(IndexError::OfflineCacheMiss {
                 what: format!("`{}`", redact_url(url)),
@@ -236,7 +263,9 @@ impl IndexClient {
                             let downloaded = match sink {
                                 Sink::Memory { bytes, .. } => Downloaded::Memory(bytes),
                                 Sink::File(file) => {
-                                    file.as_file().sync_all().map_err(cache_error)?;
+                                    if !transient {
+                                        file.as_file().sync_all().map_err(cache_error)?;
+                                    }
                                     file.persist(destination)
                                         .map_err(|error| cache_error(error.error))?;
                                     Downloaded::File
@@ -342,13 +371,13 @@ mod tests {
         // Small enough: in memory, nothing on disk; larger than the allowance: to the file.
         let sha256 = sha256_hex(&wheel);
         let downloaded = client
-            .download_verified(&url, &sha256, &destination, wheel.len(), &|_| {})
+            .download_verified(&url, &sha256, &destination, wheel.len(), false, &|_| {})
             .await
             .unwrap();
         assert!(matches!(&downloaded, Downloaded::Memory(bytes) if *bytes == wheel));
         assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
         let downloaded = client
-            .download_verified(&url, &sha256, &destination, 10, &|_| {})
+            .download_verified(&url, &sha256, &destination, 10, false, &|_| {})
             .await
             .unwrap();
         assert!(matches!(downloaded, Downloaded::File));
@@ -360,6 +389,7 @@ mod tests {
                 &"00".repeat(32),
                 &dir.join("x.whl"),
                 wheel.len(),
+                false,
                 &|_| {},
             )
             .await

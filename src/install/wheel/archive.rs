@@ -76,7 +76,9 @@ pub(super) struct SharedFile {
 #[derive(Debug, Clone)]
 enum Source {
     File(Arc<fs_err::File>),
-    Memory(Arc<[u8]>),
+    /// A `Vec` behind the `Arc`, not `Arc<[u8]>`: converting the download into that would copy
+    /// it (up to 8 MiB) while both are alive.
+    Memory(Arc<Vec<u8>>),
 }
 
 impl SharedFile {
@@ -94,7 +96,7 @@ impl SharedFile {
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self {
             len: bytes.len() as u64,
-            source: Source::Memory(bytes.into()),
+            source: Source::Memory(Arc::new(bytes)),
             position: 0,
         }
     }
