@@ -179,6 +179,12 @@ impl Cache {
 /// file: a temporary file in the same directory is written, flushed and renamed over `path`.
 /// Missing parent directories are created. Concurrent writers of one path all succeed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    write_atomic_named(path, bytes, ".tmp-")
+}
+
+/// [`write_atomic`], with the temporary file's name starting with `prefix`, so that one left
+/// by a killed process can be recognised and removed.
+pub fn write_atomic_named(path: &Path, bytes: &[u8], prefix: &str) -> Result<(), CacheError> {
     let write_error = |source: io::Error| CacheError::Write {
         path: path.to_path_buf(),
         source,
@@ -189,7 +195,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     };
     fs_err::create_dir_all(dir).map_err(write_error)?;
     let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(prefix)
         .tempfile_in(dir)
         .map_err(write_error)?;
     temp.write_all(bytes).map_err(write_error)?;

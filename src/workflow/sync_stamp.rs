@@ -68,6 +68,9 @@ use crate::python::interpreter::{find_interpreter, Interpreter};
 
 /// The stamp's file name, in the venv's root.
 pub const STAMP_FILE: &str = ".tack-sync";
+/// How the name of the stamp's temporary file starts: one that a killed sync left in the venv
+/// is removed by the next ([`remove`]).
+const STAMP_TEMPORARY: &str = ".tmp-tack-sync-";
 
 /// The version of the stamp's content and of what its digest covers; a stamp of another
 /// format never matches.
@@ -268,11 +271,13 @@ impl<'a> SyncStamp<'a> {
         };
         let text = serde_json::to_string(&stamp).map_err(|error| error.to_string())?;
         let file = path.join(STAMP_FILE);
-        crate::cache::write_atomic(&file, text.as_bytes()).map_err(|error| {
-            let message = sync::error_chain(&error);
-            tracing::warn!("could not write the sync stamp: {message}");
-            message
-        })?;
+        crate::cache::write_atomic_named(&file, text.as_bytes(), STAMP_TEMPORARY).map_err(
+            |error| {
+                let message = sync::error_chain(&error);
+                tracing::warn!("could not write the sync stamp: {message}");
+                message
+            },
+        )?;
         Ok(file)
     }
 
@@ -341,6 +346,21 @@ pub fn remove(root: &Path) {
             tracing::warn!("could not remove the sync stamp: {error}");
         }
         _ => {}
+    }
+    // A stamp a killed sync was writing.
+    let Ok(entries) = fs_err::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(STAMP_TEMPORARY))
+        {
+            if let Err(error) = fs_err::remove_file(entry.path()) {
+                tracing::warn!("could not remove an unfinished sync stamp: {error}");
+            }
+        }
     }
 }
 
@@ -853,6 +873,24 @@ mod tests {
         assert_eq!(just_changed(&trees), None);
         fs_err::write(tree.join("setup.cfg"), "").unwrap();
         assert_eq!(just_changed(&trees), Some(tree.join("setup.cfg")));
+    }
+
+    #[test]
+    fn removing_the_stamp_also_removes_one_a_killed_sync_was_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs_err::write(root.join(STAMP_FILE), "{}").unwrap();
+        let unfinished = root.join(format!("{STAMP_TEMPORARY}a1b2c3"));
+        fs_err::write(&unfinished, "{ half").unwrap();
+        fs_err::write(root.join(".tmp-other"), "not the stamp's").unwrap();
+        fs_err::write(root.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        remove(root);
+        let mut left: Vec<String> = fs_err::read_dir(root)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".tmp-other", "pyvenv.cfg"]);
     }
 
     #[test]
