@@ -977,6 +977,18 @@ mod tests {
             .build(dir)
     }
 
+    /// [`demo_wheel`] unpacked into `dir/wheels`.
+    fn demo_unpacked(dir: &Path) -> PathBuf {
+        let wheel = demo_wheel(dir);
+        unpack_wheel(
+            &wheel,
+            &filename("demo_pkg", "1.0"),
+            DIGEST,
+            &dir.join("wheels"),
+        )
+        .unwrap()
+    }
+
     fn options(requested: bool) -> InstallOptions<'static> {
         InstallOptions {
             requested,
@@ -1006,14 +1018,7 @@ mod tests {
     #[test]
     fn files_land_in_their_schemes_and_record_lists_them() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = demo_wheel(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+        let unpacked = demo_unpacked(dir.path());
         let venv = dir.path().join("venv");
         let mut layout = layout(&venv);
         layout.platlib = venv.join("lib64/python3.11/site-packages");
@@ -1124,14 +1129,7 @@ mod tests {
     #[test]
     fn each_link_mode_shares_or_copies_as_asked() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = demo_wheel(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+        let unpacked = demo_unpacked(dir.path());
         let cached = unpacked.join("demo_pkg/__init__.py");
         let cached_inode = fs_err::metadata(&cached).unwrap().ino();
         for mode in [LinkMode::Hardlink, LinkMode::Copy, LinkMode::Symlink] {
@@ -1183,14 +1181,7 @@ mod tests {
     #[test]
     fn reinstalling_over_existing_files_never_writes_through_links() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = demo_wheel(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+        let unpacked = demo_unpacked(dir.path());
         let cached_metadata =
             fs_err::read(unpacked.join("demo_pkg-1.0.dist-info/METADATA")).unwrap();
         let venv = dir.path().join("venv");
@@ -1329,17 +1320,10 @@ mod tests {
     #[test]
     fn platlib_wheels_put_the_root_in_platlib() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = WheelBuilder::new("native", "2.0")
+        let unpacked = WheelBuilder::new("native", "2.0")
             .platlib()
             .file("native/__init__.py", "")
-            .build(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("native", "2.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+            .unpack(dir.path());
         let venv = dir.path().join("venv");
         let mut layout = layout(&venv);
         layout.platlib = venv.join("lib64/python3.11/site-packages");
@@ -1364,18 +1348,11 @@ mod tests {
     #[test]
     fn root_directories_anywhere_in_the_venv_work_and_outside_it_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = WheelBuilder::new("demo_pkg", "1.0")
+        let unpacked = WheelBuilder::new("demo_pkg", "1.0")
             .file("demo_pkg/__init__.py", "x = 1\n")
             .file("demo_pkg/sub/mod.py", "y = 2\n")
             .file("demo_pkg-1.0.data/data/share/demo.txt", "data\n")
-            .build(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+            .unpack(dir.path());
         let install = |layout: &InstallLayout| {
             install_wheel(
                 &unpacked,
@@ -1495,17 +1472,10 @@ mod tests {
     #[test]
     fn unknown_wheel_versions_and_schemes_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = WheelBuilder::new("future", "1.0")
+        let unpacked = WheelBuilder::new("future", "1.0")
             .wheel_version("2.0")
             .file("future/__init__.py", "")
-            .build(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("future", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+            .unpack(dir.path());
         let layout = layout(&dir.path().join("venv"));
         let error = install_wheel(
             &unpacked,
@@ -1591,14 +1561,7 @@ mod tests {
     /// checking that nothing at all was written into the venv.
     fn refused_install(builder: WheelBuilder, name: &str) -> WheelError {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = builder.build(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename(name, "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+        let unpacked = builder.unpack(dir.path());
         let venv = dir.path().join("venv");
         let layout = layout(&venv);
         fs_err::create_dir_all(&layout.scripts).unwrap();
@@ -1706,16 +1669,9 @@ mod tests {
     #[test]
     fn a_cached_headers_name_that_escapes_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let wheel = WheelBuilder::new("hdr", "1.0")
+        let unpacked = WheelBuilder::new("hdr", "1.0")
             .file("hdr-1.0.data/headers/x.h", "")
-            .build(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("hdr", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+            .unpack(dir.path());
         // A tree cached by an older tack, which did not check the name when unpacking.
         fs_err::write(
             unpacked.join("hdr-1.0.dist-info/METADATA"),
@@ -1743,14 +1699,7 @@ mod tests {
     fn launchers_and_rewritten_scripts_run() {
         let python = require_tool!("python3");
         let dir = tempfile::tempdir().unwrap();
-        let wheel = demo_wheel(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+        let unpacked = demo_unpacked(dir.path());
         let mut layout = layout(&dir.path().join("venv"));
         layout.python = python;
         install_wheel(
@@ -1788,14 +1737,7 @@ mod tests {
         fs_err::create_dir_all(&spaced).unwrap();
         let interpreter = spaced.join("python");
         fs_err::os::unix::fs::symlink(&python, &interpreter).unwrap();
-        let wheel = demo_wheel(dir.path());
-        let unpacked = unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.path().join("wheels"),
-        )
-        .unwrap();
+        let unpacked = demo_unpacked(dir.path());
         let mut layout = layout(&dir.path().join("my venv"));
         layout.python = interpreter;
         install_wheel(

@@ -109,6 +109,15 @@ impl WheelBuilder {
         format!("{}-{}.dist-info", self.name, self.version)
     }
 
+    /// Builds the wheel in `dir` and unpacks it into `dir/wheels`, as a sync would (under a
+    /// made-up sha256: nothing checks it against the archive); returns the unpacked tree.
+    pub fn unpack(self, dir: &Path) -> PathBuf {
+        const DIGEST: &str = "ab00000000000000000000000000000000000000000000000000000000000000";
+        let filename = filename(&self.name, &self.version);
+        let wheel = self.build(dir);
+        super::unpack_wheel(&wheel, &filename, DIGEST, &dir.join("wheels")).unwrap()
+    }
+
     pub fn build(self, dir: &Path) -> PathBuf {
         let dist_info = self.dist_info();
         let mut files = self.files.clone();
