@@ -47,8 +47,21 @@ const BACKOFF_BASE: Duration = Duration::from_millis(200);
 /// No single wait is longer than this (a server's `Retry-After` included).
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
 
+/// Idle connections kept per host at most, and for how long.
+///
+/// A connection is idle between the end of one response and the start of the next request: in
+/// a burst of downloads, a moment. Idle connections beyond these bounds are closed, because a
+/// server counts them against its own limit of open connections. Behind one pull-through mirror
+/// (`devpi-server`, which stops accepting at 100 connections and closes an idle one after 120
+/// s), 8 concurrent syncs over HTTP/1.1 once held 100 idle connections between three of them
+/// while their last requests waited in the mirror's accept queue: the syncs stalled for two
+/// minutes. An HTTP/2 server takes every request on one connection and is not concerned.
+const MAX_IDLE_PER_HOST: usize = 4;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The one HTTP client of an [`IndexClient`]: `timeout` bounds connecting and each wait for
-/// data, and up to `concurrency` idle connections are kept per host.
+/// data; up to `concurrency` (at most [`MAX_IDLE_PER_HOST`]) idle connections are kept per
+/// host, for [`IDLE_TIMEOUT`].
 pub(super) fn http_client(
     timeout: Duration,
     concurrency: usize,
@@ -57,7 +70,8 @@ pub(super) fn http_client(
         .user_agent(USER_AGENT)
         .connect_timeout(timeout)
         .read_timeout(timeout)
-        .pool_max_idle_per_host(concurrency)
+        .pool_max_idle_per_host(concurrency.min(MAX_IDLE_PER_HOST))
+        .pool_idle_timeout(IDLE_TIMEOUT)
         .redirect(reqwest::redirect::Policy::limited(10))
         .build()
         .map_err(IndexError::ClientSetup)
