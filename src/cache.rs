@@ -15,6 +15,8 @@
 //!                         the sdist's sha256, the interpreter and the build environment's inputs;
 //!                         and the scratch directories of builds under way
 //!   git-v1/               bare clones of git repositories, keyed by the URL without credentials
+//!   locks-v1/             empty files, one per wheel ever downloaded, each locked by the
+//!                         process that downloads and unpacks that wheel
 //! ```
 //!
 //! Every bucket carries a version in its name: when the format of what a bucket stores changes,
@@ -94,6 +96,7 @@ pub enum Bucket {
     Built,
     BuiltMetadata,
     Git,
+    Locks,
 }
 
 impl Bucket {
@@ -108,6 +111,7 @@ impl Bucket {
             Self::Built => "built-v1",
             Self::BuiltMetadata => "built-metadata-v1",
             Self::Git => "git-v1",
+            Self::Locks => "locks-v1",
         }
     }
 }
@@ -267,6 +271,8 @@ mod tests {
             Bucket::Interpreter,
             Bucket::Built,
             Bucket::BuiltMetadata,
+            Bucket::Git,
+            Bucket::Locks,
         ];
         let mut dirs: Vec<PathBuf> = all.iter().map(|b| cache.bucket(*b)).collect();
         assert_eq!(dirs[0], PathBuf::from("/cache/simple-v2"));

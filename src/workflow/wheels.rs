@@ -5,7 +5,10 @@
 //! reused; a damaged one is discarded and fetched again. The others are downloaded in parallel
 //! (at most `TACK_CONCURRENT_DOWNLOADS` at once), each streamed through sha256 and kept only
 //! when it matches the lock, then unpacked once into the cache under that hash. Nothing from a
-//! download that failed its hash check is ever unpacked.
+//! download that failed its hash check is ever unpacked. Each wheel is downloaded and unpacked
+//! under an exclusive lock of its own in the cache (`locks-v1/<sha256>.lock`), after
+//! which the cache is looked at again: syncs that share one cache (CI runners on a shared
+//! volume) fetch each wheel once, the others waiting for it and then reusing it.
 //!
 //! Downloads start largest first (by the lock's size), so that the longest one, which a cold
 //! sync waits for, never queues behind small ones. Each wheel is unpacked (on the blocking
@@ -121,6 +124,9 @@ pub fn prepare(
     let archives_dir = cache
         .ensure_bucket(Bucket::Archives)
         .map_err(PrepareError::Cache)?;
+    let locks_dir = cache
+        .ensure_bucket(Bucket::Locks)
+        .map_err(PrepareError::Cache)?;
     let mut unpacked = BTreeMap::new();
     let mut missing = Vec::new();
     let keys: Vec<(&str, &WheelFilename)> = wanted
@@ -149,6 +155,22 @@ pub fn prepare(
         .into_iter()
         .map(|(sha256, filename)| (sha256.to_string(), filename.clone()))
         .collect();
+    let filenames = Arc::new(filenames);
+    let shared = {
+        let filenames = Arc::clone(&filenames);
+        let wheels_dir = wheels_dir.clone();
+        move |download: &Download| {
+            let Some(filename) = filenames.get(&download.sha256) else {
+                return Ok(None);
+            };
+            wheel::reuse_unpacked(&wheels_dir, &download.sha256, filename)
+                .map(|dir| dir.map(|dir| (download.sha256.clone(), dir)))
+                .map_err(|source| PrepareError::CheckCached {
+                    wheel: download.name.clone(),
+                    source,
+                })
+        }
+    };
     let unpack = move |download: &Download, downloaded: Downloaded| {
         let filename = filenames
             .get(&download.sha256)
@@ -186,6 +208,7 @@ pub fn prepare(
         // An archive is unpacked and deleted at once: flushing it to disk first protects
         // nothing (a crash leaves an archive that is downloaded again anyway).
         true,
+        Some((&locks_dir, &(Arc::new(shared) as Shared<_>))),
         &(Arc::new(unpack) as ThenDownloaded<_>),
     )?);
     Ok(unpacked)
@@ -210,6 +233,12 @@ pub(super) type Then<T> = Arc<dyn Fn(&Download) -> Result<T, PrepareError> + Sen
 type ThenDownloaded<T> =
     Arc<dyn Fn(&Download, Downloaded) -> Result<T, PrepareError> + Send + Sync>;
 
+/// For a cache that other processes fill too: what another process already made of a file
+/// (`None`: nothing yet). Each file is then downloaded under an exclusive lock of its own in
+/// the cache, and this is asked again once the lock is held, so that concurrent syncs sharing
+/// one cache download and unpack each wheel once, the others waiting for it.
+type Shared<T> = Arc<dyn Fn(&Download) -> Result<Option<T>, PrepareError> + Send + Sync>;
+
 /// Downloads `files` in parallel (at most `options.concurrent_downloads` at once), each
 /// streamed through sha256 and kept only when it matches, and runs `then` on each; returns
 /// what `then` returned, in no given order.
@@ -222,12 +251,15 @@ pub(super) fn download_all<T: Send + 'static>(
 ) -> Result<Vec<T>, PrepareError> {
     let then = Arc::clone(then);
     let then: ThenDownloaded<T> = Arc::new(move |download, _| then(download));
-    download_each(files, options, cache, reporter, 0, false, &then)
+    download_each(files, options, cache, reporter, 0, false, None, &then)
 }
 
 /// [`download_all`], keeping in memory the smallest files of at most [`MEMORY_PER_WHEEL`]
 /// bytes that fit in `memory_budget` bytes together (0: every file to its destination); the
-/// others are flushed to disk unless `transient` (deleted once `then` has read them).
+/// others are flushed to disk unless `transient` (deleted once `then` has read them). With
+/// `shared` (a directory for the lock files, and the hook), each file is downloaded under its
+/// lock, `<sha256>.lock` in that directory (see [`Shared`]).
+#[allow(clippy::too_many_arguments)]
 fn download_each<T: Send + 'static>(
     files: Vec<Download>,
     options: &FetchOptions,
@@ -235,6 +267,7 @@ fn download_each<T: Send + 'static>(
     reporter: &dyn Reporter,
     memory_budget: u64,
     transient: bool,
+    shared: Option<(&std::path::Path, &Shared<T>)>,
     then: &ThenDownloaded<T>,
 ) -> Result<Vec<T>, PrepareError> {
     if files.is_empty() {
@@ -264,8 +297,28 @@ fn download_each<T: Send + 'static>(
             let unpacking = Arc::clone(&unpacking);
             let progress = Arc::clone(&progress);
             let then = Arc::clone(then);
+            let shared = shared.map(|(locks, shared)| (locks.to_path_buf(), Arc::clone(shared)));
             let name = file.name.clone();
             let task = tasks.spawn(async move {
+                // Held until this file is handled (dropped with the task).
+                let mut _lock = None;
+                if let Some((locks, shared)) = &shared {
+                    _lock = lock_exclusive(&locks.join(format!("{}.lock", file.sha256))).await;
+                    let made = {
+                        let (shared, copy) = (Arc::clone(shared), file.clone());
+                        tokio::task::spawn_blocking(move || shared(&copy))
+                            .await
+                            .map_err(|error| PrepareError::Task {
+                                wheel: file.name.clone(),
+                                detail: error.to_string(),
+                            })??
+                    };
+                    if let Some(made) = made {
+                        tracing::debug!("`{}` was prepared by another process", file.name);
+                        progress.inc(file.size.unwrap_or(0));
+                        return Ok(made);
+                    }
+                }
                 let permit = semaphore.acquire().await.ok();
                 let report = move |bytes: u64| progress.inc(bytes);
                 let downloaded = client
@@ -308,6 +361,36 @@ fn download_each<T: Send + 'static>(
     runtime.shutdown_background();
     progress.finish();
     results?.into_iter().collect()
+}
+
+/// An exclusive lock on the file at `path` (created if need be), taken when no other process
+/// holds it: polled (every 5 ms at first, then less often, up to every 100 ms), so that a wait
+/// holds no thread. `None` when the file system cannot lock
+/// (the download then goes ahead unlocked, as before: concurrent copies of one wheel are
+/// harmless, only wasted). The lock files stay: removing one while another process waits on
+/// it would let a third lock a new file of the same name.
+async fn lock_exclusive(path: &std::path::Path) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .inspect_err(|error| tracing::debug!("cannot open `{}`: {error}", path.display()))
+        .ok()?;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Some(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::Error(error)) => {
+                tracing::debug!("cannot lock `{}`: {error}", path.display());
+                return None;
+            }
+        }
+    }
 }
 
 /// How many downloaded files are handled (unpacked) at once: one per CPU, as unpacking is CPU

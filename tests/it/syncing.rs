@@ -400,6 +400,63 @@ fn two_projects_sync_at_once_through_one_cache() {
     }
 }
 
+/// Syncs that share one cache download each wheel once: the others wait for it, then reuse
+/// it. Every wheel takes a second to arrive, so the four syncs all ask for the wheels while the
+/// first download is under way: without the per-wheel lock, each would download each wheel.
+#[test]
+fn syncs_sharing_a_cache_download_each_wheel_once() {
+    require_tool!("python3");
+    let context = context();
+    assert!(context.run(context.tack().arg("lock")).success());
+    let lock = fs_err::read_to_string(context.project_dir().join("pylock.toml")).unwrap();
+    let runners: Vec<PathBuf> = (0..4)
+        .map(|runner| {
+            let dir = context.temp_dir().join(format!("runner-{runner}"));
+            fs_err::create_dir_all(&dir).unwrap();
+            fs_err::write(dir.join("pyproject.toml"), PROJECT).unwrap();
+            fs_err::write(dir.join("pylock.toml"), &lock).unwrap();
+            dir
+        })
+        .collect();
+    context.index().clear_requests();
+    context.index().set_faults(&[Fault::new(
+        ".whl",
+        FaultKind::Delay(std::time::Duration::from_secs(1)),
+    )]);
+    let children: Vec<_> = runners
+        .iter()
+        .map(|dir| {
+            context
+                .tack()
+                .args(["sync", "--frozen", "--no-dev", "--project"])
+                .arg(dir)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let mut downloads = std::collections::BTreeMap::<String, usize>::new();
+    for request in context.index().requests() {
+        let is_wheel = std::path::Path::new(&request.path)
+            .extension()
+            .is_some_and(|extension| extension == "whl");
+        if request.method == "GET" && is_wheel {
+            *downloads.entry(request.path).or_default() += 1;
+        }
+    }
+    assert_eq!(downloads.len(), 2, "fast and tool: {downloads:?}");
+    assert!(downloads.values().all(|count| *count == 1), "{downloads:?}");
+    for dir in &runners {
+        let out = Command::new(dir.join(".venv/bin/python"))
+            .args(["-c", "import fast, tool"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+}
+
 /// `--project` given as a relative path still gives a venv whose scripts name their
 /// interpreter by its full path, so they run from anywhere.
 #[test]
