@@ -36,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import urllib.request
@@ -204,12 +205,21 @@ def phase(tool: str, tools: compare.Tools, works: dict[str, Path], caches: list[
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         running.append((project, process))
     seconds, failures = {}, {}
-    for project, process in running:
+
+    def finish(project: str, process: subprocess.Popen) -> None:
+        # One thread per runner, so that each runner's time is its own end, not the end of the
+        # slowest runner started before it.
         output = process.stdout.read()
         process.wait()
         seconds[project] = time.perf_counter() - started
         if process.returncode != 0:
             failures[project] = output.decode(errors="replace")[-2000:]
+
+    waiters = [threading.Thread(target=finish, args=runner) for runner in running]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join()
     wall = time.perf_counter() - started
     time.sleep(1)  # the mirror's log lines of the last responses
     served_after, upstream_after = mirror.counts()
