@@ -958,7 +958,8 @@ mod tests {
 
     const DIGEST: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
 
-    fn demo_wheel(dir: &Path) -> PathBuf {
+    /// A wheel with files in every scheme and entry points, unpacked into `dir/wheels`.
+    fn demo_unpacked(dir: &Path) -> PathBuf {
         WheelBuilder::new("demo_pkg", "1.0")
             .file(
                 "demo_pkg/__init__.py",
@@ -974,19 +975,7 @@ mod tests {
             .entry_points(
                 "[console_scripts]\ndemo = demo_pkg:main\ndemo-app = demo_pkg:App.run [extra]\n\n[gui_scripts]\ndemo-gui = demo_pkg:main\n",
             )
-            .build(dir)
-    }
-
-    /// [`demo_wheel`] unpacked into `dir/wheels`.
-    fn demo_unpacked(dir: &Path) -> PathBuf {
-        let wheel = demo_wheel(dir);
-        unpack_wheel(
-            &wheel,
-            &filename("demo_pkg", "1.0"),
-            DIGEST,
-            &dir.join("wheels"),
-        )
-        .unwrap()
+            .unpack(dir)
     }
 
     fn options(requested: bool) -> InstallOptions<'static> {
