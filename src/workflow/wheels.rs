@@ -6,9 +6,9 @@
 //! (at most `TACK_CONCURRENT_DOWNLOADS` at once), each streamed through sha256 and kept only
 //! when it matches the lock, then unpacked once into the cache under that hash. Nothing from a
 //! download that failed its hash check is ever unpacked. Each wheel is downloaded and unpacked
-//! under an exclusive lock of its own in the cache (`locks-v1/<sha256>.lock`), after
-//! which the cache is looked at again: syncs that share one cache (CI runners on a shared
-//! volume) fetch each wheel once, the others waiting for it and then reusing it.
+//! under an exclusive lock of its own in the cache (`locks-v1/<sha256>.lock`), after which the
+//! cache is looked at again: syncs that share one cache (CI runners on a shared volume) fetch
+//! each wheel once, the others waiting for it and then reusing it.
 //!
 //! Downloads start largest first (by the lock's size), so that the longest one, which a cold
 //! sync waits for, never queues behind small ones. Each wheel is unpacked (on the blocking
@@ -365,10 +365,10 @@ fn download_each<T: Send + 'static>(
 
 /// An exclusive lock on the file at `path` (created if need be), taken when no other process
 /// holds it: polled (every 5 ms at first, then less often, up to every 100 ms), so that a wait
-/// holds no thread. `None` when the file system cannot lock
-/// (the download then goes ahead unlocked, as before: concurrent copies of one wheel are
-/// harmless, only wasted). The lock files stay: removing one while another process waits on
-/// it would let a third lock a new file of the same name.
+/// holds no thread. `None` when the file system cannot lock (the download then goes ahead
+/// unlocked, as before: concurrent copies of one wheel are harmless, only wasted). The lock
+/// files stay: removing one while another process waits on it would let a third lock a new
+/// file of the same name.
 async fn lock_exclusive(path: &std::path::Path) -> Option<std::fs::File> {
     let file = std::fs::OpenOptions::new()
         .create(true)
