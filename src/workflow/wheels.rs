@@ -124,9 +124,6 @@ pub fn prepare(
     let archives_dir = cache
         .ensure_bucket(Bucket::Archives)
         .map_err(PrepareError::Cache)?;
-    let locks_dir = cache
-        .ensure_bucket(Bucket::Locks)
-        .map_err(PrepareError::Cache)?;
     let mut unpacked = BTreeMap::new();
     let mut missing = Vec::new();
     let keys: Vec<(&str, &WheelFilename)> = wanted
@@ -151,6 +148,14 @@ pub fn prepare(
             }),
         }
     }
+    // The lock files only matter, and the bucket is only made, when something is downloaded.
+    let locks_dir = if missing.is_empty() {
+        cache.bucket(Bucket::Locks)
+    } else {
+        cache
+            .ensure_bucket(Bucket::Locks)
+            .map_err(PrepareError::Cache)?
+    };
     let filenames: BTreeMap<String, WheelFilename> = keys
         .into_iter()
         .map(|(sha256, filename)| (sha256.to_string(), filename.clone()))
