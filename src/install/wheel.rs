@@ -12,7 +12,10 @@
 //!    before anything is written (the list is in `unpack`, the limits in `archive`). Every
 //!    file's sha256 is computed while it is written and checked against the wheel's own
 //!    `RECORD`; the cached `RECORD` is then replaced by the verified digests of every file, so
-//!    that installing never has to hash a file again. [`reuse_unpacked`] checks a cached tree
+//!    that installing never has to hash a file again. A large wheel is unpacked while it
+//!    downloads ([`unpack_wheel_streamed`], from its local headers; see `stream`) with the same
+//!    checks, and reaches the cache only once the download matched the lock's sha256.
+//!    [`reuse_unpacked`] checks a cached tree
 //!    against that `RECORD` before it is used again, and discards it when it was damaged (see
 //!    `integrity`).
 //! 2. [`install_wheel`] links the cached tree into a venv ([`install_wheels`] many trees as one
@@ -44,6 +47,7 @@ mod entry_points;
 mod install;
 mod integrity;
 mod record;
+mod stream;
 mod uninstall;
 mod unpack;
 
@@ -51,8 +55,11 @@ use std::path::{Path, PathBuf};
 
 pub use install::{install_wheel, install_wheels, WheelToInstall};
 pub use integrity::{reuse_unpacked, reuse_unpacked_all};
+pub use stream::Unstreamable;
 pub use uninstall::{finish_removal, uninstall, UninstallSummary};
-pub use unpack::{unpack_wheel, unpack_wheel_bytes};
+pub use unpack::{
+    unpack_wheel, unpack_wheel_bytes, unpack_wheel_streamed, StagedWheel, STREAMED_RATIO,
+};
 
 use crate::diagnostic::Diagnostic;
 use crate::filename::WheelFilename;

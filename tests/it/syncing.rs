@@ -483,3 +483,108 @@ fn a_relative_project_path_gives_scripts_that_run_from_anywhere() {
         .unwrap();
     assert!(run.status.success(), "{run:?}");
 }
+
+/// A wheel too large to be kept in memory is unpacked while it downloads, from one request.
+/// When the connection breaks mid-body, the wheel is downloaded again whole and unpacked from
+/// there; a body that does not match the lock is refused, with nothing left in the cache.
+#[test]
+fn large_wheels_unpack_as_they_download() {
+    use crate::common::wheel::hostile::HostileWheel;
+
+    const WHEEL: &str = "big-1.0.0-py3-none-any.whl";
+    require_tool!("python3");
+    let scenario = Scenario::from_toml(
+        "big",
+        "description = \"a wheel larger than tack keeps in memory\"\n[packages]\nbig = [\"1.0.0\"]\n",
+    )
+    .unwrap();
+    let context = TestContext::new().with_index(&scenario, IndexOptions::default());
+    // 12 MiB that do not compress (xorshift), so the archive is as large.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let blob: Vec<u8> = (0..12 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let wheel = HostileWheel::new("big", "1.0.0")
+        .file("big/blob.bin", &blob)
+        .build();
+    assert!(wheel.len() > 12 << 20);
+    context.index().replace_file(WHEEL, wheel);
+    context.write_pyproject(&crate::common::pyproject(&["big"]));
+    assert!(context.run(context.tack().arg("lock")).success());
+
+    let downloads = || {
+        let requests = context.index().requests();
+        let gets = requests
+            .iter()
+            .filter(|request| request.method == "GET" && request.path.ends_with(WHEEL));
+        gets.count()
+    };
+    let sync_with_cache = |cache: &str| {
+        let venv = context.project_dir().join(".venv");
+        if venv.exists() {
+            fs_err::remove_dir_all(&venv).unwrap();
+        }
+        context.index().clear_requests();
+        context.run(
+            context
+                .tack()
+                .args(["sync", "--frozen"])
+                .env("TACK_CACHE_DIR", context.temp_dir().join(cache))
+                .env("TACK_LOG", "tack=debug"),
+        )
+    };
+    let installed_blob = || {
+        let site = venv::site_packages(&context.project_dir().join(".venv")).unwrap();
+        fs_err::read(site.join("big/blob.bin")).unwrap()
+    };
+
+    let streamed = format!("`{WHEEL}` was unpacked as it downloaded");
+    let output = sync_with_cache("cache-streamed");
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert!(output.stderr.contains(&streamed), "{}", output.stderr);
+    assert_eq!(downloads(), 1);
+    assert!(installed_blob() == blob, "the installed file differs");
+
+    context
+        .index()
+        .set_faults(&[Fault::new(WHEEL, FaultKind::Reset).times(1)]);
+    let output = sync_with_cache("cache-reset");
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(context.index().faults_fired(), 1);
+    assert_eq!(downloads(), 2, "streamed, then whole");
+    assert!(!output.stderr.contains(&streamed), "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .contains(&format!("streaming `{WHEEL}` failed")),
+        "{}",
+        output.stderr
+    );
+    assert!(installed_blob() == blob, "the installed file differs");
+
+    context
+        .index()
+        .set_faults(&[Fault::new(WHEEL, FaultKind::WrongBytes)]);
+    let output = sync_with_cache("cache-wrong");
+    assert!(!output.success());
+    assert!(
+        output.stderr.contains("sha256"),
+        "{}",
+        context.snapshot(&output)
+    );
+    assert_eq!(
+        downloads(),
+        1,
+        "a body that differs from the lock is not fetched again"
+    );
+    let wheels = context.temp_dir().join("cache-wrong/wheels-v1");
+    let left: Vec<_> = fs_err::read_dir(&wheels)
+        .map(|entries| entries.map(|entry| entry.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

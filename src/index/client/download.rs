@@ -9,6 +9,10 @@
 //! unpacked and then thrown away): no temporary file is written, flushed to disk and deleted
 //! for it. A body that outgrows the memory allowance moves to the temporary file mid-stream, so
 //! a server that sends more than it should costs disk, not memory.
+//!
+//! [`IndexClient::download_streamed`] hands each chunk to a reader as it arrives (a wheel
+//! unpacked while it downloads), and says at the end whether the whole body arrived and matched
+//! its hash; the reader must not keep anything before that.
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
@@ -31,20 +35,25 @@ pub enum Downloaded {
     File,
     /// In memory: it was no larger than the allowance, and never written to disk.
     Memory(Vec<u8>),
+    /// Handed to the reader chunk by chunk.
+    Streamed,
 }
 
-/// The body as it arrives: in memory up to a limit, then in a temporary file.
-/// Where a download goes: memory when it is at most `memory_limit` bytes (0: never), else a
-/// file, flushed to disk before it is renamed into place unless `transient`.
-#[derive(Debug, Clone, Copy)]
+/// Where a download goes: to `stream` when there is one; else memory when it is at most
+/// `memory_limit` bytes (0: never), else a file, flushed to disk before it is renamed into
+/// place unless `transient`.
+#[derive(Debug, Clone)]
 struct SinkOptions {
     memory_limit: usize,
     transient: bool,
+    stream: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
 }
 
+/// The body as it arrives: in memory up to a limit, then in a temporary file; or sent on.
 enum Sink {
     Memory { bytes: Vec<u8>, limit: usize },
     File(tempfile::NamedTempFile),
+    Stream(tokio::sync::mpsc::Sender<bytes::Bytes>),
 }
 
 impl Sink {
@@ -52,6 +61,7 @@ impl Sink {
         SinkOptions {
             memory_limit,
             transient,
+            stream: None,
         }
     }
 
@@ -68,7 +78,7 @@ impl Sink {
         }
         match self {
             Self::File(file) => file.write_all(chunk),
-            Self::Memory { .. } => Ok(()),
+            Self::Memory { .. } | Self::Stream(_) => Ok(()),
         }
     }
 }
@@ -129,6 +139,29 @@ impl IndexClient {
         .map(|(.., downloaded)| downloaded)
     }
 
+    /// Streams `url` to `reader`, chunk by chunk as it arrives, and through sha256; `Ok` once
+    /// the whole body arrived and matched `expected_sha256`. Until then the reader must keep
+    /// nothing of what it was sent. A body cut short after its first chunk is not retried (the
+    /// reader has seen part of it): the caller downloads the file again another way. Fails with
+    /// [`IndexError::ReaderGone`] when the reader stops taking chunks.
+    pub async fn download_streamed(
+        &self,
+        url: &Url,
+        expected_sha256: &str,
+        destination: &std::path::Path,
+        reader: tokio::sync::mpsc::Sender<bytes::Bytes>,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), IndexError> {
+        let sink = SinkOptions {
+            memory_limit: 0,
+            transient: true,
+            stream: Some(reader),
+        };
+        self.download_to(url, Some(expected_sha256), destination, sink, progress)
+            .await
+            .map(drop)
+    }
+
     /// Download an archive whose hash is not known yet (a URL dependency at lock time) into
     /// `destination`; its size and sha256. A `.netrc` entry for the host gives credentials
     /// when neither the URL nor a configured index does.
@@ -153,6 +186,7 @@ impl IndexClient {
         let SinkOptions {
             memory_limit,
             transient,
+            stream,
         } = sink;
         if self.inner.offline {
             return Err(IndexError::OfflineCacheMiss {
@@ -187,6 +221,8 @@ impl IndexClient {
         fs_err::create_dir_all(parent).map_err(cache_error)?;
 
         let mut attempts = 0;
+        // Whether a reader was sent part of the body: it cannot take the body again.
+        let mut streamed_any = false;
         loop {
             attempts += 1;
             let permit = self.inner.permits.acquire().await.ok();
@@ -221,7 +257,9 @@ impl IndexClient {
                             },
                         });
                     }
-                    let mut sink = if memory_limit > 0 {
+                    let mut sink = if let Some(stream) = &stream {
+                        Sink::Stream(stream.clone())
+                    } else if memory_limit > 0 {
                         let expected = response
                             .content_length()
                             .and_then(|length| usize::try_from(length).ok())
@@ -239,9 +277,17 @@ impl IndexClient {
                         match response.chunk().await {
                             Ok(Some(chunk)) => {
                                 hasher.update(&chunk);
-                                sink.write(&chunk, parent).map_err(cache_error)?;
-                                total += chunk.len() as u64;
-                                progress(chunk.len() as u64);
+                                let len = chunk.len() as u64;
+                                if let Sink::Stream(reader) = &sink {
+                                    streamed_any = true;
+                                    if reader.send(chunk).await.is_err() {
+                                        return Err(IndexError::ReaderGone { url: shown });
+                                    }
+                                } else {
+                                    sink.write(&chunk, parent).map_err(cache_error)?;
+                                }
+                                total += len;
+                                progress(len);
                             }
                             Ok(None) => break Ok(()),
                             Err(err) => break Err(err),
@@ -262,6 +308,7 @@ impl IndexClient {
                             }
                             let downloaded = match sink {
                                 Sink::Memory { bytes, .. } => Downloaded::Memory(bytes),
+                                Sink::Stream(_) => Downloaded::Streamed,
                                 Sink::File(file) => {
                                     if !transient {
                                         file.as_file().sync_all().map_err(cache_error)?;
@@ -282,7 +329,7 @@ impl IndexClient {
             drop(permit);
             let failure = failure.without_url();
             tracing::debug!("GET {shown} failed: {failure}");
-            if is_retryable_error(&failure) && attempts <= self.inner.retries {
+            if is_retryable_error(&failure) && attempts <= self.inner.retries && !streamed_any {
                 self.pause_before_retry(attempts, None).await;
                 continue;
             }

@@ -88,6 +88,8 @@ pub enum IndexError {
         expected: String,
         actual: String,
     },
+    #[error("the reader of `{url}` stopped taking its bytes")]
+    ReaderGone { url: String },
     #[error("{what} is not in the cache and `--offline` forbids network access")]
     OfflineCacheMiss { what: String },
     /// The cache error names the entry.
@@ -159,7 +161,8 @@ impl Diagnostic for IndexError {
             | Self::MetadataMismatch { .. }
             | Self::InvalidFilename { .. }
             | Self::Zip { .. }
-            | Self::NoMetadataInWheel { .. } => Vec::new(),
+            | Self::NoMetadataInWheel { .. }
+            | Self::ReaderGone { .. } => Vec::new(),
         }
     }
 }

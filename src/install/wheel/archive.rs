@@ -3,7 +3,8 @@
 //! - One open file serves every rayon worker through positional reads ([`SharedFile`]), so the
 //!   archive cannot change or vanish between the first look at its central directory and the
 //!   last file extracted (another process removing the downloaded archive, say). A small
-//!   download that never went to disk is read the same way from memory.
+//!   download that never went to disk is read the same way from memory, and a wheel unpacked
+//!   as it downloaded from what was kept of it: its local headers and central directory.
 //! - The `zip` crate keeps the last of several entries with one name and ignores central
 //!   directory headers past the count its end record gives. [`central_directory_names`] walks
 //!   the directory itself, so that duplicate or hidden entries are refused, not resolved.
@@ -79,6 +80,9 @@ enum Source {
     /// A `Vec` behind the `Arc`, not `Arc<[u8]>`: converting the download into that would copy
     /// it (up to 8 MiB) while both are alive.
     Memory(Arc<Vec<u8>>),
+    /// Only some byte ranges, by start, sorted and apart (what a wheel unpacked as it streamed
+    /// in kept: its local headers and central directory); the rest reads as zeros.
+    Sparse(Arc<Vec<(u64, Vec<u8>)>>),
 }
 
 impl SharedFile {
@@ -101,9 +105,41 @@ impl SharedFile {
         }
     }
 
+    /// An archive of `len` bytes of which only `ranges` (`(start, bytes)`, sorted by start and
+    /// apart) are known: enough to read its central directory and local headers, never its
+    /// data, which reads as zeros.
+    pub fn sparse(len: u64, ranges: Vec<(u64, Vec<u8>)>) -> Self {
+        Self {
+            len,
+            source: Source::Sparse(Arc::new(ranges)),
+            position: 0,
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }
+}
+
+/// Reads `buf.len()` bytes (at most) at `position` of the sparse `ranges`; zeros outside them.
+fn read_sparse(ranges: &[(u64, Vec<u8>)], position: u64, buf: &mut [u8]) -> usize {
+    // The last range that starts at or before `position`.
+    let index = ranges.partition_point(|(start, _)| *start <= position);
+    if let Some((start, bytes)) = index.checked_sub(1).map(|index| &ranges[index]) {
+        let offset = usize::try_from(position - start).unwrap_or(usize::MAX);
+        if let Some(rest) = bytes.get(offset..).filter(|rest| !rest.is_empty()) {
+            let read = rest.len().min(buf.len());
+            buf[..read].copy_from_slice(&rest[..read]);
+            return read;
+        }
+    }
+    // In a gap: zeros up to the next range.
+    let gap = ranges
+        .get(index)
+        .map_or(u64::MAX, |(start, _)| start - position);
+    let read = usize::try_from(gap).unwrap_or(usize::MAX).min(buf.len());
+    buf[..read].fill(0);
+    read
 }
 
 impl Read for SharedFile {
@@ -120,6 +156,11 @@ impl Read for SharedFile {
                 let read = rest.len().min(buf.len());
                 buf[..read].copy_from_slice(&rest[..read]);
                 read
+            }
+            Source::Sparse(ranges) => {
+                let rest = usize::try_from(self.len - self.position).unwrap_or(usize::MAX);
+                let want = buf.len().min(rest);
+                read_sparse(ranges, self.position, &mut buf[..want])
             }
         };
         self.position += read as u64;
@@ -280,7 +321,7 @@ fn copy_through(
 }
 
 /// Reads until `buf` is full or the reader ends; how many bytes were read.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

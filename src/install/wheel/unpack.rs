@@ -30,6 +30,7 @@ use super::archive::{
 };
 use super::integrity::{cache_key, discard, reuse_or_discard};
 use super::record::{self, FileDigest, HashingWriter};
+use super::stream::{self, StreamedEntry, Unstreamable};
 use super::{choose_dist_info, dist_info_project, headers_dir_name, WheelError};
 use crate::filename::WheelFilename;
 
@@ -63,7 +64,6 @@ pub fn unpack_wheel_bytes(
     if reuse_or_discard(&destination, filename, wheels_dir)? {
         return Ok(destination);
     }
-    fs_err::create_dir_all(wheels_dir)?;
     let file = SharedFile::from_bytes(archive);
     unpack_into(&file, filename, &destination, wheels_dir, &Limits::DEFAULT)
 }
@@ -79,7 +79,6 @@ pub(super) fn unpack_wheel_with(
     if reuse_or_discard(&destination, filename, wheels_dir)? {
         return Ok(destination);
     }
-    fs_err::create_dir_all(wheels_dir)?;
     let file = match SharedFile::open(wheel_file) {
         Ok(file) => file,
         // Another process unpacked the same wheel and removed the download meanwhile.
@@ -103,6 +102,14 @@ fn unpack_into(
     wheels_dir: &Path,
     limits: &Limits,
 ) -> Result<PathBuf, WheelError> {
+    let staging = staging_dir(wheels_dir)?;
+    extract(file, filename, staging.path(), limits)?;
+    publish(staging, filename, destination, wheels_dir)
+}
+
+/// A private temporary directory in `wheels_dir`, removed when dropped.
+fn staging_dir(wheels_dir: &Path) -> Result<tempfile::TempDir, WheelError> {
+    fs_err::create_dir_all(wheels_dir)?;
     let staging = tempfile::Builder::new()
         .prefix(".unpacking-")
         .tempdir_in(wheels_dir)
@@ -115,7 +122,17 @@ fn unpack_into(
                 ),
             )
         })?;
-    extract(file, filename, staging.path(), limits)?;
+    Ok(staging)
+}
+
+/// Renames the complete tree `staging` to `destination` (or uses another process's copy that
+/// got there first).
+fn publish(
+    staging: tempfile::TempDir,
+    filename: &WheelFilename,
+    destination: &Path,
+    wheels_dir: &Path,
+) -> Result<PathBuf, WheelError> {
     #[cfg(unix)]
     {
         // `tempdir_in` creates the directory private to the user; a venv that symlinks into
@@ -151,6 +168,158 @@ fn unpack_into(
         let _ = discard(&staged, wheels_dir);
         return Err(error.into());
     }
+}
+
+/// A wheel extracted as it streamed in (see [`unpack_wheel_streamed`]), complete and checked
+/// but not in the cache yet: [`publish`](Self::publish) puts it there once the download is
+/// known to match the lock's sha256. Dropped, it is removed.
+pub struct StagedWheel {
+    staging: tempfile::TempDir,
+    filename: WheelFilename,
+    wheels_dir: PathBuf,
+}
+
+impl StagedWheel {
+    /// Moves the tree to `<wheels_dir>/<sha256>/` (or uses a copy another process put there
+    /// first) and returns that directory.
+    pub fn publish(self, sha256: &str) -> Result<PathBuf, WheelError> {
+        let destination = self.wheels_dir.join(cache_key(sha256)?);
+        publish(self.staging, &self.filename, &destination, &self.wheels_dir)
+    }
+}
+
+/// Extracts the wheel whose archive `input` streams (while it downloads) into a staging
+/// directory of `wheels_dir`, with the checks of [`unpack_wheel`]: the central directory, which
+/// comes last, is surveyed as for a whole archive and must list exactly the entries that were
+/// extracted (see [`stream`](super::stream)). Nothing reaches the cache before
+/// [`StagedWheel::publish`]. A wheel this cannot handle, or that fails any check, is
+/// [`Unstreamable`]: the caller unpacks the whole archive instead, which reports what is wrong.
+///
+/// `size` is the archive's size in the lock. Until the download is known to match the lock's
+/// sha256, its bytes could be anyone's: no more than `size` of them are read, and they may
+/// unpack to no more than [`STREAMED_RATIO`] times as much (and the usual limits); a wheel
+/// past that is unpacked from the whole archive, once verified.
+pub fn unpack_wheel_streamed(
+    input: impl std::io::BufRead,
+    filename: &WheelFilename,
+    wheels_dir: &Path,
+    size: u64,
+) -> Result<StagedWheel, Unstreamable> {
+    let limits = Limits {
+        max_total_size: Limits::DEFAULT
+            .max_total_size
+            .min(size.saturating_mul(STREAMED_RATIO)),
+        ..Limits::DEFAULT
+    };
+    unpack_wheel_streamed_with(input, filename, wheels_dir, &limits, size)
+}
+
+/// How many times its archive's size a wheel unpacked as it downloads may unpack to: the
+/// wheels of the sample projects unpack to 2-4 times their size.
+pub const STREAMED_RATIO: u64 = 32;
+
+pub(super) fn unpack_wheel_streamed_with(
+    input: impl std::io::BufRead,
+    filename: &WheelFilename,
+    wheels_dir: &Path,
+    limits: &Limits,
+    size: u64,
+) -> Result<StagedWheel, Unstreamable> {
+    let staging = staging_dir(wheels_dir).map_err(|error| Unstreamable(error.to_string()))?;
+    extract_streamed(input, filename, staging.path(), limits, size)?;
+    Ok(StagedWheel {
+        staging,
+        filename: filename.clone(),
+        wheels_dir: wheels_dir.to_path_buf(),
+    })
+}
+
+fn extract_streamed(
+    input: impl std::io::BufRead,
+    filename: &WheelFilename,
+    into: &Path,
+    limits: &Limits,
+    size: u64,
+) -> Result<(), Unstreamable> {
+    let fail = |error: WheelError| Unstreamable(error.to_string());
+    let streamed = stream::extract(input, into, limits, size)?;
+    let errors = Errors {
+        wheel: filename.to_string(),
+    };
+    let file = &streamed.archive;
+    let mut archive =
+        zip::ZipArchive::new(file.clone()).map_err(|source| fail(errors.archive(source)))?;
+    let survey = survey(&mut archive, file, filename, limits, &errors).map_err(fail)?;
+
+    // The central directory must name exactly the entries that streamed in, as they were.
+    let by_offset: HashMap<u64, &StreamedEntry> = streamed
+        .entries
+        .iter()
+        .map(|entry| (entry.header_start, entry))
+        .collect();
+    if by_offset.len() != archive.len() {
+        return Err(Unstreamable(format!(
+            "{} entries streamed in, and its central directory lists {}",
+            by_offset.len(),
+            archive.len()
+        )));
+    }
+    let mut members = survey.members.iter().peekable();
+    let mut digests: HashMap<&str, FileDigest> = HashMap::with_capacity(survey.members.len());
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(index)
+            .map_err(|source| fail(errors.archive(source)))?;
+        let matching = by_offset.get(&entry.header_start()).filter(|streamed| {
+            let method = match entry.compression() {
+                zip::CompressionMethod::Stored => 0,
+                zip::CompressionMethod::Deflated => 8,
+                _ => u16::MAX,
+            };
+            streamed.name == entry.name_raw()
+                && streamed.method == method
+                && streamed.crc32 == entry.crc32()
+                && streamed.compressed_size == entry.compressed_size()
+                && streamed.size == entry.size()
+        });
+        let Some(streamed) = matching else {
+            return Err(Unstreamable(format!(
+                "its central directory and local header disagree on `{}`",
+                printable(entry.name())
+            )));
+        };
+        // The survey's members are the files, in the central directory's order.
+        let Some(member) = members.next_if(|member| member.index == index) else {
+            continue;
+        };
+        match &streamed.file {
+            Some((relative, digest)) if *relative == member.relative => {
+                digests.insert(member.key.as_str(), digest.clone());
+            }
+            _ => {
+                return Err(Unstreamable(format!(
+                    "`{}` streamed in as another path",
+                    printable(&member.name)
+                )))
+            }
+        }
+        #[cfg(unix)]
+        if member.executable {
+            make_executable(&into.join(&member.relative)).map_err(|error| fail(error.into()))?;
+        }
+    }
+    // The directories no file needed (explicit entries only).
+    let unmade = survey
+        .directories
+        .iter()
+        .filter(|directory| !streamed.made_dirs.contains(*directory));
+    for directory in unmade {
+        fs_err::create_dir_all(into.join(directory)).map_err(|error| fail(error.into()))?;
+    }
+    if survey.has_headers {
+        check_headers_name(into, &survey.dist_info, &errors).map_err(fail)?;
+    }
+    write_verified_record(&errors, into, &survey, &digests).map_err(fail)
 }
 
 /// One regular file of the archive, validated.
@@ -496,13 +665,18 @@ fn extract_member(
     drop(file);
     #[cfg(unix)]
     if member.executable {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = fs_err::metadata(&target)?.permissions().mode();
-        // Executable wherever readable, as `chmod +x` under the umask would do.
-        let mode = mode | ((mode & 0o444) >> 2);
-        fs_err::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
+        make_executable(&target)?;
     }
     Ok(digest)
+}
+
+/// Executable wherever readable, as `chmod +x` under the umask would do.
+#[cfg(unix)]
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs_err::metadata(path)?.permissions().mode();
+    let mode = mode | ((mode & 0o444) >> 2);
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 /// `METADATA`'s `Name` names the directory of `.data/headers/` files: it must be usable as one.
@@ -621,7 +795,7 @@ fn path_key(relative: &Path) -> String {
 /// Names are `/`-separated and relative; `..`, an absolute path, a Windows drive or a
 /// backslash (a separator on Windows) could reach outside the tree and are refused outright,
 /// rather than resolved; control characters (a newline would break `RECORD`) too.
-fn safe_relative_path(name: &str) -> Result<PathBuf, &'static str> {
+pub(super) fn safe_relative_path(name: &str) -> Result<PathBuf, &'static str> {
     if name.is_empty() {
         return Err("an empty name");
     }

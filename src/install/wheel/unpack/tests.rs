@@ -25,7 +25,104 @@ fn refused_with(dir: &Path, wheel: &Path, limits: &Limits) -> WheelError {
         let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }
+    // Unpacked as it downloads, the same wheel is refused too (the caller then unpacks the
+    // whole archive, which gives the error above), and leaves nothing either.
+    let bytes = fs_err::read(wheel).unwrap();
+    for chunk in [7, 64 << 10] {
+        let streamed = unpack_wheel_streamed_with(
+            Trickle::new(&bytes, chunk),
+            &filename("demo_pkg", "1.0"),
+            &bucket,
+            limits,
+            bytes.len() as u64,
+        );
+        assert!(streamed.is_err(), "streamed in, {error} was accepted");
+        let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
     error
+}
+
+/// `bytes` read `chunk` bytes at a time, as a download arrives.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    chunk: usize,
+}
+
+impl<'a> Trickle<'a> {
+    fn new(bytes: &'a [u8], chunk: usize) -> Self {
+        Self { bytes, chunk }
+    }
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead as _;
+        let available = self.fill_buf()?;
+        let read = available.len().min(buf.len());
+        buf[..read].copy_from_slice(&available[..read]);
+        self.consume(read);
+        Ok(read)
+    }
+}
+
+impl std::io::BufRead for Trickle<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(&self.bytes[..self.bytes.len().min(self.chunk)])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.bytes = &self.bytes[amount..];
+    }
+}
+
+/// Unpacks `wheel` (of `demo_pkg` 1.0) both ways, from the file into `<dir>/whole` and as it
+/// streams in into `<dir>/streamed`, and checks that the two trees are the same: paths,
+/// contents, modes and the cached `RECORD`. The streamed tree's directory.
+fn unpacked_both_ways(dir: &Path, wheel: &Path) -> PathBuf {
+    let name = filename("demo_pkg", "1.0");
+    let whole = unpack_wheel(wheel, &name, DIGEST, &dir.join("whole")).unwrap();
+    let bytes = fs_err::read(wheel).unwrap();
+    let mut streamed_dir = None;
+    for chunk in [7, 1000, 64 << 10] {
+        let bucket = dir.join(format!("streamed-{chunk}"));
+        let size = bytes.len() as u64;
+        let staged =
+            unpack_wheel_streamed(Trickle::new(&bytes, chunk), &name, &bucket, size).unwrap();
+        let streamed = staged.publish(DIGEST).unwrap();
+        assert_eq!(tree(&streamed), tree(&whole), "chunks of {chunk} bytes");
+        streamed_dir = Some(streamed);
+    }
+    streamed_dir.unwrap()
+}
+
+/// Every path under `root` with its mode and, for a file, its content.
+fn tree(root: &Path) -> Vec<(String, u32, Option<Vec<u8>>)> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs_err::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let metadata = fs_err::symlink_metadata(&path).unwrap();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if metadata.is_dir() {
+                pending.push(path);
+                found.push((relative, metadata.mode(), None));
+            } else {
+                found.push((
+                    relative,
+                    metadata.mode(),
+                    Some(fs_err::read(&path).unwrap()),
+                ));
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 fn refused(dir: &Path, wheel: &Path) -> WheelError {
@@ -773,4 +870,244 @@ fn large_files_unpack_whole_across_copy_buffers() {
         assert_eq!(entry, "demo_pkg/big.bin");
         assert!(reason.contains(&format!("more than {declared}")), "{error}");
     }
+}
+
+#[test]
+fn unpacks_as_it_streams_in_as_from_a_file() {
+    use super::super::archive::COPY_BUFFER_LEN;
+    let dir = tempfile::tempdir().unwrap();
+    // Stored and deflated files, an executable, an empty file, an explicit directory, a file
+    // larger than the copy buffer, and `.data` schemes.
+    // Bytes that do not compress (xorshift): a wheel unpacked as it streams in may unpack to
+    // no more than a few times its size.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let large: Vec<u8> = (0..(COPY_BUFFER_LEN * 3 + 17))
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let wheel = demo()
+        .executable("demo_pkg-1.0.data/scripts/tool", "#!/bin/sh\necho hi\n")
+        .file("demo_pkg/empty.txt", "")
+        .directory("demo_pkg/empty_dir/")
+        .binary("demo_pkg/large.bin", large.clone())
+        .file("demo_pkg-1.0.data/data/share/demo/notes.txt", "notes\n")
+        .build(dir.path());
+    let streamed = unpacked_both_ways(dir.path(), &wheel);
+    assert_eq!(
+        fs_err::read(streamed.join("demo_pkg/large.bin")).unwrap(),
+        large
+    );
+    assert!(streamed.join("demo_pkg/empty_dir").is_dir());
+    let tool = fs_err::metadata(streamed.join("demo_pkg-1.0.data/scripts/tool")).unwrap();
+    assert_ne!(tool.permissions().mode() & 0o111, 0);
+}
+
+/// A zip written to a stream puts each entry's sizes and CRC in a data descriptor after its
+/// data: deflated entries unpack as they stream in, stored ones cannot (their end is known
+/// only from the central directory) and go the whole-archive way.
+#[test]
+fn entries_sized_by_data_descriptors_stream_in_when_deflated() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let honest = demo().file("demo_pkg/mod.py", "y = 2\n").build(dir.path());
+    let rewrite = |method: u16| {
+        let mut source = zip::ZipArchive::new(fs_err::File::open(&honest).unwrap()).unwrap();
+        let entries: Vec<(String, Vec<u8>)> = (0..source.len())
+            .map(|index| {
+                let mut entry = source.by_index(index).unwrap();
+                let mut content = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+                (entry.name().to_string(), content)
+            })
+            .collect();
+        let bytes = zip_with_data_descriptors(&entries, method);
+        let path = dir.path().join(format!("method-{method}.whl"));
+        fs_err::File::create(&path)
+            .unwrap()
+            .write_all(&bytes)
+            .unwrap();
+        (path, bytes)
+    };
+
+    let (deflated, bytes) = rewrite(8);
+    assert_ne!(patch::u16_at(&bytes, 6) & 8, 0, "sizes after the data");
+    let streamed = unpacked_both_ways(&dir.path().join("deflated"), &deflated);
+    assert_eq!(
+        fs_err::read_to_string(streamed.join("demo_pkg/mod.py")).unwrap(),
+        "y = 2\n"
+    );
+
+    let (stored, bytes) = rewrite(0);
+    let error = unpack_wheel_streamed(
+        Trickle::new(&bytes, 100),
+        &filename("demo_pkg", "1.0"),
+        &dir.path().join("stored-streamed"),
+        bytes.len() as u64,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        error.to_string().contains("compression method 0"),
+        "{error}"
+    );
+    unpack_wheel(
+        &stored,
+        &filename("demo_pkg", "1.0"),
+        DIGEST,
+        &dir.path().join("stored-whole"),
+    )
+    .unwrap();
+}
+
+/// Archives whose local headers say other than their central directory unpack from the whole
+/// archive, which reads the central directory: as they stream in, they are refused.
+#[test]
+fn local_headers_that_disagree_with_the_central_directory_do_not_stream_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let honest = demo().file("demo_pkg/mod.py", "y = 2\n").build(dir.path());
+    let name = filename("demo_pkg", "1.0");
+    let bytes = fs_err::read(&honest).unwrap();
+    let local_name_at = |bytes: &[u8]| {
+        let at = bytes
+            .windows(b"demo_pkg/mod.py".len())
+            .position(|window| window == b"demo_pkg/mod.py")
+            .unwrap();
+        assert!(
+            at < patch::central_headers(bytes)[0].0,
+            "the local header comes first"
+        );
+        at
+    };
+
+    // Another name in the local header (same length): the file would land elsewhere.
+    let mut renamed = bytes.clone();
+    let at = local_name_at(&renamed);
+    renamed[at..at + 15].copy_from_slice(b"demo_pkg/evl.py");
+    // Another CRC in the local header than in the central directory (and the data).
+    let mut other_crc = bytes.clone();
+    let at = local_name_at(&other_crc) - 30 + 14;
+    other_crc[at] ^= 0xff;
+    // Bytes before the first local header (which the central directory's offsets skip).
+    let mut prefixed = b"JUNKJUNK".to_vec();
+    prefixed.extend_from_slice(&bytes);
+
+    for (what, case) in [
+        ("renamed", renamed),
+        ("other crc", other_crc),
+        ("prefixed", prefixed),
+    ] {
+        let bucket = dir.path().join(what.replace(' ', "-"));
+        let size = case.len() as u64;
+        let streamed = unpack_wheel_streamed(Trickle::new(&case, 64), &name, &bucket, size);
+        assert!(streamed.is_err(), "{what} streamed in");
+        let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
+        assert!(left.is_empty(), "{what}: {left:?}");
+    }
+}
+
+/// A zip archive of `entries` as a writer that cannot seek back makes it: each local header
+/// has zero sizes and CRC, given by a data descriptor after the data; `method` is 0 (stored)
+/// or 8 (deflate).
+fn zip_with_data_descriptors(entries: &[(String, Vec<u8>)], method: u16) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, content) in entries {
+        let data = if method == 8 {
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(content).unwrap();
+            encoder.finish().unwrap()
+        } else {
+            content.clone()
+        };
+        let crc = crc32fast::hash(content);
+        let size = u32::try_from(content.len()).unwrap();
+        let compressed = u32::try_from(data.len()).unwrap();
+        let offset = u32::try_from(out.len()).unwrap();
+        let name_len = u16::try_from(name.len()).unwrap();
+        // Local header: signature, version, flags (bit 3), method, time, date, CRC and sizes
+        // left zero, name and extra lengths.
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(&8u16.to_le_bytes());
+        out.extend_from_slice(&method.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&[0; 12]);
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&data);
+        for value in [0x0807_4b50, crc, compressed, size] {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        // Central directory header: made by Unix, needs 2.0, the same flags and method, the
+        // real CRC and sizes, no extra, comment, disk or attributes, and the local offset.
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&0x0314u16.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&8u16.to_le_bytes());
+        central.extend_from_slice(&method.to_le_bytes());
+        central.extend_from_slice(&[0; 4]);
+        for value in [crc, compressed, size] {
+            central.extend_from_slice(&value.to_le_bytes());
+        }
+        central.extend_from_slice(&name_len.to_le_bytes());
+        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&(0o100_644u32 << 16).to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let start = u32::try_from(out.len()).unwrap();
+    out.extend_from_slice(&central);
+    let count = u16::try_from(entries.len()).unwrap();
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(central.len()).unwrap().to_le_bytes());
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// Until its hash is checked, a download is held to what its size in the lock leads to
+/// expect: no more bytes than that, unpacking to no more than [`STREAMED_RATIO`] times as
+/// much. A wheel past either goes the whole-archive way.
+#[test]
+fn a_streamed_wheel_is_held_to_its_size_in_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let wheel = demo().binary("demo_pkg/zeros.bin", zeros).build(dir.path());
+    let bytes = fs_err::read(&wheel).unwrap();
+    let name = filename("demo_pkg", "1.0");
+    assert!(
+        bytes.len() as u64 * STREAMED_RATIO < 1 << 20,
+        "it compresses well"
+    );
+    let bucket = dir.path().join("streamed");
+    let ratio = unpack_wheel_streamed(
+        Trickle::new(&bytes, 4096),
+        &name,
+        &bucket,
+        bytes.len() as u64,
+    )
+    .err()
+    .unwrap();
+    assert!(ratio.to_string().contains("limits"), "{ratio}");
+    // The same wheel, with a size that allows it, streams in; with a smaller one, it does not.
+    let honest = demo().file("demo_pkg/mod.py", "y = 2\n").build(dir.path());
+    let bytes = fs_err::read(&honest).unwrap();
+    let size = bytes.len() as u64;
+    assert!(unpack_wheel_streamed(Trickle::new(&bytes, 4096), &name, &bucket, size).is_ok());
+    let short = unpack_wheel_streamed(Trickle::new(&bytes, 4096), &name, &bucket, size - 10)
+        .err()
+        .unwrap();
+    assert!(short.to_string().contains("expected"), "{short}");
+    let left: Vec<_> = fs_err::read_dir(&bucket).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }
