@@ -13,6 +13,19 @@ pub fn filename(name: &str, version: &str) -> WheelFilename {
         .unwrap()
 }
 
+/// `len` bytes that do not compress (xorshift from `seed`, which must not be 0).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
 /// A zip archive holding exactly `files`, with no wheel metadata added.
 pub fn build_wheel(dir: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let path = dir.join(name);

@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 
-use super::super::test_support::{build_wheel, filename, patch, WheelBuilder};
+use super::super::test_support::{build_wheel, filename, noise, patch, WheelBuilder};
 use super::*;
 
 const DIGEST: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -823,15 +823,7 @@ fn unpacks_from_memory_as_from_a_file() {
 fn large_files_unpack_whole_across_copy_buffers() {
     use super::super::archive::COPY_BUFFER_LEN;
     // Bytes that do not compress away, a little over three copy buffers long.
-    let mut state = 7u32;
-    let content: Vec<u8> = (0..3 * COPY_BUFFER_LEN + 4321)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state.to_le_bytes()[0]
-        })
-        .collect();
+    let content = noise(3 * COPY_BUFFER_LEN + 4321, 7);
     let dir = tempfile::tempdir().unwrap();
     let wheel = demo()
         .binary("demo_pkg/big.bin", content.clone())
@@ -880,15 +872,7 @@ fn unpacks_as_it_streams_in_as_from_a_file() {
     // larger than the copy buffer, and `.data` schemes.
     // Bytes that do not compress (xorshift): a wheel unpacked as it streams in may unpack to
     // no more than a few times its size.
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let large: Vec<u8> = (0..(COPY_BUFFER_LEN * 3 + 17))
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()[0]
-        })
-        .collect();
+    let large = noise(COPY_BUFFER_LEN * 3 + 17, 0x2545_f491_4f6c_dd1d);
     let wheel = demo()
         .executable("demo_pkg-1.0.data/scripts/tool", "#!/bin/sh\necho hi\n")
         .file("demo_pkg/empty.txt", "")
