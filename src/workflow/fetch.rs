@@ -17,9 +17,11 @@
 //!   environments are prepared, so that the offline sync can build them.
 //!
 //! With `all_platforms`, no interpreter is needed: every wheel and sdist of every selected
-//! package, and every wheel of their locked build environments, is downloaded and checked
-//! (wheels are also unpacked). Nothing is built; an offline sync on any platform then builds
-//! what it must from the cached sdist, in the build environment the lock holds for it.
+//! package, every URL archive, and every wheel of their locked build environments, is
+//! downloaded and checked (wheels are also unpacked), and every git dependency's locked commit
+//! is fetched into the cached clone. Nothing is built; an offline sync on any platform then
+//! builds what it must from the cached sdist or clone, in the build environment the lock
+//! holds for it.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -30,7 +32,7 @@ use pep440_rs::Version;
 
 use super::build_env::LockedEnvironment;
 use super::export::{self, ExportError};
-use super::git::GitError;
+use super::git::{GitError, Repository};
 use super::local::{self, LocalBuildError};
 use super::sdists::{self, SdistBuild, SdistError};
 use super::sync::TagsPolicy;
@@ -41,9 +43,9 @@ use crate::diagnostic::Diagnostic;
 use crate::index::config::{IndexChoice, IndexConfig, IndexConfigError};
 use crate::index::HttpSettings;
 use crate::install::plan::{best_wheel, plan, BuildPolicy, PlanError, PlannedSource, Target};
-use crate::lock::{Lock, LockedSource, LockedWheel};
+use crate::lock::{Lock, LockedSdist, LockedSource, LockedWheel};
 use crate::normalize::PackageName;
-use crate::project::{ProjectError, ProjectSpec};
+use crate::project::{DirectUrl, ProjectError, ProjectSpec};
 use crate::python::interpreter::{find_interpreter, InterpreterError};
 
 /// What to fetch, and how.
@@ -69,8 +71,10 @@ pub struct FetchOutcome {
     pub python: Option<(Version, PathBuf)>,
     /// Wheels of the selected packages, ready.
     pub wheels: usize,
-    /// Sdists downloaded (with `all_platforms`).
+    /// Sdists downloaded (with `all_platforms`), URL archives that are sdists included.
     pub sdists: usize,
+    /// Git dependencies whose locked commit is in the cached clone (with `all_platforms`).
+    pub commits: usize,
     /// Packages built from their sdist, or whose build was found in the cache.
     pub built: Vec<(PackageName, Version)>,
     /// Wheels of locked build environments, ready.
@@ -160,11 +164,42 @@ pub fn fetch(
             .iter()
             .flat_map(|package| package.wheels.iter().cloned())
             .collect();
-        outcome.wheels = wheels.len();
+        // URL archives like index files; git commits into the cached clones.
+        let mut direct_wheels = Vec::new();
+        let mut direct_sdists = Vec::new();
+        for package in &subset.direct {
+            match &package.source {
+                LockedSource::Archive(archive) => match super::sync::archive_source(archive) {
+                    Some(PlannedSource::Wheel(wheel)) => direct_wheels.push(wheel),
+                    Some(PlannedSource::Build(sdist)) => direct_sdists.push(sdist),
+                    None => {
+                        return Err(FetchFailure::ArchiveName {
+                            name: package.name.clone(),
+                            file: archive.file_name().to_string(),
+                        })
+                    }
+                },
+                LockedSource::Git(git) => {
+                    let url = DirectUrl::from_url(git.url.clone());
+                    Repository::open(&package.name, &url, cache)?.ensure_commit(&git.commit_id)?;
+                    outcome.commits += 1;
+                }
+            }
+        }
+        outcome.wheels = wheels.len() + direct_wheels.len();
         outcome.build_wheels = build_wheels.len();
-        let all: Vec<LockedWheel> = wheels.into_iter().chain(build_wheels).collect();
+        let all: Vec<LockedWheel> = wheels
+            .into_iter()
+            .chain(direct_wheels)
+            .chain(build_wheels)
+            .collect();
         wheels::prepare(&all, &fetch_options, cache, reporter).map_err(Box::new)?;
-        outcome.sdists = fetch_sdists(&subset, &fetch_options, cache, reporter)?;
+        let sdists = subset
+            .packages
+            .iter()
+            .filter_map(|package| package.sdist.as_ref())
+            .chain(&direct_sdists);
+        outcome.sdists = fetch_sdists(sdists, &fetch_options, cache, reporter)?;
         return Ok(outcome);
     }
 
@@ -326,10 +361,10 @@ pub fn fetch(
     Ok(outcome)
 }
 
-/// Downloads the sdist of every package of `subset` into the archives bucket, where a sync
-/// that builds it looks first; returns how many sdists there are.
-fn fetch_sdists(
-    subset: &Lock,
+/// Downloads `sdists` into the archives bucket, where a sync that builds one looks first;
+/// returns how many sdists there are.
+fn fetch_sdists<'a>(
+    sdists: impl Iterator<Item = &'a LockedSdist>,
     fetch_options: &FetchOptions,
     cache: &Cache,
     reporter: &dyn Reporter,
@@ -337,10 +372,7 @@ fn fetch_sdists(
     let archives_dir = cache
         .ensure_bucket(Bucket::Archives)
         .map_err(FetchFailure::Cache)?;
-    let sdists: BTreeMap<String, Download> = subset
-        .packages
-        .iter()
-        .filter_map(|package| package.sdist.as_ref())
+    let sdists: BTreeMap<String, Download> = sdists
         .map(|sdist| {
             let download = Download {
                 name: sdist.name.clone(),

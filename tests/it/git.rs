@@ -295,3 +295,42 @@ fn fetch_makes_a_git_dependency_installable_offline() {
     assert!(output.success(), "{}", context.snapshot(&output));
     assert_eq!(installed(&context), ["dep==1.0.0", "gitpkg==0.1.0"]);
 }
+
+/// `tack fetch --all-platforms` takes git and URL dependencies too, building nothing: the
+/// locked commit into the cached clone, the archive into the cache. An offline sync (the index
+/// unreachable, the repository gone) then builds the git dependency from the clone and
+/// installs all of it.
+#[test]
+fn fetch_for_all_platforms_takes_git_and_url_dependencies() {
+    require_tool!("python3");
+    require_tool!("git");
+    let context = context_with("", "");
+    let (repo, _) = repository(&context);
+    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    let wheel_url = context.index().file_url("wheely-2.0.0-py3-none-any.whl");
+    let sha256 = context.index().file_sha256("wheely-2.0.0-py3-none-any.whl");
+    let context = context_with(
+        &format!("dependencies = [\"gitpkg\", \"wheely @ {wheel_url}#sha256={sha256}\"]"),
+        &format!("gitpkg = {{ git = \"{}\" }}\n", url.trim_end_matches('/')),
+    );
+    run(&context, &["lock"]);
+    fs_err::remove_dir_all(context.cache_dir()).unwrap();
+    let output = run(&context, &["fetch", "--frozen", "--all-platforms"]);
+    assert!(
+        output.stderr.contains("2 wheels, 1 git commit in"),
+        "{}",
+        output.stderr
+    );
+    fs_err::remove_dir_all(&repo).unwrap();
+    let output = context.run(
+        context
+            .tack()
+            .args(["sync", "--offline", "--frozen"])
+            .env("TACK_INDEX_URL", "http://127.0.0.1:9/simple/"),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+    assert_eq!(
+        installed(&context),
+        ["dep==1.0.0", "gitpkg==0.1.0", "wheely==2.0.0"]
+    );
+}

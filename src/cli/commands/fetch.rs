@@ -49,6 +49,10 @@ pub fn fetch(
     if outcome.sdists > 0 {
         parts.push(format!("{} sdists", outcome.sdists));
     }
+    if outcome.commits > 0 {
+        let plural = if outcome.commits == 1 { "" } else { "s" };
+        parts.push(format!("{} git commit{plural}", outcome.commits));
+    }
     if !outcome.built.is_empty() {
         parts.push(format!(
             "{} built from sdist",
