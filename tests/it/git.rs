@@ -98,6 +98,17 @@ fn direct_entries(context: &TestContext, replace: &[(&str, &str)]) -> String {
     text
 }
 
+/// `tack sync --offline --frozen` with the index unreachable, which must succeed.
+fn sync_offline(context: &TestContext) {
+    let output = context.run(
+        context
+            .tack()
+            .args(["sync", "--offline", "--frozen"])
+            .env("TACK_INDEX_URL", "http://127.0.0.1:9/simple/"),
+    );
+    assert!(output.success(), "{}", context.snapshot(&output));
+}
+
 fn python_says(context: &TestContext, code: &str) -> String {
     let output = Command::new(context.project_dir().join(".venv/bin/python"))
         .args(["-c", code])
@@ -286,13 +297,7 @@ fn fetch_makes_a_git_dependency_installable_offline() {
     fs_err::remove_dir_all(context.cache_dir()).unwrap();
     run(&context, &["fetch", "--frozen"]);
     fs_err::remove_dir_all(&repo).unwrap();
-    let output = context.run(
-        context
-            .tack()
-            .args(["sync", "--offline", "--frozen"])
-            .env("TACK_INDEX_URL", "http://127.0.0.1:9/simple/"),
-    );
-    assert!(output.success(), "{}", context.snapshot(&output));
+    sync_offline(&context);
     assert_eq!(installed(&context), ["dep==1.0.0", "gitpkg==0.1.0"]);
 }
 
@@ -322,13 +327,7 @@ fn fetch_for_all_platforms_takes_git_and_url_dependencies() {
         output.stderr
     );
     fs_err::remove_dir_all(&repo).unwrap();
-    let output = context.run(
-        context
-            .tack()
-            .args(["sync", "--offline", "--frozen"])
-            .env("TACK_INDEX_URL", "http://127.0.0.1:9/simple/"),
-    );
-    assert!(output.success(), "{}", context.snapshot(&output));
+    sync_offline(&context);
     assert_eq!(
         installed(&context),
         ["dep==1.0.0", "gitpkg==0.1.0", "wheely==2.0.0"]
