@@ -123,7 +123,7 @@ pub(super) fn extract(
             return unstreamable("it has too many entries");
         }
         let header = LocalHeader::read(&mut input, signature)?;
-        let name = header.name.clone();
+        let name = header.name;
         ranges.push((header_start, header.raw));
         if header.flags & 1 != 0 {
             return unstreamable("an entry is encrypted");
